@@ -1,0 +1,147 @@
+// Package signer mints and verifies InsForge access tokens: HS256 JWTs signed with
+// the project's JWT_SECRET. InsForge trusts the role claim of any token signed with
+// that secret, so the role is fixed here to "authenticated" and never taken from a
+// caller; there is no way to mint anything else through this package.
+package signer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	// Role is the only role this package ever signs.
+	Role = "authenticated"
+	// Audience is the aud InsForge's integration guides put in bridge tokens.
+	Audience = "insforge-api"
+	// MinSecretBytes is the shortest JWT secret accepted (HS256 wants >= 256 bits).
+	MinSecretBytes = 32
+	// MaxTTL caps the lifetime of a minted token.
+	MaxTTL = 24 * time.Hour
+	// MinTTL keeps tokens usable for at least one round trip.
+	MinTTL = 30 * time.Second
+	// DefaultTTL is used when TOKEN_TTL is unset.
+	DefaultTTL = time.Hour
+)
+
+// Config is the environment a minting function needs.
+type Config struct {
+	Secret string        `envconfig:"INSFORGE_JWT_SECRET" required:"true"`
+	TTL    time.Duration `envconfig:"TOKEN_TTL" default:"1h"`
+}
+
+// Validate checks the secret length and the TTL bounds.
+func (c Config) Validate() error {
+	if len(c.Secret) < MinSecretBytes {
+		return fmt.Errorf("INSFORGE_JWT_SECRET must be at least %d bytes (got %d)", MinSecretBytes, len(c.Secret))
+	}
+	if c.TTL < MinTTL || c.TTL > MaxTTL {
+		return fmt.Errorf("TOKEN_TTL must be between %s and %s (got %s)", MinTTL, MaxTTL, c.TTL)
+	}
+	return nil
+}
+
+// Claims are the claims of an InsForge token minted here.
+type Claims struct {
+	Role  string `json:"role"`
+	Email string `json:"email,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Token is a minted token and when it expires.
+type Token struct {
+	Value     string
+	ExpiresAt time.Time
+	TTL       time.Duration
+}
+
+// Signer mints and verifies InsForge tokens.
+type Signer struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+// Option customises a Signer.
+type Option func(*Signer)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Signer) { s.now = now } }
+
+// New returns a Signer. It rejects secrets shorter than MinSecretBytes and TTLs
+// outside [MinTTL, MaxTTL].
+func New(cfg Config, opts ...Option) (*Signer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Signer{secret: []byte(cfg.Secret), ttl: cfg.TTL, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithAudience(Audience),
+		jwt.WithTimeFunc(func() time.Time { return s.now() }),
+	)
+	return s, nil
+}
+
+// ErrEmptySubject is returned when asked to mint a token without a subject.
+var ErrEmptySubject = errors.New("signer: subject is empty")
+
+// Mint signs a token for subject. email is included only when non-empty. The token
+// carries no nbf: InsForge checks nbf without clock tolerance, and a token that is
+// "not yet valid" on a server whose clock runs behind helps no one.
+func (s *Signer) Mint(subject, email string) (Token, error) {
+	if strings.TrimSpace(subject) == "" {
+		return Token{}, ErrEmptySubject
+	}
+	now := s.now().Truncate(time.Second)
+	exp := now.Add(s.ttl)
+	claims := Claims{
+		Role:  Role,
+		Email: email,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{Audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	}
+	v, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
+	if err != nil {
+		return Token{}, fmt.Errorf("signer: sign: %w", err)
+	}
+	return Token{Value: v, ExpiresAt: exp, TTL: s.ttl}, nil
+}
+
+// ErrRole is returned by Verify for a token whose role is not "authenticated".
+var ErrRole = errors.New("signer: role is not " + Role)
+
+// Verify checks a token by the rules Mint follows: HS256 with the secret, exp
+// required and in the future, aud containing insforge-api, a non-empty sub and role
+// "authenticated".
+func (s *Signer) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.secret, nil })
+	if err != nil {
+		return nil, fmt.Errorf("signer: verify: %w", err)
+	}
+	if strings.TrimSpace(c.Subject) == "" {
+		return nil, fmt.Errorf("signer: verify: %w", ErrEmptySubject)
+	}
+	if c.Role != Role {
+		return nil, fmt.Errorf("signer: verify: %w (got %q)", ErrRole, c.Role)
+	}
+	return &c, nil
+}
+
+// TTL is the lifetime of minted tokens.
+func (s *Signer) TTL() time.Duration { return s.ttl }

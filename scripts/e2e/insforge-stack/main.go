@@ -1,7 +1,11 @@
+//go:build e2e
+
 // Command insforge-stack runs the InsForge-compatible stack (shared/insforge/insforgetest: the
 // records API on real PostgreSQL with the project's migrations) for the end-to-end suite. It
 // prints the stack's coordinates as one JSON line on stdout and runs until SIGINT/SIGTERM or
 // until stdin closes (so it never outlives the Node harness that started it).
+//
+// Built only with -tags e2e (lib/stack.mjs does), so `go vet ./...` and `make test` never depend on it.
 //
 // DATABASE_URL selects the PostgreSQL server (a superuser URL); INSFORGE_JWT_SECRET,
 // INSFORGE_SERVICE_KEY and INSFORGE_ANON_KEY pin the credentials (random when empty).

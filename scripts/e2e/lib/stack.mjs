@@ -22,7 +22,7 @@ export const stackPresent = () => existsSync(path.join(REPO_ROOT, 'shared', 'ins
 /** go build with a deadline; returns the binary path. */
 export async function goBuild(pkg, name) {
   const out = path.join(work, name);
-  await pexec('go', ['build', '-o', out, pkg], { cwd: REPO_ROOT, timeout: 5 * 60_000, maxBuffer: 16 << 20 });
+  await pexec('go', ['build', '-tags', 'e2e', '-o', out, pkg], { cwd: REPO_ROOT, timeout: 5 * 60_000, maxBuffer: 16 << 20 });
   return out;
 }
 

@@ -106,6 +106,12 @@ export async function startIssuers({ spaOrigin = 'http://127.0.0.1:5173', names 
     const jwksUrl = `http://${LOOPBACK}:${port}${p.jwksPath(p)}`;
     const issuer = p.issuer(p);
     server.issuer.url = issuer; // tokens carry the provider's real issuer string
+    // Tokens from the /token endpoint (what the SPA calls from the browser) get the provider's shape.
+    server.service.on('beforeTokenSigning', (token) => {
+      const { scope, aud, ...rest } = token.payload; // drop the mock server's client_credentials fields
+      token.payload = { ...rest, ...p.claims(p, p.newSub()) };
+      token.payload.exp = token.payload.iat + p.ttl;
+    });
     const prov = {
       name,
       port,

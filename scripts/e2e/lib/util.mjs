@@ -69,7 +69,9 @@ export function chromiumPath() {
  * returns {proc, stop, output}. stop() sends SIGTERM to the process group, then SIGKILL.
  */
 export function startProcess(name, cmd, args, opts = {}) {
-  const proc = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { stdin = 'ignore', ...rest } = opts;
+  // stdin 'pipe' lets a child notice (EOF) that this process died, even on SIGKILL.
+  const proc = spawn(cmd, args, { ...rest, detached: true, stdio: [stdin, 'pipe', 'pipe'] });
   const chunks = [];
   let size = 0;
   const keep = (b) => {

@@ -68,6 +68,10 @@ export function chromiumPath() {
  * Spawns a long-running child, keeps the tail of its output for error messages, and
  * returns {proc, stop, output}. stop() sends SIGTERM to the process group, then SIGKILL.
  */
+const live = new Set();
+// Last resort if a test process dies without its after() hooks: kill every child process group.
+process.on('exit', () => { for (const pid of live) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } } });
+
 export function startProcess(name, cmd, args, opts = {}) {
   const { stdin = 'ignore', ...rest } = opts;
   // stdin 'pipe' lets a child notice (EOF) that this process died, even on SIGKILL.
@@ -83,7 +87,8 @@ export function startProcess(name, cmd, args, opts = {}) {
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
   let exited = null;
-  const exitP = new Promise((resolve) => proc.on('exit', (code, sig) => { exited = { code, sig }; resolve(exited); }));
+  live.add(proc.pid);
+  const exitP = new Promise((resolve) => proc.on('exit', (code, sig) => { exited = { code, sig }; live.delete(proc.pid); resolve(exited); }));
   return {
     proc,
     output: () => Buffer.concat(chunks).toString('utf8'),

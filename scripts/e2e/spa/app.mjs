@@ -2,6 +2,9 @@
 // CORS preflight, cookies when asked), then use @insforge/sdk with the minted token.
 // Bundled for the browser by esbuild (lib/spa-server.mjs); driven by playwright through window.e2e.
 import { createClient } from '@insforge/sdk';
+import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from '@x402/fetch';
+import { ExactEvmScheme } from '@x402/evm';
+import { privateKeyToAccount } from 'viem/accounts';
 
 document.getElementById('origin').textContent = `origin: ${location.origin}`;
 
@@ -82,6 +85,25 @@ window.e2e = {
     if (error) return { error, stage: 'select' };
     log(`todos visible with token for ${inserted[0]?.user_id ?? '?'}`, data.map((r) => `${r.user_id}: ${r.title}`));
     return { inserted, rows: data };
+  },
+  /** Pays an x402 v2 endpoint from the browser with @x402/fetch (cross-origin: needs exposed headers). */
+  async payX402(url, privateKey, { network = 'eip155:196', asset = '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8' } = {}) {
+    const account = privateKeyToAccount(privateKey);
+    const pay = wrapFetchWithPaymentFromConfig(fetch, {
+      schemes: [{ network, client: new ExactEvmScheme(account) }],
+      spendControls: { allowedAssets: [{ network, asset }] },
+    });
+    try {
+      const res = await pay(url, { method: 'POST' });
+      const r = await asResult(res);
+      const h = res.headers.get('payment-response');
+      r.settlement = h ? decodePaymentResponseHeader(h) : null;
+      log(`x402 ${new URL(url).pathname}`, { status: r.status, payer: r.settlement?.payer, tx: r.settlement?.transaction });
+      return r;
+    } catch (err) {
+      log(`x402 ${url} failed`, String(err));
+      return { error: String(err) };
+    }
   },
   async tryForeignUpdate(baseUrl, anonKey, token, id) {
     const client = createClient({ baseUrl, anonKey });

@@ -274,3 +274,29 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
     await E.context.close();
   });
 });
+
+describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: skipFor('x402', 'browser') }, () => {
+  let browser;
+  before(async () => { browser = await launchChromium(); });
+  after(async () => { await browser?.close(); });
+
+  it('the SPA pays /x402/report: the 402 challenge and the receipt are readable cross-origin, one ledger row', async () => {
+    const { generatePrivateKey, privateKeyToAccount } = await import('viem/accounts');
+    const key = generatePrivateKey();
+    const address = privateKeyToAccount(key).address;
+    const P = await openSpa(browser, w.spa.origin);
+    const r = await P.page.evaluate(([u, k]) => window.e2e.payX402(u, k), [`${w.api}/x402/report`, key]);
+    assert.equal(r.error, undefined, r.error);
+    assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+    assert.ok(r.settlement, 'PAYMENT-RESPONSE must be exposed to browser code (Access-Control-Expose-Headers)');
+    assert.equal(r.settlement.payer.toLowerCase(), address.toLowerCase());
+    const db = new pg.Client({ connectionString: w.insforge.databaseUrl });
+    await db.connect();
+    try {
+      const rows = (await db.query('SELECT status FROM x402_payments WHERE lower(payer_address) = lower($1)', [address])).rows;
+      assert.deepEqual(rows.map((x) => x.status), ['settled']);
+    } finally { await db.end(); }
+    await P.page.screenshot({ path: path.join(ARTIFACTS, 'spa-x402.png'), fullPage: true });
+    await P.context.close();
+  });
+});

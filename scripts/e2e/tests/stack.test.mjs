@@ -104,6 +104,13 @@ describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip: ski
         assert.equal(inserted.user_id, sub);
         assert.ok(rows.every((r) => r.user_id === sub));
       });
+      const cookieName = { clerk: '__session', stytch: 'stytch_session_jwt' }[name];
+      if (cookieName) {
+        it(`the provider's own ${cookieName} cookie (GET, as its SDK sets it) mints too`, async () => {
+          const { token, sub } = await p().mint();
+          await assertMinted(await callBridge(w.api, name, { cookie: `${cookieName}=${token}`, method: 'GET' }), { secret: w.jwtSecret, sub, label: `${name} cookie` });
+        });
+      }
       it('an expired token is refused (401)', async () => {
         const { token } = await p().mint({ expiresIn: -600 });
         assertRefused(await callBridge(w.api, name, { bearer: token }), 401, { label: `${name} expired` });

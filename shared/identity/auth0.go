@@ -17,7 +17,13 @@ type Auth0Config struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c Auth0Config) Validate() error { _, err := c.jwt(); return err }
+func (c Auth0Config) Validate() error {
+	jc, err := c.jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c Auth0Config) jwt() (JWTConfig, error) {
 	// Accept "tenant.eu.auth0.com" as well as a pasted "https://tenant.eu.auth0.com/".

@@ -30,7 +30,13 @@ type BetterAuthConfig struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c BetterAuthConfig) Validate() error { _, _, err := c.resolve(); return err }
+func (c BetterAuthConfig) Validate() error {
+	jc, _, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
 	base, err := checkBaseURL("BETTER_AUTH_URL", c.URL)

@@ -16,7 +16,13 @@ type ClerkConfig struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c ClerkConfig) Validate() error { _, err := c.jwt(); return err }
+func (c ClerkConfig) Validate() error {
+	jc, err := c.jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c ClerkConfig) jwt() (JWTConfig, error) {
 	iss, err := checkBaseURL("CLERK_ISSUER", c.Issuer)

@@ -37,6 +37,25 @@ type JWTConfig struct {
 	Check func(*Claims) error
 }
 
+// check validates the JWKS URL, the algorithms (asymmetric only) and the issuers.
+func (cfg JWTConfig) check() error {
+	if _, err := config.CheckURL(cfg.JWKSVar, cfg.JWKSURL); err != nil {
+		return err
+	}
+	if len(cfg.Algorithms) == 0 {
+		return fmt.Errorf("%s: no JWT algorithm configured", cfg.Provider)
+	}
+	for _, a := range cfg.Algorithms {
+		if !slices.Contains(asymmetric, a) {
+			return fmt.Errorf("%s: JWT algorithm %q is not allowed (use one of %s)", cfg.Provider, a, strings.Join(asymmetric, ", "))
+		}
+	}
+	if len(cfg.Issuers) == 0 {
+		return fmt.Errorf("%s: no issuer configured", cfg.Provider)
+	}
+	return nil
+}
+
 // Claims are the claims the bridges read. Anything else (role, permissions, org
 // claims) is ignored on purpose: the InsForge token never copies it.
 type Claims struct {
@@ -83,19 +102,8 @@ type JWTVerifier struct {
 // 503s until it comes back, not an init failure.
 func NewJWT(cfg JWTConfig, opts Options) (*JWTVerifier, error) {
 	o := opts.withDefaults()
-	if _, err := config.CheckURL(cfg.JWKSVar, cfg.JWKSURL); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
-	}
-	if len(cfg.Algorithms) == 0 {
-		return nil, fmt.Errorf("%s: no JWT algorithm configured", cfg.Provider)
-	}
-	for _, a := range cfg.Algorithms {
-		if !slices.Contains(asymmetric, a) {
-			return nil, fmt.Errorf("%s: JWT algorithm %q is not allowed (use one of %s)", cfg.Provider, a, strings.Join(asymmetric, ", "))
-		}
-	}
-	if len(cfg.Issuers) == 0 {
-		return nil, fmt.Errorf("%s: no issuer configured", cfg.Provider)
 	}
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),

@@ -12,7 +12,13 @@ type KindeConfig struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c KindeConfig) Validate() error { _, err := c.jwt(); return err }
+func (c KindeConfig) Validate() error {
+	jc, err := c.jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c KindeConfig) jwt() (JWTConfig, error) {
 	iss, err := checkBaseURL("KINDE_ISSUER_URL", c.IssuerURL)

@@ -20,7 +20,13 @@ type StytchConfig struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c StytchConfig) Validate() error { _, _, err := c.resolve(); return err }
+func (c StytchConfig) Validate() error {
+	jc, _, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c StytchConfig) resolve() (JWTConfig, string, error) {
 	pid := strings.TrimSpace(c.ProjectID)

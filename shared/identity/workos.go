@@ -16,7 +16,13 @@ type WorkOSConfig struct {
 }
 
 // Validate checks the configuration (config.Load calls it).
-func (c WorkOSConfig) Validate() error { _, err := c.jwt(); return err }
+func (c WorkOSConfig) Validate() error {
+	jc, err := c.jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
 
 func (c WorkOSConfig) jwt() (JWTConfig, error) {
 	id := strings.TrimSpace(c.ClientID)

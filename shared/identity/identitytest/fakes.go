@@ -67,6 +67,9 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 	case Down:
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 	case Slow:
+		// Read the body first: the server notices a client that gave up only once
+		// the request body is consumed.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):

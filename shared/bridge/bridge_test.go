@@ -367,6 +367,9 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 				os.Unsetenv("INSFORGE_JWT_SECRET")
 			}
 			t.Setenv("TOKEN_TTL", c.ttl)
+			if c.ttl == "" {
+				os.Unsetenv("TOKEN_TTL")
+			}
 			if _, err := bridge.FromEnv(slog.New(slog.DiscardHandler), build); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to name %s", err, c.want)
 			}

@@ -56,8 +56,10 @@ export async function startRunner({ envVars, port }) {
   const envFile = path.join(work, `env-${port}.json`);
   writeFileSync(envFile, JSON.stringify(envVars, null, 2), { mode: 0o600 });
   const bin = await goBuild('./scripts/dev', 'dev-runner');
-  const args = (process.env.E2E_RUNNER_ARGS || '--env-vars {env} --addr {addr}')
-    .replace('{env}', envFile).replace('{addr}', `${LOOPBACK}:${port}`).split(' ');
+  // Free ports for the runner's own dev issuer and (unused: INSFORGE_BASE_URL is given) stack, so
+  // the suite never collides with a `make dev` running on the default ports.
+  const args = ['--env-vars', envFile, '--addr', `${LOOPBACK}:${port}`,
+    '--issuer-addr', `${LOOPBACK}:${await freePort()}`, '--insforge-addr', `${LOOPBACK}:${await freePort()}`];
   const p = startProcess('runner', bin, args, { cwd: REPO_ROOT, env: { ...process.env } });
   const url = `http://${LOOPBACK}:${port}`;
   await waitFor('local runner to listen', async () => {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
@@ -21,13 +20,7 @@ type Env struct {
 	AssetName         string `envconfig:"X402_ASSET_NAME" default:"Global Dollar"`
 	AssetVersion      string `envconfig:"X402_ASSET_VERSION" default:"1"`
 	MaxTimeoutSeconds int    `envconfig:"X402_MAX_TIMEOUT_SECONDS" default:"300"`
-	OKXAPIKey         string `envconfig:"OKX_API_KEY"`
-	OKXSecretKey      string `envconfig:"OKX_SECRET_KEY"`
-	OKXPassphrase     string `envconfig:"OKX_PASSPHRASE"`
-	OKXBaseURL        string `envconfig:"OKX_BASE_URL" default:"https://web3.okx.com"`
-	OKXAPI            string `envconfig:"OKX_API" default:"v2"`
-	MockFacilitator   bool   `envconfig:"MOCK_OKX_FACILITATOR" default:"false"`
-	config.Environment
+	facilitator.Env
 }
 
 // Validate checks every variable, naming the one at fault.
@@ -53,24 +46,7 @@ func (e Env) Validate() error {
 		}
 		return err
 	}
-	if e.OKXAPI != facilitator.APIV1 && e.OKXAPI != facilitator.APIV2 {
-		return fmt.Errorf("OKX_API must be v2 or v1, got %q", e.OKXAPI)
-	}
-	if e.MockFacilitator {
-		if e.IsProduction() {
-			return facilitator.ErrMockInProduction
-		}
-		return nil
-	}
-	if _, err := config.CheckURL("OKX_BASE_URL", e.OKXBaseURL); err != nil {
-		return err
-	}
-	for name, v := range map[string]string{"OKX_API_KEY": e.OKXAPIKey, "OKX_SECRET_KEY": e.OKXSecretKey, "OKX_PASSPHRASE": e.OKXPassphrase} {
-		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("%s is required unless MOCK_OKX_FACILITATOR=true", name)
-		}
-	}
-	return nil
+	return e.Env.Validate()
 }
 
 // Params returns the offer parameters.
@@ -84,11 +60,4 @@ func (e Env) Params(description string) x402.Params {
 
 // Facilitator builds the OKX client, or the mock when MOCK_OKX_FACILITATOR=true
 // (refused in production).
-func (e Env) Facilitator() (facilitator.Facilitator, error) {
-	if e.MockFacilitator {
-		return facilitator.NewMock(e.Environment)
-	}
-	return facilitator.NewOKX(facilitator.OKXConfig{
-		BaseURL: e.OKXBaseURL, APIKey: e.OKXAPIKey, SecretKey: e.OKXSecretKey, Passphrase: e.OKXPassphrase, API: e.OKXAPI,
-	})
-}
+func (e Env) Facilitator() (facilitator.Facilitator, error) { return e.Env.Build() }

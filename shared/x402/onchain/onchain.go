@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -150,4 +151,21 @@ func CheckDomain(ctx context.Context, c Caller, token common.Address, extra ...[
 		r.Candidates = append(r.Candidates, Candidate{Name: p[0], Version: p[1], Separator: sep, Match: match})
 	}
 	return r, nil
+}
+
+// Reader adapts a Caller to the reconciler's Chain, bounding each call.
+type Reader struct {
+	Caller  Caller
+	Timeout time.Duration // default 10 s
+}
+
+// AuthorizationState is the package function with a deadline.
+func (r Reader) AuthorizationState(ctx context.Context, token, from common.Address, nonce common.Hash) (bool, error) {
+	t := r.Timeout
+	if t <= 0 {
+		t = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	return AuthorizationState(ctx, r.Caller, token, from, nonce)
 }

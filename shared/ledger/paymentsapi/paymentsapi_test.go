@@ -16,7 +16,9 @@ import (
 type down struct{}
 
 func (down) List(context.Context, int) ([]ledger.Payment, error) { return nil, ledger.ErrUnavailable }
-func (down) Stats(context.Context) (ledger.Stats, error)         { return ledger.Stats{}, ledger.ErrUnavailable }
+func (down) Stats(context.Context) (ledger.Stats, error) {
+	return ledger.Stats{}, ledger.ErrUnavailable
+}
 
 func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
 	h := paymentsapi.New(down{}, []string{"*"}, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -191,9 +191,20 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
     assert.notEqual(rows[0].nonce, rows[1].nonce);
     assert.equal(seen.length, 2);
     const replay = await fetchT(`${w.api}/x402/report`, { method: 'POST', headers: { 'PAYMENT-SIGNATURE': seen[0] } });
-    await replay.text();
+    const replayBody = await replay.text();
+    assert.ok(replay.status < 500, `replay answered ${replay.status}: ${replayBody}`);
     rows = await rowsFor(account.address);
     assert.equal(rows.length, 2, 'a replayed payment must not create a row or settle again');
+
+    // A tampered amount (signature no longer matches) → 402 with an x402 reason; garbage → 400. No rows.
+    const tampered = unb64json(seen[1]);
+    tampered.payload.authorization.value = '2';
+    tampered.payload.authorization.nonce = `0x${'11'.repeat(32)}`;
+    const t1 = await fetchT(`${w.api}/x402/report`, { method: 'POST', headers: { 'PAYMENT-SIGNATURE': Buffer.from(JSON.stringify(tampered)).toString('base64') } });
+    assert.equal(t1.status, 402, await t1.text());
+    const t2 = await fetchT(`${w.api}/x402/report`, { method: 'POST', headers: { 'PAYMENT-SIGNATURE': '%%%not-base64%%%' } });
+    assert.equal(t2.status, 400, await t2.text());
+    assert.equal((await rowsFor(account.address)).length, 2);
   });
 
   it("the seed guide's hybrid client (PAYMENT-SIGNATURE with v1 fields, signed with viem) pays", async () => {

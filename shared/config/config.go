@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
@@ -16,7 +17,16 @@ type Validator interface{ Validate() error }
 
 // Load fills spec from the environment (variable names come from `envconfig` tags)
 // and runs its Validate method when it has one.
+//
+// An empty variable counts as unset. envconfig alone treats VAR="" as present, so a
+// required secret would pass empty and a default would not apply; and a SAM
+// parameter left at an empty default reaches the function as exactly that.
 func Load(spec any) error {
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && v == "" {
+			os.Unsetenv(k)
+		}
+	}
 	if err := envconfig.Process("", spec); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+type spec struct {
+	Name  string `envconfig:"TEST_CFG_NAME" required:"true"`
+	List  CSV    `envconfig:"TEST_CFG_LIST"`
+	fails bool
+}
+
+func (s *spec) Validate() error {
+	if s.Name == "bad" {
+		return errors.New("TEST_CFG_NAME must not be bad")
+	}
+	return nil
+}
+
+func TestLoad(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		want    []string
+	}{
+		{"missing required names the variable", map[string]string{}, "TEST_CFG_NAME", nil},
+		{"validate runs", map[string]string{"TEST_CFG_NAME": "bad"}, "must not be bad", nil},
+		{"csv trims and drops empties", map[string]string{"TEST_CFG_NAME": "ok", "TEST_CFG_LIST": " a, b ,,c "}, "", []string{"a", "b", "c"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("TEST_CFG_NAME", "")
+			t.Setenv("TEST_CFG_LIST", "")
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var s spec
+			err := Load(&s)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(s.List, "|") != strings.Join(c.want, "|") {
+				t.Fatalf("list = %q", s.List)
+			}
+		})
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	cases := []struct {
+		raw string
+		ok  bool
+	}{
+		{"https://api.workos.com/sso/jwks/x", true},
+		{"http://127.0.0.1:8080/jwks", true},
+		{"http://localhost:3000", true},
+		{"http://[::1]:3000", true},
+		{"http://example.com/jwks", false},
+		{"ftp://example.com", false},
+		{"/relative", false},
+		{"", false},
+		{"https://", false},
+	}
+	for _, c := range cases {
+		_, err := CheckURL("X_URL", c.raw)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckURL(%q) err = %v, want ok=%v", c.raw, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "X_URL") {
+			t.Errorf("error does not name the variable: %v", err)
+		}
+	}
+}
+
+func TestEnvironmentDefaultsToProduction(t *testing.T) {
+	t.Setenv("ENVIRONMENT", "")
+	var e Environment
+	if err := Load(&e); err != nil {
+		t.Fatal(err)
+	}
+	if !e.IsProduction() {
+		t.Fatal("unset ENVIRONMENT must mean production")
+	}
+	for name, prod := range map[string]bool{"production": true, "Prod": true, "development": false, "staging": false} {
+		if (Environment{Name: name}).IsProduction() != prod {
+			t.Errorf("%s", name)
+		}
+	}
+}

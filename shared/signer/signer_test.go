@@ -1,0 +1,177 @@
+package signer
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const secret = "0123456789abcdef0123456789abcdef-test-secret"
+
+func newSigner(t *testing.T, now time.Time) *Signer {
+	t.Helper()
+	s, err := New(Config{Secret: secret, TTL: time.Hour}, WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"short secret", Config{Secret: "short", TTL: time.Hour}, "INSFORGE_JWT_SECRET"},
+		{"31 bytes", Config{Secret: strings.Repeat("x", 31), TTL: time.Hour}, "INSFORGE_JWT_SECRET"},
+		{"ttl over 24h", Config{Secret: secret, TTL: 25 * time.Hour}, "TOKEN_TTL"},
+		{"ttl zero", Config{Secret: secret}, "TOKEN_TTL"},
+		{"ttl negative", Config{Secret: secret, TTL: -time.Minute}, "TOKEN_TTL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New(c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want mention of %s", err, c.want)
+			}
+		})
+	}
+	if _, err := New(Config{Secret: strings.Repeat("x", 32), TTL: 24 * time.Hour}); err != nil {
+		t.Fatalf("32-byte secret and 24h TTL must be accepted: %v", err)
+	}
+}
+
+func TestMintProducesTheInsForgeClaimShape(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := newSigner(t, now)
+	tok, err := s.Mint("user_123", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(tok.Value, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", tok.Value)
+	}
+	var header, payload map[string]any
+	decodeSegment(t, parts[0], &header)
+	decodeSegment(t, parts[1], &payload)
+	if header["alg"] != "HS256" || header["kid"] != nil {
+		t.Fatalf("header = %v, want alg HS256 and no kid", header)
+	}
+	want := map[string]any{
+		"sub": "user_123", "role": "authenticated", "email": "a@example.com",
+		"aud": []any{"insforge-api"}, "iat": float64(now.Unix()), "exp": float64(now.Add(time.Hour).Unix()),
+	}
+	if len(payload) != len(want) {
+		t.Fatalf("payload = %v, want exactly %v", payload, want)
+	}
+	for k, v := range want {
+		got, _ := json.Marshal(payload[k])
+		exp, _ := json.Marshal(v)
+		if string(got) != string(exp) {
+			t.Errorf("claim %s = %s, want %s", k, got, exp)
+		}
+	}
+	if !tok.ExpiresAt.Equal(now.Add(time.Hour)) || tok.TTL != time.Hour {
+		t.Errorf("token expiry = %v / %v", tok.ExpiresAt, tok.TTL)
+	}
+}
+
+func TestMintOmitsEmailWhenNotAsserted(t *testing.T) {
+	s := newSigner(t, time.Now())
+	tok, err := s.Mint("user_1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	decodeSegment(t, strings.Split(tok.Value, ".")[1], &payload)
+	if _, ok := payload["email"]; ok {
+		t.Fatalf("email present: %v", payload)
+	}
+}
+
+func TestMintRefusesEmptySubject(t *testing.T) {
+	s := newSigner(t, time.Now())
+	for _, sub := range []string{"", " ", "\t"} {
+		if _, err := s.Mint(sub, ""); !errors.Is(err, ErrEmptySubject) {
+			t.Errorf("Mint(%q) err = %v, want ErrEmptySubject", sub, err)
+		}
+	}
+}
+
+func TestVerifyAcceptsOwnTokens(t *testing.T) {
+	s := newSigner(t, time.Now())
+	tok, _ := s.Mint("kp_abc", "")
+	c, err := s.Verify(tok.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != "kp_abc" || c.Role != Role {
+		t.Fatalf("claims = %+v", c)
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	now := time.Now()
+	s := newSigner(t, now)
+	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		v, err := jwt.NewWithClaims(method, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	valid := func() jwt.MapClaims {
+		return jwt.MapClaims{"sub": "u1", "role": "authenticated", "aud": "insforge-api",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	}
+	with := func(k string, v any) jwt.MapClaims { c := valid(); c[k] = v; return c }
+	without := func(k string) jwt.MapClaims { c := valid(); delete(c, k); return c }
+	good := sign(jwt.SigningMethodHS256, []byte(secret), valid())
+	parts := strings.Split(good, ".")
+	cases := []struct {
+		name  string
+		token string
+	}{
+		{"wrong secret", sign(jwt.SigningMethodHS256, []byte(strings.Repeat("z", 40)), valid())},
+		{"HS512", sign(jwt.SigningMethodHS512, []byte(secret), valid())},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid())},
+		{"expired", sign(jwt.SigningMethodHS256, []byte(secret), with("exp", now.Add(-time.Minute).Unix()))},
+		{"no exp", sign(jwt.SigningMethodHS256, []byte(secret), without("exp"))},
+		{"role project_admin", sign(jwt.SigningMethodHS256, []byte(secret), with("role", "project_admin"))},
+		{"no role", sign(jwt.SigningMethodHS256, []byte(secret), without("role"))},
+		{"empty sub", sign(jwt.SigningMethodHS256, []byte(secret), with("sub", ""))},
+		{"no sub", sign(jwt.SigningMethodHS256, []byte(secret), without("sub"))},
+		{"wrong aud", sign(jwt.SigningMethodHS256, []byte(secret), with("aud", "other"))},
+		{"no aud", sign(jwt.SigningMethodHS256, []byte(secret), without("aud"))},
+		{"iat in future", sign(jwt.SigningMethodHS256, []byte(secret), with("iat", now.Add(time.Hour).Unix()))},
+		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u2","role":"authenticated","aud":"insforge-api","exp":9999999999}`)) + "." + parts[2]},
+		{"truncated", good[:len(good)-5]},
+		{"garbage", "not.a.jwt"},
+		{"empty", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if claims, err := s.Verify(c.token); err == nil {
+				t.Fatalf("accepted: %+v", claims)
+			}
+		})
+	}
+}
+
+func decodeSegment(t *testing.T, seg string, v any) {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}

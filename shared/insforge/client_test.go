@@ -1,0 +1,276 @@
+package insforge_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/insforge"
+)
+
+func newClient(t *testing.T, url, token string) *insforge.Client {
+	t.Helper()
+	c, err := insforge.New(insforge.Options{BaseURL: url, Token: token, MaxRetries: 2, Backoff: time.Millisecond,
+		MaxBackoff: 5 * time.Millisecond, MaxResponseBytes: 1024, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  insforge.Config
+		want string
+	}{
+		{"ok", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_abc", Timeout: time.Second}, ""},
+		{"loopback http", insforge.Config{BaseURL: "http://127.0.0.1:7130", ServiceKey: "ik_abc", Timeout: time.Second}, ""},
+		{"plain http", insforge.Config{BaseURL: "http://x.insforge.app", ServiceKey: "ik_abc", Timeout: time.Second}, "INSFORGE_BASE_URL"},
+		{"anon key", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "anon_abc", Timeout: time.Second}, "INSFORGE_SERVICE_KEY"},
+		{"bare prefix", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_", Timeout: time.Second}, "INSFORGE_SERVICE_KEY"},
+		{"timeout", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_abc"}, "INSFORGE_TIMEOUT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), tc.cfg.ServiceKey) && tc.cfg.ServiceKey != "ik_" {
+				t.Fatalf("error leaks the key: %v", err)
+			}
+		})
+	}
+}
+
+// The request is exactly what InsForge expects from a service-key insert (§5).
+func TestInsertSendsBearerOnlyAndRepresentation(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method != "POST" || r.URL.Path != "/api/database/records/payments":
+			t.Errorf("request line %s %s", r.Method, r.URL.Path)
+		case r.Header.Get("Authorization") != "Bearer ik_secret" || r.Header.Get("X-Api-Key") != "" || r.Header.Get("Apikey") != "":
+			t.Errorf("credential headers: %v", r.Header)
+		case r.Header.Get("Prefer") != "return=representation,resolution=ignore-duplicates" || r.URL.Query().Get("on_conflict") != "tx_hash":
+			t.Errorf("prefer %q query %q", r.Header.Get("Prefer"), r.URL.RawQuery)
+		case r.Header.Get("Content-Type") != "application/json" || string(body) != `[{"tx_hash":"0x1"}]`:
+			t.Errorf("body %q", body)
+		}
+		w.WriteHeader(201)
+		_, _ = io.WriteString(w, `[{"id":"1","tx_hash":"0x1"}]`)
+	}))
+	defer srv.Close()
+	var out []map[string]string
+	err := newClient(t, srv.URL, "ik_secret").Insert(context.Background(), "payments", []map[string]string{{"tx_hash": "0x1"}},
+		&out, insforge.OnConflict("tx_hash"), insforge.IgnoreDuplicates())
+	if err != nil || len(out) != 1 || out[0]["id"] != "1" {
+		t.Fatalf("out=%v err=%v", out, err)
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		is      []error
+		isNot   []error
+		code    string
+		details string
+		next    string
+	}{
+		{"unique", 409, `{"code":"23505","details":"Key (tx_hash)=(0x1) already exists.","hint":null,"message":"duplicate key value violates unique constraint \"p_key\""}`,
+			[]error{insforge.ErrUniqueViolation, insforge.ErrConflict}, []error{insforge.ErrRLS}, "23505", "Key (tx_hash)=(0x1) already exists.", ""},
+		{"rls", 403, `{"code":"42501","details":null,"hint":null,"message":"new row violates row-level security policy for table \"todos\""}`,
+			[]error{insforge.ErrRLS, insforge.ErrForbidden}, []error{insforge.ErrUniqueViolation}, "42501", "", ""},
+		{"envelope 401", 401, `{"error":"AUTH_INVALID_CREDENTIALS","message":"No token provided","statusCode":401,"nextActions":"Check the token"}`,
+			[]error{insforge.ErrUnauthorized}, []error{insforge.ErrForbidden}, "AUTH_INVALID_CREDENTIALS", "", "Check the token"},
+		{"role claim", 403, `{"error":"AUTH_UNAUTHORIZED","message":"Invalid user role claim","statusCode":403}`,
+			[]error{insforge.ErrForbidden}, []error{insforge.ErrRLS}, "AUTH_UNAUTHORIZED", "", ""},
+		{"not found", 404, `{"code":"42P01","details":null,"hint":null,"message":"relation \"public.x\" does not exist"}`,
+			[]error{insforge.ErrNotFound}, nil, "42P01", "", ""},
+		{"bad request", 400, `{"code":"23502","details":"Failing row","hint":null,"message":"null value"}`,
+			[]error{insforge.ErrBadRequest}, []error{insforge.ErrUnavailable}, "23502", "Failing row", ""},
+		{"not json", 400, `oops`, []error{insforge.ErrBadRequest}, nil, "", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			err := newClient(t, srv.URL, "ik_secret").Insert(context.Background(), "t", map[string]int{"a": 1}, nil)
+			var e *insforge.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *insforge.Error", err)
+			}
+			if e.Status != tc.status || e.Code != tc.code || e.Details != tc.details || e.NextActions != tc.next {
+				t.Errorf("error = %+v", e)
+			}
+			for _, s := range tc.is {
+				if !errors.Is(err, s) {
+					t.Errorf("errors.Is(%v) = false", s)
+				}
+			}
+			for _, s := range tc.isNot {
+				if errors.Is(err, s) {
+					t.Errorf("errors.Is(%v) = true", s)
+				}
+			}
+			if strings.Contains(err.Error(), "ik_secret") {
+				t.Errorf("error leaks the key")
+			}
+		})
+	}
+}
+
+// Retries: only idempotent requests, only on 5xx/429/network errors.
+func TestRetryPolicy(t *testing.T) {
+	tests := []struct {
+		name      string
+		statuses  []int
+		run       func(*insforge.Client) error
+		wantCalls int32
+		wantErr   bool
+	}{
+		{"GET retried on 503 then succeeds", []int{503, 200}, func(c *insforge.Client) error {
+			return c.Select(context.Background(), "t", nil, &[]map[string]any{})
+		}, 2, false},
+		{"GET retried on 429", []int{429, 429, 200}, func(c *insforge.Client) error {
+			return c.Select(context.Background(), "t", nil, &[]map[string]any{})
+		}, 3, false},
+		{"GET gives up after MaxRetries", []int{500, 500, 500, 500}, func(c *insforge.Client) error {
+			return c.Select(context.Background(), "t", nil, &[]map[string]any{})
+		}, 3, true},
+		{"GET not retried on 400", []int{400, 200}, func(c *insforge.Client) error {
+			return c.Select(context.Background(), "t", nil, &[]map[string]any{})
+		}, 1, true},
+		{"POST insert never retried", []int{503, 201}, func(c *insforge.Client) error {
+			return c.Insert(context.Background(), "t", map[string]int{"a": 1}, nil)
+		}, 1, true},
+		{"RPC not retried by default", []int{503, 200}, func(c *insforge.Client) error {
+			return c.RPC(context.Background(), "f", nil, nil)
+		}, 1, true},
+		{"PATCH marked idempotent is retried", []int{502, 204}, func(c *insforge.Client) error {
+			return c.Update(context.Background(), "t", insforge.NewQuery().Eq("id", 1), map[string]any{"s": "x"}, nil, insforge.Idempotent())
+		}, 2, false},
+		{"PATCH not marked is not retried", []int{502, 204}, func(c *insforge.Client) error {
+			return c.Update(context.Background(), "t", insforge.NewQuery().Eq("id", 1), map[string]any{"s": "x"}, nil)
+		}, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				w.WriteHeader(tc.statuses[n-1])
+				if tc.statuses[n-1] == 200 {
+					_, _ = io.WriteString(w, `[]`)
+				}
+			}))
+			defer srv.Close()
+			err := tc.run(newClient(t, srv.URL, "ik_k"))
+			if (err != nil) != tc.wantErr || calls.Load() != tc.wantCalls {
+				t.Fatalf("err=%v calls=%d, want err=%v calls=%d", err, calls.Load(), tc.wantErr, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestNetworkErrorRetriedForReadsOnly(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close() // connection dropped without a response
+			return
+		}
+		_, _ = io.WriteString(w, `[]`)
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, "ik_k")
+	if err := c.Select(context.Background(), "t", nil, &[]any{}); err != nil || calls.Load() != 2 {
+		t.Fatalf("select: err=%v calls=%d", err, calls.Load())
+	}
+	calls.Store(0)
+	err := c.Insert(context.Background(), "t", map[string]int{"a": 1}, nil)
+	if !errors.Is(err, insforge.ErrUnavailable) || calls.Load() != 1 {
+		t.Fatalf("insert: err=%v calls=%d", err, calls.Load())
+	}
+}
+
+func TestResponseBodyIsCapped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "["+strings.Repeat(`"x",`, 1000)+`"x"]`)
+	}))
+	defer srv.Close()
+	err := newClient(t, srv.URL, "ik_k").Select(context.Background(), "t", nil, &[]string{})
+	if !errors.Is(err, insforge.ErrResponseTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestContextBoundsTheCall(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := newClient(t, srv.URL, "ik_k").Select(ctx, "t", nil, &[]any{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUpdateAndDeleteRequireAFilter(t *testing.T) {
+	c := newClient(t, "http://127.0.0.1:1", "ik_k")
+	if err := c.Update(context.Background(), "t", nil, map[string]int{"a": 1}, nil); err == nil {
+		t.Error("update without filter accepted")
+	}
+	if err := c.Delete(context.Background(), "t", insforge.NewQuery().Limit(1), nil); err == nil {
+		t.Error("delete without filter accepted")
+	}
+}
+
+func TestQueryEncoding(t *testing.T) {
+	q := insforge.NewQuery().Select("id", "amount").Eq("status", "pending").In("id", "a,b", `q"x`).
+		Gte("amount", 1).Lte("amount", 9).IsNull("settled_at").Order("created_at", insforge.Desc).Limit(5).Offset(10)
+	v := q.Values()
+	want := map[string]string{
+		"select": "id,amount", "status": "eq.pending", "id": `in.("a,b","q\"x")`,
+		"and": "(amount.gte.1,amount.lte.9)", "settled_at": "is.null", "order": "created_at.desc", "limit": "5", "offset": "10",
+	}
+	for k, w := range want {
+		if v.Get(k) != w {
+			t.Errorf("%s = %q, want %q", k, v.Get(k), w)
+		}
+	}
+	if len(v) != len(want) {
+		t.Errorf("extra params: %v", v)
+	}
+	if got := (*insforge.Query)(nil).Values(); len(got) != 0 {
+		t.Errorf("nil query = %v", got)
+	}
+}

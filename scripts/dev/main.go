@@ -41,6 +41,7 @@ func run() error {
 	flag.Var(overrides, "parameter-overrides", "CloudFormation parameter overrides, 'Name=Value ...'")
 	noDev := flag.Bool("no-dev", false, "no development profile: only template, shell and --env-vars values (like sam local)")
 	maxProcs := flag.Int("max-procs", 4, "processes per function")
+	insforgeAddr := flag.String("insforge-addr", "127.0.0.1:7130", "local InsForge stack address (when INSFORGE_BASE_URL is not given)")
 	flag.Parse()
 
 	host, _, err := net.SplitHostPort(*addr)
@@ -54,7 +55,7 @@ func run() error {
 	fmt.Fprintln(os.Stderr, "building functions for this host…")
 	env, err := devenv.Start(ctx, devenv.Options{
 		Template: *template, EnvVarsFile: *envVars, ParameterOverrides: overrides,
-		Dev: !*noDev, IssuerAddr: *issuerAddr, MaxProcs: *maxProcs, Log: log,
+		Dev: !*noDev, IssuerAddr: *issuerAddr, MaxProcs: *maxProcs, Log: log, InsforgeAddr: *insforgeAddr,
 	})
 	if err != nil {
 		return err
@@ -117,6 +118,10 @@ func banner(env *devenv.Env, base string) {
 	if env.Issuer != nil {
 		fmt.Fprintf(w, "\nDev identity issuer: %s (JWKS for %s; Stytch sessions/authenticate and Better Auth get-session emulated)\n",
 			env.Issuer.URL, strings.Join(devissuer.Providers, ", "))
+	}
+	if st := env.Insforge; st != nil {
+		fmt.Fprintf(w, "InsForge local stack (throwaway PostgreSQL, infra/migrations applied): %s  anon key %s  (service key passed to the x402 functions)\n",
+			st.URL, st.AnonKey)
 	}
 	if env.JWTSecret != "" {
 		fmt.Fprintf(w, "Dev INSFORGE_JWT_SECRET (generated for this run): %s\n", env.JWTSecret)

@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
 	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 )
 
 // Options configure Start.
@@ -41,6 +41,8 @@ type Options struct {
 	Logs       io.Writer
 	Log        *slog.Logger
 	CacheDir   string // where host binaries go (default <repo>/.cache/dev)
+	// InsforgeAddr is where the local InsForge stack listens ("" = any loopback port).
+	InsforgeAddr string
 }
 
 // Env is a prepared local environment.
@@ -51,6 +53,7 @@ type Env struct {
 	Unavailable map[string]string // logical id → why it cannot run
 	Issuer      *devissuer.Issuer
 	JWTSecret   string // the dev INSFORGE_JWT_SECRET when generated here
+	Insforge    *insforgetest.Stack
 	Vars        map[string]map[string]string
 	Notes       []string
 	BuildTime   time.Duration
@@ -291,5 +294,3 @@ func SortedIDs(m map[string]string) []string {
 	sort.Strings(ks)
 	return ks
 }
-
-var errNoStack = errors.New("local InsForge stack unavailable")

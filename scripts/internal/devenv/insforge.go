@@ -1,10 +1,24 @@
 package devenv
 
-import "context"
+import (
+	"context"
+	"io"
+	"log/slog"
 
-// startInsforge starts the InsForge-compatible stack on a throwaway PostgreSQL.
-// It is wired to shared/insforge/insforgetest's development constructor once that
-// package is merged; until then the x402 functions need INSFORGE_BASE_URL.
-func startInsforge(ctx context.Context, o Options) (baseURL, serviceKey string, closeFn func(), err error) {
-	return "", "", nil, errNoStack
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+)
+
+// startInsforge starts the InsForge-compatible stack (records API, auth, RLS, the
+// project's migrations) on a throwaway PostgreSQL cluster, signing user tokens with
+// jwtSecret so that tokens minted by the local bridges work against it.
+func startInsforge(ctx context.Context, o Options, jwtSecret string) (*insforgetest.Stack, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return insforgetest.Start(ctx, insforgetest.Options{
+		Addr:      o.InsforgeAddr,
+		JWTSecret: jwtSecret,
+		Logger:    log.With("component", "insforge"),
+	})
 }

@@ -3,6 +3,7 @@ package devenv
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
@@ -68,10 +69,13 @@ func (e *Env) startDev(ctx context.Context, o Options, fns []samtemplate.Functio
 		}
 	}
 
-	// One generated secret for every bridge, unless the developer brought their own.
-	if !anyUserSet(file, fns, "INSFORGE_JWT_SECRET") {
-		e.JWTSecret = randomSecret()
-		p.common["INSFORGE_JWT_SECRET"] = e.JWTSecret
+	// One secret for every bridge and the local InsForge stack: the developer's, or
+	// generated for this run.
+	secret, ok := userValue(file, fns, "INSFORGE_JWT_SECRET")
+	if !ok {
+		secret = randomSecret()
+		e.JWTSecret = secret
+		p.common["INSFORGE_JWT_SECRET"] = secret
 	}
 	p.common["ALLOWED_ORIGINS"] = DevAllowedOrigins
 	p.common["LOG_LEVEL"] = "INFO"
@@ -81,27 +85,33 @@ func (e *Env) startDev(ctx context.Context, o Options, fns []samtemplate.Functio
 	p.common["MOCK_OKX_FACILITATOR"] = "true"
 	p.common["PAYMENT_RECIPIENT"] = DevPaymentRecipient
 
-	if !anyUserSet(file, fns, "INSFORGE_BASE_URL") && needsInsforge(fns) {
-		base, key, closeStack, err := startInsforge(ctx, o)
+	if _, given := userValue(file, fns, "INSFORGE_BASE_URL"); !given && needsInsforge(fns) {
+		st, err := startInsforge(ctx, o, secret)
 		if err != nil {
-			e.Notes = append(e.Notes, "InsForge local stack not started ("+err.Error()+"): x402 functions have no ledger; set INSFORGE_BASE_URL and INSFORGE_SERVICE_KEY to use a real project")
+			e.Notes = append(e.Notes, "InsForge local stack not started ("+err.Error()+
+				"): x402 functions have no ledger; set INSFORGE_BASE_URL and INSFORGE_SERVICE_KEY to use a real project")
 		} else {
-			e.closers = append(e.closers, closeStack)
-			p.common["INSFORGE_BASE_URL"] = base
-			p.common["INSFORGE_SERVICE_KEY"] = key
-			e.Notes = append(e.Notes, "InsForge local stack (throwaway PostgreSQL) at "+base)
+			e.Insforge = st
+			e.closers = append(e.closers, func() { _ = st.Close() })
+			p.common["INSFORGE_BASE_URL"] = st.URL
+			p.common["INSFORGE_SERVICE_KEY"] = st.ServiceKey
 		}
 	}
 	return p, nil
 }
 
-func anyUserSet(file envVarsFile, fns []samtemplate.Function, name string) bool {
+// userValue is the developer's value of name for any of fns (env-vars file first,
+// then the shell).
+func userValue(file envVarsFile, fns []samtemplate.Function, name string) (string, bool) {
 	for _, f := range fns {
-		if userSet(file, f.LogicalID, name) {
-			return true
+		if v, ok := file.lookup(f.LogicalID, name); ok {
+			return v, true
 		}
 	}
-	return false
+	if v, ok := os.LookupEnv(name); ok {
+		return v, true
+	}
+	return "", false
 }
 
 func needsInsforge(fns []samtemplate.Function) bool {

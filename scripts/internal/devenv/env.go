@@ -123,7 +123,10 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if cache == "" {
 		cache = filepath.Join(t.Dir(), ".cache", "dev")
 	}
-	binDir := filepath.Join(cache, "bin")
+	binDir, err := filepath.Abs(filepath.Join(cache, "bin"))
+	if err != nil {
+		return nil, err
+	}
 	var pkgs []string
 	for _, f := range fns {
 		switch {

@@ -1,0 +1,76 @@
+// Command check-domain reads an EIP-3009 token's EIP-712 domain from an RPC
+// (DOMAIN_SEPARATOR() and eip712Domain()) and says which name/version pair
+// matches, so X402_ASSET_NAME / X402_ASSET_VERSION can be set from chain truth.
+//
+//	go run ./scripts/check-domain [-rpc https://rpc.xlayer.tech] [-token 0x4ae4…]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+)
+
+func main() {
+	rpc := flag.String("rpc", envOr("XLAYER_RPC_URL", "https://rpc.xlayer.tech"), "JSON-RPC URL")
+	token := flag.String("token", envOr("X402_ASSET", "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"), "token address")
+	flag.Parse()
+	if _, err := config.CheckURL("rpc", *rpc); err != nil {
+		fail(err)
+	}
+	if !common.IsHexAddress(*token) {
+		fail(fmt.Errorf("token %q is not an address", *token))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ethclient.DialContext(ctx, *rpc)
+	if err != nil {
+		fail(err)
+	}
+	defer c.Close()
+	configured := [2]string{os.Getenv("X402_ASSET_NAME"), os.Getenv("X402_ASSET_VERSION")}
+	r, err := onchain.CheckDomain(ctx, c, common.HexToAddress(*token), configured)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("token %s on chain %s\n", r.Token.Hex(), r.ChainID)
+	if r.OnChainSeparator != nil {
+		fmt.Printf("DOMAIN_SEPARATOR() = %s\n", r.OnChainSeparator.Hex())
+	}
+	if r.HasEIP712Domain {
+		fmt.Printf("eip712Domain() name=%q version=%q\n", r.DomainName, r.DomainVersion)
+	}
+	for _, cand := range r.Candidates {
+		mark := " "
+		if cand.Match {
+			mark = "✓"
+		}
+		fmt.Printf("%s name=%q version=%q separator=%s\n", mark, cand.Name, cand.Version, cand.Separator.Hex())
+	}
+	m, ok := r.Match()
+	if !ok {
+		fmt.Println("no candidate matches: do not go live until X402_ASSET_NAME/X402_ASSET_VERSION are right")
+		os.Exit(1)
+	}
+	fmt.Printf("use X402_ASSET_NAME=%q X402_ASSET_VERSION=%q\n", m.Name, m.Version)
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "check-domain:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,476 @@
+package bridge_test
+
+import (
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+)
+
+// attack is one request against a freshly built bridge. Unless status is 200 it
+// must fail with code and mint nothing.
+type attack struct {
+	name    string
+	applies func(spec) bool                                          // nil: every JWT provider
+	cold    func(e *env)                                             // runs before the bridge is built (cold start)
+	req     func(e *env) *http.Request                               // may serve warm-up requests itself
+	status  int                                                      // expected status
+	code    string                                                   // expected error code ("" for 200)
+	minted  func(t *testing.T, e *env, w *httptest.ResponseRecorder) // extra checks for 200
+	noEmail bool                                                     // the minted token must carry no email
+}
+
+const (
+	codeInvalid     = identity.CodeInvalidToken
+	codeExpired     = identity.CodeTokenExpired
+	codeUnavailable = identity.CodeProviderUnavailable
+	codeMissing     = "missing_credential"
+)
+
+func withAud(s spec) bool    { return s.aud }
+func withoutAud(s spec) bool { return !s.aud }
+func only(names ...string) func(spec) bool {
+	return func(s spec) bool {
+		for _, n := range names {
+			if s.name == n {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func set(k string, v any) func(jwt.MapClaims) { return func(c jwt.MapClaims) { c[k] = v } }
+func del(k string) func(jwt.MapClaims)        { return func(c jwt.MapClaims) { delete(c, k) } }
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// hmacWith signs claims as HS256 with key, with the issuer's current kid: the
+// classic algorithm-confusion attack when key is the provider's public key.
+func hmacWith(e *env, key []byte, claims jwt.MapClaims) string {
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	t.Header["kid"] = e.iss.Current().KID
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func expectedEmail(e *env) string {
+	if v, _ := e.base["email"].(string); v != "" && e.base["emailVerified"] == true {
+		return v
+	}
+	return ""
+}
+
+func okRequest(e *env) *http.Request { return e.bearer(e.token(nil)) }
+
+// waitFor retries until a request gets 200 (the JWKS came back and the refetch
+// cooldown passed) or a few seconds went by.
+func waitFor200(e *env, mk func() *http.Request) *httptest.ResponseRecorder {
+	var w *httptest.ResponseRecorder
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
+		if w = e.serve(mk()); w.Code == http.StatusOK {
+			break
+		}
+	}
+	return w
+}
+
+var attacks = []attack{
+	// Baselines: the suite proves it can tell good from bad.
+	{name: "valid token is exchanged", req: okRequest, status: 200},
+	{name: "upstream role project_admin still mints role authenticated", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["role"] = "project_admin"; c["is_project_admin"] = true }))
+		}},
+	{name: "expired within the 30s leeway is accepted", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(-10*time.Second).Unix())))
+		}},
+
+	// Algorithm attacks.
+	{name: "alg none without signature", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.Unsigned(map[string]any{"alg": "none", "typ": "JWT", "kid": e.iss.Current().KID}, e.claims(nil)))
+		}},
+	{name: "alg None (capitalised) without signature", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.Unsigned(map[string]any{"alg": "None", "kid": e.iss.Current().KID}, e.claims(nil)))
+		}},
+	{name: "alg none with the original signature kept", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			sig := strings.Split(e.token(nil), ".")[2]
+			return e.bearer(identitytest.Unsigned(map[string]any{"alg": "none", "kid": e.iss.Current().KID}, e.claims(nil)) + sig)
+		}},
+	{name: "HS256 signed with the public key (DER)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(hmacWith(e, e.iss.Current().PublicDER(), e.claims(nil))) }},
+	{name: "HS256 signed with the public key (PEM)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: e.iss.Current().PublicDER()})
+			return e.bearer(hmacWith(e, p, e.claims(nil)))
+		}},
+	{name: "HS256 signed with the InsForge secret (a Clerk template token)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(hmacWith(e, []byte(testSecret), e.claims(set("role", "authenticated"))))
+		}},
+	{name: "another asymmetric alg with the right key (RS512/PS256)", status: 401, code: codeInvalid,
+		applies: func(s spec) bool { return s.alg == "RS256" },
+		req: func(e *env) *http.Request {
+			k := e.iss.Current()
+			k.Alg = "PS256"
+			return e.bearer(identitytest.SignWith(k, e.claims(nil), nil))
+		}},
+	{name: "RS256 token to an EdDSA provider", status: 401, code: codeInvalid,
+		applies: func(s spec) bool { return s.alg == "EdDSA" },
+		req: func(e *env) *http.Request {
+			other := identitytest.NewIssuer(e.t, "RS256").Current()
+			other.KID = e.iss.Current().KID
+			return e.bearer(identitytest.SignWith(other, e.claims(nil), nil))
+		}},
+	{name: "alg header missing", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.SignWith(e.iss.Current(), e.claims(nil), map[string]any{"alg": nil}))
+		}},
+
+	// Key attacks.
+	{name: "unknown kid signed by an unpublished key", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.SignWith(e.iss.Unpublished(), e.claims(nil), nil))
+		}},
+	{name: "published kid but signed by another key", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			k := e.iss.Unpublished()
+			k.KID = e.iss.Current().KID
+			return e.bearer(identitytest.SignWith(k, e.claims(nil), nil))
+		}},
+	{name: "kid missing", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.SignWith(e.iss.Current(), e.claims(nil), map[string]any{"kid": nil}))
+		}},
+	{name: "kid is not a string", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.SignWith(e.iss.Current(), e.claims(nil), map[string]any{"kid": 7}))
+		}},
+	{name: "kid path traversal", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			k := e.iss.Unpublished()
+			k.KID = "../../../../etc/passwd"
+			return e.bearer(identitytest.SignWith(k, e.claims(nil), nil))
+		}},
+	{name: "attacker key embedded as jwk / jku headers", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			k := e.iss.Unpublished()
+			return e.bearer(identitytest.SignWith(k, e.claims(nil), map[string]any{
+				"jwk": identitytest.JWK(k), "jku": "https://attacker.example/jwks", "x5u": "https://attacker.example/x5"}))
+		}},
+	{name: "retired key after rotation is refused", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			old := e.iss.Current()
+			if w := e.serve(okRequest(e)); w.Code != 200 {
+				e.t.Fatalf("warm-up: %d %s", w.Code, w.Body)
+			}
+			e.iss.Rotate(true)
+			// The new key is fetched (unknown kid), which drops the retired one.
+			if w := waitFor200(e, func() *http.Request { return okRequest(e) }); w.Code != 200 {
+				e.t.Fatalf("rotated key: %d %s", w.Code, w.Body)
+			}
+			return e.bearer(identitytest.SignWith(old, e.claims(nil), nil))
+		}},
+
+	// Claim attacks.
+	{name: "wrong iss", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://evil.example.com"))) }},
+	{name: "iss missing", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("iss"))) }},
+	{name: "iss differs only by a trailing slash or case", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			iss := e.base["iss"].(string)
+			if strings.HasSuffix(iss, "/") {
+				iss = strings.TrimSuffix(iss, "/")
+			} else {
+				iss = strings.ToUpper(iss)
+			}
+			return e.bearer(e.token(set("iss", iss)))
+		}},
+	{name: "iss is a number", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", 42))) }},
+	{name: "wrong aud", status: 401, code: codeInvalid, applies: withAud,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", "https://other-api.example.com"))) }},
+	{name: "aud array without ours", status: 401, code: codeInvalid, applies: withAud,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"a", "b"}))) }},
+	{name: "aud missing", status: 401, code: codeInvalid, applies: withAud,
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("aud"))) }},
+	{name: "aud empty array", status: 401, code: codeInvalid, applies: withAud,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{}))) }},
+	{name: "aud is ignored when the provider has none (insforge-api in a template)", status: 200, applies: withoutAud,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", "insforge-api"))) }},
+	{name: "expired", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(-5*time.Minute).Unix())))
+		}},
+	{name: "expired just beyond the leeway", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(-45*time.Second).Unix())))
+		}},
+	{name: "exp missing", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("exp"))) }},
+	{name: "exp is not a number", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("exp", map[string]any{"$gt": 0}))) }},
+	{name: "nbf in the future", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("nbf", time.Now().Add(5*time.Minute).Unix()))) }},
+	{name: "iat in the future", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iat", time.Now().Add(5*time.Minute).Unix()))) }},
+	{name: "sub missing", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("sub"))) }},
+	{name: "sub empty", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", ""))) }},
+	{name: "sub blank", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "   "))) }},
+	{name: "sub is a number", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", 12345))) }},
+	{name: "sub too long", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", strings.Repeat("u", 300)))) }},
+	{name: "sub with control characters", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "user_1\u0000admin"))) }},
+	{name: "unverified email is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c["email_verified"] = false }))
+		},
+		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+			if strings.Contains(w.Body.String(), "victim") {
+				t.Fatal("email leaked")
+			}
+		}},
+
+	// Tampering and shape.
+	{name: "tampered payload (sub swapped after signing)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := strings.Split(e.token(nil), ".")
+			forged := strings.Split(e.token(set("sub", "user_victim")), ".")
+			return e.bearer(p[0] + "." + forged[1] + "." + p[2])
+		}},
+	{name: "tampered payload (role added after signing)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := strings.Split(e.token(nil), ".")
+			return e.bearer(p[0] + "." + b64(`{"sub":"x","role":"project_admin","exp":9999999999}`) + "." + p[2])
+		}},
+	{name: "tampered header (kid swapped)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := strings.Split(e.token(nil), ".")
+			return e.bearer(b64(fmt.Sprintf(`{"alg":%q,"kid":"other","typ":"JWT"}`, e.spec.alg)) + "." + p[1] + "." + p[2])
+		}},
+	{name: "signature stripped", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := strings.Split(e.token(nil), ".")
+			return e.bearer(p[0] + "." + p[1] + ".")
+		}},
+	{name: "signature truncated", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { t := e.token(nil); return e.bearer(t[:len(t)-8]) }},
+	{name: "token truncated to two segments", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			p := strings.Split(e.token(nil), ".")
+			return e.bearer(p[0] + "." + p[1])
+		}},
+	{name: "garbage with JWT shape", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer("a.b.c") }},
+	{name: "header is not JSON", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer(b64("not json") + "." + b64("{}") + ".c2ln") }},
+	{name: "garbage opaque string", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request { return e.bearer("garbage-token") }},
+	{name: "JWE-shaped (five segments) token", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			return e.bearer(b64(`{"alg":"dir","enc":"A256GCM"}`) + "..aXY.Y2lwaGVy.dGFn")
+		}},
+
+	// Transport-level attacks.
+	{name: "no credential", status: 401, code: codeMissing,
+		req: func(e *env) *http.Request { return httptest.NewRequest(http.MethodPost, "/", nil) }},
+	{name: "empty bearer", status: 401, code: codeMissing,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Authorization", "Bearer ")
+			return r
+		}},
+	{name: "Basic instead of Bearer", status: 401, code: codeMissing,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Authorization", "Basic "+b64("user:pass"))
+			return r
+		}},
+	{name: "two Authorization headers (one valid)", status: 401, code: codeInvalid,
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Header.Add("Authorization", "Bearer other")
+			return r
+		}},
+	{name: "1 MB header", status: 413, code: "request_too_large",
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Header.Set("X-Padding", strings.Repeat("a", 1<<20))
+			return r
+		}},
+	{name: "1 MB bearer token", status: 413, code: "request_too_large",
+		req: func(e *env) *http.Request { return e.bearer(strings.Repeat("a", 1<<20)) }},
+	{name: "1 MB body", status: 413, code: "request_too_large",
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Body = http.NoBody
+			r2 := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("{", 1<<20)))
+			r2.Header = r.Header
+			return r2
+		}},
+	{name: "PUT is not allowed", status: 405, code: "method_not_allowed",
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Method = http.MethodPut
+			return r
+		}},
+	{name: "DELETE is not allowed", status: 405, code: "method_not_allowed",
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Method = http.MethodDelete
+			return r
+		}},
+	{name: "browser request from an origin not in ALLOWED_ORIGINS", status: 403, code: "origin_not_allowed",
+		req: func(e *env) *http.Request {
+			r := okRequest(e)
+			r.Header.Set("Origin", "https://evil.example.com")
+			return r
+		}},
+
+	// JWKS availability.
+	{name: "JWKS down at cold start", status: 503, code: codeUnavailable,
+		cold: func(e *env) { e.iss.SetDown(true) }, req: okRequest},
+	{name: "JWKS answers garbage at cold start", status: 503, code: codeUnavailable,
+		cold: func(e *env) { e.iss.SetMode(identitytest.Garbage) }, req: okRequest},
+	{name: "JWKS answers over 1 MiB at cold start", status: 503, code: codeUnavailable,
+		cold: func(e *env) { e.iss.SetMode(identitytest.Huge) }, req: okRequest},
+	{name: "JWKS down at cold start recovers when it is back", status: 200,
+		cold: func(e *env) { e.iss.SetDown(true) },
+		req: func(e *env) *http.Request {
+			expectError(e.t, e.serve(okRequest(e)), 503, codeUnavailable)
+			e.iss.SetDown(false)
+			waitFor200(e, func() *http.Request { return okRequest(e) })
+			return okRequest(e)
+		}},
+	{name: "JWKS down after a successful fetch: cached keys keep working", status: 200,
+		req: func(e *env) *http.Request {
+			if w := e.serve(okRequest(e)); w.Code != 200 {
+				e.t.Fatalf("warm-up: %d", w.Code)
+			}
+			e.iss.SetDown(true)
+			return okRequest(e)
+		}},
+	{name: "JWKS down after a fetch: an unknown kid is 503, not 401", status: 503, code: codeUnavailable,
+		req: func(e *env) *http.Request {
+			if w := e.serve(okRequest(e)); w.Code != 200 {
+				e.t.Fatalf("warm-up: %d", w.Code)
+			}
+			e.iss.SetDown(true)
+			return e.bearer(identitytest.SignWith(e.iss.Unpublished(), e.claims(nil), nil))
+		}},
+	{name: "key rotation: a new kid is picked up", status: 200,
+		req: func(e *env) *http.Request {
+			if w := e.serve(okRequest(e)); w.Code != 200 {
+				e.t.Fatalf("warm-up: %d", w.Code)
+			}
+			e.iss.Rotate(false)
+			return okRequest(e)
+		}},
+
+	// Provider-specific rules.
+	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeInvalid, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://evil.example.com"))) }},
+	{name: "clerk: azp missing while parties are configured", status: 401, code: codeInvalid, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("azp"))) }},
+	{name: "clerk: pending session (sts)", status: 401, code: codeInvalid, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sts", "pending"))) }},
+	{name: "clerk: second authorized party accepted", status: 200, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://admin.example.com"))) }},
+	{name: "clerk: __session cookie on a same-site GET", status: 200, applies: only("clerk"),
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: "__session", Value: e.token(nil)})
+			return r
+		}},
+	{name: "stytch: session_jwt cookie", status: 200, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: "stytch_session_jwt", Value: e.token(nil)})
+			return r
+		}},
+	{name: "stytch: custom-domain issuer (the API base URL) accepted", status: 200, applies: only("stytch"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", e.vars["STYTCH_API_URL"]))) }},
+	{name: "stytch: aud of another project", status: 401, code: codeInvalid, applies: only("stytch"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"project-test-other"}))) }},
+	{name: "auth0: opaque access token says an audience is needed", status: 401, code: codeInvalid, applies: only("auth0"),
+		req:    func(e *env) *http.Request { return e.bearer("h7Tkd9s0_mOpaQUEtokenWITHOUTdots") },
+		minted: nil},
+	{name: "auth0: aud as a plain string", status: 200, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", "https://api.example.com"))) }},
+	{name: "kinde: aud array with several audiences", status: 200, applies: only("kinde"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("aud", []string{"https://other.example.com", "https://api.example.com"})))
+		}},
+	{name: "workos: legacy issuer https://api.workos.com", status: 200, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com"))) }},
+	{name: "workos: issuer of another client", status: 401, code: codeInvalid, applies: only("workos"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("iss", "https://api.workos.com/user_management/client_OTHER")))
+		}},
+	{name: "better-auth: plugin payload with role admin mints authenticated", status: 200, applies: only("better-auth"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("role", "admin"))) }},
+}
+
+// TestAttackSuite runs every attack against every JWT provider. Each case gets a
+// fresh issuer, fakes and bridge, so cold-start and rotation cases are isolated.
+func TestAttackSuite(t *testing.T) {
+	for _, sp := range specs {
+		t.Run(sp.name, func(t *testing.T) {
+			n := 0
+			for _, a := range attacks {
+				if a.applies != nil && !a.applies(sp) {
+					continue
+				}
+				if a.status != 200 {
+					n++
+				}
+				t.Run(a.name, func(t *testing.T) {
+					e := newEnv(t, sp)
+					if a.cold != nil {
+						a.cold(e)
+					}
+					e.build()
+					w := e.serve(a.req(e))
+					if a.status != 200 {
+						expectError(t, w, a.status, a.code)
+						return
+					}
+					email := expectedEmail(e)
+					if a.noEmail {
+						email = ""
+					}
+					expectMinted(t, e, w, e.base["sub"].(string), email)
+					if a.minted != nil {
+						a.minted(t, e, w)
+					}
+				})
+			}
+			if n < 30 {
+				t.Errorf("%s: only %d attack cases, want at least 30", sp.name, n)
+			}
+			t.Logf("%s: %d attack cases", sp.name, n)
+		})
+	}
+}

@@ -1,0 +1,170 @@
+// Package bridge is the token endpoint every provider bridge serves: it takes the
+// provider's credential (Authorization: Bearer or the provider's cookie), has the
+// provider verify it, and mints an InsForge token for the verified subject. The
+// role of a minted token is always "authenticated" (the signer cannot mint
+// anything else), and nothing is minted on any error path.
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/signer"
+)
+
+// Config is the environment every bridge shares (besides its provider's).
+type Config struct {
+	signer.Config
+	// AllowedOrigins is the exact list of browser origins (ALLOWED_ORIGINS).
+	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS"`
+}
+
+// Options tune the handler.
+type Options struct {
+	AllowedOrigins []string
+	// Timeout bounds verification, provider calls included. Default 6s: one
+	// provider call (5s client timeout) plus margin, under API Gateway's 30s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// DefaultTimeout bounds one verification.
+const DefaultTimeout = 6 * time.Second
+
+// Limits of a token request: a credential is a few KiB; the body is ignored.
+const (
+	MaxHeaderBytes = httpapi.DefaultMaxHeaderBytes
+	MaxBodyBytes   = 4 << 10
+)
+
+// Response is the 200 body.
+type Response struct {
+	Token     string `json:"token"`
+	TokenType string `json:"token_type"`
+	ExpiresIn int64  `json:"expires_in"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// New returns the token endpoint for provider p, minting with s.
+func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	h := &handler{p: p, s: s, timeout: o.Timeout}
+	return httpapi.Chain(httpapi.HandlerFunc(h.serve),
+		httpapi.Recover(),
+		httpapi.RequestID(o.Logger.With(slog.String("provider", p.Name))),
+		httpapi.CORS{
+			AllowedOrigins: o.AllowedOrigins,
+			AllowMethods:   []string{http.MethodPost, http.MethodGet, http.MethodOptions},
+			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
+			ExposeHeaders:  []string{"X-Request-Id"},
+		}.Middleware(),
+		httpapi.Limits(MaxHeaderBytes, MaxBodyBytes),
+		httpapi.Methods(http.MethodPost, http.MethodGet),
+	)
+}
+
+// FromEnv loads Config from the environment, then builds the provider (so a bad
+// INSFORGE_JWT_SECRET fails init before any provider call starts) and the
+// endpoint: the common tail of every bridge's main.go.
+func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provider, error)) (http.Handler, error) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		return nil, err
+	}
+	s, err := signer.New(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	p, err := provider(identity.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log}), nil
+}
+
+type handler struct {
+	p       *identity.Provider
+	s       *signer.Signer
+	timeout time.Duration
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
+	cred, err := credential(r, h.p.Cookies)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	id, err := h.p.Verify(ctx, cred)
+	if err != nil {
+		return err
+	}
+	tok, err := h.s.Mint(id.Subject, id.Email)
+	if err != nil {
+		return err
+	}
+	source := "bearer"
+	if cred.Cookie != "" {
+		source = "cookie"
+	}
+	httpapi.Logger(r.Context()).Info("token minted", slog.String("subject", id.Subject),
+		slog.String("source", source), slog.Bool("email", id.Email != ""), slog.Int64("expires_at", tok.ExpiresAt.Unix()))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	httpapi.WriteJSON(w, http.StatusOK, Response{
+		Token:     tok.Value,
+		TokenType: "Bearer",
+		ExpiresIn: int64(tok.TTL / time.Second),
+		ExpiresAt: tok.ExpiresAt.Unix(),
+	})
+	return nil
+}
+
+// CodeMissingCredential is the error code when no credential was sent.
+const CodeMissingCredential = "missing_credential"
+
+func missing(msg string) *httpapi.Error {
+	e := httpapi.NewError(http.StatusUnauthorized, CodeMissingCredential, msg)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer realm="insforge-token-bridge"`}}
+	return e
+}
+
+// credential takes Authorization: Bearer when present (it wins over cookies, so a
+// stale cookie cannot override what the app sends), else the first listed cookie.
+func credential(r *http.Request, cookies []string) (identity.Credential, error) {
+	auth := r.Header.Values("Authorization")
+	switch {
+	case len(auth) > 1:
+		return identity.Credential{}, identity.Invalid("send exactly one Authorization header", nil)
+	case len(auth) == 1:
+		scheme, tok, ok := strings.Cut(strings.TrimSpace(auth[0]), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return identity.Credential{}, missing("Authorization must use the Bearer scheme: Authorization: Bearer <provider token>")
+		}
+		if tok = strings.TrimSpace(tok); tok == "" {
+			return identity.Credential{}, missing("the Bearer token is empty")
+		}
+		return identity.Credential{Token: tok}, nil
+	}
+	for _, name := range cookies {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			return identity.Credential{Token: c.Value, Cookie: name}, nil
+		}
+	}
+	if len(cookies) > 0 {
+		return identity.Credential{}, missing("send the provider credential as Authorization: Bearer <token> or in the " +
+			strings.Join(cookies, " / ") + " cookie")
+	}
+	return identity.Credential{}, missing("send the provider token as Authorization: Bearer <token>")
+}

@@ -1,0 +1,378 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/bridge"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+)
+
+func specNamed(name string) spec {
+	for _, s := range specs {
+		if s.name == name {
+			return s
+		}
+	}
+	panic(name)
+}
+
+// stytchEnv is a Stytch bridge whose fake API is reachable as api.
+func stytchEnv(t *testing.T, mod func(*env)) (*env, *identitytest.StytchAPI) {
+	sp := specNamed("stytch")
+	var api *identitytest.StytchAPI
+	setup := sp.setup
+	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		vars, claims := setup(t, iss)
+		// A second fake that the test controls; the bridge talks to it.
+		api = identitytest.NewStytchAPI(t, stytchProject, stytchSecret, iss)
+		vars["STYTCH_API_URL"] = api.Server.URL
+		return vars, claims
+	}
+	e := newEnv(t, sp)
+	if mod != nil {
+		mod(e)
+	}
+	e.build()
+	return e, api
+}
+
+func TestStytchSessionToken(t *testing.T) {
+	const tok = "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q" // 44 chars like Stytch's
+	user := identitytest.User{ID: "user-test-16d9ba61-97a1-4ba4-9720-b03761dc50c6", Email: "ada@example.com", EmailVerified: true}
+	cases := []struct {
+		name   string
+		mod    func(*env)
+		setup  func(api *identitytest.StytchAPI)
+		req    func(e *env) *http.Request
+		status int
+		code   string
+		email  string
+		calls  int64
+	}{
+		{name: "active session token mints with the verified email", status: 200, email: user.Email, calls: 1,
+			req: func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "stytch_session cookie", status: 200, email: user.Email, calls: 1,
+			req: func(e *env) *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.AddCookie(&http.Cookie{Name: "stytch_session", Value: tok})
+				return r
+			}},
+		{name: "unverified email is not copied", status: 200, calls: 1,
+			setup: func(api *identitytest.StytchAPI) {
+				api.AddSession(tok, identitytest.User{ID: user.ID, Email: "x@example.com"})
+			},
+			req: func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "unknown or revoked session is 401", status: 401, code: codeInvalid, calls: 1,
+			req: func(e *env) *http.Request { return e.bearer("revoked" + tok[7:]) }},
+		{name: "Stytch down is 503", status: 503, code: codeUnavailable, calls: 1,
+			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Down) },
+			req:   func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "Stytch too slow is 503", status: 503, code: codeUnavailable, calls: 1,
+			mod:   func(e *env) { e.opts.Timeout = 150 * time.Millisecond },
+			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Slow) },
+			req:   func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "Stytch answers garbage is 503", status: 503, code: codeUnavailable, calls: 1,
+			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Garbage) },
+			req:   func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "Stytch answers over 1 MiB is 503", status: 503, code: codeUnavailable, calls: 1,
+			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Huge) },
+			req:   func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "wrong STYTCH_SECRET is 503 (operator problem), not 401", status: 503, code: codeUnavailable, calls: 1,
+			mod: func(e *env) { e.t.Setenv("STYTCH_SECRET", "wrong") },
+			req: func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "without STYTCH_SECRET only JWTs are accepted", status: 401, code: codeInvalid, calls: 0,
+			mod: func(e *env) { e.t.Setenv("STYTCH_SECRET", "") },
+			req: func(e *env) *http.Request { return e.bearer(tok) }},
+		{name: "a token with odd characters never reaches Stytch", status: 401, code: codeInvalid, calls: 0,
+			req: func(e *env) *http.Request { return e.bearer("abc\u00e9def") }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, api := stytchEnv(t, c.mod)
+			api.AddSession(tok, user)
+			if c.setup != nil {
+				c.setup(api)
+			}
+			w := e.serve(c.req(e))
+			if c.status == 200 {
+				expectMinted(t, e, w, user.ID, c.email)
+			} else {
+				expectError(t, w, c.status, c.code)
+			}
+			if got := api.Calls.Load(); got != c.calls {
+				t.Fatalf("Stytch API calls = %d, want %d", got, c.calls)
+			}
+		})
+	}
+}
+
+// betterAuthEnv is a Better Auth bridge and its fake server.
+func betterAuthEnv(t *testing.T, mod func(*env)) (*env, *identitytest.BetterAuthAPI) {
+	sp := specNamed("better-auth")
+	var api *identitytest.BetterAuthAPI
+	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(t, iss)
+		return map[string]string{"BETTER_AUTH_URL": api.Server.URL}, jwt.MapClaims{"sub": "u1"}
+	}
+	e := newEnv(t, sp)
+	if mod != nil {
+		mod(e)
+	}
+	e.build()
+	return e, api
+}
+
+func TestBetterAuthSession(t *testing.T) {
+	// The browser's cookie value: token "." base64(HMAC) URL-encoded, as better-call signs it.
+	const signed = "Xq3vT0kq0pXkCq1u0yP2m5N6b7V8c9D0.7H6Hn7b0x0Rk1l0sE9Y7yq3cE9pq0oK3r0fZs0n1Xw8%3D"
+	const raw = "Xq3vT0kq0pXkCq1u0yP2m5N6b7V8c9D0"
+	user := identitytest.User{ID: "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK", Email: "ada@example.com", EmailVerified: true}
+	cookieReq := func(cookies ...*http.Cookie) func(*env) *http.Request {
+		return func(*env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, c := range cookies {
+				r.AddCookie(c)
+			}
+			return r
+		}
+	}
+	cases := []struct {
+		name   string
+		mod    func(*env)
+		setup  func(api *identitytest.BetterAuthAPI)
+		req    func(e *env) *http.Request
+		status int
+		code   string
+		email  string
+	}{
+		{name: "__Secure- session cookie", status: 200, email: user.Email,
+			req: cookieReq(&http.Cookie{Name: identity.BetterAuthSecureCookie, Value: signed})},
+		{name: "plain session cookie (http dev)", status: 200, email: user.Email,
+			req: cookieReq(&http.Cookie{Name: identity.BetterAuthCookie, Value: signed})},
+		{name: "only the session cookie is forwarded", status: 200, email: user.Email,
+			req: cookieReq(&http.Cookie{Name: "analytics", Value: "x"}, &http.Cookie{Name: identity.BetterAuthSecureCookie, Value: signed},
+				&http.Cookie{Name: "better-auth.session_data", Value: "cached"})},
+		{name: "bearer plugin token (signed value)", status: 200, email: user.Email,
+			req: func(e *env) *http.Request { return e.bearer(signed) }},
+		{name: "bearer plugin token (raw token)", status: 200, email: user.Email,
+			setup: func(api *identitytest.BetterAuthAPI) { api.AddSession(raw, user) },
+			req:   func(e *env) *http.Request { return e.bearer(raw) }},
+		{name: "unverified email is not copied", status: 200,
+			setup: func(api *identitytest.BetterAuthAPI) {
+				api.AddSession(signed, identitytest.User{ID: user.ID, Email: user.Email})
+			},
+			req: func(e *env) *http.Request { return e.bearer(signed) }},
+		{name: "signed out (null body) is 401", status: 401, code: codeInvalid,
+			req: func(e *env) *http.Request { return e.bearer("unknown.c2lnbmF0dXJl") }},
+		{name: "Better Auth down is 503", status: 503, code: codeUnavailable,
+			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Down) },
+			req:   cookieReq(&http.Cookie{Name: identity.BetterAuthSecureCookie, Value: signed})},
+		{name: "Better Auth too slow is 503", status: 503, code: codeUnavailable,
+			mod:   func(e *env) { e.opts.Timeout = 150 * time.Millisecond },
+			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Slow) },
+			req:   func(e *env) *http.Request { return e.bearer(signed) }},
+		{name: "Better Auth answers garbage is 503", status: 503, code: codeUnavailable,
+			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Garbage) },
+			req:   func(e *env) *http.Request { return e.bearer(signed) }},
+		{name: "no cookie and no bearer is 401", status: 401, code: codeMissing,
+			req: cookieReq(&http.Cookie{Name: "analytics", Value: "x"})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, api := betterAuthEnv(t, c.mod)
+			api.AddSession(signed, user)
+			if c.setup != nil {
+				c.setup(api)
+			}
+			w := e.serve(c.req(e))
+			if c.status == 200 {
+				expectMinted(t, e, w, user.ID, c.email)
+			} else {
+				expectError(t, w, c.status, c.code)
+			}
+		})
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, specNamed("clerk"))
+	e.build()
+	pre := func(origin string) *http.Request {
+		r := httptest.NewRequest(http.MethodOptions, "/", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		r.Header.Set("Access-Control-Request-Headers", "authorization")
+		return r
+	}
+	t.Run("preflight from an allowed origin", func(t *testing.T) {
+		w := e.serve(pre(appOrigin))
+		h := w.Header()
+		if w.Code != 204 || h.Get("Access-Control-Allow-Origin") != appOrigin || h.Get("Access-Control-Allow-Credentials") != "true" ||
+			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+			!strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
+			t.Fatalf("preflight: %d %v", w.Code, h)
+		}
+	})
+	t.Run("preflight from another origin", func(t *testing.T) {
+		w := e.serve(pre("https://evil.example.com"))
+		expectError(t, w, 403, "origin_not_allowed")
+		if w.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Fatal("allow-origin set for a refused origin")
+		}
+	})
+	t.Run("credentialed request from an allowed origin", func(t *testing.T) {
+		r := okRequest(e)
+		r.Header.Set("Origin", appOrigin)
+		w := e.serve(r)
+		expectMinted(t, e, w, e.base["sub"].(string), "")
+		if w.Header().Get("Access-Control-Allow-Origin") != appOrigin || w.Header().Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("headers: %v", w.Header())
+		}
+	})
+	t.Run("wildcard never allows credentials", func(t *testing.T) {
+		h := bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{"*"}, Logger: slog.New(slog.DiscardHandler)})
+		r := okRequest(e)
+		r.Header.Set("Origin", "https://any.example.com")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Access-Control-Allow-Credentials") != "" {
+			t.Fatalf("wildcard: %d %v", w.Code, w.Header())
+		}
+	})
+}
+
+// TestLambdaEventMatchesLocal runs the same exchange through the API Gateway
+// payload 2.0 adapter: deployed and local behaviour are the same handler.
+func TestLambdaEventMatchesLocal(t *testing.T) {
+	e := newEnv(t, specNamed("clerk"))
+	e.build()
+	ev := events.APIGatewayV2HTTPRequest{RawPath: "/token/clerk", Headers: map[string]string{"origin": appOrigin},
+		Cookies: []string{"__session=" + e.token(nil)}}
+	ev.RequestContext.HTTP.Method = http.MethodGet
+	res := httpapi.Serve(context.Background(), e.h, ev)
+	w := httptest.NewRecorder()
+	for k, v := range res.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(res.StatusCode)
+	_, _ = w.WriteString(res.Body)
+	expectMinted(t, e, w, e.base["sub"].(string), "")
+	if res.Headers["Access-Control-Allow-Origin"] != appOrigin {
+		t.Fatalf("headers %v", res.Headers)
+	}
+}
+
+// TestColdStartDoesNotWaitForJWKS: building a bridge returns while the JWKS is
+// still unanswered; a request that cannot wait gets 503; once the JWKS answers,
+// requests succeed.
+func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
+	iss := identitytest.NewIssuer(t, "RS256")
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		iss.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	p, err := identity.NewClerk(identity.ClerkConfig{Issuer: iss.URL(), JWKSURL: slow.URL}, testOptions(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1"}, logs: &syncBuffer{}}
+	s := newEnv(t, specNamed("clerk")).signer
+	e.signer = s
+	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
+	close(release)
+	expectMinted(t, e, waitFor200(e, func() *http.Request { return okRequest(e) }), "user_1", "")
+}
+
+// TestJWKSFailuresLoggedOncePerInterval: many requests during an outage produce
+// one failure log line (plus the per-request 503 outcome), and the recovery is logged.
+func TestJWKSFailuresLoggedOncePerInterval(t *testing.T) {
+	e := newEnv(t, specNamed("kinde"))
+	e.iss.SetDown(true)
+	e.build()
+	for range 20 {
+		expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
+		time.Sleep(2 * time.Millisecond) // let the unknown-kid cooldown pass so refetches really happen
+	}
+	if n := strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`); n != 1 {
+		t.Fatalf("jwks failure logged %d times, want 1:\n%s", n, e.logs)
+	}
+	if f := e.iss.Fetches.Load(); f < 3 {
+		t.Fatalf("only %d JWKS fetches: the cooldown should allow refetches", f)
+	}
+	if n := strings.Count(e.logs.String(), `"code":"provider_unavailable"`); n != 20 {
+		t.Fatalf("503 outcomes logged %d times, want 20", n)
+	}
+	e.iss.SetDown(false)
+	waitFor200(e, func() *http.Request { return okRequest(e) })
+	if !strings.Contains(e.logs.String(), `"msg":"jwks fetch recovered"`) {
+		t.Fatalf("recovery not logged:\n%s", e.logs)
+	}
+}
+
+// TestUnknownKIDRefetchIsRateLimited: a flood of random kids costs at most one
+// JWKS fetch per cooldown.
+func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
+	e := newEnv(t, specNamed("workos"))
+	e.opts.UnknownKIDCooldown = time.Hour
+	e.build()
+	expectMinted(t, e, e.serve(okRequest(e)), e.base["sub"].(string), "")
+	before := e.iss.Fetches.Load()
+	k := e.iss.Unpublished()
+	for i := range 50 {
+		k.KID = fmt.Sprintf("random-kid-%d", i)
+		expectError(t, e.serve(e.bearer(identitytest.SignWith(k, e.claims(nil), nil))), 401, codeInvalid)
+	}
+	if got := e.iss.Fetches.Load() - before; got > 1 {
+		t.Fatalf("%d JWKS fetches for 50 unknown kids, want at most 1", got)
+	}
+}
+
+func TestFromEnvFailsNamingTheVariable(t *testing.T) {
+	build := func(identity.Options) (*identity.Provider, error) {
+		t.Fatal("the provider must not be built when the bridge configuration is bad")
+		return nil, nil
+	}
+	for name, c := range map[string]struct{ secret, ttl, want string }{
+		"secret missing":   {"", "", "INSFORGE_JWT_SECRET"},
+		"secret too short": {"short", "", "INSFORGE_JWT_SECRET"},
+		"ttl over 24h":     {testSecret, "48h", "TOKEN_TTL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("INSFORGE_JWT_SECRET", c.secret)
+			if c.secret == "" {
+				os.Unsetenv("INSFORGE_JWT_SECRET")
+			}
+			t.Setenv("TOKEN_TTL", c.ttl)
+			if c.ttl == "" {
+				os.Unsetenv("TOKEN_TTL")
+			}
+			if _, err := bridge.FromEnv(slog.New(slog.DiscardHandler), build); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			}
+		})
+	}
+}

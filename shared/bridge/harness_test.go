@@ -1,0 +1,297 @@
+package bridge_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/bridge"
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/signer"
+)
+
+const (
+	testSecret    = "test-secret-0123456789abcdef0123456789"
+	appOrigin     = "https://app.example.com"
+	stytchProject = "project-test-6a1e8c2d-0000-4000-8000-000000000001"
+	stytchSecret  = "secret-test-xyz"
+)
+
+// spec describes one provider to the shared harness: providers are data.
+type spec struct {
+	name string
+	alg  string
+	// setup starts what the provider needs besides the issuer and returns its
+	// environment and the claims of a valid token.
+	setup     func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims)
+	load      func(identity.Options) (*identity.Provider, error)
+	aud       bool   // aud is checked
+	jwtCookie string // a cookie that may carry the JWT
+}
+
+// loadEnv builds a provider exactly as its main.go does: envconfig + Validate.
+func loadEnv[C any](build func(C, identity.Options) (*identity.Provider, error)) func(identity.Options) (*identity.Provider, error) {
+	return func(o identity.Options) (*identity.Provider, error) {
+		var c C
+		if err := config.Load(&c); err != nil {
+			return nil, err
+		}
+		return build(c, o)
+	}
+}
+
+var specs = []spec{
+	{
+		name: "workos", alg: "RS256",
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			return map[string]string{"WORKOS_CLIENT_ID": "client_01HTEST", "WORKOS_JWKS_URL": iss.JWKSURL()},
+				jwt.MapClaims{"iss": "https://api.workos.com/user_management/client_01HTEST", "sub": "user_01HBEQKA6K4QJAS93VPE39W1JT",
+					"sid": "session_01H", "org_id": "org_01H", "role": "member", "permissions": []string{"posts:write"}, "jti": "01J"}
+		},
+		load: loadEnv(identity.NewWorkOS),
+	},
+	{
+		name: "kinde", alg: "RS256", aud: true,
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			// KINDE_JWKS_URL unset: the default <issuer>/.well-known/jwks is served by the issuer.
+			return map[string]string{"KINDE_ISSUER_URL": iss.URL(), "KINDE_AUDIENCE": "https://api.example.com"},
+				jwt.MapClaims{"iss": iss.URL(), "sub": "kp_1234abcd", "aud": []string{"https://api.example.com"},
+					"azp": "kinde-client", "scp": []string{"openid"}, "org_code": "org_1"}
+		},
+		load: loadEnv(identity.NewKinde),
+	},
+	{
+		name: "auth0", alg: "RS256", aud: true,
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			// AUTH0_ISSUER unset: the default https://<domain>/ (trailing slash) is used.
+			return map[string]string{"AUTH0_DOMAIN": "tenant.us.auth0.com", "AUTH0_AUDIENCE": "https://api.example.com",
+					"AUTH0_JWKS_URL": iss.JWKSURL()},
+				jwt.MapClaims{"iss": "https://tenant.us.auth0.com/", "sub": "auth0|6553da60a54af58e29493993",
+					"aud": []string{"https://api.example.com", "https://tenant.us.auth0.com/userinfo"}, "azp": "spa-client",
+					"scope": "openid profile"}
+		},
+		load: loadEnv(identity.NewAuth0),
+	},
+	{
+		name: "stytch", alg: "RS256", aud: true, jwtCookie: "stytch_session_jwt",
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			// STYTCH_JWKS_URL unset: the default <api>/v1/sessions/jwks/<project> is served by the fake.
+			api := identitytest.NewStytchAPI(t, stytchProject, stytchSecret, iss)
+			return map[string]string{"STYTCH_PROJECT_ID": stytchProject, "STYTCH_SECRET": stytchSecret, "STYTCH_API_URL": api.Server.URL},
+				jwt.MapClaims{"iss": "stytch.com/" + stytchProject, "sub": "user-test-16d9ba61-97a1-4ba4-9720-b03761dc50c6",
+					"aud": []string{stytchProject}, "https://stytch.com/session": map[string]any{"id": "session-test-1"}}
+		},
+		load: loadEnv(identity.NewStytch),
+	},
+	{
+		name: "better-auth", alg: "EdDSA", aud: true,
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			// Only BETTER_AUTH_URL: JWKS /api/auth/jwks, iss and aud = its origin.
+			api := identitytest.NewBetterAuthAPI(t, iss)
+			return map[string]string{"BETTER_AUTH_URL": api.Server.URL},
+				jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK",
+					"id": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK", "name": "Ada", "email": "ada@example.com", "emailVerified": true}
+		},
+		load: loadEnv(identity.NewBetterAuth),
+	},
+	{
+		name: "clerk", alg: "RS256", jwtCookie: "__session",
+		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+			// CLERK_JWKS_URL unset: the default <issuer>/.well-known/jwks.json is served by the issuer.
+			return map[string]string{"CLERK_ISSUER": iss.URL(), "CLERK_AUTHORIZED_PARTIES": appOrigin + ",https://admin.example.com"},
+				jwt.MapClaims{"iss": iss.URL(), "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "azp": appOrigin,
+					"sid": "sess_2N", "sts": "active", "v": 2, "fva": []int{1, -1}}
+		},
+		load: loadEnv(identity.NewClerk),
+	},
+}
+
+// syncBuffer collects logs from the handler and the JWKS goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is one provider bridge under test, fresh for every case.
+type env struct {
+	t      *testing.T
+	spec   spec
+	iss    *identitytest.Issuer
+	base   jwt.MapClaims
+	vars   map[string]string
+	opts   identity.Options
+	prov   *identity.Provider
+	h      http.Handler
+	signer *signer.Signer
+	logs   *syncBuffer
+	sent   []string // credentials sent, checked against the logs
+}
+
+func testOptions(logger *slog.Logger) identity.Options {
+	return identity.Options{Logger: logger, Timeout: 2 * time.Second, UnknownKIDCooldown: 10 * time.Millisecond}
+}
+
+// newEnv starts the issuer and the provider's fakes; call build to construct the
+// bridge (after any cold-start preparation).
+func newEnv(t *testing.T, sp spec) *env {
+	t.Helper()
+	e := &env{t: t, spec: sp, iss: identitytest.NewIssuer(t, sp.alg), logs: &syncBuffer{}}
+	e.vars, e.base = sp.setup(t, e.iss)
+	for k, v := range e.vars {
+		t.Setenv(k, v)
+	}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.opts = testOptions(logger)
+	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.signer = s
+	t.Cleanup(func() {
+		logs := e.logs.String()
+		for _, c := range e.sent {
+			if len(c) > 24 && strings.Contains(logs, c[len(c)-16:]) {
+				t.Errorf("a credential (or its signature) appears in the logs:\n%s", logs)
+			}
+		}
+		if strings.Contains(logs, testSecret) {
+			t.Errorf("the signing secret appears in the logs")
+		}
+	})
+	return e
+}
+
+func (e *env) build() {
+	e.t.Helper()
+	p, err := e.spec.load(e.opts)
+	if err != nil {
+		e.t.Fatalf("build %s: %v", e.spec.name, err)
+	}
+	e.t.Cleanup(p.Close)
+	e.prov = p
+	e.h = bridge.New(p, e.signer, bridge.Options{AllowedOrigins: []string{appOrigin}, Timeout: 3 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+}
+
+// claims returns a valid claim set (fresh times) changed by mod.
+func (e *env) claims(mod func(jwt.MapClaims)) jwt.MapClaims {
+	now := time.Now()
+	c := maps.Clone(e.base)
+	c["iat"] = now.Unix()
+	c["nbf"] = now.Add(-5 * time.Second).Unix()
+	c["exp"] = now.Add(5 * time.Minute).Unix()
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+// token signs valid claims (changed by mod) with the issuer's current key.
+func (e *env) token(mod func(jwt.MapClaims)) string { return e.iss.Sign(e.claims(mod)) }
+
+func (e *env) bearer(tok string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/token/"+e.spec.name, nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}
+
+func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
+	if a := r.Header.Get("Authorization"); a != "" {
+		e.sent = append(e.sent, a)
+	}
+	for _, c := range r.Cookies() {
+		e.sent = append(e.sent, c.Value)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// expectError asserts status, code, the {error,message} shape and that nothing
+// that looks like a token was returned.
+func expectError(t *testing.T, w *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
+	body := w.Body.String()
+	if w.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", w.Code, status, body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		t.Fatalf("error body is not JSON: %q", body)
+	}
+	if m["error"] != code {
+		t.Fatalf("error = %v, want %s; body %s", m["error"], code, body)
+	}
+	if msg, _ := m["message"].(string); msg == "" || len(m) != 2 {
+		t.Fatalf("error body must be exactly {error, message}: %s", body)
+	}
+	if _, ok := m["token"]; ok || strings.Contains(body, "eyJ") {
+		t.Fatalf("a token was returned on an error path: %s", body)
+	}
+	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control = %q on an error", cc)
+	}
+}
+
+// expectMinted asserts a 200 with a valid InsForge token for sub, role
+// "authenticated", and no claim beyond the ones the signer sets.
+func expectMinted(t *testing.T, e *env, w *httptest.ResponseRecorder, sub, email string) *signer.Claims {
+	t.Helper()
+	if w.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", w.Code, w.Body.String())
+	}
+	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control = %q, want no-store", cc)
+	}
+	var res bridge.Response
+	dec := json.NewDecoder(w.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if res.TokenType != "Bearer" || res.ExpiresIn != 3600 || res.ExpiresAt < time.Now().Unix()+3500 {
+		t.Fatalf("response = %+v", res)
+	}
+	c, err := e.signer.Verify(res.Token)
+	if err != nil {
+		t.Fatalf("minted token does not verify: %v", err)
+	}
+	if c.Role != signer.Role || c.Subject != sub || c.Email != email || c.ExpiresAt.Unix() != res.ExpiresAt {
+		t.Fatalf("minted claims = role %q sub %q email %q exp %v; want authenticated %q %q", c.Role, c.Subject, c.Email, c.ExpiresAt, sub, email)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(res.Token, ".")[1])
+	var all map[string]any
+	_ = json.Unmarshal(raw, &all)
+	for k := range all {
+		switch k {
+		case "sub", "role", "aud", "iat", "exp", "email":
+		default:
+			t.Fatalf("minted token carries upstream claim %q: %s", k, raw)
+		}
+	}
+	return c
+}

@@ -1,0 +1,145 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// Better Auth session cookie names: the __Secure- prefix is used in production.
+const (
+	BetterAuthSecureCookie = "__Secure-better-auth.session_token"
+	BetterAuthCookie       = "better-auth.session_token"
+)
+
+// BetterAuthConfig configures the Better Auth bridge. JWTs from the jwt() plugin
+// are checked against its JWKS; session tokens (bearer plugin) and session cookies
+// are checked by Better Auth itself through GET /api/auth/get-session.
+type BetterAuthConfig struct {
+	URL      string `envconfig:"BETTER_AUTH_URL" required:"true"`
+	JWKSURL  string `envconfig:"BETTER_AUTH_JWKS_URL"`
+	Issuer   string `envconfig:"BETTER_AUTH_ISSUER"`
+	Audience string `envconfig:"BETTER_AUTH_AUDIENCE"`
+	// Algorithms of the jwt() plugin's keys (keyPairConfig.alg); EdDSA by default.
+	Algorithms config.CSV `envconfig:"BETTER_AUTH_JWT_ALGORITHMS" default:"EdDSA"`
+}
+
+// Validate checks the configuration (config.Load calls it).
+func (c BetterAuthConfig) Validate() error {
+	jc, _, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
+
+func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
+	base, err := checkBaseURL("BETTER_AUTH_URL", c.URL)
+	if err != nil {
+		return JWTConfig{}, "", err
+	}
+	algs := []string(c.Algorithms)
+	if len(algs) == 0 {
+		algs = []string{"EdDSA"}
+	}
+	for _, a := range algs {
+		if !slices.Contains(asymmetric, a) {
+			return JWTConfig{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS: %q is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", a)
+		}
+	}
+	// The jwt() plugin's iss and aud both default to the baseURL origin.
+	o := origin(base)
+	return JWTConfig{
+		Provider:   "Better Auth",
+		JWKSURL:    orDefault(c.JWKSURL, base+"/api/auth/jwks"),
+		JWKSVar:    "BETTER_AUTH_JWKS_URL",
+		Algorithms: algs,
+		Issuers:    []string{orDefault(c.Issuer, o)},
+		Audiences:  []string{orDefault(c.Audience, o)},
+	}, base, nil
+}
+
+// NewBetterAuth builds the Better Auth provider.
+func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
+	jc, base, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	cookies := []string{BetterAuthSecureCookie, BetterAuthCookie}
+	p, v, err := newJWTProvider(jc, cookies, o)
+	if err != nil {
+		return nil, err
+	}
+	// disableCookieCache: always ask the database, so a revoked session is refused.
+	sessions := &betterAuthSessions{url: base + "/api/auth/get-session?disableCookieCache=true", api: newAPIClient(o.withDefaults())}
+	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
+	return p, nil
+}
+
+type betterAuthSessions struct {
+	url string
+	api apiClient
+}
+
+type betterAuthSession struct {
+	Session struct {
+		UserID string `json:"userId"`
+	} `json:"session"`
+	User struct {
+		ID            string `json:"id"`
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"emailVerified"`
+	} `json:"user"`
+}
+
+func (b *betterAuthSessions) Verify(ctx context.Context, c Credential) (Identity, error) {
+	if c.Token == "" || len(c.Token) > 1024 || strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' || r == ';' }) {
+		return Identity{}, Invalid("the credential is not a Better Auth session token", nil)
+	}
+	req, err := http.NewRequest(http.MethodGet, b.url, nil)
+	if err != nil {
+		return Identity{}, Unavailable("Better Auth", err)
+	}
+	// Forward exactly the credential we were given, in the form we got it.
+	if c.Cookie != "" {
+		req.Header.Set("Cookie", c.Cookie+"="+c.Token)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("Accept", "application/json")
+	status, raw, err := b.api.do(ctx, req)
+	if err != nil {
+		return Identity{}, Unavailable("Better Auth", fmt.Errorf("GET get-session: %w", err))
+	}
+	switch {
+	case status == http.StatusOK:
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return Identity{}, Invalid("the Better Auth session is not valid", fmt.Errorf("get-session: status %d", status))
+	default:
+		return Identity{}, Unavailable("Better Auth", fmt.Errorf("get-session: status %d", status))
+	}
+	// A signed-out caller gets 200 with a null body.
+	var s *betterAuthSession
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Identity{}, Unavailable("Better Auth", fmt.Errorf("get-session: decode: %w", err))
+	}
+	if s == nil {
+		return Identity{}, Invalid("the Better Auth session is not valid (signed out, expired or revoked)", nil)
+	}
+	if s.Session.UserID != "" && s.Session.UserID != s.User.ID {
+		return Identity{}, Unavailable("Better Auth", fmt.Errorf("get-session: session user %q differs from user %q", s.Session.UserID, s.User.ID))
+	}
+	if err := checkSubject("Better Auth", s.User.ID); err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Subject: s.User.ID}
+	if s.User.EmailVerified {
+		id.Email = strings.TrimSpace(s.User.Email)
+	}
+	return id, nil
+}

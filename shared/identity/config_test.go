@@ -1,0 +1,117 @@
+package identity
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// clearEnv unsets every provider variable so a case sees only what it sets.
+func clearEnv(t *testing.T) {
+	for _, v := range []string{"WORKOS_CLIENT_ID", "WORKOS_JWKS_URL", "WORKOS_ISSUERS", "KINDE_ISSUER_URL", "KINDE_JWKS_URL",
+		"KINDE_AUDIENCE", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH0_ISSUER", "AUTH0_JWKS_URL", "STYTCH_PROJECT_ID", "STYTCH_SECRET",
+		"STYTCH_API_URL", "STYTCH_JWKS_URL", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "BETTER_AUTH_ISSUER", "BETTER_AUTH_AUDIENCE",
+		"BETTER_AUTH_JWT_ALGORITHMS", "CLERK_ISSUER", "CLERK_JWKS_URL", "CLERK_AUTHORIZED_PARTIES"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+}
+
+func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		spec any
+		env  map[string]string
+		want string
+	}{
+		{"workos client id missing", &WorkOSConfig{}, nil, "WORKOS_CLIENT_ID"},
+		{"workos client id with a slash", &WorkOSConfig{}, map[string]string{"WORKOS_CLIENT_ID": "client/../x"}, "WORKOS_CLIENT_ID"},
+		{"workos jwks over plain http", &WorkOSConfig{}, map[string]string{"WORKOS_CLIENT_ID": "client_1", "WORKOS_JWKS_URL": "http://example.com/jwks"}, "WORKOS_JWKS_URL"},
+		{"kinde issuer missing", &KindeConfig{}, nil, "KINDE_ISSUER_URL"},
+		{"kinde issuer not a URL", &KindeConfig{}, map[string]string{"KINDE_ISSUER_URL": "acme.kinde.com"}, "KINDE_ISSUER_URL"},
+		{"kinde jwks over plain http", &KindeConfig{}, map[string]string{"KINDE_ISSUER_URL": "https://acme.kinde.com", "KINDE_JWKS_URL": "http://acme.kinde.com/jwks"}, "KINDE_JWKS_URL"},
+		{"auth0 audience missing", &Auth0Config{}, map[string]string{"AUTH0_DOMAIN": "t.auth0.com"}, "AUTH0_AUDIENCE"},
+		{"auth0 domain missing", &Auth0Config{}, map[string]string{"AUTH0_AUDIENCE": "https://api"}, "AUTH0_DOMAIN"},
+		{"auth0 domain with a path", &Auth0Config{}, map[string]string{"AUTH0_DOMAIN": "t.auth0.com/x", "AUTH0_AUDIENCE": "a"}, "AUTH0_DOMAIN"},
+		{"stytch project missing", &StytchConfig{}, nil, "STYTCH_PROJECT_ID"},
+		{"stytch project of unknown kind needs an API URL", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-custom-1"}, "STYTCH_API_URL"},
+		{"stytch API over plain http", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_API_URL": "http://stytch.example.com"}, "STYTCH_API_URL"},
+		{"better auth URL missing", &BetterAuthConfig{}, nil, "BETTER_AUTH_URL"},
+		{"better auth HS256 refused", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWT_ALGORITHMS": "HS256"}, "BETTER_AUTH_JWT_ALGORITHMS"},
+		{"better auth none refused", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWT_ALGORITHMS": "EdDSA,none"}, "BETTER_AUTH_JWT_ALGORITHMS"},
+		{"clerk issuer missing", &ClerkConfig{}, nil, "CLERK_ISSUER"},
+		{"clerk issuer over plain http", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "http://clerk.example.com"}, "CLERK_ISSUER"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			err := config.Load(c.spec)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestDefaultsFollowTheProviders(t *testing.T) {
+	w, _ := WorkOSConfig{ClientID: "client_01H"}.jwt()
+	if w.JWKSURL != "https://api.workos.com/sso/jwks/client_01H" ||
+		!slices.Equal(w.Issuers, []string{"https://api.workos.com", "https://api.workos.com/user_management/client_01H"}) || len(w.Audiences) != 0 {
+		t.Errorf("workos: %+v", w)
+	}
+	k, _ := KindeConfig{IssuerURL: "https://acme.kinde.com/", Audience: "https://api"}.jwt()
+	if k.JWKSURL != "https://acme.kinde.com/.well-known/jwks" || k.Issuers[0] != "https://acme.kinde.com" || k.Audiences[0] != "https://api" {
+		t.Errorf("kinde: %+v", k)
+	}
+	a, _ := Auth0Config{Domain: "https://tenant.eu.auth0.com/", Audience: "https://api"}.jwt()
+	if a.JWKSURL != "https://tenant.eu.auth0.com/.well-known/jwks.json" || a.Issuers[0] != "https://tenant.eu.auth0.com/" {
+		t.Errorf("auth0: %+v", a)
+	}
+	for pid, api := range map[string]string{"project-test-1": "https://test.stytch.com", "project-live-1": "https://api.stytch.com"} {
+		s, base, _ := StytchConfig{ProjectID: pid}.resolve()
+		if base != api || s.JWKSURL != api+"/v1/sessions/jwks/"+pid || s.Issuers[0] != "stytch.com/"+pid || s.Audiences[0] != pid {
+			t.Errorf("stytch %s: %+v %s", pid, s, base)
+		}
+	}
+	b, base, _ := BetterAuthConfig{URL: "https://auth.example.com/app/"}.resolve()
+	if base != "https://auth.example.com/app" || b.JWKSURL != "https://auth.example.com/app/api/auth/jwks" ||
+		b.Issuers[0] != "https://auth.example.com" || b.Audiences[0] != "https://auth.example.com" || !slices.Equal(b.Algorithms, []string{"EdDSA"}) {
+		t.Errorf("better auth: %+v", b)
+	}
+	c, _ := ClerkConfig{Issuer: "https://clerk.example.com"}.jwt()
+	if c.JWKSURL != "https://clerk.example.com/.well-known/jwks.json" || c.Issuers[0] != "https://clerk.example.com" || len(c.Audiences) != 0 {
+		t.Errorf("clerk: %+v", c)
+	}
+}
+
+func TestJWKSPathNeverAcceptsSymmetricAlgorithms(t *testing.T) {
+	for _, alg := range []string{"HS256", "HS512", "none", ""} {
+		_, err := NewJWT(JWTConfig{Provider: "x", JWKSURL: "https://x.example.com/jwks", JWKSVar: "X", Algorithms: []string{alg}, Issuers: []string{"i"}}, Options{})
+		if err == nil {
+			t.Errorf("%q accepted", alg)
+		}
+	}
+}
+
+func TestLeewayIsCappedAt60s(t *testing.T) {
+	if o := (Options{Leeway: 10 * 60e9}).withDefaults(); o.Leeway != MaxLeeway {
+		t.Fatalf("leeway %v", o.Leeway)
+	}
+	if o := (Options{}).withDefaults(); o.Leeway != DefaultLeeway {
+		t.Fatalf("leeway %v", o.Leeway)
+	}
+}
+
+func TestLooksLikeJWT(t *testing.T) {
+	for s, want := range map[string]bool{"a.b.c": true, "eyJ.eyJ.sig": true, "token.c2ln%3D": false, "opaque": false, "a.b.c.d.e": false} {
+		if LooksLikeJWT(s) != want {
+			t.Errorf("%q: want %v", s, want)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+// Package identity turns a sign-in provider's credential into a verified identity
+// (subject, optional email). JWT providers share one JWKS verifier; opaque-session
+// providers (Stytch session tokens, Better Auth sessions) call the provider's API.
+// Providers differ only by configuration: one small file per provider maps its
+// environment variables onto the shared verifiers.
+//
+// Errors are *httpapi.Error so the HTTP layer can show them as they are:
+// 401 invalid_token / token_expired for a credential that is not good, and 503
+// provider_unavailable when the provider (JWKS, API) cannot be reached.
+package identity
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/insforge/edge-functions-go/shared/httpapi"
+)
+
+// Identity is who the provider says the caller is.
+type Identity struct {
+	// Subject is the provider's user id; it becomes the InsForge token's sub.
+	Subject string
+	// Email is set only when the provider asserts it (and does not say it is
+	// unverified); it is never derived or guessed.
+	Email string
+}
+
+// Credential is what the caller presented.
+type Credential struct {
+	// Token is the bearer token or the cookie value, as received.
+	Token string
+	// Cookie names the cookie the token came from; empty for Authorization: Bearer.
+	Cookie string
+}
+
+// Verifier checks a credential. It returns *httpapi.Error values: 401 for a bad
+// credential, 503 when the provider cannot be reached.
+type Verifier interface {
+	Verify(ctx context.Context, c Credential) (Identity, error)
+}
+
+// VerifierFunc adapts a function to Verifier.
+type VerifierFunc func(ctx context.Context, c Credential) (Identity, error)
+
+// Verify calls f.
+func (f VerifierFunc) Verify(ctx context.Context, c Credential) (Identity, error) { return f(ctx, c) }
+
+// Provider is a configured provider: its name, the cookies that may carry its
+// credential (besides Authorization: Bearer) and its verifier.
+type Provider struct {
+	Name    string   // display name, e.g. "WorkOS"
+	Cookies []string // cookie names, most preferred first; nil when tokens only travel as bearer
+	Verifier
+	closers []func()
+}
+
+// Close stops background work (JWKS refresh). Functions never need it; tests do.
+func (p *Provider) Close() {
+	for _, c := range p.closers {
+		c()
+	}
+}
+
+// Options tune the outbound side of every provider. The zero value is production.
+type Options struct {
+	Logger *slog.Logger
+	// Transport for outbound calls (JWKS and provider APIs); nil means a clone of
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Timeout bounds each outbound call (http.Client.Timeout); the request context
+	// bounds it further. Default 5s.
+	Timeout time.Duration
+	// RefreshInterval is how often the JWKS is refreshed in the background. Default 1h.
+	RefreshInterval time.Duration
+	// UnknownKIDCooldown is the minimum time between JWKS refetches caused by a
+	// token with an unknown kid (an attacker can send any kid). Default 30s, as
+	// jose's createRemoteJWKSet does.
+	UnknownKIDCooldown time.Duration
+	// Leeway is the clock skew allowed on exp, nbf and iat. Default 30s, max 60s.
+	Leeway time.Duration
+	// Now is the clock (tests). Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultTimeout            = 5 * time.Second
+	DefaultRefreshInterval    = time.Hour
+	DefaultUnknownKIDCooldown = 30 * time.Second
+	// DefaultLeeway covers clock drift between the provider, Lambda and the caller.
+	// Clerk tokens live 60s (nbf already 5s early) and providers recommend 5-30s;
+	// 30s keeps the window small next to 5-minute-plus token lifetimes.
+	DefaultLeeway = 30 * time.Second
+	// MaxLeeway is the most clock skew the issue allows.
+	MaxLeeway = 60 * time.Second
+	// MaxResponseBytes caps every provider response (JWKS, Stytch, Better Auth).
+	MaxResponseBytes = 1 << 20
+	// MaxSubjectBytes caps the subject copied into the InsForge token.
+	MaxSubjectBytes = 255
+	// MaxCredentialBytes caps a credential before any parsing or provider call.
+	MaxCredentialBytes = 16 << 10
+)
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = DefaultRefreshInterval
+	}
+	if o.UnknownKIDCooldown <= 0 {
+		o.UnknownKIDCooldown = DefaultUnknownKIDCooldown
+	}
+	if o.Leeway <= 0 {
+		o.Leeway = DefaultLeeway
+	}
+	if o.Leeway > MaxLeeway {
+		o.Leeway = MaxLeeway
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return o
+}
+
+// Error codes shown to clients.
+const (
+	CodeInvalidToken        = "invalid_token"
+	CodeTokenExpired        = "token_expired"
+	CodeProviderUnavailable = "provider_unavailable"
+)
+
+// Invalid is a 401 for a credential that is not acceptable. message is shown to
+// the client; cause is logged only.
+func Invalid(message string, cause error) *httpapi.Error {
+	e := httpapi.Wrap(http.StatusUnauthorized, CodeInvalidToken, message, cause)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
+	return e
+}
+
+// Expired is a 401 for an expired credential.
+func Expired(provider string, cause error) *httpapi.Error {
+	e := httpapi.Wrap(http.StatusUnauthorized, CodeTokenExpired,
+		"the "+provider+" token has expired; get a fresh one from the provider and retry", cause)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="expired"`}}
+	return e
+}
+
+// Unavailable is a 503 for a provider that cannot be reached; the cause is logged.
+func Unavailable(provider string, cause error) *httpapi.Error {
+	e := httpapi.Wrap(http.StatusServiceUnavailable, CodeProviderUnavailable,
+		"could not reach "+provider+" to check the credential; try again shortly", cause)
+	e.Header = http.Header{"Retry-After": {"5"}}
+	return e
+}
+
+// checkSubject enforces what InsForge and Postgres need from sub: non-empty,
+// bounded, printable UTF-8.
+func checkSubject(provider, sub string) error {
+	switch {
+	case strings.TrimSpace(sub) == "":
+		return Invalid("the "+provider+" credential has no subject (sub)", nil)
+	case len(sub) > MaxSubjectBytes:
+		return Invalid(fmt.Sprintf("the %s subject is longer than %d bytes", provider, MaxSubjectBytes), nil)
+	case !utf8.ValidString(sub) || strings.IndexFunc(sub, unicode.IsControl) >= 0:
+		return Invalid("the "+provider+" subject contains invalid characters", nil)
+	}
+	return nil
+}
+
+// LooksLikeJWT reports whether s has the three-segment shape of a compact JWS.
+// Opaque session tokens (Stytch, Better Auth) never have exactly two dots.
+func LooksLikeJWT(s string) bool {
+	return strings.Count(s, ".") == 2
+}
+
+// ShapeRouter sends JWT-shaped bearer credentials to jwt and everything else to
+// opaque. Cookies listed in sessionCookies always go to opaque (Better Auth's
+// session cookie is never a JWT).
+type shapeRouter struct {
+	jwt, opaque    Verifier
+	sessionCookies []string
+}
+
+func (s shapeRouter) Verify(ctx context.Context, c Credential) (Identity, error) {
+	for _, name := range s.sessionCookies {
+		if c.Cookie == name {
+			return s.opaque.Verify(ctx, c)
+		}
+	}
+	if LooksLikeJWT(c.Token) {
+		return s.jwt.Verify(ctx, c)
+	}
+	return s.opaque.Verify(ctx, c)
+}

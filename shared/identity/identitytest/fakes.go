@@ -1,0 +1,293 @@
+package identitytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// User is a provider user behind a session.
+type User struct {
+	ID            string
+	Email         string
+	EmailVerified bool
+}
+
+// strict collects protocol violations; the test fails at cleanup if any occurred.
+type strict struct {
+	mu         sync.Mutex
+	violations []string
+}
+
+func (s *strict) violate(w http.ResponseWriter, format string, args ...any) {
+	s.mu.Lock()
+	s.violations = append(s.violations, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = io.WriteString(w, `{"status_code":400,"error_type":"fake_protocol_violation","error_message":"see test log"}`)
+}
+
+// Violations returns the protocol violations seen so far.
+func (s *strict) Violations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.violations...)
+}
+
+func (s *strict) failOnViolations(t testing.TB, name string) {
+	t.Cleanup(func() {
+		for _, v := range s.Violations() {
+			t.Errorf("%s fake: protocol violation: %s", name, v)
+		}
+	})
+}
+
+// Mode makes a fake misbehave.
+type Mode int32
+
+// Modes.
+const (
+	Up      Mode = iota
+	Down         // 503
+	Slow         // sleeps past any sane client timeout
+	Garbage      // 200 with a body that is not JSON
+	Huge         // 200 with a body over 1 MiB
+)
+
+func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
+	switch m {
+	case Down:
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	case Slow:
+		// Read the body first: the server notices a client that gave up only once
+		// the request body is consumed.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	case Garbage:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "<html>oops</html>")
+	case Huge:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"pad":"`+strings.Repeat("a", 2<<20)+`"}`)
+	default:
+		return false
+	}
+	return true
+}
+
+// StytchAPI is a strict fake of Stytch's consumer API: POST
+// /v1/sessions/authenticate with Basic project_id:secret and exactly
+// {"session_token": …} (session_duration_minutes would extend the session and is
+// a violation), and the project JWKS at /v1/sessions/jwks/<project_id>.
+type StytchAPI struct {
+	strict
+	ProjectID, Secret string
+	Issuer            *Issuer
+	Server            *httptest.Server
+	Calls             atomic.Int64
+	mode              atomic.Int32
+	mu                sync.Mutex
+	sessions          map[string]User
+}
+
+// NewStytchAPI starts the fake; iss (optional) serves the JWKS.
+func NewStytchAPI(t testing.TB, projectID, secret string, iss *Issuer) *StytchAPI {
+	s := &StytchAPI{ProjectID: projectID, Secret: secret, Issuer: iss, sessions: map[string]User{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Server.Close)
+	s.failOnViolations(t, "stytch")
+	return s
+}
+
+// SetMode makes the fake misbehave (Up restores it).
+func (s *StytchAPI) SetMode(m Mode) { s.mode.Store(int32(m)) }
+
+// AddSession registers an active session token.
+func (s *StytchAPI) AddSession(token string, u User) {
+	s.mu.Lock()
+	s.sessions[token] = u
+	s.mu.Unlock()
+}
+
+func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
+	if s.Issuer != nil && r.URL.Path == "/v1/sessions/jwks/"+s.ProjectID {
+		s.Issuer.ServeHTTP(w, r)
+		return
+	}
+	s.Calls.Add(1)
+	if r.URL.Path != "/v1/sessions/authenticate" {
+		s.violate(w, "unexpected path %s", r.URL.Path)
+		return
+	}
+	if misbehave(w, r, Mode(s.mode.Load())) {
+		return
+	}
+	if r.Method != http.MethodPost {
+		s.violate(w, "method %s, want POST", r.Method)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		s.violate(w, "content-type %q", ct)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != s.ProjectID || pass != s.Secret {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"status_code": 401, "error_type": "unauthorized_credentials",
+			"error_message": "Unauthorized credentials."})
+		return
+	}
+	var body map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
+		s.violate(w, "body is not a JSON object: %v", err)
+		return
+	}
+	if _, ok := body["session_duration_minutes"]; ok {
+		s.violate(w, "session_duration_minutes sent: it would extend the session")
+		return
+	}
+	var token string
+	if len(body) != 1 || json.Unmarshal(body["session_token"], &token) != nil || token == "" {
+		s.violate(w, "body must be exactly {\"session_token\": string}, got keys %v", keys(body))
+		return
+	}
+	s.mu.Lock()
+	u, ok := s.sessions[token]
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"status_code": 404, "request_id": "request-id-test-1",
+			"error_type": "session_not_found", "error_message": "Session could not be found.",
+			"error_url": "https://stytch.com/docs/api/errors/404#session_not_found"})
+		return
+	}
+	emails := []map[string]any{}
+	if u.Email != "" {
+		emails = append(emails, map[string]any{"email_id": "email-test-1", "email": u.Email, "verified": u.EmailVerified})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status_code": 200, "request_id": "request-id-test-2",
+		"session": map[string]any{"session_id": "session-test-1", "user_id": u.ID, "authentication_factors": []any{},
+			"roles": []string{"stytch_member"}, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		"session_token": token,
+		"session_jwt":   "",
+		"user":          map[string]any{"user_id": u.ID, "emails": emails, "status": "active"},
+	})
+}
+
+// BetterAuthAPI is a strict fake of a Better Auth server: GET
+// /api/auth/get-session with exactly one credential (the session cookie or a bearer
+// token), answering the session or null; and the jwt() plugin JWKS at /api/auth/jwks.
+type BetterAuthAPI struct {
+	strict
+	Issuer   *Issuer
+	Server   *httptest.Server
+	Calls    atomic.Int64
+	mode     atomic.Int32
+	mu       sync.Mutex
+	sessions map[string]User
+}
+
+// NewBetterAuthAPI starts the fake; iss (optional) serves the JWKS.
+func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
+	b := &BetterAuthAPI{Issuer: iss, sessions: map[string]User{}}
+	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(b.Server.Close)
+	b.failOnViolations(t, "better-auth")
+	return b
+}
+
+// SetMode makes the fake misbehave (Up restores it).
+func (b *BetterAuthAPI) SetMode(m Mode) { b.mode.Store(int32(m)) }
+
+// AddSession registers a session by the credential value the browser holds (the
+// signed, URL-encoded cookie value or the bearer token).
+func (b *BetterAuthAPI) AddSession(value string, u User) {
+	b.mu.Lock()
+	b.sessions[value] = u
+	b.mu.Unlock()
+}
+
+func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
+	if b.Issuer != nil && r.URL.Path == "/api/auth/jwks" {
+		b.Issuer.ServeHTTP(w, r)
+		return
+	}
+	b.Calls.Add(1)
+	if r.URL.Path != "/api/auth/get-session" {
+		b.violate(w, "unexpected path %s", r.URL.Path)
+		return
+	}
+	if misbehave(w, r, Mode(b.mode.Load())) {
+		return
+	}
+	if r.Method != http.MethodGet {
+		b.violate(w, "method %s, want GET", r.Method)
+		return
+	}
+	if r.URL.Query().Get("disableCookieCache") != "true" {
+		b.violate(w, "disableCookieCache=true missing: a cached cookie could outlive a revoked session")
+		return
+	}
+	cookies := r.Cookies()
+	auth := r.Header.Get("Authorization")
+	var value string
+	switch {
+	case len(cookies) > 0 && auth != "":
+		b.violate(w, "both a cookie and an Authorization header were forwarded")
+		return
+	case len(cookies) > 1:
+		b.violate(w, "more than the session cookie was forwarded: %d cookies", len(cookies))
+		return
+	case len(cookies) == 1:
+		name := cookies[0].Name
+		if name != "better-auth.session_token" && name != "__Secure-better-auth.session_token" {
+			b.violate(w, "unexpected cookie %q forwarded", name)
+			return
+		}
+		value = cookies[0].Value
+	case strings.HasPrefix(auth, "Bearer "):
+		value = strings.TrimPrefix(auth, "Bearer ")
+	default:
+		b.violate(w, "no credential forwarded")
+		return
+	}
+	b.mu.Lock()
+	u, ok := b.sessions[value]
+	b.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	if !ok {
+		writeJSON(w, http.StatusOK, nil) // Better Auth answers null when signed out
+		return
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "expiresAt": now, "createdAt": now,
+			"updatedAt": now, "ipAddress": "", "userAgent": ""},
+		"user": map[string]any{"id": u.ID, "name": "Test", "email": u.Email, "emailVerified": u.EmailVerified,
+			"image": nil, "createdAt": now, "updatedAt": now, "role": "project_admin"},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

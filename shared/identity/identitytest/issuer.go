@@ -1,0 +1,216 @@
+// Package identitytest runs a local token issuer for tests and benchmarks: an
+// httptest JWKS server with RS256 or EdDSA keys that can rotate keys and go down.
+package identitytest
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Key is one signing key of the issuer.
+type Key struct {
+	KID     string
+	Alg     string
+	Private crypto.Signer
+}
+
+// Public returns the public key.
+func (k Key) Public() crypto.PublicKey { return k.Private.Public() }
+
+// PublicDER is the PKIX encoding of the public key (what an alg-confusion attacker
+// would use as an HMAC secret).
+func (k Key) PublicDER() []byte {
+	b, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// RSA 2048 key generation is slow; tests share a small pool.
+var (
+	rsaMu   sync.Mutex
+	rsaPool []*rsa.PrivateKey
+)
+
+func rsaKey(i int) *rsa.PrivateKey {
+	rsaMu.Lock()
+	defer rsaMu.Unlock()
+	for len(rsaPool) <= i {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		rsaPool = append(rsaPool, k)
+	}
+	return rsaPool[i]
+}
+
+// Issuer is a local JWKS server plus the private keys behind it.
+type Issuer struct {
+	Alg    string
+	Server *httptest.Server
+	// Fetches counts JWKS requests served (successful or not).
+	Fetches atomic.Int64
+
+	mu        sync.Mutex
+	published []Key // keys in the JWKS
+	current   Key   // key new tokens are signed with
+	next      int
+	mode      atomic.Int32
+}
+
+// NewIssuer starts an issuer for alg (RS256 or EdDSA) with one key. The server is
+// closed when the test ends.
+func NewIssuer(t testing.TB, alg string) *Issuer {
+	t.Helper()
+	i := &Issuer{Alg: alg}
+	i.current = i.newKey()
+	i.published = []Key{i.current}
+	i.Server = httptest.NewServer(i)
+	t.Cleanup(i.Server.Close)
+	return i
+}
+
+func (i *Issuer) newKey() Key {
+	n := i.next
+	i.next++
+	kid := fmt.Sprintf("%s-key-%d", i.Alg, n)
+	switch i.Alg {
+	case "RS256":
+		return Key{KID: kid, Alg: i.Alg, Private: rsaKey(n)}
+	case "EdDSA":
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		return Key{KID: kid, Alg: i.Alg, Private: priv}
+	}
+	panic("identitytest: unsupported alg " + i.Alg)
+}
+
+// URL is the issuer server's base URL; JWKSURL a path on it that serves the keys.
+func (i *Issuer) URL() string { return i.Server.URL }
+
+// JWKSURL is a URL of the key set.
+func (i *Issuer) JWKSURL() string { return i.Server.URL + "/jwks" }
+
+// SetDown makes the JWKS endpoint answer 503 (down=true) or serve keys again.
+func (i *Issuer) SetDown(down bool) {
+	if down {
+		i.SetMode(Down)
+	} else {
+		i.SetMode(Up)
+	}
+}
+
+// SetMode makes the JWKS endpoint misbehave (Up restores it).
+func (i *Issuer) SetMode(m Mode) { i.mode.Store(int32(m)) }
+
+// Current is the key new tokens are signed with.
+func (i *Issuer) Current() Key {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.current
+}
+
+// Rotate publishes a new key and signs with it from now on. With retireOld the
+// previous keys are removed from the JWKS (revocation).
+func (i *Issuer) Rotate(retireOld bool) Key {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	k := i.newKey()
+	if retireOld {
+		i.published = nil
+	}
+	i.published = append(i.published, k)
+	i.current = k
+	return k
+}
+
+// Unpublished returns a fresh key of the same algorithm that the JWKS does not list.
+func (i *Issuer) Unpublished() Key {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	k := i.newKey()
+	return k
+}
+
+// ServeHTTP serves the JWKS on any path, so the issuer can be mounted where a
+// provider's default JWKS URL points (Kinde /.well-known/jwks, Clerk
+// /.well-known/jwks.json, Stytch /v1/sessions/jwks/<project>, Better Auth /api/auth/jwks).
+func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i.Fetches.Add(1)
+	if r.Method != http.MethodGet {
+		http.Error(w, "method", http.StatusMethodNotAllowed)
+		return
+	}
+	if misbehave(w, r, Mode(i.mode.Load())) {
+		return
+	}
+	i.mu.Lock()
+	keys := make([]map[string]string, 0, len(i.published))
+	for _, k := range i.published {
+		keys = append(keys, JWK(k))
+	}
+	i.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+// JWK is the public JWK of k.
+func JWK(k Key) map[string]string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	switch pub := k.Public().(type) {
+	case *rsa.PublicKey:
+		return map[string]string{"kty": "RSA", "kid": k.KID, "use": "sig", "alg": k.Alg,
+			"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
+	case ed25519.PublicKey:
+		return map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": k.KID, "use": "sig", "alg": k.Alg, "x": b64(pub)}
+	}
+	panic("identitytest: unsupported key")
+}
+
+// Sign signs claims with the current key (kid set).
+func (i *Issuer) Sign(claims jwt.MapClaims) string { return SignWith(i.Current(), claims, nil) }
+
+// SignWith signs claims with k; extra header fields override the defaults (set a
+// field to nil to delete it).
+func SignWith(k Key, claims jwt.MapClaims, header map[string]any) string {
+	m := jwt.GetSigningMethod(k.Alg)
+	t := jwt.NewWithClaims(m, claims)
+	t.Header["kid"] = k.KID
+	for name, v := range header {
+		if v == nil {
+			delete(t.Header, name)
+		} else {
+			t.Header[name] = v
+		}
+	}
+	s, err := t.SignedString(k.Private)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Unsigned builds header.payload. (no signature) for alg "none" and shape attacks.
+func Unsigned(header, claims map[string]any) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "."
+}

@@ -1,0 +1,322 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// asymmetric are the only algorithms a JWKS verifier may be pinned to: HS* would
+// let anyone holding the (public) JWKS forge tokens, and none needs no key at all.
+var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// JWTConfig describes one provider's JWTs.
+type JWTConfig struct {
+	Provider string // display name used in messages
+	// JWKSURL and JWKSVar (the variable it came from, for error messages).
+	JWKSURL, JWKSVar string
+	// Algorithms accepted; each must be asymmetric.
+	Algorithms []string
+	// Issuers: iss must equal one of them (required, at least one).
+	Issuers []string
+	// Audiences: when non-empty, aud (string or array) must contain one of them.
+	Audiences []string
+	// Check runs provider-specific rules on verified claims (Clerk azp, sts).
+	Check func(*Claims) error
+}
+
+// check validates the JWKS URL, the algorithms (asymmetric only) and the issuers.
+func (cfg JWTConfig) check() error {
+	if _, err := config.CheckURL(cfg.JWKSVar, cfg.JWKSURL); err != nil {
+		return err
+	}
+	if len(cfg.Algorithms) == 0 {
+		return fmt.Errorf("%s: no JWT algorithm configured", cfg.Provider)
+	}
+	for _, a := range cfg.Algorithms {
+		if !slices.Contains(asymmetric, a) {
+			return fmt.Errorf("%s: JWT algorithm %q is not allowed (use one of %s)", cfg.Provider, a, strings.Join(asymmetric, ", "))
+		}
+	}
+	if len(cfg.Issuers) == 0 {
+		return fmt.Errorf("%s: no issuer configured", cfg.Provider)
+	}
+	return nil
+}
+
+// Claims are the claims the bridges read. Anything else (role, permissions, org
+// claims) is ignored on purpose: the InsForge token never copies it.
+type Claims struct {
+	jwt.RegisteredClaims
+	Email string `json:"email,omitempty"`
+	// EmailVerified comes as email_verified (OIDC) or emailVerified (Better Auth's
+	// user object); an explicit false drops the email.
+	EmailVerified      flexBool `json:"email_verified"`
+	EmailVerifiedCamel flexBool `json:"emailVerified"`
+	AuthorizedParty    string   `json:"azp,omitempty"`
+	SessionStatus      string   `json:"sts,omitempty"`
+}
+
+// flexBool reads true/false or "true"/"false"; anything else counts as absent, so
+// an odd claim never makes a valid token unreadable.
+type flexBool struct{ set, value bool }
+
+func (b *flexBool) UnmarshalJSON(p []byte) error {
+	switch string(p) {
+	case "true", `"true"`:
+		*b = flexBool{true, true}
+	case "false", `"false"`:
+		*b = flexBool{true, false}
+	}
+	return nil
+}
+
+func (c *Claims) email() string {
+	if (c.EmailVerified.set && !c.EmailVerified.value) || (c.EmailVerifiedCamel.set && !c.EmailVerifiedCamel.value) {
+		return ""
+	}
+	return strings.TrimSpace(c.Email)
+}
+
+// JWTVerifier verifies provider JWTs against the provider's JWKS.
+type JWTVerifier struct {
+	cfg    JWTConfig
+	parser *jwt.Parser
+	keys   *keySet
+}
+
+// NewJWT validates cfg and starts loading the JWKS in the background: cold start
+// does not wait for the provider, and a provider that is down at cold start gives
+// 503s until it comes back, not an init failure.
+func NewJWT(cfg JWTConfig, opts Options) (*JWTVerifier, error) {
+	o := opts.withDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	popts := []jwt.ParserOption{
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(o.Leeway),
+		jwt.WithTimeFunc(o.Now),
+	}
+	if len(cfg.Audiences) > 0 {
+		popts = append(popts, jwt.WithAudience(cfg.Audiences...))
+	}
+	v := &JWTVerifier{cfg: cfg, parser: jwt.NewParser(popts...)}
+	v.keys = startKeySet(cfg.Provider, cfg.JWKSURL, o)
+	return v, nil
+}
+
+// Close stops the background refresh.
+func (v *JWTVerifier) Close() { v.keys.cancel() }
+
+// errNoKID marks a token without a kid header: every supported provider sets one,
+// and requiring it means a token is tried against exactly one key.
+var errNoKID = errors.New("token header has no kid")
+
+// keyErr marks a failure to find the signing key (as opposed to a bad token).
+type keyErr struct{ err error }
+
+func (e *keyErr) Error() string { return e.err.Error() }
+func (e *keyErr) Unwrap() error { return e.err }
+
+// Verify checks signature, algorithm, exp/nbf/iat, iss, aud and sub.
+func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error) {
+	p := v.cfg.Provider
+	if len(c.Token) > MaxCredentialBytes {
+		return Identity{}, Invalid("the "+p+" token is too long", nil)
+	}
+	kf, err := v.keys.wait(ctx)
+	if err != nil {
+		return Identity{}, Unavailable(p, err)
+	}
+	var claims Claims
+	tok, err := v.parser.ParseWithClaims(c.Token, &claims, func(t *jwt.Token) (any, error) {
+		if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
+			return nil, errNoKID
+		}
+		k, err := kf.KeyfuncCtx(ctx)(t)
+		if err != nil {
+			return nil, &keyErr{err}
+		}
+		return k, nil
+	})
+	if err != nil {
+		return Identity{}, v.classify(tok, &claims, err)
+	}
+	if !slices.Contains(v.cfg.Issuers, claims.Issuer) {
+		return Identity{}, Invalid("the "+p+" token issuer (iss) is not accepted", fmt.Errorf("iss %q not in configured issuers", claims.Issuer))
+	}
+	if err := checkSubject(p, claims.Subject); err != nil {
+		return Identity{}, err
+	}
+	if v.cfg.Check != nil {
+		if err := v.cfg.Check(&claims); err != nil {
+			return Identity{}, err
+		}
+	}
+	return Identity{Subject: claims.Subject, Email: claims.email()}, nil
+}
+
+func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error) error {
+	p := v.cfg.Provider
+	var ke *keyErr
+	switch {
+	case errors.As(err, &ke):
+		// The key lookup failed: either the provider is unreachable (503) or it is
+		// reachable and does not publish this kid (401).
+		if ok, cause := v.keys.health(); !ok {
+			return Unavailable(p+" (signing keys)", errors.Join(cause, err))
+		}
+		return Invalid("the "+p+" token is signed with a key the provider does not publish", err)
+	case errors.Is(err, errNoKID):
+		return Invalid("the "+p+" token has no key id (kid) header", err)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return Invalid("the credential is not a well-formed "+p+" JWT", err)
+	case tok != nil && tok.Method != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
+		return Invalid(fmt.Sprintf("the %s token algorithm %s is not accepted (expected %s)", p, tok.Method.Alg(), strings.Join(v.cfg.Algorithms, " or ")), err)
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return Invalid("the "+p+" token algorithm is missing or unsupported", err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return Invalid("the "+p+" token signature is invalid", err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Expired(p, err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return Invalid("the "+p+" token is not valid yet (nbf)", err)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return Invalid("the "+p+" token is issued in the future (iat)", err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && c.ExpiresAt == nil:
+		return Invalid("the "+p+" token has no expiry (exp)", err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return Invalid("the "+p+" token audience (aud) is not accepted", err)
+	}
+	return Invalid("the "+p+" token is invalid", err)
+}
+
+// keySet is keyfunc's cached, self-refreshing JWKS plus what keyfunc does not
+// track: whether the provider is currently reachable (to tell 503 from 401) and
+// throttled logging of fetch failures.
+type keySet struct {
+	provider, url string
+	log           *slog.Logger
+	logEvery      time.Duration
+	now           func() time.Time
+	ready         chan struct{}
+	kf            keyfunc.Keyfunc
+	initErr       error
+	cancel        context.CancelFunc
+
+	mu      sync.Mutex
+	ok      bool  // the last fetch succeeded
+	lastErr error // why the last fetch failed
+	lastLog time.Time
+}
+
+func startKeySet(provider, url string, o Options) *keySet {
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &keySet{provider: provider, url: url, log: o.Logger, logEvery: o.RefreshInterval, now: o.Now,
+		ready: make(chan struct{}), cancel: cancel, lastErr: errors.New("signing keys not fetched yet")}
+	client := &http.Client{
+		Timeout:       o.Timeout,
+		Transport:     &jwksTransport{base: o.Transport, keys: k},
+		CheckRedirect: noRedirects,
+	}
+	go func() {
+		// keyfunc fetches once (bounded by HTTPTimeout), then refreshes every
+		// RefreshInterval and on unknown kids at most once per cooldown.
+		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
+			Client:            client,
+			HTTPTimeout:       o.Timeout,
+			RefreshInterval:   o.RefreshInterval,
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(o.UnknownKIDCooldown), 1),
+			RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
+				return func(_ context.Context, err error) { k.fail(err) }
+			},
+		})
+		k.kf, k.initErr = kf, err
+		close(k.ready)
+	}()
+	return k
+}
+
+// wait returns the key function once the first fetch has finished (successfully
+// or not), or an error when ctx ends first.
+func (k *keySet) wait(ctx context.Context) (keyfunc.Keyfunc, error) {
+	select {
+	case <-k.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the first JWKS fetch from %s: %w", k.url, ctx.Err())
+	}
+	if k.initErr != nil {
+		return nil, k.initErr
+	}
+	return k.kf, nil
+}
+
+func (k *keySet) health() (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ok, k.lastErr
+}
+
+// fail records a failed fetch and logs it on the first failure after a success,
+// then at most once per refresh interval, never once per request.
+func (k *keySet) fail(err error) {
+	now := k.now()
+	k.mu.Lock()
+	wasOK := k.ok
+	k.ok, k.lastErr = false, err
+	logIt := wasOK || k.lastLog.IsZero() || now.Sub(k.lastLog) >= k.logEvery
+	if logIt {
+		k.lastLog = now
+	}
+	k.mu.Unlock()
+	if logIt {
+		k.log.Error("jwks fetch failed", slog.String("provider", k.provider), slog.String("url", k.url),
+			slog.String("error", err.Error()))
+	}
+}
+
+func (k *keySet) succeed() {
+	k.mu.Lock()
+	recovered := !k.ok && !k.lastLog.IsZero()
+	k.ok = true
+	k.mu.Unlock()
+	if recovered {
+		k.log.Info("jwks fetch recovered", slog.String("provider", k.provider), slog.String("url", k.url))
+	}
+}
+
+// jwksTransport caps JWKS responses and records reachability: a 200 marks the
+// provider reachable (a body that then fails to decode is reported through
+// keyfunc's error handler, which runs after this and marks it failed again).
+type jwksTransport struct {
+	base http.RoundTripper
+	keys *keySet
+}
+
+func (t *jwksTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(r)
+	if err != nil {
+		t.keys.fail(err)
+		return nil, err
+	}
+	if res.StatusCode == http.StatusOK {
+		t.keys.succeed()
+	}
+	res.Body = capBody(res.Body, MaxResponseBytes)
+	return res, nil
+}

@@ -1,0 +1,56 @@
+package identity
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// idPattern is what a provider id may look like before it is put into a URL path.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+func checkID(name, v string) error {
+	if !idPattern.MatchString(v) {
+		return fmt.Errorf("%s must be letters, digits, '_' or '-' (got %q)", name, v)
+	}
+	return nil
+}
+
+// checkBaseURL validates an outbound base URL and returns it without a trailing slash.
+func checkBaseURL(name, raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	u, err := config.CheckURL(name, raw)
+	if err != nil {
+		return "", err
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%s must not have a query or fragment, got %q", name, raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// origin returns scheme://host[:port] of an already checked URL.
+func origin(raw string) string {
+	u, _ := url.Parse(raw)
+	return u.Scheme + "://" + u.Host
+}
+
+// orDefault returns v unless it is blank.
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
+}
+
+// newJWTProvider builds a Provider around one JWT verifier.
+func newJWTProvider(cfg JWTConfig, cookies []string, opts Options) (*Provider, *JWTVerifier, error) {
+	v, err := NewJWT(cfg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}}, v, nil
+}

@@ -1,0 +1,149 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// StytchConfig configures the Stytch (consumer) bridge. A session_jwt is checked
+// locally against the project's JWKS; an opaque session_token is checked with
+// POST /v1/sessions/authenticate (needs STYTCH_SECRET).
+type StytchConfig struct {
+	ProjectID string `envconfig:"STYTCH_PROJECT_ID" required:"true"`
+	Secret    string `envconfig:"STYTCH_SECRET"`
+	APIURL    string `envconfig:"STYTCH_API_URL"`
+	JWKSURL   string `envconfig:"STYTCH_JWKS_URL"`
+}
+
+// Validate checks the configuration (config.Load calls it).
+func (c StytchConfig) Validate() error {
+	jc, _, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
+
+func (c StytchConfig) resolve() (JWTConfig, string, error) {
+	pid := strings.TrimSpace(c.ProjectID)
+	if err := checkID("STYTCH_PROJECT_ID", pid); err != nil {
+		return JWTConfig{}, "", err
+	}
+	api := strings.TrimSpace(c.APIURL)
+	if api == "" {
+		switch {
+		case strings.HasPrefix(pid, "project-test-"):
+			api = "https://test.stytch.com"
+		case strings.HasPrefix(pid, "project-live-"):
+			api = "https://api.stytch.com"
+		default:
+			return JWTConfig{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live- (got %q)", pid)
+		}
+	}
+	api, err := checkBaseURL("STYTCH_API_URL", api)
+	if err != nil {
+		return JWTConfig{}, "", err
+	}
+	return JWTConfig{
+		Provider:   "Stytch",
+		JWKSURL:    orDefault(c.JWKSURL, api+"/v1/sessions/jwks/"+pid),
+		JWKSVar:    "STYTCH_JWKS_URL",
+		Algorithms: []string{"RS256"},
+		// stytch.com/<project> normally; the base URL itself with a custom domain.
+		Issuers:   []string{"stytch.com/" + pid, api},
+		Audiences: []string{pid},
+	}, api, nil
+}
+
+// NewStytch builds the Stytch provider.
+func NewStytch(c StytchConfig, o Options) (*Provider, error) {
+	jc, api, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	p, v, err := newJWTProvider(jc, []string{"stytch_session_jwt", "stytch_session"}, o)
+	if err != nil {
+		return nil, err
+	}
+	p.Verifier = shapeRouter{jwt: v, opaque: &stytchSessions{
+		url: api + "/v1/sessions/authenticate", projectID: strings.TrimSpace(c.ProjectID), secret: c.Secret,
+		api: newAPIClient(o.withDefaults()),
+	}}
+	return p, nil
+}
+
+// stytchSessions checks opaque session tokens with the Stytch API.
+type stytchSessions struct {
+	url, projectID, secret string
+	api                    apiClient
+}
+
+type stytchAuthResponse struct {
+	Session struct {
+		UserID string `json:"user_id"`
+	} `json:"session"`
+	User struct {
+		UserID string `json:"user_id"`
+		Emails []struct {
+			Email    string `json:"email"`
+			Verified bool   `json:"verified"`
+		} `json:"emails"`
+	} `json:"user"`
+	ErrorType string `json:"error_type"`
+}
+
+func (s *stytchSessions) Verify(ctx context.Context, c Credential) (Identity, error) {
+	if s.secret == "" {
+		return Identity{}, Invalid("this bridge accepts Stytch session JWTs only; send session_jwt", nil)
+	}
+	if c.Token == "" || len(c.Token) > 512 || strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return Identity{}, Invalid("the credential is not a Stytch session token", nil)
+	}
+	// session_duration_minutes is left out on purpose: it would extend the session.
+	body, _ := json.Marshal(struct {
+		SessionToken string `json:"session_token"`
+	}{c.Token})
+	req, err := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return Identity{}, Unavailable("Stytch", err)
+	}
+	req.SetBasicAuth(s.projectID, s.secret)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	status, raw, err := s.api.do(ctx, req)
+	if err != nil {
+		return Identity{}, Unavailable("Stytch", fmt.Errorf("POST sessions/authenticate: %w", err))
+	}
+	var res stytchAuthResponse
+	jerr := json.Unmarshal(raw, &res)
+	switch {
+	case status == http.StatusOK && jerr == nil:
+	case status == http.StatusUnauthorized && res.ErrorType == "unauthorized_credentials",
+		status == http.StatusForbidden:
+		// Our project credentials are wrong: an operator problem, not the user's.
+		return Identity{}, Unavailable("Stytch", fmt.Errorf("sessions/authenticate: %d %s (check STYTCH_PROJECT_ID and STYTCH_SECRET)", status, res.ErrorType))
+	case status == http.StatusBadRequest, status == http.StatusUnauthorized, status == http.StatusNotFound:
+		return Identity{}, Invalid("the Stytch session is not valid (expired, revoked or unknown)", fmt.Errorf("sessions/authenticate: %d %s", status, res.ErrorType))
+	default:
+		return Identity{}, Unavailable("Stytch", fmt.Errorf("sessions/authenticate: status %d %s (decode: %v)", status, res.ErrorType, jerr))
+	}
+	sub := res.Session.UserID
+	if res.User.UserID != "" && res.User.UserID != sub {
+		return Identity{}, Unavailable("Stytch", fmt.Errorf("sessions/authenticate: session user %q differs from user %q", sub, res.User.UserID))
+	}
+	if err := checkSubject("Stytch", sub); err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Subject: sub}
+	for _, e := range res.User.Emails {
+		if e.Verified && strings.TrimSpace(e.Email) != "" {
+			id.Email = strings.TrimSpace(e.Email)
+			break
+		}
+	}
+	return id, nil
+}

@@ -1,0 +1,54 @@
+package identity
+
+import (
+	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// WorkOSConfig configures the WorkOS AuthKit bridge. AuthKit access tokens are
+// RS256 JWTs signed with a key set per client id; aud is absent by default, so the
+// client-specific JWKS is what ties a token to this application.
+type WorkOSConfig struct {
+	ClientID string     `envconfig:"WORKOS_CLIENT_ID" required:"true"`
+	JWKSURL  string     `envconfig:"WORKOS_JWKS_URL"`
+	Issuers  config.CSV `envconfig:"WORKOS_ISSUERS"`
+}
+
+// Validate checks the configuration (config.Load calls it).
+func (c WorkOSConfig) Validate() error {
+	jc, err := c.jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
+
+func (c WorkOSConfig) jwt() (JWTConfig, error) {
+	id := strings.TrimSpace(c.ClientID)
+	if err := checkID("WORKOS_CLIENT_ID", id); err != nil {
+		return JWTConfig{}, err
+	}
+	issuers := []string(c.Issuers)
+	if len(issuers) == 0 {
+		// Legacy environments use the bare API host, newer ones a per-client issuer.
+		issuers = []string{"https://api.workos.com", "https://api.workos.com/user_management/" + id}
+	}
+	return JWTConfig{
+		Provider:   "WorkOS",
+		JWKSURL:    orDefault(c.JWKSURL, "https://api.workos.com/sso/jwks/"+id),
+		JWKSVar:    "WORKOS_JWKS_URL",
+		Algorithms: []string{"RS256"},
+		Issuers:    issuers,
+	}, nil
+}
+
+// NewWorkOS builds the WorkOS provider.
+func NewWorkOS(c WorkOSConfig, o Options) (*Provider, error) {
+	jc, err := c.jwt()
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := newJWTProvider(jc, nil, o)
+	return p, err
+}

@@ -1,0 +1,36 @@
+package paymentsapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/paymentsapi"
+)
+
+type down struct{}
+
+func (down) List(context.Context, int) ([]ledger.Payment, error) { return nil, ledger.ErrUnavailable }
+func (down) Stats(context.Context) (ledger.Stats, error) {
+	return ledger.Stats{}, ledger.ErrUnavailable
+}
+
+func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
+	h := paymentsapi.New(down{}, []string{"*"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
+	var body map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 503 || body["error"] != "ledger_unavailable" {
+		t.Fatalf("status %d body %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/x402/payments", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST = %d", w.Code)
+	}
+}

@@ -1,0 +1,63 @@
+package paywall
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/x402"
+)
+
+// Env is the x402 configuration (issue item 8), loaded with config.Load.
+type Env struct {
+	PaymentRecipient  string `envconfig:"PAYMENT_RECIPIENT" required:"true"`
+	Price             string `envconfig:"X402_PRICE" default:"1"`
+	Network           string `envconfig:"X402_NETWORK" default:"eip155:196"`
+	Asset             string `envconfig:"X402_ASSET" default:"0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"`
+	AssetName         string `envconfig:"X402_ASSET_NAME" default:"Global Dollar"`
+	AssetVersion      string `envconfig:"X402_ASSET_VERSION" default:"1"`
+	MaxTimeoutSeconds int    `envconfig:"X402_MAX_TIMEOUT_SECONDS" default:"300"`
+	facilitator.Env
+}
+
+// Validate checks every variable, naming the one at fault.
+func (e Env) Validate() error {
+	if !strings.HasPrefix(e.PaymentRecipient, "0x") || !common.IsHexAddress(e.PaymentRecipient) ||
+		common.HexToAddress(e.PaymentRecipient) == (common.Address{}) {
+		return errors.New("PAYMENT_RECIPIENT must be a non-zero 0x-prefixed EVM address")
+	}
+	if _, err := x402.ChainID(e.Network); err != nil {
+		return fmt.Errorf("X402_NETWORK: %w", err)
+	}
+	if !strings.HasPrefix(e.Asset, "0x") || !common.IsHexAddress(e.Asset) {
+		return errors.New("X402_ASSET must be a 0x-prefixed token address")
+	}
+	if _, err := x402.NewOffer(e.Params("")); err != nil {
+		switch {
+		case strings.Contains(err.Error(), "price"):
+			return fmt.Errorf("X402_PRICE: %w", err)
+		case strings.Contains(err.Error(), "maxTimeoutSeconds"):
+			return fmt.Errorf("X402_MAX_TIMEOUT_SECONDS: %w", err)
+		case strings.Contains(err.Error(), "domain"):
+			return fmt.Errorf("X402_ASSET_NAME / X402_ASSET_VERSION: %w", err)
+		}
+		return err
+	}
+	return e.Env.Validate()
+}
+
+// Params returns the offer parameters.
+func (e Env) Params(description string) x402.Params {
+	return x402.Params{
+		Network: e.Network, Asset: e.Asset, AssetName: e.AssetName, AssetVersion: e.AssetVersion,
+		PayTo: e.PaymentRecipient, Price: e.Price, MaxTimeoutSeconds: e.MaxTimeoutSeconds,
+		Description: description, MimeType: "application/json",
+	}
+}
+
+// Facilitator builds the OKX client, or the mock when MOCK_OKX_FACILITATOR=true
+// (refused in production).
+func (e Env) Facilitator() (facilitator.Facilitator, error) { return e.Env.Build() }

@@ -1,0 +1,93 @@
+package paywall_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/paywall"
+)
+
+func setEnv(t *testing.T, kv map[string]string) {
+	base := map[string]string{
+		"PAYMENT_RECIPIENT": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+		"OKX_API_KEY":       "k", "OKX_SECRET_KEY": "s", "OKX_PASSPHRASE": "p",
+		"ENVIRONMENT": "production",
+	}
+	for k, v := range kv {
+		base[k] = v
+	}
+	for k, v := range base {
+		t.Setenv(k, v)
+	}
+}
+
+func TestEnvDefaultsAndFacilitator(t *testing.T) {
+	setEnv(t, nil)
+	var e paywall.Env
+	if err := config.Load(&e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Price != "1" || e.Network != "eip155:196" || e.AssetName != "Global Dollar" || e.AssetVersion != "1" ||
+		e.MaxTimeoutSeconds != 300 || e.OKXBaseURL != "https://web3.okx.com" || e.OKXAPI != "v2" || e.MockFacilitator {
+		t.Fatalf("defaults: %+v", e)
+	}
+	f, err := e.Facilitator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.(*facilitator.OKX); !ok {
+		t.Fatalf("facilitator is %T", f)
+	}
+}
+
+func TestEnvRejectsBadValuesNamingTheVariable(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"PAYMENT_RECIPIENT": ""}, "PAYMENT_RECIPIENT"},
+		{map[string]string{"PAYMENT_RECIPIENT": "XKO209693Bc6afc0C5328bA36FaF03C514EF312287C"}, "PAYMENT_RECIPIENT"},
+		{map[string]string{"PAYMENT_RECIPIENT": "0x0000000000000000000000000000000000000000"}, "PAYMENT_RECIPIENT"},
+		{map[string]string{"X402_PRICE": "0.5"}, "X402_PRICE"},
+		{map[string]string{"X402_NETWORK": "xlayer"}, "X402_NETWORK"},
+		{map[string]string{"X402_ASSET": "USDG"}, "X402_ASSET"},
+		{map[string]string{"X402_MAX_TIMEOUT_SECONDS": "5"}, "X402_MAX_TIMEOUT_SECONDS"},
+		{map[string]string{"X402_MAX_TIMEOUT_SECONDS": "abc"}, "X402_MAX_TIMEOUT_SECONDS"},
+		{map[string]string{"OKX_API": "v3"}, "OKX_API"},
+		{map[string]string{"OKX_BASE_URL": "http://web3.okx.com"}, "OKX_BASE_URL"},
+		{map[string]string{"OKX_SECRET_KEY": ""}, "OKX_SECRET_KEY"},
+		{map[string]string{"MOCK_OKX_FACILITATOR": "true"}, "MOCK_OKX_FACILITATOR"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			var e paywall.Env
+			err := config.Load(&e)
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.name)
+			}
+		})
+	}
+}
+
+func TestEnvMockOutsideProductionNeedsNoOKXKeys(t *testing.T) {
+	setEnv(t, map[string]string{"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "development", "OKX_API_KEY": ""})
+	var e paywall.Env
+	if err := config.Load(&e); err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.Facilitator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.(facilitator.Mock); !ok {
+		t.Fatalf("facilitator is %T", f)
+	}
+	e.Name = "production"
+	if _, err := e.Facilitator(); !errors.Is(err, facilitator.ErrMockInProduction) {
+		t.Fatalf("production mock: %v", err)
+	}
+}

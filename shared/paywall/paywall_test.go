@@ -1,0 +1,480 @@
+package paywall_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
+	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/paywall"
+	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+)
+
+func TestMain(m *testing.M) { insforgetest.Main(m) }
+
+type harness struct {
+	t      *testing.T
+	stack  *insforgetest.Stack
+	okx    *okxtest.Server
+	ledger *ledger.Ledger
+	offer  *x402.Offer
+	payer  *x402test.Payer
+	h      http.Handler
+	served atomic.Int32
+}
+
+type option func(*paywall.Config, *harness)
+
+func newHarness(t *testing.T, api string, opts ...option) *harness {
+	hs := &harness{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, api), offer: x402test.Offer(t), payer: x402test.NewPayer(t)}
+	hs.ledger = ledger.New(hs.stack.ServiceClient())
+	fac, err := facilitator.NewOKX(facilitator.OKXConfig{
+		BaseURL: hs.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase, API: api,
+		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := paywall.Config{
+		Offer: hs.offer, Facilitator: fac, Ledger: hs.ledger, Endpoint: "/x402/report", Summary: "test report",
+		SettleRecordBackoff: time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg, hs)
+	}
+	pw, err := paywall.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.h = pw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs.served.Add(1)
+		p, ok := paywall.PaymentFrom(r.Context())
+		if !ok {
+			t.Error("handler ran without a payment")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"content": "paid", "tx": p.Transaction, "replay": p.Replay})
+	}))
+	return hs
+}
+
+func (hs *harness) do(header, value string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "http://localhost/x402/report", nil)
+	if header != "" {
+		r.Header.Set(header, value)
+	}
+	w := httptest.NewRecorder()
+	hs.h.ServeHTTP(w, r)
+	return w
+}
+
+func (hs *harness) pay(p *x402test.Payment) *httptest.ResponseRecorder {
+	return hs.do(p.Header(), p.Encode(hs.t))
+}
+
+func (hs *harness) rows() []ledger.Payment {
+	rows, err := hs.ledger.List(context.Background(), 100)
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	return rows
+}
+
+func challengeReason(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	if w.Code != http.StatusPaymentRequired {
+		t.Fatalf("status = %d, body %s", w.Code, w.Body)
+	}
+	pr, err := x402.DecodePaymentRequired(w.Header().Get(x402.HeaderPaymentRequired))
+	if err != nil {
+		t.Fatalf("PAYMENT-REQUIRED: %v", err)
+	}
+	var body x402.PaymentRequiredV1
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.X402Version != 1 || len(body.Accepts) != 1 || body.Error != pr.Error {
+		t.Fatalf("v1 body %s (%v)", w.Body, err)
+	}
+	return pr.Error
+}
+
+func settlement(t *testing.T, w *httptest.ResponseRecorder, name string) *x402.SettlementResponse {
+	t.Helper()
+	h := w.Header().Get(name)
+	if h == "" {
+		t.Fatalf("no %s header; headers %v", name, w.Header())
+	}
+	if _, err := base64.StdEncoding.DecodeString(h); err != nil {
+		t.Fatalf("%s is not std padded base64: %v", name, err)
+	}
+	s, err := x402.DecodeSettlementResponse(name, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRequestWithoutPaymentGetsAChallengeForEveryClientStyle(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2)
+	w := hs.do("", "")
+	if reason := challengeReason(t, w); reason != "payment_required" {
+		t.Fatalf("reason %q", reason)
+	}
+	pr, _ := x402.DecodePaymentRequired(w.Header().Get(x402.HeaderPaymentRequired))
+	if pr.X402Version != 2 || pr.Resource == nil || pr.Resource.URL != "http://localhost/x402/report" ||
+		pr.Accepts[0].Amount != x402test.Price || pr.Accepts[0].MaxAmountRequired != x402test.Price {
+		t.Fatalf("challenge %+v", pr)
+	}
+	if len(hs.okx.Calls("")) != 0 || hs.served.Load() != 0 {
+		t.Fatal("facilitator called or content served")
+	}
+}
+
+func TestHappyPathForEveryClientStyleAndAPIFamily(t *testing.T) {
+	cases := []struct {
+		name    string
+		style   x402.Style
+		version int
+		header  string
+	}{
+		{"v2", x402.StyleV2, 2, x402.HeaderPaymentResponse},
+		{"v1", x402.StyleV1, 1, x402.HeaderXPaymentResponse},
+		{"hybrid copying our v2 header", x402.StyleHybrid, 2, x402.HeaderPaymentResponse},
+		{"hybrid against the guide's v1 header", x402.StyleHybrid, 1, x402.HeaderPaymentResponse},
+	}
+	for _, api := range []string{facilitator.APIV2, facilitator.APIV1} {
+		for _, tc := range cases {
+			t.Run(api+"/"+tc.name, func(t *testing.T) {
+				hs := newHarness(t, api)
+				p := hs.payer.Pay(t, hs.offer, tc.style, time.Now())
+				p.Payload.X402Version = tc.version
+				w := hs.pay(p)
+				if w.Code != http.StatusOK || hs.served.Load() != 1 {
+					t.Fatalf("status %d served %d body %s", w.Code, hs.served.Load(), w.Body)
+				}
+				a := p.Payload.Payload.Authorization
+				wantTx := okxtest.TxHash(a.From, a.Nonce)
+				s := settlement(t, w, tc.header)
+				if !s.Success || s.Transaction != wantTx || s.Network != x402test.Network || !strings.EqualFold(s.Payer, a.From) {
+					t.Fatalf("settlement %+v, want tx %s", s, wantTx)
+				}
+				other := map[string]string{x402.HeaderPaymentResponse: x402.HeaderXPaymentResponse, x402.HeaderXPaymentResponse: x402.HeaderPaymentResponse}[tc.header]
+				if w.Header().Get(other) != "" {
+					t.Fatalf("both response headers set")
+				}
+				rows := hs.rows()
+				if len(rows) != 1 || rows[0].Status != ledger.StatusSettled || rows[0].Tx() != wantTx || rows[0].Mock ||
+					rows[0].Amount != x402test.Price || rows[0].Nonce != strings.ToLower(a.Nonce) || rows[0].Endpoint != "/x402/report" {
+					t.Fatalf("rows %+v", rows)
+				}
+				if hs.okx.Accepted("verify") != 1 || hs.okx.Accepted("settle") != 1 {
+					t.Fatalf("okx calls %+v", hs.okx.Calls(""))
+				}
+			})
+		}
+	}
+}
+
+func TestMalformedPaymentHeadersAre400WithoutAnyCall(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2)
+	valid := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()).Encode(t)
+	cases := map[string]func(r *http.Request){
+		"not base64": func(r *http.Request) { r.Header.Set(x402.HeaderPaymentSignature, "%%%") },
+		"not json": func(r *http.Request) {
+			r.Header.Set(x402.HeaderXPayment, base64.StdEncoding.EncodeToString([]byte("hi")))
+		},
+		"oversized": func(r *http.Request) {
+			r.Header.Set(x402.HeaderPaymentSignature, strings.Repeat("A", x402.MaxHeaderLen+4))
+		},
+		"both headers": func(r *http.Request) {
+			r.Header.Set(x402.HeaderPaymentSignature, valid)
+			r.Header.Set(x402.HeaderXPayment, valid)
+		},
+	}
+	for name, set := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://localhost/x402/report", nil)
+			set(r)
+			w := httptest.NewRecorder()
+			hs.h.ServeHTTP(w, r)
+			var body map[string]string
+			_ = json.Unmarshal(w.Body.Bytes(), &body)
+			if w.Code != http.StatusBadRequest || body["error"] != "invalid_payment_header" || body["message"] == "" {
+				t.Fatalf("status %d body %s", w.Code, w.Body)
+			}
+		})
+	}
+	if len(hs.okx.Calls("")) != 0 || len(hs.rows()) != 0 || hs.served.Load() != 0 {
+		t.Fatal("a malformed header reached the facilitator, the ledger or the handler")
+	}
+}
+
+func TestEachLocalCheckFailsOnItsOwnWithoutAFacilitatorCall(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2)
+	other := x402test.NewPayer(t)
+	now := time.Now()
+	resign := func(mut func(*x402.TransferMessage)) func(*x402test.Payment) {
+		return func(p *x402test.Payment) {
+			m := hs.payer.Message(hs.offer, now)
+			mut(&m)
+			*p = *hs.payer.Sign(t, hs.offer, p.Style, m)
+		}
+	}
+	cases := []struct {
+		name   string
+		style  x402.Style
+		mutate func(*x402test.Payment)
+		reason string
+	}{
+		{"version", x402.StyleV1, func(p *x402test.Payment) { p.Payload.X402Version = 2 }, x402.ReasonInvalidVersion},
+		{"scheme", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Accepted.Scheme = "upto" }, x402.ReasonUnsupportedScheme},
+		{"network", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Accepted.Network = "eip155:1" }, x402.ReasonInvalidNetwork},
+		{"asset", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Accepted.Asset = other.Address.Hex() }, x402.ReasonInvalidRequirements},
+		{"payTo", x402.StyleV2, resign(func(m *x402.TransferMessage) { m.To = other.Address }), x402.ReasonRecipientMismatch},
+		{"value", x402.StyleV2, resign(func(m *x402.TransferMessage) { m.Value = big.NewInt(1) }), x402.ReasonValueMismatch},
+		{"validAfter", x402.StyleV2, resign(func(m *x402.TransferMessage) { m.ValidAfter = big.NewInt(now.Unix() + 60) }), x402.ReasonValidAfter},
+		{"validBefore too soon", x402.StyleV2, resign(func(m *x402.TransferMessage) { m.ValidBefore = big.NewInt(now.Unix() + 3) }), x402.ReasonValidBefore},
+		{"validBefore too far", x402.StyleV2, resign(func(m *x402.TransferMessage) { m.ValidBefore = big.NewInt(now.Unix() + 3600) }), x402.ReasonValidBefore},
+		{"nonce length", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Payload.Authorization.Nonce = "0x01" }, x402.ReasonInvalidPayload},
+		{"signature length", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Payload.Signature = "0xdeadbeef" }, x402.ReasonSignature},
+		{"high s", x402.StyleV2, func(p *x402test.Payment) { p.Payload.Payload.Signature = x402test.HighS(p.Payload.Payload.Signature) }, x402.ReasonSignature},
+		{"signer is not from", x402.StyleHybrid, func(p *x402test.Payment) {
+			*p = *other.Sign(t, hs.offer, x402.StyleHybrid, hs.payer.Message(hs.offer, now))
+		}, x402.ReasonSignature},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := hs.payer.Pay(t, hs.offer, tc.style, now)
+			tc.mutate(p)
+			if got := challengeReason(t, hs.pay(p)); got != tc.reason {
+				t.Fatalf("reason %q, want %q", got, tc.reason)
+			}
+			if n := len(hs.okx.Calls("")); n != 0 {
+				t.Fatalf("%d facilitator calls", n)
+			}
+		})
+	}
+	if len(hs.rows()) != 0 || hs.served.Load() != 0 {
+		t.Fatal("a rejected payment left a row or was served")
+	}
+}
+
+func TestReplayOfASettledPaymentIsServedWithoutSettlingAgain(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2)
+	p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+	first := hs.pay(p)
+	second := hs.pay(p)
+	if first.Code != 200 || second.Code != 200 {
+		t.Fatalf("statuses %d %d", first.Code, second.Code)
+	}
+	s1, s2 := settlement(t, first, x402.HeaderPaymentResponse), settlement(t, second, x402.HeaderPaymentResponse)
+	if s1.Transaction != s2.Transaction || !strings.Contains(second.Body.String(), `"replay":true`) {
+		t.Fatalf("replay settlement %+v vs %+v, body %s", s2, s1, second.Body)
+	}
+	if hs.okx.Accepted("settle") != 1 || len(hs.rows()) != 1 {
+		t.Fatalf("settle calls %d rows %d", hs.okx.Accepted("settle"), len(hs.rows()))
+	}
+}
+
+func TestFiftyConcurrentSubmissionsOfOnePayloadSettleOnce(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2)
+	hs.okx.Delay("settle", 100*time.Millisecond) // keep the winner in flight while the others arrive
+	header := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()).Encode(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 50)
+	txs := make([]string, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := hs.do(x402.HeaderPaymentSignature, header)
+			codes[i] = w.Code
+			if w.Code == 200 {
+				txs[i] = settlement(t, w, x402.HeaderPaymentResponse).Transaction
+			}
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+			if txs[i] != txs[slicesIndex(codes, 200)] {
+				t.Fatalf("different transactions served: %v", txs)
+			}
+		case http.StatusAccepted: // the claim exists and settlement is in flight: no content
+		default:
+			t.Fatalf("unexpected status %d", c)
+		}
+	}
+	rows := hs.rows()
+	if hs.okx.Accepted("settle") != 1 || len(hs.okx.Calls("settle")) != 1 || len(rows) != 1 || rows[0].Status != ledger.StatusSettled {
+		t.Fatalf("settle calls %d, rows %+v", len(hs.okx.Calls("settle")), rows)
+	}
+	if ok == 0 || int(hs.served.Load()) != ok {
+		t.Fatalf("200s %d, served %d", ok, hs.served.Load())
+	}
+}
+
+func slicesIndex(s []int, v int) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestFacilitatorFailures(t *testing.T) {
+	cases := []struct {
+		name      string
+		script    func(*okxtest.Server)
+		status    int
+		rowStatus string // "" = no row
+		withTx    bool
+		check     func(t *testing.T, w *httptest.ResponseRecorder)
+	}{
+		{"verify false", func(s *okxtest.Server) { s.VerifyInvalid("insufficient_funds") }, 402, "", false,
+			func(t *testing.T, w *httptest.ResponseRecorder) {
+				if r := challengeReason(t, w); r != "insufficient_funds" {
+					t.Fatalf("reason %q", r)
+				}
+			}},
+		{"verify 5xx", func(s *okxtest.Server) { s.HTTPError("verify", 503) }, 502, "", false, nil},
+		{"settle false", func(s *okxtest.Server) { s.SettleFail("insufficient_funds") }, 402, ledger.StatusFailed, false,
+			func(t *testing.T, w *httptest.ResponseRecorder) {
+				if s := settlement(t, w, x402.HeaderPaymentResponse); s.Success || s.Transaction != "" || s.ErrorReason != "insufficient_funds" {
+					t.Fatalf("settlement %+v", s)
+				}
+			}},
+		{"settle timeout", func(s *okxtest.Server) { s.SettleStatus("timeout") }, 202, ledger.StatusPending, true,
+			func(t *testing.T, w *httptest.ResponseRecorder) {
+				if s := settlement(t, w, x402.HeaderPaymentResponse); s.Success || s.Transaction == "" || w.Header().Get("Retry-After") == "" {
+					t.Fatalf("settlement %+v", s)
+				}
+			}},
+		{"settle 5xx", func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202, ledger.StatusPending, false, nil},
+		{"settle rejected credentials", func(s *okxtest.Server) { s.Code("settle", "50113") }, 502, ledger.StatusFailed, false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, facilitator.APIV2)
+			tc.script(hs.okx)
+			p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+			w := hs.pay(p)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tc.status, w.Body)
+			}
+			if tc.check != nil {
+				tc.check(t, w)
+			}
+			if hs.served.Load() != 0 {
+				t.Fatal("content served without a confirmed settlement")
+			}
+			rows := hs.rows()
+			if tc.rowStatus == "" {
+				if len(rows) != 0 || hs.okx.Accepted("settle") != 0 {
+					t.Fatalf("rows %+v settle calls %d", rows, hs.okx.Accepted("settle"))
+				}
+				return
+			}
+			if len(rows) != 1 || rows[0].Status != tc.rowStatus || (rows[0].Tx() != "") != tc.withTx {
+				t.Fatalf("rows %+v", rows)
+			}
+			// Re-sending the same payment never settles twice.
+			again := hs.pay(p)
+			if len(hs.okx.Calls("settle")) != 1 || hs.served.Load() != 0 {
+				t.Fatalf("replay: status %d settle calls %d", again.Code, len(hs.okx.Calls("settle")))
+			}
+		})
+	}
+}
+
+func TestLedgerDownBeforeSettleIs503AndNothingSettles(t *testing.T) {
+	down, err := insforge.New(insforge.Options{BaseURL: "http://127.0.0.1:1", Token: "ik_x", MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.Ledger = ledger.New(down) })
+	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
+	var body map[string]string
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != http.StatusServiceUnavailable || body["error"] != "ledger_unavailable" || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d body %s", w.Code, w.Body)
+	}
+	if len(hs.okx.Calls("settle")) != 0 || hs.served.Load() != 0 {
+		t.Fatal("settled or served without a ledger row")
+	}
+}
+
+// settleFails is the real ledger whose post-settle update always fails, as when
+// InsForge goes down between the claim and the update.
+type settleFails struct {
+	*ledger.Ledger
+	tries atomic.Int32
+}
+
+func (s *settleFails) Settle(context.Context, string, string, bool) error {
+	s.tries.Add(1)
+	return errors.New("insforge: unavailable")
+}
+
+func TestLedgerDownAfterSettleServesAndLeavesAResolvableRow(t *testing.T) {
+	var sf *settleFails
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) {
+		sf = &settleFails{Ledger: h.ledger}
+		c.Ledger = sf
+		c.SettleRecordAttempts = 3
+	})
+	p := hs.payer.Pay(t, hs.offer, x402.StyleV1, time.Now())
+	w := hs.pay(p)
+	if w.Code != 200 || hs.served.Load() != 1 || sf.tries.Load() != 3 {
+		t.Fatalf("status %d served %d tries %d", w.Code, hs.served.Load(), sf.tries.Load())
+	}
+	a := p.Payload.Payload.Authorization
+	if s := settlement(t, w, x402.HeaderXPaymentResponse); !s.Success || s.Transaction != okxtest.TxHash(a.From, a.Nonce) {
+		t.Fatalf("settlement %+v", s)
+	}
+	rows := hs.rows()
+	if len(rows) != 1 || rows[0].Status != ledger.StatusPending || rows[0].PayerAddress != strings.ToLower(a.From) ||
+		rows[0].Nonce != strings.ToLower(a.Nonce) || rows[0].Asset != strings.ToLower(x402test.Asset) || rows[0].ValidBefore == 0 {
+		t.Fatalf("pending row lacks what the reconciler needs: %+v", rows)
+	}
+}
+
+func TestMockModeMarksRowsAndStillRunsLocalChecks(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+		c.Facilitator = facilitator.Mock{}
+		c.Mock = true
+	})
+	bad := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+	bad.Payload.Payload.Signature = x402test.HighS(bad.Payload.Payload.Signature)
+	if r := challengeReason(t, hs.pay(bad)); r != x402.ReasonSignature {
+		t.Fatalf("mock skipped local checks: %q", r)
+	}
+	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
+	if w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	rows := hs.rows()
+	if len(rows) != 1 || !rows[0].Mock || rows[0].Status != ledger.StatusSettled {
+		t.Fatalf("rows %+v", rows)
+	}
+	st, err := hs.ledger.Stats(context.Background())
+	if err != nil || st.TotalRevenue != "0" || st.TotalRequests != 1 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+}

@@ -1,0 +1,92 @@
+package onchain_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/rpctest"
+)
+
+var usdg = common.HexToAddress("0x4ae46a509f6b1d9056937ba4500cb143933d2dc8")
+
+func dial(t *testing.T, n *rpctest.Node) *ethclient.Client {
+	c, err := ethclient.DialContext(context.Background(), n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestCheckDomainFindsTheOnChainPair(t *testing.T) {
+	for _, pair := range onchain.KnownPairs {
+		for _, mode := range []string{"both", "separator only", "eip712Domain only"} {
+			t.Run(pair[0]+"/"+pair[1]+"/"+mode, func(t *testing.T) {
+				n := rpctest.New(t, 196, usdg, pair[0], pair[1])
+				n.NoEIP712Domain = mode == "separator only"
+				n.NoSeparator = mode == "eip712Domain only"
+				r, err := onchain.CheckDomain(context.Background(), dial(t, n), usdg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, ok := r.Match()
+				if !ok || m.Name != pair[0] || m.Version != pair[1] {
+					t.Fatalf("match = %+v, %v", m, ok)
+				}
+				matches := 0
+				for _, c := range r.Candidates {
+					if c.Match {
+						matches++
+					}
+				}
+				if matches != 1 {
+					t.Fatalf("%d candidates match", matches)
+				}
+			})
+		}
+	}
+}
+
+func TestCheckDomainReportsNoMatchForAnUnknownDomain(t *testing.T) {
+	n := rpctest.New(t, 196, usdg, "Something Else", "9")
+	r, err := onchain.CheckDomain(context.Background(), dial(t, n), usdg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Match(); ok || r.DomainName != "Something Else" {
+		t.Fatalf("report = %+v", r)
+	}
+	// A configured pair is checked too.
+	r, _ = onchain.CheckDomain(context.Background(), dial(t, n), usdg, [2]string{"Something Else", "9"})
+	if m, ok := r.Match(); !ok || m.Version != "9" {
+		t.Fatalf("configured pair not matched: %+v", r.Candidates)
+	}
+}
+
+func TestCheckDomainFailsWhenTheTokenHasNoDomain(t *testing.T) {
+	n := rpctest.New(t, 196, usdg, "x", "1")
+	n.NoEIP712Domain, n.NoSeparator = true, true
+	if _, err := onchain.CheckDomain(context.Background(), dial(t, n), usdg); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func TestAuthorizationState(t *testing.T) {
+	n := rpctest.New(t, 196, usdg, "Global Dollar", "1")
+	from := common.HexToAddress("0x1111111111111111111111111111111111111111")
+	nonce := common.HexToHash("0x01")
+	c := dial(t, n)
+	used, err := onchain.AuthorizationState(context.Background(), c, usdg, from, nonce)
+	if err != nil || used {
+		t.Fatalf("before = %v, %v", used, err)
+	}
+	n.MarkUsed(from, nonce)
+	used, err = onchain.AuthorizationState(context.Background(), c, usdg, from, nonce)
+	if err != nil || !used {
+		t.Fatalf("after = %v, %v", used, err)
+	}
+}

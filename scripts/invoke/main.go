@@ -6,7 +6,8 @@
 //
 // Placeholders in the event are filled from the dev environment, so sample events
 // stay valid: {{dev-token <provider> <user-id> [jwt|session|cookie]}} becomes a
-// fresh credential from the dev identity issuer.
+// fresh credential from the dev identity issuer (devenv.Fill), and a payment header
+// of {{x402-payment}} is signed for the function's own 402 challenge (x402.go).
 package main
 
 import (
@@ -18,12 +19,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
 )
 
 func main() {
@@ -68,7 +66,14 @@ func run() (int, error) {
 	if why, bad := env.Unavailable[fn]; bad {
 		return 1, fmt.Errorf("%s cannot run: %s", fn, why)
 	}
-	payload, err := fill(raw, env.Issuer)
+	if bytes.Contains(raw, []byte(x402Placeholder)) {
+		filled, err := devenv.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402_PAYMENT_PLACEHOLDER__")), env.Issuer)
+		if err != nil {
+			return 1, err
+		}
+		return payAndInvoke(ctx, env.Pools[fn], bytes.ReplaceAll(filled, []byte("__X402_PAYMENT_PLACEHOLDER__"), []byte(x402Placeholder)))
+	}
+	payload, err := devenv.Fill(raw, env.Issuer)
 	if err != nil {
 		return 1, err
 	}
@@ -95,32 +100,6 @@ func run() (int, error) {
 		return 1, nil
 	}
 	return 0, nil
-}
-
-var placeholder = regexp.MustCompile(`\{\{\s*dev-token\s+([a-z0-9-]+)\s+([^\s}]+)(?:\s+(jwt|session|cookie))?\s*\}\}`)
-
-// fill replaces {{dev-token …}} placeholders with credentials from the dev issuer.
-func fill(raw []byte, is *devissuer.Issuer) ([]byte, error) {
-	var firstErr error
-	out := placeholder.ReplaceAllFunc(raw, func(m []byte) []byte {
-		if is == nil {
-			firstErr = fmt.Errorf("the event needs the dev issuer (%s): drop --no-dev", m)
-			return m
-		}
-		g := placeholder.FindSubmatch(m)
-		cred, err := is.Credential(string(g[1]), string(g[2]), string(g[3]), devissuer.DefaultTTL)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		b, _ := json.Marshal(cred)
-		return b[1 : len(b)-1] // JSON-escaped, without the quotes
-	})
-	if firstErr == nil && bytes.Contains(out, []byte("{{")) && strings.Contains(string(out), "}}") {
-		if m := regexp.MustCompile(`\{\{[^}]*\}\}`).Find(out); m != nil {
-			firstErr = fmt.Errorf("unknown placeholder %s in the event", m)
-		}
-	}
-	return out, firstErr
 }
 
 func fmtMS(d time.Duration) string {

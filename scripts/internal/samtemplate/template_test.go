@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -225,5 +226,28 @@ func TestProjectTemplate(t *testing.T) {
 		if v == "development" {
 			t.Error("Environment must not offer development in a deployable template")
 		}
+	}
+}
+
+// sam build must never reuse a cached artifact: its cache key is the CodeUri
+// only, so an edit in shared/ would ship a stale bootstrap (docs/local-dev.md).
+func TestSamconfigNeverServesCachedBuilds(t *testing.T) {
+	raw, err := os.ReadFile("../../../samconfig.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cached, inSource bool
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch strings.ReplaceAll(strings.TrimSpace(line), " ", "") {
+		case "cached=false":
+			cached = true
+		case "cached=true":
+			t.Error("samconfig.toml enables cached builds")
+		case "build_in_source=true":
+			inSource = true
+		}
+	}
+	if !cached || !inSource {
+		t.Errorf("samconfig.toml needs cached = false (%v) and build_in_source = true (%v)", cached, inSource)
 	}
 }

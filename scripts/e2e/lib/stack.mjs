@@ -51,7 +51,7 @@ export async function startInsforge({ databaseUrl, jwtSecret, port }) {
  * Starts the local runner (`go run ./scripts/dev`) with a SAM env.json. Returns {url, stop, output}.
  * envVars: {Parameters: {...}, <LogicalId>: {...}} as `sam local --env-vars` reads it.
  */
-export async function startRunner({ envVars, port }) {
+export async function startRunner({ envVars, port, issuerPort }) {
   port ??= await freePort();
   const envFile = path.join(work, `env-${port}.json`);
   writeFileSync(envFile, JSON.stringify(envVars, null, 2), { mode: 0o600 });
@@ -59,7 +59,7 @@ export async function startRunner({ envVars, port }) {
   // Free ports for the runner's own dev issuer and (unused: INSFORGE_BASE_URL is given) stack, so
   // the suite never collides with a `make dev` running on the default ports.
   const args = ['--env-vars', envFile, '--addr', `${LOOPBACK}:${port}`,
-    '--issuer-addr', `${LOOPBACK}:${await freePort()}`, '--insforge-addr', `${LOOPBACK}:${await freePort()}`];
+    '--issuer-addr', `${LOOPBACK}:${issuerPort ?? await freePort()}`, '--insforge-addr', `${LOOPBACK}:${await freePort()}`];
   const p = startProcess('runner', bin, args, { cwd: REPO_ROOT, env: { ...process.env } });
   const url = `http://${LOOPBACK}:${port}`;
   await waitFor('local runner to listen', async () => {

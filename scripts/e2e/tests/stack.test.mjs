@@ -36,6 +36,7 @@ const skipFor = (...groups) => {
 const skip = skipFor();
 
 let w;
+mkdirSync(ARTIFACTS, { recursive: true });
 before(async () => { if (!skip) w = await startWorld({ browser: !need.browser[0] }); }, { timeout: 360_000 });
 after(async () => { await w?.stop(); });
 
@@ -261,7 +262,6 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
     const hijack = await B.page.evaluate(([u, k, t, id]) => window.e2e.tryForeignUpdate(u, k, t, id), [w.insforge.url, w.insforge.anonKey, rb.body.token, ta.inserted[0].id]);
     assert.deepEqual(hijack.data ?? [], []);
 
-    mkdirSync(ARTIFACTS, { recursive: true });
     await A.page.screenshot({ path: path.join(ARTIFACTS, 'spa-user-a.png'), fullPage: true });
     await B.page.screenshot({ path: path.join(ARTIFACTS, 'spa-user-b.png'), fullPage: true });
     assert.deepEqual([...A.consoleErrors, ...B.consoleErrors], []);

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
+	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/x402/payer"
+)
+
+// x402Placeholder marks the payment header of a paid-retry event.
+const x402Placeholder = "{{x402-payment}}"
+
+// payAndInvoke handles an event whose payment header is {{x402-payment}}: the
+// request the event describes is sent without that header (the function answers
+// 402 with its challenge), then the project's x402 payer client signs an EIP-3009
+// authorization for that challenge and sends the request again with the payment.
+// Both invocations take the same Runtime API path as any other.
+func payAndInvoke(ctx context.Context, p *runtimeapi.Pool, raw []byte) (int, error) {
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return 1, fmt.Errorf("paid-retry event: %w", err)
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return 1, fmt.Errorf("paid-retry event body: %w", err)
+		}
+		body = b
+	}
+	url := "http://localhost:3000" + ev.RawPath
+	if ev.RawQueryString != "" {
+		url += "?" + ev.RawQueryString
+	}
+	extra := http.Header{}
+	for k, v := range ev.Headers {
+		if !strings.Contains(v, x402Placeholder) {
+			extra.Set(k, v)
+		}
+	}
+	key, generated, err := payer.LoadKey(os.Getenv("X402_PAYER_KEY"))
+	if err != nil {
+		return 1, err
+	}
+	if generated {
+		fmt.Fprintf(os.Stderr, "payer: generated dev key (X402_PAYER_KEY chooses one), address %s\n",
+			crypto.PubkeyToAddress(key.PublicKey).Hex())
+	}
+	c := &payer.Client{Key: key, MaxAmount: big.NewInt(1_000_000),
+		HTTP: &http.Client{Transport: &lambdaTransport{pool: p, routeKey: ev.RouteKey, extra: extra}}}
+	res, err := c.Pay(ctx, ev.RequestContext.HTTP.Method, url, body)
+	if err != nil {
+		return 1, fmt.Errorf("paying: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "x402: status %d, paid %v (%s)\n", res.Status, res.Paid, res.Style)
+	if s := res.Settlement; s != nil {
+		fmt.Fprintf(os.Stderr, "x402: settlement success=%v transaction=%s network=%s payer=%s\n",
+			s.Success, s.Transaction, s.Network, s.Payer)
+	}
+	fmt.Println(string(res.Body))
+	if res.Status >= 400 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// lambdaTransport sends HTTP requests to a function as payload 2.0 events.
+type lambdaTransport struct {
+	pool     *runtimeapi.Pool
+	routeKey string
+	extra    http.Header // the event's other headers
+}
+
+func (t *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range t.extra {
+		if r.Header.Get(k) == "" {
+			r.Header[k] = v
+		}
+	}
+	ev, err := gateway.Event(r, gateway.Match{RouteKey: t.routeKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.pool.Invoke(r.Context(), payload)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "REPORT RequestId: %s\tInit Duration: %s\tDuration: %s\n",
+		res.RequestID, fmtMS(res.InitDuration), fmtMS(res.Duration))
+	if res.Err != nil {
+		return nil, fmt.Errorf("%s: %s", res.Err.Type, res.Err.Message)
+	}
+	rec := httptest.NewRecorder()
+	if err := gateway.WriteResponse(rec, res.Payload); err != nil {
+		return nil, err
+	}
+	out := rec.Result()
+	out.Request = r
+	return out, nil
+}

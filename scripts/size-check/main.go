@@ -1,5 +1,6 @@
 // Command size-check builds every function for linux/arm64 exactly as it is
-// deployed (CGO_ENABLED=0, -tags lambda.norpc, -trimpath, -ldflags "-s -w"),
+// deployed (the Makefile's LAMBDA_GOENV and LAMBDA_FLAGS: CGO_ENABLED=0,
+// -tags lambda.norpc, -trimpath, -buildvcs=false, -ldflags "-s -w -buildid="),
 // prints a size table and exits 1 when a function exceeds its budget (bridges
 // 8 MB, x402 functions 20 MB) or a bridge links go-ethereum or pgx.
 //

@@ -50,8 +50,8 @@ func ClassOf(name string) (Class, error) {
 	return Class{}, fmt.Errorf("function %s has no size budget: add a class to scripts/internal/budget", name)
 }
 
-// BuildFlags are the flags SAM's Makefile builds use (template.yaml, BuildMethod makefile).
-var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+// BuildFlags are the Makefile's LAMBDA_FLAGS (what `make build` and `sam build` use).
+var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid="}
 
 // DeployEnv is the environment of a deployment build.
 var DeployEnv = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}

@@ -3,6 +3,8 @@ package budget
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,34 @@ func TestResultAndTableFlagOverBudgetAndForbidden(t *testing.T) {
 	for _, want := range []string{"token-ok", "6.00", "75%", "OVER BUDGET", "LINKS github.com/ethereum/go-ethereum/crypto"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBuildFlagsMatchTheMakefile: the size check measures what `make build` ships.
+func TestBuildFlagsMatchTheMakefile(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(root(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags, goenv string
+	for _, l := range strings.Split(string(mk), "\n") {
+		if k, v, ok := strings.Cut(l, ":="); ok {
+			switch strings.TrimSpace(k) {
+			case "LAMBDA_FLAGS":
+				flags = strings.TrimSpace(v)
+			case "LAMBDA_GOENV":
+				goenv = strings.TrimSpace(v)
+			}
+		}
+	}
+	want := strings.Join(BuildFlags[:4], " ") + ` -ldflags="` + BuildFlags[5] + `"`
+	if flags != want {
+		t.Fatalf("Makefile LAMBDA_FLAGS = %q, size check builds with %q", flags, want)
+	}
+	for _, kv := range DeployEnv {
+		if !strings.Contains(" "+goenv+" ", " "+kv+" ") {
+			t.Fatalf("Makefile LAMBDA_GOENV = %q lacks %s", goenv, kv)
 		}
 	}
 }

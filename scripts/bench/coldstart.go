@@ -21,20 +21,32 @@ import (
 // coldCase is one function and the sample event of its first invocation.
 type coldCase struct {
 	Fn, Dir, Event string
-	Status         int // expected HTTP status; 0 for non-HTTP (scheduled) functions
+	Status         int    // expected HTTP status; 0 for non-HTTP (scheduled) functions
+	Payload        []byte // inline event (instead of events/<Event>)
+	Floor          bool   // a reference, not a function with a budget
 }
+
+// floorFn is the runner's own test function (scripts/internal/testfn/testdata/echofn):
+// launch.HTTP + config.Load + a trivial handler. Its cold start and its latency
+// through the runner are the floor every function pays before doing any work.
+const floorFn = "echofn"
+
+var floorEvent = []byte(`{"version":"2.0","routeKey":"ANY /echo","rawPath":"/echo","rawQueryString":"","headers":{"host":"localhost"},` +
+	`"requestContext":{"http":{"method":"GET","path":"/echo","protocol":"HTTP/1.1","sourceIp":"127.0.0.1"},"requestId":"floor","stage":"$default"},"isBase64Encoded":false}`)
+
+var floorCold = coldCase{Fn: floorFn, Dir: "floor: echofn (launch.HTTP, trivial handler)", Payload: floorEvent, Status: 200, Floor: true}
 
 // coldCases covers every function in template.yaml with a sample event from events/.
 var coldCases = []coldCase{
-	{"TokenWorkOSFunction", "token-workos", "token-workos-valid.json", 200},
-	{"TokenKindeFunction", "token-kinde", "token-kinde-valid.json", 200},
-	{"TokenAuth0Function", "token-auth0", "token-auth0-valid.json", 200},
-	{"TokenStytchFunction", "token-stytch", "token-stytch-valid.json", 200},
-	{"TokenBetterAuthFunction", "token-better-auth", "token-better-auth-valid.json", 200},
-	{"TokenClerkFunction", "token-clerk", "token-clerk-valid.json", 200},
-	{"X402ReportFunction", "x402-report", "x402-report-challenge.json", 402},
-	{"X402PaymentsFunction", "x402-payments", "x402-payments-list.json", 200},
-	{"X402ReconcileFunction", "x402-reconcile", "x402-reconcile-scheduled.json", 0},
+	{Fn: "TokenWorkOSFunction", Dir: "token-workos", Event: "token-workos-valid.json", Status: 200},
+	{Fn: "TokenKindeFunction", Dir: "token-kinde", Event: "token-kinde-valid.json", Status: 200},
+	{Fn: "TokenAuth0Function", Dir: "token-auth0", Event: "token-auth0-valid.json", Status: 200},
+	{Fn: "TokenStytchFunction", Dir: "token-stytch", Event: "token-stytch-valid.json", Status: 200},
+	{Fn: "TokenBetterAuthFunction", Dir: "token-better-auth", Event: "token-better-auth-valid.json", Status: 200},
+	{Fn: "TokenClerkFunction", Dir: "token-clerk", Event: "token-clerk-valid.json", Status: 200},
+	{Fn: "X402ReportFunction", Dir: "x402-report", Event: "x402-report-challenge.json", Status: 402},
+	{Fn: "X402PaymentsFunction", Dir: "x402-payments", Event: "x402-payments-list.json", Status: 200},
+	{Fn: "X402ReconcileFunction", Dir: "x402-reconcile", Event: "x402-reconcile-scheduled.json", Status: 0},
 }
 
 // coldResult is one function's cold starts.
@@ -56,13 +68,18 @@ func coldBudget(dir string) time.Duration {
 // runCold starts every function n times from a fresh process (a new pool each
 // time, so nothing is warm) through the runner's Runtime API implementation. The
 // functions are interleaved round-robin so a burst of outside load is shared.
-func runCold(ctx context.Context, env *devenv.Env, root string, n int, log func(string, ...any)) []*coldResult {
-	res := make([]*coldResult, len(coldCases))
-	payloads := make([][]byte, len(coldCases))
-	for i, c := range coldCases {
+func runCold(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.Spec, cases []coldCase, root string, n int,
+	log func(string, ...any)) []*coldResult {
+	res := make([]*coldResult, len(cases))
+	payloads := make([][]byte, len(cases))
+	for i, c := range cases {
 		res[i] = &coldResult{Case: c}
-		if _, ok := env.Pools[c.Fn]; !ok {
+		if _, ok := specs[c.Fn]; !ok {
 			res[i].Err = "not available: " + env.Unavailable[c.Fn]
+			continue
+		}
+		if c.Payload != nil {
+			payloads[i] = c.Payload
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(root, "events", c.Event))
@@ -76,7 +93,7 @@ func runCold(ctx context.Context, env *devenv.Env, root string, n int, log func(
 		if it == 1 || it%5 == 0 {
 			log("cold starts: round %d/%d", it, n)
 		}
-		for i, c := range coldCases {
+		for i, c := range cases {
 			r := res[i]
 			if r.Err != "" {
 				continue
@@ -86,7 +103,7 @@ func runCold(ctx context.Context, env *devenv.Env, root string, n int, log func(
 				r.Err = err.Error()
 				continue
 			}
-			p := runtimeapi.NewPool(env.Pools[c.Fn].Spec())
+			p := runtimeapi.NewPool(specs[c.Fn])
 			out, err := p.Invoke(ctx, payload)
 			p.Close()
 			switch {

@@ -33,6 +33,8 @@ type loadCase struct {
 }
 
 var loadCases = []loadCase{
+	{Name: "floor: echofn (launch.HTTP, trivial handler)", Fn: floorFn, Method: http.MethodPost, Path: "/echo", Status: 200,
+		Header: func(*devenv.Env) (http.Header, error) { return http.Header{}, nil }},
 	{Name: "bridge (Clerk, RS256 JWT → InsForge token)", Fn: "TokenClerkFunction", Method: http.MethodPost,
 		Path: "/token/clerk", Status: 200, JWKSVar: "CLERK_JWKS_URL",
 		Header: func(env *devenv.Env) (http.Header, error) {
@@ -102,13 +104,12 @@ func startCountingProxy(target string) (*countingProxy, error) {
 // runLoad serves the case's route through the runner (gateway → Runtime API →
 // real binaries, at most Procs processes) on loopback and drives it with
 // Concurrency workers: Warmup requests first, then the measured run.
-func runLoad(ctx context.Context, env *devenv.Env, c loadCase, o loadOpts) (loadResult, error) {
+func runLoad(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.Spec, c loadCase, o loadOpts) (loadResult, error) {
 	res := loadResult{Case: c, Opts: o}
-	base, ok := env.Pools[c.Fn]
+	spec, ok := specs[c.Fn]
 	if !ok {
 		return res, fmt.Errorf("%s not available: %s", c.Fn, env.Unavailable[c.Fn])
 	}
-	spec := base.Spec()
 	spec.Env = maps.Clone(spec.Env)
 	spec.MaxProcesses = o.Procs
 	spec.Logs = io.Discard
@@ -134,9 +135,11 @@ func runLoad(ctx context.Context, env *devenv.Env, c loadCase, o loadOpts) (load
 	pool := runtimeapi.NewPool(spec)
 	defer pool.Close()
 
-	var routes []gateway.Route
+	routes := []gateway.Route{{Method: "ANY", Path: c.Path, Function: c.Fn}}
 	for _, f := range env.Functions {
 		if f.LogicalID == c.Fn {
+			// The template's routes, so the request goes exactly where API Gateway sends it.
+			routes = routes[:0]
 			for _, r := range f.Routes {
 				routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
 			}

@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
+	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 )
 
 func main() {
@@ -105,10 +107,19 @@ func main() {
 			if env.Insforge == nil {
 				r.Notes = append(r.Notes, "The local InsForge stack did not start (no PostgreSQL?): x402 functions that reach InsForge fail their first request.")
 			}
+			specs := map[string]runtimeapi.Spec{}
+			for id, p := range env.Pools {
+				specs[id] = p.Spec()
+			}
+			if s, err := floorSpec(ctx, root, tmp); err != nil {
+				logf("floor function: %v", err)
+			} else {
+				specs[floorFn] = s
+			}
 			if sections["load"] {
 				for _, c := range loadCases {
 					logf("load: %s", c.Name)
-					l, err := runLoad(ctx, env, c, loadOpts{Concurrency: *workers, Procs: *procs, Warmup: 10 * *workers,
+					l, err := runLoad(ctx, env, specs, c, loadOpts{Concurrency: *workers, Procs: *procs, Warmup: 10 * *workers,
 						Requests: *requests, Duration: *duration})
 					if err != nil {
 						r.LoadErrs = append(r.LoadErrs, c.Name+": "+err.Error())
@@ -119,16 +130,17 @@ func main() {
 				}
 			}
 			if sections["cold"] {
-				for _, c := range coldCases {
-					if p, ok := env.Pools[c.Fn]; ok {
-						t, err := runInitTrace(ctx, p.Spec().Binary, *initRuns)
+				cases := append([]coldCase{floorCold}, coldCases...)
+				for _, c := range cases {
+					if s, ok := specs[c.Fn]; ok {
+						t, err := runInitTrace(ctx, s.Binary, *initRuns)
 						if err != nil {
 							logf("inittrace %s: %v", c.Dir, err)
 						}
 						r.Init[c.Dir] = t
 					}
 				}
-				r.Cold = runCold(ctx, env, root, *coldRuns, logf)
+				r.Cold = runCold(ctx, env, specs, cases, root, *coldRuns, logf)
 				for _, c := range r.Cold {
 					if c.Err != "" {
 						logf("cold start %s: %s", c.Case.Dir, c.Err)
@@ -160,6 +172,19 @@ func main() {
 		logf("some measurements failed (see the report)")
 		os.Exit(1)
 	}
+}
+
+// floorSpec builds the runner's echofn like the dev runner builds functions.
+func floorSpec(ctx context.Context, root, dir string) (runtimeapi.Spec, error) {
+	bin := filepath.Join(dir, floorFn)
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin,
+		"./scripts/internal/testfn/testdata/echofn")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return runtimeapi.Spec{}, fmt.Errorf("build echofn: %w\n%s", err, out)
+	}
+	return runtimeapi.Spec{Name: floorFn, Binary: bin, Dir: dir, Timeout: 10 * time.Second, MemoryMB: 128, MaxProcesses: 4,
+		Env: map[string]string{"ECHO_SECRET": "floor-secret-0123456789"}, Logs: io.Discard}, nil
 }
 
 func sizes(ctx context.Context, root, dir string, r *results) error {

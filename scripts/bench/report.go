@@ -136,9 +136,12 @@ func (r *results) markdown(svgName string) string {
 			if len(it.Top) > 0 {
 				top = fmt.Sprintf("%s %.2f ms", shortPkg(it.Top[0].Pkg), it.Top[0].ClockMS)
 			}
-			w("| %s | %d | %s | %s | %s | ≤ %d ms %s | %.2f ms, %.0f allocs | %s |\n", c.Case.Dir, len(c.Total),
-				msStr(median(durationsMS(c.Init))), msStr(med), msStr(percentile(tot, 90)), bud.Milliseconds(),
-				verdict(med <= ms(bud)), it.ClockMS, it.Allocs, top)
+			budS := fmt.Sprintf("≤ %d ms %s", bud.Milliseconds(), verdict(med <= ms(bud)))
+			if c.Case.Floor {
+				budS = "reference"
+			}
+			w("| %s | %d | %s | %s | %s | %s | %.2f ms, %.0f allocs | %s |\n", c.Case.Dir, len(c.Total),
+				msStr(median(durationsMS(c.Init))), msStr(med), msStr(percentile(tot, 90)), budS, it.ClockMS, it.Allocs, top)
 		}
 		w("\n")
 	}
@@ -191,6 +194,9 @@ func (r *results) chart() string {
 		for _, l := range r.Load {
 			lat := durationsMS(l.Latencies)
 			label := l.Case.Path
+			if l.Case.Fn == floorFn {
+				label = "floor (echofn)"
+			}
 			p.Bars = append(p.Bars, bar{Label: label, Note: fmt.Sprintf("%.0f req/s", l.throughput())})
 			p.Values = append(p.Values, []float64{percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)})
 		}
@@ -203,8 +209,12 @@ func (r *results) chart() string {
 				continue
 			}
 			tot := durationsMS(c.Total)
-			p.Bars = append(p.Bars, bar{Label: c.Case.Dir, Value: median(tot), Whisker: percentile(tot, 90),
-				Budget: ms(coldBudget(c.Case.Dir)), Note: fmt.Sprintf("%.1f ms (n=%d)", median(tot), len(tot))})
+			label, budgetMS := c.Case.Dir, ms(coldBudget(c.Case.Dir))
+			if c.Case.Floor {
+				label, budgetMS = "floor (echofn)", 0
+			}
+			p.Bars = append(p.Bars, bar{Label: label, Value: median(tot), Whisker: percentile(tot, 90),
+				Budget: budgetMS, Note: fmt.Sprintf("%.1f ms (n=%d)", median(tot), len(tot))})
 		}
 		panels = append(panels, p)
 	}

@@ -58,33 +58,34 @@ func renderSVG(title string, panels []panel) string {
 		}
 		maxV = niceCeil(maxV)
 		scale := plotW / maxV
+		var bars strings.Builder // drawn over the grid
 		top := y
 		for i, br := range p.Bars {
 			n := max(1, len(p.Series))
 			h := rowH*n + gap
-			body.WriteString(fmt.Sprintf(`<text x="%d" y="%d" class="l">%s</text>`+"\n", left-8, y+rowH*n/2+4, esc(br.Label)))
+			bars.WriteString(fmt.Sprintf(`<text x="%d" y="%d" class="l">%s</text>`+"\n", left-8, y+rowH*n/2+4, esc(br.Label)))
 			if p.Series == nil {
 				w := br.Value * scale
-				body.WriteString(fmt.Sprintf(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y+2, w, rowH-4, seriesColors[0]))
+				bars.WriteString(fmt.Sprintf(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y+2, w, rowH-4, seriesColors[0]))
 				if br.Whisker > br.Value {
 					x1, x2 := float64(left)+w, float64(left)+br.Whisker*scale
-					body.WriteString(fmt.Sprintf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="wh"/><line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="wh"/>`+"\n",
+					bars.WriteString(fmt.Sprintf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="wh"/><line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="wh"/>`+"\n",
 						x1, y+rowH/2, x2, y+rowH/2, x2, y+5, x2, y+rowH-5))
 				}
 				if br.Budget > 0 {
 					x := float64(left) + br.Budget*scale
-					body.WriteString(fmt.Sprintf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="bud"/>`+"\n", x, y, x, y+rowH))
+					bars.WriteString(fmt.Sprintf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="bud"/>`+"\n", x, y, x, y+rowH))
 				}
 			} else {
 				for s, v := range p.Values[i] {
-					body.WriteString(fmt.Sprintf(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n",
+					bars.WriteString(fmt.Sprintf(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n",
 						left, y+s*rowH+2, v*scale, rowH-4, seriesColors[s%len(seriesColors)]))
-					body.WriteString(fmt.Sprintf(`<text x="%.1f" y="%d" class="v">%s %s</text>`+"\n",
+					bars.WriteString(fmt.Sprintf(`<text x="%.1f" y="%d" class="v">%s %s</text>`+"\n",
 						float64(left)+v*scale+4, y+s*rowH+rowH/2+4, p.Series[s], fmtNum(v)))
 				}
 			}
 			if br.Note != "" {
-				body.WriteString(fmt.Sprintf(`<text x="%d" y="%d" class="v">%s</text>`+"\n", width-right+8, y+rowH*n/2+4, esc(br.Note)))
+				bars.WriteString(fmt.Sprintf(`<text x="%d" y="%d" class="v">%s</text>`+"\n", width-right+8, y+rowH*n/2+4, esc(br.Note)))
 			}
 			y += h
 		}
@@ -95,6 +96,7 @@ func renderSVG(title string, panels []panel) string {
 			body.WriteString(fmt.Sprintf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="grid"/>`+"\n", x, top, x, y))
 			body.WriteString(fmt.Sprintf(`<text x="%.1f" y="%d" class="ax">%s</text>`+"\n", x, y+14, fmtNum(v)))
 		}
+		body.WriteString(bars.String())
 		body.WriteString(fmt.Sprintf(`<text x="%d" y="%d" class="ax" text-anchor="end">%s</text>`+"\n", width-right, y+28, esc(p.Unit)))
 		y += 44
 	}

@@ -193,3 +193,26 @@ func BenchmarkBridgeOpaqueStytch(b *testing.B) {
 		Metrics: benchMetrics("stytch")})
 	benchHandler(b, h, tok)
 }
+
+// BenchmarkBridgeOverhead is the handler around verify+mint: a provider that
+// accepts instantly, the real signer, limits, CORS, request id, log line, metric
+// and JSON. BridgeRS256 ≈ VerifyMintRS256 + this.
+func BenchmarkBridgeOverhead(b *testing.B) {
+	p := &identity.Provider{Name: "Clerk", Verifier: identity.VerifierFunc(func(context.Context, identity.Credential) (identity.Identity, error) {
+		return identity.Identity{Subject: "user_2NNEqL2nrIRdJ194ndJqAHwEfxC"}, nil
+	})}
+	h := bridge.New(p, benchSigner(b), bridge.Options{AllowedOrigins: []string{appOrigin}, Logger: benchLogger(),
+		Metrics: benchMetrics("clerk")})
+	benchHandler(b, h, "opaque-credential")
+}
+
+// BenchmarkMint is the signer alone (HS256).
+func BenchmarkMint(b *testing.B) {
+	s := benchSigner(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Mint("user_2NNEqL2nrIRdJ194ndJqAHwEfxC", ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

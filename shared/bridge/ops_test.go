@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,5 +249,43 @@ func TestEveryRequestLogLineHasLevelAndRequestID(t *testing.T) {
 	}
 	if lines < 3 {
 		t.Fatalf("only %d log lines:\n%s", lines, reqLogs)
+	}
+}
+
+// TestJWKSFailureLogRepeatsOncePerRefreshInterval complements
+// TestJWKSFailuresLoggedOncePerInterval: during a long outage the failure is
+// logged again once the refresh interval has passed, and still not per request.
+func TestJWKSFailureLogRepeatsOncePerRefreshInterval(t *testing.T) {
+	e := newEnv(t, specNamed("workos"))
+	var mu sync.Mutex
+	now := time.Now()
+	e.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e.opts.RefreshInterval = time.Hour
+	e.iss.SetDown(true)
+	e.build()
+	burst := func() {
+		for range 10 {
+			expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
+			time.Sleep(2 * time.Millisecond) // past the unknown-kid cooldown: real refetches
+		}
+	}
+	count := func() int { return strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`) }
+	burst()
+	if n := count(); n != 1 {
+		t.Fatalf("first interval: %d failure lines, want 1", n)
+	}
+	mu.Lock()
+	now = now.Add(59 * time.Minute)
+	mu.Unlock()
+	burst()
+	if n := count(); n != 1 {
+		t.Fatalf("before the interval ends: %d failure lines, want 1", n)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	burst()
+	if n := count(); n != 2 {
+		t.Fatalf("after one interval: %d failure lines, want 2", n)
 	}
 }

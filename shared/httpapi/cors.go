@@ -25,8 +25,11 @@ type CORS struct {
 	MaxAge int
 }
 
-// DefaultAllowHeaders covers the bridges and the x402 clients.
-var DefaultAllowHeaders = []string{"Authorization", "Content-Type", "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Request-Id"}
+// DefaultAllowHeaders covers the bridges and the x402 clients. @x402/fetch (2.27) sets
+// Access-Control-Expose-Headers on its paid retry (a response header, meaningless on a
+// request, but the browser still preflights it); without it here a browser cannot pay.
+var DefaultAllowHeaders = []string{"Authorization", "Content-Type", "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Request-Id",
+	"Access-Control-Expose-Headers"}
 
 // DefaultExposeHeaders lets browser x402 clients read challenges and receipts.
 var DefaultExposeHeaders = []string{"PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "X-Request-Id"}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,6 +178,25 @@ func TestCORS(t *testing.T) {
 				t.Fatalf("missing Vary: Origin: %v", w.Header())
 			}
 		})
+	}
+}
+
+// The paid retry of @x402/fetch in a browser is preflighted with these request headers
+// (it adds Access-Control-Expose-Headers to the request); every one must be allowed.
+func TestCORSPreflightAllowsTheX402FetchRetry(t *testing.T) {
+	h := Chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+		CORS{AllowedOrigins: []string{"https://app.example"}, AllowMethods: []string{"POST"}}.Middleware())
+	r := httptest.NewRequest(http.MethodOptions, "/x402/report", nil)
+	r.Header.Set("Origin", "https://app.example")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	r.Header.Set("Access-Control-Request-Headers", "access-control-expose-headers,payment-signature")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	allowed := strings.ToLower(w.Header().Get("Access-Control-Allow-Headers"))
+	for _, want := range []string{"access-control-expose-headers", "payment-signature"} {
+		if !slices.Contains(strings.Split(strings.ReplaceAll(allowed, " ", ""), ","), want) {
+			t.Fatalf("preflight allows %q, missing %q", allowed, want)
+		}
 	}
 }
 

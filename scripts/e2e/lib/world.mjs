@@ -1,0 +1,56 @@
+// Everything at once for the through-the-runner tests: PostgreSQL, Better Auth, the provider
+// issuers, the SPA origins, the InsForge-compatible stack, and the local runner serving every
+// function's real binary with a SAM env.json pointing the bridges at those peers.
+import { randomBytes } from 'node:crypto';
+import { startPostgres, createDatabase } from './pg.mjs';
+import { startBetterAuth } from './better-auth.mjs';
+import { startIssuers } from './oidc.mjs';
+import { startSpa } from './spa-server.mjs';
+import { startInsforge, startRunner } from './stack.mjs';
+import { freePort } from './util.mjs';
+
+// Lower-case on purpose: clients checksum `to`, so the server must compare case-insensitively.
+export const PAYMENT_RECIPIENT = '0x209693bc6afc0c5328ba36faf03c514ef312287c';
+
+export async function startWorld({ browser = true } = {}) {
+  const stops = [];
+  const w = { stop: async () => { for (const s of stops.reverse()) await s().catch(() => {}); } };
+  try {
+    // The SPA's origin must be known first: Better Auth trusts it, Clerk tokens carry it as azp,
+    // and ALLOWED_ORIGINS lists it.
+    if (browser) {
+      w.spa = await startSpa(); stops.push(w.spa.stop);
+      w.evil = await startSpa({ host: 'localhost' }); stops.push(w.evil.stop);
+    }
+    const spaOrigin = w.spa?.origin ?? `http://127.0.0.1:${await freePort()}`;
+    w.pg = await startPostgres(); stops.push(w.pg.stop);
+    const baDb = await createDatabase(w.pg.url, 'better_auth_e2e');
+    w.ba = await startBetterAuth({ databaseUrl: baDb, trustedOrigins: [spaOrigin] }); stops.push(w.ba.stop);
+    w.issuers = await startIssuers({ spaOrigin }); stops.push(w.issuers.stop);
+    w.jwtSecret = randomBytes(32).toString('hex');
+    w.insforge = await startInsforge({ databaseUrl: w.pg.url, jwtSecret: w.jwtSecret }); stops.push(w.insforge.stop);
+    const providerEnv = Object.assign({}, ...Object.values(w.issuers.providers).map((p) => p.env));
+    w.env = {
+      Parameters: {
+        INSFORGE_JWT_SECRET: w.jwtSecret,
+        TOKEN_TTL: '15m',
+        ALLOWED_ORIGINS: spaOrigin,
+        LOG_LEVEL: 'INFO',
+        ...providerEnv,
+        BETTER_AUTH_URL: w.ba.url,
+        ENVIRONMENT: 'development',
+        MOCK_OKX_FACILITATOR: 'true',
+        PAYMENT_RECIPIENT,
+        X402_PRICE: '1',
+        INSFORGE_BASE_URL: w.insforge.url,
+        INSFORGE_SERVICE_KEY: w.insforge.serviceKey,
+      },
+    };
+    w.runner = await startRunner({ envVars: w.env }); stops.push(w.runner.stop);
+    w.api = w.runner.url;
+    return w;
+  } catch (err) {
+    await w.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,115 @@
+// The SPA a user would write: get a provider credential, exchange it at the bridge (cross-origin,
+// CORS preflight, cookies when asked), then use @insforge/sdk with the minted token.
+// Bundled for the browser by esbuild (lib/spa-server.mjs); driven by playwright through window.e2e.
+import { createClient } from '@insforge/sdk';
+import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from '@x402/fetch';
+import { ExactEvmScheme } from '@x402/evm';
+import { privateKeyToAccount } from 'viem/accounts';
+
+document.getElementById('origin').textContent = `origin: ${location.origin}`;
+
+function log(title, value) {
+  const div = document.createElement('div');
+  div.className = 'user';
+  const h = document.createElement('strong');
+  h.textContent = title;
+  const pre = document.createElement('pre');
+  pre.textContent = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  div.append(h, pre);
+  document.getElementById('log').append(div);
+}
+
+async function asResult(res) {
+  const text = await res.text();
+  let body = text;
+  try { body = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body, headers: Object.fromEntries(res.headers.entries()) };
+}
+
+window.e2e = {
+  log,
+  /** Signs in to Better Auth from the browser; the session cookie lands in the browser's jar. */
+  async betterAuthSignIn(baUrl, email, password) {
+    const res = await fetch(`${baUrl}/api/auth/sign-in/email`, {
+      method: 'POST', credentials: 'include',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    const r = await asResult(res);
+    log(`Better Auth sign-in ${email}`, { status: r.status, user: r.body?.user?.id });
+    return r;
+  },
+  async betterAuthSignOut(baUrl) {
+    const res = await fetch(`${baUrl}/api/auth/sign-out`, {
+      method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: '{}',
+    });
+    return asResult(res);
+  },
+  /** Gets a token from an OAuth2 server's token endpoint (client_credentials), as a stand-in login. */
+  async oauthToken(tokenUrl) {
+    const res = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=openid',
+    });
+    return asResult(res);
+  },
+  /**
+   * Calls a bridge: POST with Authorization: Bearer (forces a preflight), or with the browser's
+   * cookies (credentials: 'include'). Returns {status, body} or {error} when the browser blocks it.
+   */
+  async bridge(url, { bearer, cookies = false, method = 'POST' } = {}) {
+    try {
+      const headers = {};
+      if (bearer) headers.Authorization = `Bearer ${bearer}`;
+      const res = await fetch(url, { method, headers, credentials: cookies ? 'include' : 'same-origin' });
+      const r = await asResult(res);
+      log(`bridge ${new URL(url).pathname}`, { status: r.status, error: r.body?.error, expires_in: r.body?.expires_in });
+      return r;
+    } catch (err) {
+      log(`bridge ${url} blocked`, String(err));
+      return { error: String(err) };
+    }
+  },
+  /** Uses @insforge/sdk with the minted token: insert todos, then list what this user can see. */
+  async todos(baseUrl, anonKey, token, titles) {
+    const client = createClient({ baseUrl, anonKey });
+    client.setAccessToken(token);
+    const inserted = [];
+    for (const title of titles) {
+      const { data, error } = await client.database.from('todos').insert([{ title }]).select();
+      if (error) return { error, stage: 'insert' };
+      inserted.push(...data);
+    }
+    const { data, error } = await client.database.from('todos').select('*').order('title');
+    if (error) return { error, stage: 'select' };
+    log(`todos visible with token for ${inserted[0]?.user_id ?? '?'}`, data.map((r) => `${r.user_id}: ${r.title}`));
+    return { inserted, rows: data };
+  },
+  /** Pays an x402 v2 endpoint from the browser with @x402/fetch (cross-origin: needs exposed headers). */
+  async payX402(url, privateKey, { network = 'eip155:196', asset = '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8' } = {}) {
+    const account = privateKeyToAccount(privateKey);
+    const pay = wrapFetchWithPaymentFromConfig(fetch, {
+      schemes: [{ network, client: new ExactEvmScheme(account) }],
+      spendControls: { allowedAssets: [{ network, asset }] },
+    });
+    try {
+      const res = await pay(url, { method: 'POST' });
+      const r = await asResult(res);
+      const h = res.headers.get('payment-response');
+      r.settlement = h ? decodePaymentResponseHeader(h) : null;
+      log(`x402 ${new URL(url).pathname}`, { status: r.status, payer: r.settlement?.payer, tx: r.settlement?.transaction });
+      return r;
+    } catch (err) {
+      log(`x402 ${url} failed`, String(err));
+      return { error: String(err) };
+    }
+  },
+  async tryForeignUpdate(baseUrl, anonKey, token, id) {
+    const client = createClient({ baseUrl, anonKey });
+    client.setAccessToken(token);
+    const { data, error } = await client.database.from('todos').update({ title: 'hijacked' }).eq('id', id).select();
+    return { data, error };
+  },
+};
+window.e2eReady = true;

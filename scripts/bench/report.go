@@ -54,7 +54,9 @@ func (r *results) markdown(svgName string) string {
 
 	if m := r.Micro; m != nil {
 		w("## Hot path (Go benchmarks)\n\n")
-		w("Median of %d rounds; each round runs every benchmark once (`-benchmem`), so a floor and its subject see the same load. ", m.Rounds)
+		w("Median of %d rounds; each round runs every benchmark once in its own process (`-benchmem`, `-benchtime` per run), ", m.Rounds)
+		w("floors beside their subjects, the order reversed every other round. *× floor* is the median of the per-round ratios ")
+		w("(subject and floor measured seconds apart), which cancels most of the outside load; ns/op columns are plain medians. ")
 		w("Floors: one bare RS256 (or EdDSA) verify + one HS256 sign with golang-jwt; one bare ecrecover. ")
 		w("Budgets (issue 7): verify+mint ≤ 1.5× its floor; EIP-3009 verification ≤ 150 µs/op.\n\n")
 		w("| benchmark | what | ns/op | B/op | allocs/op | floor | × floor | budget |\n|---|---|--:|--:|--:|---|--:|---|\n")
@@ -69,7 +71,7 @@ func (r *results) markdown(svgName string) string {
 			floor, ratioS, budgetS := "", "", ""
 			if f, ok := m.med(q.Floor); ok {
 				listed[q.Floor] = true
-				x := s.NsOp / f.NsOp
+				x, _ := m.ratio(q.Subject, q.Floor)
 				floor, ratioS = fmt.Sprintf("%s (%s)", q.Floor, us(f.NsOp)), fmt.Sprintf("%.2f×", x)
 				if q.Budget > 0 {
 					budgetS = fmt.Sprintf("≤ %.1f× %s", q.Budget, verdict(x <= q.Budget))

@@ -87,3 +87,20 @@ init math @1.2 ms, 0.009 ms clock,`)
 		t.Fatalf("got %+v", got)
 	}
 }
+
+func TestRatioIsTheMedianOfPairedRounds(t *testing.T) {
+	m := microResult{Runs: map[string][]benchLine{
+		// Round 2 is slowed down for both by outside load: its ratio stays 1.2.
+		"Floor":   {{NsOp: 100}, {NsOp: 300}, {NsOp: 100}},
+		"Subject": {{NsOp: 120}, {NsOp: 360}, {NsOp: 150}},
+	}}
+	if r, ok := m.ratio("Subject", "Floor"); !ok || math.Abs(r-1.2) > 1e-9 {
+		t.Fatalf("ratio = %v, %v; want 1.2", r, ok)
+	}
+	if _, ok := m.ratio("Subject", "Missing"); ok {
+		t.Fatal("a ratio without a floor")
+	}
+	if med, _ := m.med("Floor"); med.NsOp != 100 {
+		t.Fatalf("median = %v", med.NsOp)
+	}
+}

@@ -57,3 +57,12 @@ sam-check:
 ## deploy: sam build && sam deploy (guided the first time, which saves samconfig.toml)
 deploy:
 	./scripts/deploy
+
+# ---------------------------------------------------------------------------------------------
+# End-to-end against real peers (npm + Debian Chromium), through the local runner.
+
+.PHONY: e2e
+## e2e: Better Auth, OIDC issuers, the @x402 client, @insforge/sdk in Chromium — real binaries via the Runtime API
+e2e:
+	scripts/e2e/ensure-deps
+	cd scripts/e2e && npm test

@@ -334,7 +334,9 @@ func TestJWKSFailuresLoggedOncePerInterval(t *testing.T) {
 }
 
 // TestUnknownKIDRefetchIsRateLimited: a flood of random kids costs at most one
-// JWKS fetch per cooldown.
+// JWKS fetch per cooldown. The kid that triggered the fetch is refused for good
+// (401); the others could not be looked up, so they are told to retry (503) rather
+// than that their key is invalid.
 func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	e := newEnv(t, specNamed("workos"))
 	e.opts.UnknownKIDCooldown = time.Hour
@@ -344,10 +346,44 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	k := e.iss.Unpublished()
 	for i := range 50 {
 		k.KID = fmt.Sprintf("random-kid-%d", i)
-		expectError(t, e.serve(e.bearer(identitytest.SignWith(k, e.claims(nil), nil))), 401, codeInvalid)
+		w := e.serve(e.bearer(identitytest.SignWith(k, e.claims(nil), nil)))
+		if i == 0 {
+			expectError(t, w, 401, codeInvalid)
+			continue
+		}
+		expectError(t, w, 503, codeUnavailable)
+		if got := w.Header().Get("Retry-After"); got != "3600" {
+			t.Fatalf("Retry-After = %q, want the cooldown (3600)", got)
+		}
 	}
 	if got := e.iss.Fetches.Load() - before; got > 1 {
 		t.Fatalf("%d JWKS fetches for 50 unknown kids, want at most 1", got)
+	}
+}
+
+// TestRotationAfterAnUnknownKIDProbeIsNotReportedInvalid: found end to end. An
+// unknown-kid probe starts the refetch cooldown; a token signed with a key the
+// provider rotated to right after must not be answered 401 (clients sign out on
+// 401) but 503 with Retry-After, and it is accepted once the cooldown allows a refetch.
+func TestRotationAfterAnUnknownKIDProbeIsNotReportedInvalid(t *testing.T) {
+	e := newEnv(t, specNamed("auth0"))
+	// Longer than the bridge's 3 s request deadline, so a request cannot simply
+	// wait the cooldown out (as it does when the cooldown is shorter).
+	e.opts.UnknownKIDCooldown = 3500 * time.Millisecond
+	e.build()
+	expectMinted(t, e, e.serve(okRequest(e)), e.base["sub"].(string), "")
+	probe := e.iss.Unpublished()
+	probe.KID = "probe"
+	expectError(t, e.serve(e.bearer(identitytest.SignWith(probe, e.claims(nil), nil))), 401, codeInvalid)
+
+	e.iss.Rotate(false)
+	w := e.serve(okRequest(e))
+	expectError(t, w, 503, codeUnavailable)
+	if got := w.Header().Get("Retry-After"); got != "4" {
+		t.Fatalf("Retry-After = %q, want the cooldown rounded up (4)", got)
+	}
+	if w := waitFor200(e, func() *http.Request { return okRequest(e) }); w.Code != http.StatusOK {
+		t.Fatalf("the rotated key was never accepted: %d %s", w.Code, w.Body)
 	}
 }
 

@@ -76,7 +76,8 @@ type Options struct {
 	// Timeout bounds each outbound call (http.Client.Timeout); the request context
 	// bounds it further. Default 5s.
 	Timeout time.Duration
-	// RefreshInterval is how often the JWKS is refreshed in the background. Default 1h.
+	// RefreshInterval is how often the JWKS is refreshed in the background. Default 15m: a
+	// rotated key is seen within that even when unknown-kid refetches are cooling down.
 	RefreshInterval time.Duration
 	// UnknownKIDCooldown is the minimum time between JWKS refetches caused by a
 	// token with an unknown kid (an attacker can send any kid). Default 30s, as
@@ -91,7 +92,7 @@ type Options struct {
 // Defaults.
 const (
 	DefaultTimeout            = 5 * time.Second
-	DefaultRefreshInterval    = time.Hour
+	DefaultRefreshInterval    = 15 * time.Minute
 	DefaultUnknownKIDCooldown = 30 * time.Second
 	// DefaultLeeway covers clock drift between the provider, Lambda and the caller.
 	// Clerk tokens live 60s (nbf already 5s early) and providers recommend 5-30s;

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -127,6 +130,9 @@ func (v *JWTVerifier) Close() { v.keys.cancel() }
 // and requiring it means a token is tried against exactly one key.
 var errNoKID = errors.New("token header has no kid")
 
+// errKIDCooldown marks an unknown kid seen while its JWKS refetch is rate limited.
+var errKIDCooldown = errors.New("unknown kid while the JWKS refetch is cooling down")
+
 // keyErr marks a failure to find the signing key (as opposed to a bad token).
 type keyErr struct{ err error }
 
@@ -143,6 +149,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 	if err != nil {
 		return Identity{}, Unavailable(p, err)
 	}
+	fetchesBefore := v.keys.fetches.Load()
 	var claims Claims
 	tok, err := v.parser.ParseWithClaims(c.Token, &claims, func(t *jwt.Token) (any, error) {
 		if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
@@ -155,7 +162,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 		return k, nil
 	})
 	if err != nil {
-		return Identity{}, v.classify(tok, &claims, err)
+		return Identity{}, v.classify(tok, &claims, err, v.keys.fetches.Load() != fetchesBefore)
 	}
 	if !slices.Contains(v.cfg.Issuers, claims.Issuer) {
 		return Identity{}, Invalid("the "+p+" token issuer (iss) is not accepted", fmt.Errorf("iss %q not in configured issuers", claims.Issuer))
@@ -171,15 +178,27 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 	return Identity{Subject: claims.Subject, Email: claims.email()}, nil
 }
 
-func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error) error {
+// classify maps a parse failure to a client error. refetched reports whether the
+// JWKS was fetched while this token was being checked.
+func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error, refetched bool) error {
 	p := v.cfg.Provider
 	var ke *keyErr
 	switch {
 	case errors.As(err, &ke):
-		// The key lookup failed: either the provider is unreachable (503) or it is
-		// reachable and does not publish this kid (401).
+		// The key lookup failed: the provider is unreachable (503); or the keys were
+		// just fetched and still lack this kid (401); or the unknown-kid refetch is in
+		// its cooldown, so we could not look (503 + Retry-After). Answering 401 in the
+		// last case would let anyone who sends a random kid every cooldown make a
+		// freshly rotated key look invalid (clients read 401 as "signed out") until the
+		// next background refresh.
 		if ok, cause := v.keys.health(); !ok {
 			return Unavailable(p+" (signing keys)", errors.Join(cause, err))
+		}
+		if !refetched {
+			e := Unavailable(p+" (signing keys)", errors.Join(errKIDCooldown, err))
+			e.Message = "the " + p + " token is signed with a key that is not known yet; the provider's keys were refreshed moments ago, try again shortly"
+			e.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(v.keys.cooldown.Seconds())))))
+			return e
 		}
 		return Invalid("the "+p+" token is signed with a key the provider does not publish", err)
 	case errors.Is(err, errNoKID):
@@ -218,6 +237,8 @@ type keySet struct {
 	kf            keyfunc.Keyfunc
 	initErr       error
 	cancel        context.CancelFunc
+	cooldown      time.Duration // between unknown-kid refetches
+	fetches       atomic.Uint64 // JWKS requests sent, successful or not
 
 	mu      sync.Mutex
 	ok      bool  // the last fetch succeeded
@@ -228,7 +249,7 @@ type keySet struct {
 func startKeySet(provider, url string, o Options) *keySet {
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &keySet{provider: provider, url: url, log: o.Logger, logEvery: o.RefreshInterval, now: o.Now,
-		ready: make(chan struct{}), cancel: cancel, lastErr: errors.New("signing keys not fetched yet")}
+		ready: make(chan struct{}), cancel: cancel, cooldown: o.UnknownKIDCooldown, lastErr: errors.New("signing keys not fetched yet")}
 	client := &http.Client{
 		Timeout:       o.Timeout,
 		Transport:     &jwksTransport{base: o.Transport, keys: k},
@@ -309,6 +330,7 @@ type jwksTransport struct {
 }
 
 func (t *jwksTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.keys.fetches.Add(1)
 	res, err := t.base.RoundTrip(r)
 	if err != nil {
 		t.keys.fail(err)

@@ -151,7 +151,7 @@ func (r *results) markdown(svgName string) string {
 	if len(r.Sizes) > 0 || r.SizeErr != "" {
 		w("## Binary sizes (linux/arm64, stripped)\n\n")
 		w("`CGO_ENABLED=0 go build %s` — the Makefile's `LAMBDA_FLAGS`; the same check is `make size-check` (fails CI over budget). 1 MB = 10^6 bytes.\n\n",
-			strings.Join(budget.BuildFlags, " "))
+			budget.FlagsString())
 		if r.SizeErr != "" {
 			w("size check failed: %s\n\n", r.SizeErr)
 		}

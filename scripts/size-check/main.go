@@ -59,7 +59,7 @@ func run(ctx context.Context, out string) int {
 		fmt.Fprintln(os.Stderr, "size-check:", err)
 		return 2
 	}
-	fmt.Println("linux/arm64, CGO_ENABLED=0, go build", budget.BuildFlags, runtime.Version())
+	fmt.Println("GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build", budget.FlagsString(), "("+runtime.Version()+")")
 	_ = budget.WriteTable(os.Stdout, res)
 	failed := 0
 	for _, r := range res {

@@ -53,6 +53,18 @@ func ClassOf(name string) (Class, error) {
 // BuildFlags are the Makefile's LAMBDA_FLAGS (what `make build` and `sam build` use).
 var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid="}
 
+// FlagsString renders BuildFlags for a shell ("-s -w -buildid=" quoted).
+func FlagsString() string {
+	out := make([]string, len(BuildFlags))
+	for i, f := range BuildFlags {
+		if strings.ContainsAny(f, " =") && !strings.HasPrefix(f, "-") {
+			f = `"` + f + `"`
+		}
+		out[i] = f
+	}
+	return strings.Join(out, " ")
+}
+
 // DeployEnv is the environment of a deployment build.
 var DeployEnv = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}
 

@@ -164,3 +164,9 @@ func TestBuildFlagsMatchTheMakefile(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsStringQuotesTheLinkerFlags(t *testing.T) {
+	if got := FlagsString(); got != `-tags lambda.norpc -trimpath -buildvcs=false -ldflags "-s -w -buildid="` {
+		t.Fatalf("FlagsString() = %s", got)
+	}
+}

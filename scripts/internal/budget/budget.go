@@ -57,7 +57,7 @@ var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false
 func FlagsString() string {
 	out := make([]string, len(BuildFlags))
 	for i, f := range BuildFlags {
-		if strings.ContainsAny(f, " =") && !strings.HasPrefix(f, "-") {
+		if strings.Contains(f, " ") {
 			f = `"` + f + `"`
 		}
 		out[i] = f

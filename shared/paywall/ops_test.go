@@ -14,6 +14,8 @@ import (
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
@@ -83,6 +85,13 @@ func opsCases() []opsCase {
 			map[string]float64{paywall.MetricPending: 1}},
 		{"settle outcome unknown", nil, func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202,
 			map[string]float64{paywall.MetricPending: 1}},
+		{"ledger down before settle", []option{func(c *paywall.Config, h *harness) {
+			down, err := insforge.New(insforge.Options{BaseURL: "http://127.0.0.1:1", Token: "ik_down_0123456789", MaxRetries: -1})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			c.Ledger = ledger.New(down)
+		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerClaim: 1}},
 		{"ledger update fails after settle", []option{func(c *paywall.Config, h *harness) {
 			c.Ledger = &settleFails{Ledger: h.ledger}
 			c.SettleRecordAttempts = 3
@@ -137,7 +146,7 @@ func TestNoSecretOrPaymentHeaderIsLogged(t *testing.T) {
 				"payment header": header, "payment header (prefix)": header[:48],
 				"signature": sig, "signature without 0x": strings.TrimPrefix(sig, "0x")[:40],
 				"OKX secret": okxtest.Secret, "OKX passphrase": okxtest.Passphrase, "OKX API key": okxtest.Key,
-				"InsForge service key": h.stack.ServiceKey,
+				"InsForge service key": h.stack.ServiceKey, "InsForge key (ledger down)": "ik_down_0123456789",
 			}
 			for what, v := range secrets {
 				if v != "" && strings.Contains(all, v) {

@@ -7,14 +7,17 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
@@ -32,7 +35,16 @@ type Options struct {
 	// provider call (5s client timeout) plus margin, under API Gateway's 30s.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// Metrics receives TokensMinted and TokensRefused (CloudWatch EMF); nil records nothing.
+	Metrics *metrics.Recorder
 }
+
+// Metric names (namespace metrics.Namespace). Both carry the provider dimension;
+// TokensRefused also carries the error code (a small fixed set, never user data).
+const (
+	MetricMinted  = "TokensMinted"
+	MetricRefused = "TokensRefused"
+)
 
 // DefaultTimeout bounds one verification.
 const DefaultTimeout = 6 * time.Second
@@ -59,7 +71,7 @@ func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &handler{p: p, s: s, timeout: o.Timeout}
+	h := &handler{p: p, s: s, timeout: o.Timeout, metrics: o.Metrics, provider: Slug(p.Name)}
 	return httpapi.Chain(httpapi.HandlerFunc(h.serve),
 		httpapi.Recover(),
 		httpapi.RequestID(o.Logger.With(slog.String("provider", p.Name))),
@@ -90,16 +102,44 @@ func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provid
 	if err != nil {
 		return nil, err
 	}
-	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log}), nil
+	// The function is named after the provider (functions/token-<slug>).
+	m := metrics.New(os.Stdout, "token-"+Slug(p.Name))
+	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log, Metrics: m}), nil
+}
+
+// Slug is the metric dimension value of a provider name ("Better Auth" → "better-auth").
+func Slug(name string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), " ", "-")
 }
 
 type handler struct {
-	p       *identity.Provider
-	s       *signer.Signer
-	timeout time.Duration
+	p        *identity.Provider
+	s        *signer.Signer
+	timeout  time.Duration
+	metrics  *metrics.Recorder
+	provider string
 }
 
+// serve counts every outcome once: minted, or refused with its error code.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
+	err := h.exchange(w, r)
+	if h.metrics == nil {
+		return err
+	}
+	if err == nil {
+		h.metrics.Count(MetricMinted, map[string]string{"provider": h.provider})
+		return nil
+	}
+	code := "internal_error"
+	var e *httpapi.Error
+	if errors.As(err, &e) {
+		code = e.Code
+	}
+	h.metrics.Count(MetricRefused, map[string]string{"provider": h.provider, "code": code})
+	return err
+}
+
+func (h *handler) exchange(w http.ResponseWriter, r *http.Request) error {
 	cred, err := credential(r, h.p.Cookies)
 	if err != nil {
 		return err

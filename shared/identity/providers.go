@@ -3,17 +3,32 @@ package identity
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 )
 
-// idPattern is what a provider id may look like before it is put into a URL path.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+// maxIDLen bounds a provider id before it is put into a URL path.
+const maxIDLen = 128
+
+// validID reports whether v is 1-128 letters, digits, '_' or '-'. A loop rather
+// than a regexp: compiling ^[A-Za-z0-9_-]{1,128}$ at package init unrolled the
+// repetition into ~1,700 allocations and 0.6 ms of every bridge's cold start.
+func validID(v string) bool {
+	if len(v) == 0 || len(v) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkID(name, v string) error {
-	if !idPattern.MatchString(v) {
+	if !validID(v) {
 		return fmt.Errorf("%s must be letters, digits, '_' or '-' (got %q)", name, v)
 	}
 	return nil

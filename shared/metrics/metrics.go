@@ -6,7 +6,9 @@ package metrics
 import (
 	"encoding/json"
 	"io"
-	"sort"
+	"math"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -37,35 +39,85 @@ func (r *Recorder) Count(name string, dims map[string]string) {
 }
 
 // Add records value of name with unit ("Count", "Milliseconds", …).
+//
+// The line is assembled by hand rather than with maps and json.Marshal: this runs
+// on every bridge request, and the generic version cost ~13 µs and 53 allocations
+// per line (about a tenth of a whole token exchange).
 func (r *Recorder) Add(name string, value float64, unit string, dims map[string]string) {
-	if r == nil || r.w == io.Discard {
+	if r == nil || r.w == io.Discard || math.IsNaN(value) || math.IsInf(value, 0) {
 		return
 	}
-	keys := make([]string, 0, len(dims)+1)
-	line := map[string]any{"level": "INFO", "msg": "metric", name: value}
+	var kb [8]string
+	keys := kb[:0]
+	for k := range dims {
+		if !reserved(k, name) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+
+	b := make([]byte, 0, 384)
+	b = append(b, `{"level":"INFO","msg":"metric"`...)
 	if r.function != "" {
-		keys = append(keys, "function")
-		line["function"] = r.function
+		b = appendField(b, "function", r.function)
 	}
-	for k, v := range dims {
-		keys = append(keys, k)
-		line[k] = v
+	for _, k := range keys {
+		b = appendField(b, k, dims[k])
 	}
-	sort.Strings(keys[min(1, len(keys)):])
-	line["_aws"] = map[string]any{
-		"Timestamp": r.now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  Namespace,
-			"Dimensions": [][]string{keys},
-			"Metrics":    []any{map[string]string{"Name": name, "Unit": unit}},
-		}},
+	b = append(b, ',')
+	b = appendString(b, name)
+	b = append(b, ':')
+	b = strconv.AppendFloat(b, value, 'g', -1, 64)
+	b = append(b, `,"_aws":{"Timestamp":`...)
+	b = strconv.AppendInt(b, r.now().UnixMilli(), 10)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":`...)
+	b = appendString(b, Namespace)
+	b = append(b, `,"Dimensions":[[`...)
+	first := true
+	if r.function != "" {
+		b = appendString(b, "function")
+		first = false
 	}
-	b, err := json.Marshal(line)
-	if err != nil {
-		return
+	for _, k := range keys {
+		if !first {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		first = false
 	}
-	b = append(b, '\n')
+	b = append(b, `]],"Metrics":[{"Name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"Unit":`...)
+	b = appendString(b, unit)
+	b = append(b, "}]}]}}\n"...)
+
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, _ = r.w.Write(b)
+}
+
+// reserved keys cannot be dimensions: they would duplicate a key of the line.
+func reserved(k, metric string) bool {
+	return k == "level" || k == "msg" || k == "function" || k == "_aws" || k == metric
+}
+
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, ',')
+	b = appendString(b, k)
+	b = append(b, ':')
+	return appendString(b, v)
+}
+
+// appendString writes s as a JSON string: printable ASCII directly, anything
+// else through encoding/json (rare: names and dimensions are short identifiers).
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

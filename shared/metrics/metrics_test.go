@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"testing"
 	"time"
 )
@@ -53,5 +54,77 @@ func TestDiscardWritesNothing(t *testing.T) {
 	r.Count("X", nil) // a nil recorder is safe
 	if New(io.Discard, "f").w != io.Discard {
 		t.Fatal("unexpected")
+	}
+}
+
+type discardLines struct{}
+
+func (discardLines) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkCount is the cost a bridge pays per request for its EMF line.
+func BenchmarkCount(b *testing.B) {
+	r := New(discardLines{}, "token-better-auth")
+	dims := map[string]string{"provider": "better-auth", "code": "token_expired"}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Count("TokensRefused", dims)
+	}
+}
+
+// TestLinesAreValidJSONForAwkwardValues: escaping, non-ASCII, no function,
+// reserved dimension names dropped, NaN skipped.
+func TestLinesAreValidJSONForAwkwardValues(t *testing.T) {
+	cases := []struct {
+		name     string
+		function string
+		metric   string
+		value    float64
+		dims     map[string]string
+		wantDims []string
+		wantLine bool
+	}{
+		{"quotes and control bytes", "fn", "Errors", 2.5, map[string]string{"code": "a\"b\\c\n<x>&"}, []string{"function", "code"}, true},
+		{"non-ascii", "", "Pago", 1, map[string]string{"región": "São Paulo"}, []string{"región"}, true},
+		{"reserved dimension dropped", "fn", "X", 1, map[string]string{"level": "DEBUG", "_aws": "x", "X": "y", "b": "1", "a": "2"}, []string{"function", "a", "b"}, true},
+		{"no dimensions", "", "X", 1, nil, []string{}, true},
+		{"NaN", "fn", "X", math.NaN(), nil, nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			New(&buf, c.function).Add(c.metric, c.value, "Count", c.dims)
+			if !c.wantLine {
+				if buf.Len() != 0 {
+					t.Fatalf("wrote %q", buf.String())
+				}
+				return
+			}
+			var line map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+				t.Fatalf("not JSON: %v: %q", err, buf.String())
+			}
+			if line["level"] != "INFO" || line[c.metric] != c.value {
+				t.Fatalf("line = %v", line)
+			}
+			for _, k := range c.wantDims {
+				want := c.dims[k]
+				if k == "function" {
+					want = c.function
+				}
+				if line[k] != want {
+					t.Fatalf("%s = %v, want %q", k, line[k], want)
+				}
+			}
+			aws := line["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+			dims := aws["Dimensions"].([]any)[0].([]any)
+			if len(dims) != len(c.wantDims) {
+				t.Fatalf("dimensions = %v, want %v", dims, c.wantDims)
+			}
+			for i := range dims {
+				if dims[i] != c.wantDims[i] {
+					t.Fatalf("dimensions = %v, want %v", dims, c.wantDims)
+				}
+			}
+		})
 	}
 }

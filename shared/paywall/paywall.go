@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
@@ -52,6 +53,40 @@ type Config struct {
 	SettleRecordBackoff time.Duration
 	// PendingRetryAfter is sent with 202 "settlement pending" answers (default 10 s).
 	PendingRetryAfter time.Duration
+	// Metrics receives the payment outcomes (CloudWatch EMF); nil records nothing.
+	Metrics *metrics.Recorder
+}
+
+// Metric names (namespace metrics.Namespace), all dimensioned by endpoint.
+// PaymentsFailed also carries the stage that failed (a fixed set, below).
+const (
+	MetricSettled = "PaymentsSettled"
+	MetricFailed  = "PaymentsFailed"
+	MetricPending = "PaymentsPending"
+	// MetricLedgerRetries counts extra attempts to record a settled payment;
+	// MetricLedgerRecordFailed counts settled payments left pending for the reconciler.
+	MetricLedgerRetries      = "LedgerRetries"
+	MetricLedgerRecordFailed = "LedgerRecordFailed"
+)
+
+// Stages of MetricFailed.
+const (
+	StageVerify        = "verify"         // the facilitator rejected the payment
+	StageVerifyError   = "verify_error"   // the facilitator could not be reached
+	StageLedgerClaim   = "ledger_claim"   // no ledger row could be written; nothing settled
+	StageSettleRefused = "settle_refused" // the facilitator refused before moving money
+	StageSettle        = "settle"         // the settlement failed
+)
+
+func (p *Paywall) count(name string, value float64, stage string) {
+	if p.cfg.Metrics == nil {
+		return
+	}
+	dims := map[string]string{"endpoint": p.cfg.Endpoint}
+	if stage != "" {
+		dims["stage"] = stage
+	}
+	p.cfg.Metrics.Add(name, value, "Count", dims)
 }
 
 // Paywall is the middleware.
@@ -152,6 +187,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	// 4. Facilitator verify (balance, nonce state, token domain: what needs the chain).
 	vr, err := p.cfg.Facilitator.Verify(r.Context(), freq)
 	if err != nil {
+		p.count(MetricFailed, 1, StageVerifyError)
 		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
 			"the payment facilitator could not verify the payment; nothing was charged", err)
 	}
@@ -160,6 +196,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		if reason == "" {
 			reason = x402.ReasonUnexpectedVerify
 		}
+		p.count(MetricFailed, 1, StageVerify)
 		return p.challenge(w, resourceURL, reason, "the facilitator rejected the payment: "+clip(firstNonEmpty(vr.Message, reason)))
 	}
 
@@ -175,6 +212,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		ValidBefore: msg.ValidBefore.Int64(), ResponseSummary: p.cfg.Summary, Mock: p.cfg.Mock,
 	})
 	if err != nil {
+		p.count(MetricFailed, 1, StageLedgerClaim)
 		e := httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable",
 			"the payment ledger is unavailable; nothing was charged, retry later", err)
 		e.Header = http.Header{"Retry-After": {"5"}}
@@ -190,16 +228,19 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	case err != nil && facilitator.IsDefinitive(err):
 		// The facilitator refused before acting: no money moved.
 		p.fail(ctx, log, row.ID, "settle refused: "+err.Error())
+		p.count(MetricFailed, 1, StageSettleRefused)
 		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
 			"the payment facilitator refused the settlement; nothing was charged", err)
 	case err != nil:
 		// Outcome unknown (timeout, 5xx): the pending row holds everything the
 		// reconciler needs. Unpaid content is never served.
 		log.Error("settle outcome unknown; row left pending", slog.String("payment_id", row.ID), slog.String("error", err.Error()))
+		p.count(MetricPending, 1, "")
 		return p.pending(w, style, payer, "", "settlement outcome unknown")
 	case sr.Status == facilitator.StatusFailed:
 		reason := firstNonEmpty(sr.Reason, x402.ReasonUnexpectedSettle)
 		p.fail(ctx, log, row.ID, reason+": "+sr.Message)
+		p.count(MetricFailed, 1, StageSettle)
 		p.setResponse(w, style, x402.SettlementResponse{Success: false, ErrorReason: reason, Payer: payer, Network: freq.Requirements.Network})
 		return p.challenge(w, resourceURL, reason, "settlement failed: "+clip(firstNonEmpty(sr.Message, reason)))
 	case !sr.Settled():
@@ -210,13 +251,20 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 					slog.String("tx", sr.Transaction), slog.String("error", err.Error()))
 			}
 		}
+		p.count(MetricPending, 1, "")
 		return p.pending(w, style, payer, sr.Transaction, "settlement "+sr.Status)
 	}
 
 	// 7. Money moved: record it, retrying. If it still fails, the pending row
 	// (payer, nonce, amount) lets the reconciler resolve it, and the payer is served.
 	tx := strings.ToLower(sr.Transaction)
-	if err := p.recordSettled(ctx, row.ID, tx, sr.Mock || p.cfg.Mock); err != nil {
+	p.count(MetricSettled, 1, "")
+	retries, err := p.recordSettled(ctx, row.ID, tx, sr.Mock || p.cfg.Mock)
+	if retries > 0 {
+		p.count(MetricLedgerRetries, float64(retries), "")
+	}
+	if err != nil {
+		p.count(MetricLedgerRecordFailed, 1, "")
 		log.Error("settled payment could not be recorded; row left pending for the reconciler",
 			slog.String("payment_id", row.ID), slog.String("tx", tx), slog.String("error", err.Error()))
 	}
@@ -253,7 +301,8 @@ func (p *Paywall) replay(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 }
 
-func (p *Paywall) recordSettled(ctx context.Context, id, tx string, mock bool) error {
+// recordSettled marks the row settled, retrying; it returns how many retries it took.
+func (p *Paywall) recordSettled(ctx context.Context, id, tx string, mock bool) (int, error) {
 	var err error
 	wait := p.cfg.SettleRecordBackoff
 	for i := 0; i < p.cfg.SettleRecordAttempts; i++ {
@@ -262,10 +311,10 @@ func (p *Paywall) recordSettled(ctx context.Context, id, tx string, mock bool) e
 			wait *= 2
 		}
 		if err = p.cfg.Ledger.Settle(ctx, id, tx, mock); err == nil || errors.Is(err, ledger.ErrNotPending) {
-			return nil
+			return i, nil
 		}
 	}
-	return err
+	return p.cfg.SettleRecordAttempts - 1, err
 }
 
 func (p *Paywall) fail(ctx context.Context, log *slog.Logger, id, reason string) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -13,6 +14,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
@@ -61,6 +63,7 @@ func New(e Env, fac facilitator.Facilitator, l paywall.Ledger, log *slog.Logger,
 	pw, err := paywall.New(paywall.Config{
 		Offer: offer, Facilitator: fac, Ledger: l, Endpoint: Endpoint,
 		Summary: "Crypto Market Analysis report", Mock: e.MockFacilitator, Now: now,
+		Metrics: metrics.New(os.Stdout, "x402-report"),
 	})
 	if err != nil {
 		return nil, err

@@ -66,3 +66,15 @@ deploy:
 e2e:
 	scripts/e2e/ensure-deps
 	cd scripts/e2e && npm test
+
+# ---------------------------------------------------------------------------------------------
+# Performance (never part of `make test`: times are reported, not asserted; sizes are asserted).
+
+.PHONY: bench size-check
+## bench: hot path vs floors, load through the local runner, cold starts, sizes → docs/benchmarks.md + .svg
+bench:
+	$(GO) run ./scripts/bench $(BENCH_ARGS)
+
+## size-check: build every function for linux/arm64 (LAMBDA_FLAGS); fail over budget or if a bridge links go-ethereum/pgx
+size-check:
+	$(GO) run ./scripts/size-check

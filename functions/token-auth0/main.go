@@ -1,26 +1,15 @@
-// Command token-auth0 exchanges a sign-in provider credential for an InsForge
-// token (POST/GET /token/auth0). Wiring only: the logic is in shared/identity
-// and shared/bridge.
+// Command token-auth0 exchanges an Auth0 access token for your API for an InsForge token
+// (POST/GET /token/auth0). Wiring only: the provider is configured by AUTH0_*
+// (shared/identity), the bridge by INSFORGE_JWT_SECRET, TOKEN_TTL and
+// ALLOWED_ORIGINS (shared/bridge); a bad value fails the cold start naming it.
 package main
 
 import (
-	"log/slog"
-	"net/http"
-
 	"github.com/insforge/edge-functions-go/shared/bridge"
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 func main() {
-	launch.HTTP("token-auth0", func(log *slog.Logger) (http.Handler, error) {
-		var cfg identity.Auth0Config
-		if err := config.Load(&cfg); err != nil {
-			return nil, err
-		}
-		return bridge.FromEnv(log, func(o identity.Options) (*identity.Provider, error) {
-			return identity.NewAuth0(cfg, o)
-		})
-	})
+	launch.HTTP("token-auth0", bridge.Build(identity.NewAuth0))
 }

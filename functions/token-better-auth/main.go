@@ -1,26 +1,15 @@
-// Command token-better-auth exchanges a sign-in provider credential for an InsForge
-// token (POST/GET /token/better-auth). Wiring only: the logic is in shared/identity
-// and shared/bridge.
+// Command token-better-auth exchanges a Better Auth session (cookie, bearer session token or jwt() token) for an InsForge token
+// (POST/GET /token/better-auth). Wiring only: the provider is configured by BETTER_AUTH_*
+// (shared/identity), the bridge by INSFORGE_JWT_SECRET, TOKEN_TTL and
+// ALLOWED_ORIGINS (shared/bridge); a bad value fails the cold start naming it.
 package main
 
 import (
-	"log/slog"
-	"net/http"
-
 	"github.com/insforge/edge-functions-go/shared/bridge"
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 func main() {
-	launch.HTTP("token-better-auth", func(log *slog.Logger) (http.Handler, error) {
-		var cfg identity.BetterAuthConfig
-		if err := config.Load(&cfg); err != nil {
-			return nil, err
-		}
-		return bridge.FromEnv(log, func(o identity.Options) (*identity.Provider, error) {
-			return identity.NewBetterAuth(cfg, o)
-		})
-	})
+	launch.HTTP("token-better-auth", bridge.Build(identity.NewBetterAuth))
 }

@@ -86,6 +86,20 @@ func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
 	)
 }
 
+// Build returns the cold-start builder of a bridge function: it loads the
+// provider's configuration C from the environment (validated, naming the variable
+// at fault), then the bridge's own through FromEnv. Bridges differ only by C and
+// its constructor, so every functions/token-*/main.go is one call.
+func Build[C any](newProvider func(C, identity.Options) (*identity.Provider, error)) func(*slog.Logger) (http.Handler, error) {
+	return func(log *slog.Logger) (http.Handler, error) {
+		var c C
+		if err := config.Load(&c); err != nil {
+			return nil, err
+		}
+		return FromEnv(log, func(o identity.Options) (*identity.Provider, error) { return newProvider(c, o) })
+	}
+}
+
 // FromEnv loads Config from the environment, then builds the provider (so a bad
 // INSFORGE_JWT_SECRET fails init before any provider call starts) and the
 // endpoint: the common tail of every bridge's main.go.

@@ -412,3 +412,25 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildLoadsTheProviderConfigurationFirst: bridge.Build (what every
+// functions/token-*/main.go calls) fails the cold start naming the provider's
+// missing variable, and builds a working handler when everything is set.
+func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
+	t.Setenv("INSFORGE_JWT_SECRET", testSecret)
+	t.Setenv("CLERK_ISSUER", "")
+	os.Unsetenv("CLERK_ISSUER")
+	build := bridge.Build(identity.NewClerk)
+	if _, err := build(slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
+		t.Fatalf("err = %v, want it to name CLERK_ISSUER", err)
+	}
+	t.Setenv("CLERK_ISSUER", "https://clerk.example.com")
+	t.Setenv("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks") // never answers: the handler must still be built
+	h, err := build(slog.New(slog.DiscardHandler))
+	if err != nil || h == nil {
+		t.Fatalf("build: %v", err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/token/clerk", nil))
+	expectError(t, w, http.StatusUnauthorized, bridge.CodeMissingCredential)
+}

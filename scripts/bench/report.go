@@ -54,6 +54,7 @@ func (r *results) markdown(svgName string) string {
 
 	if m := r.Micro; m != nil {
 		w("## Hot path (Go benchmarks)\n\n")
+		w("Built as deployed, `CGO_ENABLED=0`: go-ethereum then recovers secp256k1 signatures in pure Go (decred), about 3× slower than the libsecp256k1 a cgo build links, so the ecrecover floor alone is above the EIP-3009 budget here. ")
 		w("Median of %d rounds; each round runs every benchmark once in its own process (`-benchmem`, `-benchtime` per run), ", m.Rounds)
 		w("floors beside their subjects, the order reversed every other round. *× floor* is the median of the per-round ratios ")
 		w("(subject and floor measured seconds apart), which cancels most of the outside load; ns/op columns are plain medians. ")

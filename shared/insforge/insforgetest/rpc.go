@@ -24,17 +24,8 @@ type function struct {
 // rpc calls public.fn with named arguments, as PostgREST does: arguments are
 // unpacked with jsonb_to_record using the catalog types of the function's inputs.
 func (s *server) rpc(w http.ResponseWriter, r *http.Request, fn string) {
-	if !validName(fn) {
-		writeEnvelope(w, &envelopeErr{http.StatusBadRequest, "DATABASE_VALIDATION_ERROR", "Invalid function name", ""})
-		return
-	}
-	p, ae := s.authenticate(r)
-	if ae != nil {
-		writeEnvelope(w, ae)
-		return
-	}
-	if e := checkProfile(r); e != nil {
-		writeAPIErr(w, e)
+	p, ok := s.admit(w, r, fn, "function")
+	if !ok {
 		return
 	}
 	args := map[string]any{}

@@ -295,18 +295,29 @@ func (s *server) lookupTable(ctx context.Context, tx pgx.Tx, name string) (*tabl
 	return t, nil
 }
 
-func (s *server) records(w http.ResponseWriter, r *http.Request, name string) {
+// admit runs the checks every records and RPC call starts with, in InsForge's
+// order: the name's shape, the credential, the schema profile. It writes the
+// error response itself and reports whether the call may go on.
+func (s *server) admit(w http.ResponseWriter, r *http.Request, name, kind string) (principal, bool) {
 	if !validName(name) {
-		writeEnvelope(w, &envelopeErr{http.StatusBadRequest, "DATABASE_VALIDATION_ERROR", "Invalid table name", ""})
-		return
+		writeEnvelope(w, &envelopeErr{http.StatusBadRequest, "DATABASE_VALIDATION_ERROR", "Invalid " + kind + " name", ""})
+		return principal{}, false
 	}
 	p, ae := s.authenticate(r)
 	if ae != nil {
 		writeEnvelope(w, ae)
-		return
+		return principal{}, false
 	}
 	if e := checkProfile(r); e != nil {
 		writeAPIErr(w, e)
+		return principal{}, false
+	}
+	return p, true
+}
+
+func (s *server) records(w http.ResponseWriter, r *http.Request, name string) {
+	p, ok := s.admit(w, r, name, "table")
+	if !ok {
 		return
 	}
 	pref, e := parsePrefer(r)

@@ -86,38 +86,60 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 	return true
 }
 
+// sessionFake is what both provider-API fakes share: strictness, a call count,
+// scripted misbehaviour and the sessions they know.
+type sessionFake struct {
+	strict
+	Calls    atomic.Int64
+	mode     atomic.Int32
+	sessMu   sync.Mutex
+	sessions map[string]User
+}
+
+// SetMode makes the fake misbehave (Up restores it).
+func (f *sessionFake) SetMode(m Mode) { f.mode.Store(int32(m)) }
+
+// AddSession registers an active session under the credential value the client
+// holds (Stytch: the session token; Better Auth: the signed, URL-encoded cookie
+// value or the bearer token).
+func (f *sessionFake) AddSession(value string, u User) {
+	f.sessMu.Lock()
+	defer f.sessMu.Unlock()
+	if f.sessions == nil {
+		f.sessions = map[string]User{}
+	}
+	f.sessions[value] = u
+}
+
+func (f *sessionFake) session(value string) (User, bool) {
+	f.sessMu.Lock()
+	defer f.sessMu.Unlock()
+	u, ok := f.sessions[value]
+	return u, ok
+}
+
+func (f *sessionFake) misbehaving(w http.ResponseWriter, r *http.Request) bool {
+	return misbehave(w, r, Mode(f.mode.Load()))
+}
+
 // StytchAPI is a strict fake of Stytch's consumer API: POST
 // /v1/sessions/authenticate with Basic project_id:secret and exactly
 // {"session_token": …} (session_duration_minutes would extend the session and is
 // a violation), and the project JWKS at /v1/sessions/jwks/<project_id>.
 type StytchAPI struct {
-	strict
+	sessionFake
 	ProjectID, Secret string
 	Issuer            *Issuer
 	Server            *httptest.Server
-	Calls             atomic.Int64
-	mode              atomic.Int32
-	mu                sync.Mutex
-	sessions          map[string]User
 }
 
 // NewStytchAPI starts the fake; iss (optional) serves the JWKS.
 func NewStytchAPI(t testing.TB, projectID, secret string, iss *Issuer) *StytchAPI {
-	s := &StytchAPI{ProjectID: projectID, Secret: secret, Issuer: iss, sessions: map[string]User{}}
+	s := &StytchAPI{ProjectID: projectID, Secret: secret, Issuer: iss}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Server.Close)
 	s.failOnViolations(t, "stytch")
 	return s
-}
-
-// SetMode makes the fake misbehave (Up restores it).
-func (s *StytchAPI) SetMode(m Mode) { s.mode.Store(int32(m)) }
-
-// AddSession registers an active session token.
-func (s *StytchAPI) AddSession(token string, u User) {
-	s.mu.Lock()
-	s.sessions[token] = u
-	s.mu.Unlock()
 }
 
 func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +152,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 		s.violate(w, "unexpected path %s", r.URL.Path)
 		return
 	}
-	if misbehave(w, r, Mode(s.mode.Load())) {
+	if s.misbehaving(w, r) {
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -161,9 +183,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 		s.violate(w, "body must be exactly {\"session_token\": string}, got keys %v", keys(body))
 		return
 	}
-	s.mu.Lock()
-	u, ok := s.sessions[token]
-	s.mu.Unlock()
+	u, ok := s.session(token)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"status_code": 404, "request_id": "request-id-test-1",
 			"error_type": "session_not_found", "error_message": "Session could not be found.",
@@ -188,33 +208,18 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 // /api/auth/get-session with exactly one credential (the session cookie or a bearer
 // token), answering the session or null; and the jwt() plugin JWKS at /api/auth/jwks.
 type BetterAuthAPI struct {
-	strict
-	Issuer   *Issuer
-	Server   *httptest.Server
-	Calls    atomic.Int64
-	mode     atomic.Int32
-	mu       sync.Mutex
-	sessions map[string]User
+	sessionFake
+	Issuer *Issuer
+	Server *httptest.Server
 }
 
 // NewBetterAuthAPI starts the fake; iss (optional) serves the JWKS.
 func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
-	b := &BetterAuthAPI{Issuer: iss, sessions: map[string]User{}}
+	b := &BetterAuthAPI{Issuer: iss}
 	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.Server.Close)
 	b.failOnViolations(t, "better-auth")
 	return b
-}
-
-// SetMode makes the fake misbehave (Up restores it).
-func (b *BetterAuthAPI) SetMode(m Mode) { b.mode.Store(int32(m)) }
-
-// AddSession registers a session by the credential value the browser holds (the
-// signed, URL-encoded cookie value or the bearer token).
-func (b *BetterAuthAPI) AddSession(value string, u User) {
-	b.mu.Lock()
-	b.sessions[value] = u
-	b.mu.Unlock()
 }
 
 func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +232,7 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		b.violate(w, "unexpected path %s", r.URL.Path)
 		return
 	}
-	if misbehave(w, r, Mode(b.mode.Load())) {
+	if b.misbehaving(w, r) {
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -261,9 +266,7 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		b.violate(w, "no credential forwarded")
 		return
 	}
-	b.mu.Lock()
-	u, ok := b.sessions[value]
-	b.mu.Unlock()
+	u, ok := b.session(value)
 	w.Header().Set("Cache-Control", "no-store")
 	if !ok {
 		writeJSON(w, http.StatusOK, nil) // Better Auth answers null when signed out

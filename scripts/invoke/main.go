@@ -88,6 +88,9 @@ func run() (int, error) {
 		res.RequestID, fmtMS(res.InitDuration), fmtMS(res.Duration))
 	out := res.Payload
 	if res.Err != nil {
+		if res.Err.Detail != "" {
+			fmt.Fprintf(os.Stderr, "last output of the function:\n%s\n", res.Err.Detail)
+		}
 		// What Lambda's Invoke API returns for a failed invocation.
 		out, _ = json.Marshal(res.Err)
 	}

@@ -165,6 +165,9 @@ func WriteResponse(w http.ResponseWriter, payload []byte) error {
 		h.Set("Content-Type", "application/json")
 	}
 	w.WriteHeader(res.StatusCode)
+	if len(body) == 0 {
+		return nil // a 204 or 304 must not even get an empty write (http.ErrBodyNotAllowed)
+	}
 	_, err := w.Write(body)
 	return err
 }

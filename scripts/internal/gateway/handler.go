@@ -90,15 +90,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) write(w http.ResponseWriter, function string, res runtimeapi.Result) int {
 	if fe := res.Err; fe != nil {
 		h.log().Error("function failed", slog.String("function", function), slog.String("phase", fe.Phase),
-			slog.String("error_type", fe.Type), slog.String("error", fe.Message))
+			slog.String("error_type", fe.Type), slog.String("error", fe.Message), slog.String("detail", fe.Detail))
+		msg := fe.Message
+		if fe.Detail != "" {
+			msg += ": " + fe.Detail
+		}
 		switch {
 		case fe.Timeout:
-			WriteError(w, http.StatusGatewayTimeout, "function_timeout", function+": "+fe.Message)
+			WriteError(w, http.StatusGatewayTimeout, "function_timeout", function+": "+msg)
 			return http.StatusGatewayTimeout
 		case fe.Phase == "init":
-			WriteError(w, http.StatusBadGateway, "function_init_error", fmt.Sprintf("%s failed to start (%s): %s", function, fe.Type, fe.Message))
+			WriteError(w, http.StatusBadGateway, "function_init_error", fmt.Sprintf("%s failed to start (%s): %s", function, fe.Type, msg))
 		default:
-			WriteError(w, http.StatusBadGateway, "function_error", fmt.Sprintf("%s failed (%s): %s", function, fe.Type, fe.Message))
+			WriteError(w, http.StatusBadGateway, "function_error", fmt.Sprintf("%s failed (%s): %s", function, fe.Type, msg))
 		}
 		return http.StatusBadGateway
 	}

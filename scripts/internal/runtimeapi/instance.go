@@ -41,6 +41,9 @@ type FunctionError struct {
 	Type    string `json:"errorType"`
 	Message string `json:"errorMessage"`
 	Timeout bool   `json:"-"`
+	// Detail is what the runner adds for the developer (the last lines the process
+	// wrote to stderr before it exited); Message stays what Lambda would report.
+	Detail string `json:"-"`
 }
 
 func (e *FunctionError) Error() string {
@@ -147,7 +150,7 @@ func start(ctx context.Context, spec *Spec) (*instance, time.Duration, *Function
 			return nil, time.Since(began), fe
 		default:
 		}
-		return nil, time.Since(began), in.exitError("init")
+		return nil, time.Since(began), in.exitError("init", "")
 	case <-timer.C:
 		in.kill()
 		<-in.exited
@@ -180,7 +183,7 @@ func (in *instance) invoke(ctx context.Context, payload []byte) (string, []byte,
 	select {
 	case in.assign <- inv:
 	case <-in.exited:
-		return inv.id, nil, in.exitError("invoke")
+		return inv.id, nil, in.exitError("invoke", inv.id)
 	case <-timer.C:
 		return timedOut()
 	case <-ctx.Done():
@@ -196,7 +199,7 @@ func (in *instance) invoke(ctx context.Context, payload []byte) (string, []byte,
 			return inv.id, o.payload, o.err
 		default:
 		}
-		return inv.id, nil, in.exitError("invoke")
+		return inv.id, nil, in.exitError("invoke", inv.id)
 	case <-timer.C:
 		return timedOut()
 	case <-ctx.Done():
@@ -214,15 +217,18 @@ func (in *instance) alive() bool {
 	}
 }
 
-func (in *instance) exitError(phase string) *FunctionError {
-	msg := "Runtime exited"
+// exitError describes a process that exited instead of answering, in Lambda's
+// words: "RequestId: <id> Error: Runtime exited with error: exit status 3" during an
+// invocation (what the Runtime Interface Emulator and Lambda's Invoke API report).
+func (in *instance) exitError(phase, requestID string) *FunctionError {
+	msg := "Runtime exited without providing a reason"
 	if in.exitErr != nil {
 		msg = "Runtime exited with error: " + in.exitErr.Error()
 	}
-	if t := in.stderr.String(); t != "" {
-		msg += ": " + t
+	if requestID != "" {
+		msg = "RequestId: " + requestID + " Error: " + msg
 	}
-	return &FunctionError{Phase: phase, Type: "Runtime.ExitError", Message: msg}
+	return &FunctionError{Phase: phase, Type: "Runtime.ExitError", Message: msg, Detail: in.stderr.String()}
 }
 
 func (in *instance) kill() {

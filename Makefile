@@ -11,8 +11,14 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-unit:
+unit: ensure-postgres
 	$(GO) test -count=1 ./...
+
+# The README's two commands are the whole set-up: what they need is installed by the
+# project's own scripts (quick no-ops once present).
+.PHONY: ensure-postgres
+ensure-postgres:
+	@scripts/ensure-postgres
 
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).
@@ -42,17 +48,25 @@ build-%:
 
 ## dev: serve every route of template.yaml on 127.0.0.1:3000 with zero configuration
 ##      (DEV_ARGS="--env-vars env.json" etc. are passed through)
-dev:
+dev: ensure-postgres
 	$(GO) run ./scripts/dev $(DEV_ARGS)
 
 ## invoke: run one function once with an event, e.g. make invoke FN=TokenClerkFunction EVENT=events/token-clerk-valid.json
-invoke:
+invoke: ensure-postgres
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	$(GO) run ./scripts/invoke $(INVOKE_ARGS) $(FN) $(EVENT)
 
 ## sam-check: real SAM CLI (pip venv, cached): sam validate --lint, sam build, arm64 artifact checks, cfn-lint
 sam-check:
 	./scripts/sam-check
+
+## arm64-smoke: boot every linux/arm64 artifact of `make sam-check` (.aws-sam/build) under qemu-aarch64-static
+##              through the runner; each sample event must get the host build's answer
+.PHONY: arm64-smoke
+ARM64_WRAPPER ?= $(if $(filter aarch64 arm64,$(shell uname -m)),,qemu-aarch64-static)
+arm64-smoke: ensure-postgres
+	scripts/ensure-qemu
+	$(GO) run ./scripts/arm64-smoke --exec-wrapper "$(ARM64_WRAPPER)"
 
 ## deploy: sam build && sam deploy (guided the first time, which saves samconfig.toml)
 deploy:

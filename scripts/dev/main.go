@@ -3,6 +3,7 @@
 // API, with a zero-config development profile. See docs/local-dev.md.
 //
 //	go run ./scripts/dev [--env-vars env.json] [--parameter-overrides 'K=V ...'] [--no-dev]
+//	                     [--artifacts .aws-sam/build --exec-wrapper qemu-aarch64-static]
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
 	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
 	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
+	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 )
 
 func main() {
@@ -42,6 +44,8 @@ func run() error {
 	noDev := flag.Bool("no-dev", false, "no development profile: only template, shell and --env-vars values (like sam local)")
 	maxProcs := flag.Int("max-procs", 4, "processes per function")
 	insforgeAddr := flag.String("insforge-addr", "127.0.0.1:7130", "local InsForge stack address (when INSFORGE_BASE_URL is not given)")
+	artifacts := flag.String("artifacts", "", "run <dir>/<LogicalId>/bootstrap (e.g. .aws-sam/build) instead of host builds")
+	execWrapper := flag.String("exec-wrapper", "", "run each bootstrap through this program (e.g. qemu-aarch64-static for the arm64 artifacts)")
 	flag.Parse()
 
 	host, _, err := net.SplitHostPort(*addr)
@@ -61,6 +65,9 @@ func run() error {
 		return err
 	}
 	defer env.Close()
+	if err := runtimeapi.ReexecAll(env.Pools, *artifacts, strings.Fields(*execWrapper)); err != nil {
+		return err
+	}
 
 	var routes []gateway.Route
 	for _, f := range env.Functions {

@@ -3,6 +3,7 @@
 // init/invoke durations:
 //
 //	go run ./scripts/invoke [--env-vars env.json] [--no-dev] <LogicalId> events/<file>.json
+//	go run ./scripts/invoke --artifacts .aws-sam/build --exec-wrapper qemu-aarch64-static <LogicalId> <event>
 //
 // Placeholders in the event are filled from the dev environment, so sample events
 // stay valid: {{dev-token <provider> <user-id> [jwt|session|cookie]}} becomes a
@@ -19,9 +20,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
+	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 )
 
 func main() {
@@ -40,6 +43,8 @@ func run() (int, error) {
 	flag.Var(overrides, "parameter-overrides", "CloudFormation parameter overrides, 'Name=Value ...'")
 	noDev := flag.Bool("no-dev", false, "no development profile (template, shell and --env-vars only)")
 	quiet := flag.Bool("quiet", false, "do not print the function's logs")
+	artifacts := flag.String("artifacts", "", "run <dir>/<LogicalId>/bootstrap (e.g. .aws-sam/build) instead of the host build")
+	execWrapper := flag.String("exec-wrapper", "", "run the bootstrap through this program (e.g. qemu-aarch64-static for the arm64 artifact)")
 	flag.Parse()
 	if flag.NArg() != 2 {
 		return 2, fmt.Errorf("usage: invoke [flags] <LogicalId> <event.json>")
@@ -65,6 +70,9 @@ func run() (int, error) {
 	defer env.Close()
 	if why, bad := env.Unavailable[fn]; bad {
 		return 1, fmt.Errorf("%s cannot run: %s", fn, why)
+	}
+	if err := runtimeapi.ReexecAll(env.Pools, *artifacts, strings.Fields(*execWrapper)); err != nil {
+		return 1, err
 	}
 	if bytes.Contains(raw, []byte(x402Placeholder)) {
 		filled, err := devenv.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402_PAYMENT_PLACEHOLDER__")), env.Issuer)

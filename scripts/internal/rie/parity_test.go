@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -26,15 +24,13 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
 	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
+	"github.com/insforge/edge-functions-go/scripts/internal/parity"
 	"github.com/insforge/edge-functions-go/scripts/internal/rie"
 	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
 const root = "../../.."
-
-// x402PaymentPlaceholder marks the paid-retry event: each run signs its own payment.
-const x402PaymentPlaceholder = "{{x402-payment}}"
 
 var (
 	emulatorOnce sync.Once
@@ -136,50 +132,6 @@ func front(t *testing.T, env *devenv.Env) *httptest.Server {
 	return srv
 }
 
-// sampleEvents maps every sample event file to its function: HTTP events by route,
-// scheduled events to the scheduled function whose package the file name carries.
-func sampleEvents(t *testing.T, env *devenv.Env) ([]string, map[string]string) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample events: %v", err)
-	}
-	sort.Strings(files)
-	routes := map[string]string{}
-	for _, f := range env.Functions {
-		for _, r := range f.Routes {
-			routes[r.Path] = f.LogicalID
-		}
-	}
-	out := map[string]string{}
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var probe struct {
-			Source  string `json:"source"`
-			RawPath string `json:"rawPath"`
-		}
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		fn := routes[probe.RawPath]
-		if probe.Source == "aws.events" {
-			for _, f := range env.Functions {
-				if len(f.Schedules) > 0 && strings.Contains(filepath.Base(file), filepath.Base(f.Package)) {
-					fn = f.LogicalID
-				}
-			}
-		}
-		if fn == "" {
-			t.Fatalf("%s: no function of template.yaml takes this event", file)
-		}
-		out[file] = fn
-	}
-	return files, out
-}
-
 // Every sample event, sent to the real function bootstraps (built for this host),
 // gets the same Lambda response from AWS's Runtime Interface Emulator as from the
 // runner's Runtime API, and the runner's HTTP front answers the equivalent HTTP
@@ -190,21 +142,23 @@ func TestSampleEventsAnswerAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 	emulator(t)
 	env := startFunctions(t)
 	srv := front(t, env)
-	files, byFile := sampleEvents(t, env)
+	samples, err := parity.Samples(filepath.Join(root, "events"), env.Functions)
+	if err != nil {
+		t.Fatal(err)
+	}
 	emulators := map[string]*rie.Emulator{}
 	logs := map[string]*logBuffer{}
 	compared := map[string]int{}
-	for _, file := range files {
-		fn := byFile[file]
-		raw, _ := os.ReadFile(file)
-		if bytes.Contains(raw, []byte(x402PaymentPlaceholder)) {
+	for _, sm := range samples {
+		if sm.Paid {
 			continue // signed per run: TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner
 		}
+		fn := sm.Function
 		if emulators[fn] == nil {
 			emulators[fn], logs[fn] = startEmulator(t, env.Pools[fn])
 		}
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
-			event, err := devenv.Fill(raw, env.Issuer)
+		t.Run(sm.Name, func(t *testing.T) {
+			event, err := devenv.Fill(sm.Raw, env.Issuer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,26 +177,40 @@ func TestSampleEventsAnswerAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 			if rr.Err != nil {
 				t.Fatalf("runner: %v (emulator answered %s)", rr.Err, er.Body)
 			}
-			want := lambdaView(t, "emulator", er.Body, emulatorRequestID)
-			got := lambdaView(t, "runner", rr.Payload, rr.RequestID)
+			want, err := parity.LambdaView(er.Body, emulatorRequestID)
+			if err != nil {
+				t.Fatalf("emulator: %v", err)
+			}
+			got, err := parity.LambdaView(rr.Payload, rr.RequestID)
+			if err != nil {
+				t.Fatalf("runner: %v", err)
+			}
 			if !reflect.DeepEqual(got, want) {
-				t.Errorf("Lambda responses differ:\n runner   %s\n emulator %s", js(got), js(want))
+				t.Errorf("Lambda responses differ:\n runner   %s\n emulator %s", parity.JSON(got), parity.JSON(want))
 			}
 			compared[fn]++
-
+			if !sm.HTTP {
+				return
+			}
 			var ev events.APIGatewayV2HTTPRequest
-			if err := json.Unmarshal(event, &ev); err != nil || ev.RequestContext.HTTP.Method == "" {
-				return // not an HTTP event (a schedule)
+			if err := json.Unmarshal(event, &ev); err != nil {
+				t.Fatal(err)
 			}
 			rec := httptest.NewRecorder()
 			if err := gateway.WriteResponse(rec, er.Body); err != nil {
 				t.Fatalf("mapping the emulator's response: %v", err)
 			}
 			resp := send(t, srv, ev)
-			wantHTTP := httpView(t, rec.Code, rec.Header(), rec.Body.Bytes())
-			gotHTTP := httpView(t, resp.status, resp.header, resp.body)
+			wantHTTP, err := parity.HTTPView(rec.Code, rec.Header(), rec.Body.Bytes())
+			if err != nil {
+				t.Fatalf("emulator: %v", err)
+			}
+			gotHTTP, err := parity.HTTPView(resp.status, resp.header, resp.body)
+			if err != nil {
+				t.Fatalf("runner front: %v", err)
+			}
 			if !reflect.DeepEqual(gotHTTP, wantHTTP) {
-				t.Errorf("HTTP responses differ:\n runner front %s\n emulator     %s", js(gotHTTP), js(wantHTTP))
+				t.Errorf("HTTP responses differ:\n runner front %s\n emulator     %s", parity.JSON(gotHTTP), parity.JSON(wantHTTP))
 			}
 		})
 	}
@@ -302,143 +270,6 @@ func send(t *testing.T, srv *httptest.Server, ev events.APIGatewayV2HTTPRequest)
 	return httpResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// lambdaView is a function's Lambda response with the request id checked and set
-// aside and the clock taken out of the body.
-func lambdaView(t *testing.T, who string, payload []byte, requestID string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(payload, &v); err != nil {
-		t.Fatalf("%s: response %q is not JSON: %v", who, payload, err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok || m["statusCode"] == nil {
-		return v
-	}
-	if h, ok := m["headers"].(map[string]any); ok {
-		if id, ok := h["X-Request-Id"]; ok && id != requestID {
-			t.Errorf("%s: X-Request-Id %v, want the Lambda request id %s", who, id, requestID)
-		}
-		delete(h, "X-Request-Id")
-	}
-	if b, ok := m["body"].(string); ok && m["isBase64Encoded"] != true {
-		m["body"] = bodyView(b)
-	}
-	return m
-}
-
-// httpView is an HTTP response without what the HTTP server adds by itself.
-func httpView(t *testing.T, status int, h http.Header, body []byte) any {
-	t.Helper()
-	hv := map[string]string{}
-	for k, vs := range h {
-		switch k {
-		case "Date", "Content-Length":
-		case "X-Request-Id":
-			if len(vs) != 1 || len(vs[0]) != 36 {
-				t.Errorf("X-Request-Id %q is not one Lambda request id", vs)
-			}
-		default:
-			hv[k] = strings.Join(vs, "\n")
-		}
-	}
-	return map[string]any{"status": status, "headers": hv, "body": bodyView(string(body))}
-}
-
-// bodyView parses a JSON body and replaces time-dependent values: minted JWTs by
-// their header and claims without iat/exp/nbf (plus their lifetime), and unix
-// times by a marker. Anything else must match exactly.
-func bodyView(b string) any {
-	var v any
-	if json.Unmarshal([]byte(b), &v) != nil {
-		return b
-	}
-	return clockless(v, "")
-}
-
-func clockless(v any, key string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = clockless(e, k)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = clockless(e, "")
-		}
-		return x
-	case float64:
-		if key == "expires_at" || key == "iat" || key == "exp" || key == "nbf" {
-			if d := time.Since(time.Unix(int64(x), 0)); d < 48*time.Hour && d > -48*time.Hour {
-				return "<unix time near now>"
-			}
-		}
-		return x
-	case string:
-		if jwt, ok := jwtView(x); ok {
-			return jwt
-		}
-		if ts, err := time.Parse(time.RFC3339, x); err == nil && time.Since(ts).Abs() < 48*time.Hour {
-			return "<time near now>"
-		}
-		if (key == "tx_hash" || key == "transaction") && strings.HasPrefix(x, "0x") && len(x) == 66 {
-			return "<transaction hash>" // one per settled payment
-		}
-		return x
-	}
-	return v
-}
-
-func jwtView(s string) (any, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return nil, false
-	}
-	var header, claims map[string]any
-	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
-	cb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
-	if err1 != nil || err2 != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil || header["alg"] == nil {
-		return nil, false
-	}
-	iat, _ := claims["iat"].(float64)
-	exp, _ := claims["exp"].(float64)
-	return map[string]any{"jwt_header": header, "jwt_claims": clockless(claims, ""), "jwt_lifetime_s": exp - iat}, true
-}
-
-func js(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// lambdaTransport sends HTTP requests to a function as payload 2.0 events through
-// invoke (the emulator's Invoke API or the runner's pool), as API Gateway would.
-type lambdaTransport struct {
-	routeKey string
-	invoke   func(ctx context.Context, event []byte) ([]byte, error)
-}
-
-func (lt *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ev, err := gateway.Event(r, gateway.Match{RouteKey: lt.routeKey}, "paid-request", time.Now())
-	if err != nil {
-		return nil, err
-	}
-	event, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := lt.invoke(r.Context(), event)
-	if err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	if err := gateway.WriteResponse(rec, payload); err != nil {
-		return nil, err
-	}
-	out := rec.Result()
-	out.Request = r
-	return out, nil
-}
-
 // hostTransport sends requests to the runner's front while keeping the Host the
 // sample event names (the x402 resource URL is built from it).
 type hostTransport struct{ front *url.URL }
@@ -458,12 +289,8 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 	env := startFunctions(t)
 	srv := front(t, env)
 	frontURL, _ := url.Parse(srv.URL)
-	raw, err := os.ReadFile(filepath.Join(root, "events", "x402-report-paid.json"))
+	event, err := os.ReadFile(filepath.Join(root, "events", "x402-report-paid.json"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
 	const fn = "X402ReportFunction"
@@ -476,13 +303,12 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := "http://" + ev.Headers["host"] + ev.RawPath
-
+	routeKey := parity.RouteKey(event)
 	worlds := []struct {
 		name string
 		rt   http.RoundTripper
 	}{
-		{"emulator", &lambdaTransport{routeKey: ev.RouteKey, invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"emulator", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := e.Invoke(ctx, "5d6c1e2a-8f3b-4a7d-9c0e-1b2a3c4d5e6f", event)
 			if err != nil {
 				return nil, err
@@ -492,7 +318,7 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 			}
 			return r.Body, nil
 		}}},
-		{"runner", &lambdaTransport{routeKey: ev.RouteKey, invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"runner", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := pool.Invoke(ctx, event)
 			if err != nil {
 				return nil, err
@@ -506,25 +332,15 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 	}
 	var views []any
 	for _, w := range worlds {
-		c := &payer.Client{Key: key, MaxAmount: big.NewInt(1_000_000), HTTP: &http.Client{Transport: w.rt}}
-		res, err := c.Pay(context.Background(), ev.RequestContext.HTTP.Method, target, []byte(ev.Body))
+		v, err := parity.Pay(context.Background(), w.rt, key, event)
 		if err != nil {
 			t.Fatalf("%s: %v", w.name, err)
 		}
-		if res.Status != http.StatusOK || !res.Paid || res.Settlement == nil || !res.Settlement.Success {
-			t.Fatalf("%s: status %d paid %v settlement %+v: %s", w.name, res.Status, res.Paid, res.Settlement, res.Body)
-		}
-		s := *res.Settlement
-		if len(s.Transaction) != 66 {
-			t.Errorf("%s: settlement transaction %q is not a transaction hash", w.name, s.Transaction)
-		}
-		s.Transaction = "" // one per payment
-		views = append(views, map[string]any{"status": res.Status, "style": res.Style, "requirement": res.Requirement,
-			"settlement": s, "body": bodyView(string(res.Body))})
+		views = append(views, v)
 	}
 	for i := 1; i < len(views); i++ {
 		if !reflect.DeepEqual(views[i], views[0]) {
-			t.Errorf("paid request differs:\n %s %s\n %s %s", worlds[i].name, js(views[i]), worlds[0].name, js(views[0]))
+			t.Errorf("paid request differs:\n %s %s\n %s %s", worlds[i].name, parity.JSON(views[i]), worlds[0].name, parity.JSON(views[0]))
 		}
 	}
 }
@@ -590,7 +406,10 @@ func errorOutcome(t *testing.T, who string, body []byte) outcome {
 
 func responseOutcome(t *testing.T, who string, payload []byte, requestID string) outcome {
 	t.Helper()
-	v := lambdaView(t, who, payload, requestID)
+	v, err := parity.LambdaView(payload, requestID)
+	if err != nil {
+		t.Fatalf("%s: %v", who, err)
+	}
 	o := outcome{Kind: "response", Body: v}
 	if m, ok := v.(map[string]any); ok {
 		if b, ok := m["body"].(map[string]any); ok {

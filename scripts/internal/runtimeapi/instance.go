@@ -108,7 +108,7 @@ func start(ctx context.Context, spec *Spec) (*instance, time.Duration, *Function
 	in.srv = &http.Server{Handler: in.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = in.srv.Serve(ln) }()
 
-	cmd := exec.Command(spec.Binary)
+	cmd := spec.command()
 	cmd.Dir = spec.Dir
 	cmd.Env = append(spec.environ(), "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String())
 	// Own process group, so a timeout kill also reaches anything the function spawned.

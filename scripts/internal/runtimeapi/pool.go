@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -12,12 +14,15 @@ import (
 
 // Spec describes a function to run.
 type Spec struct {
-	Name     string // logical id; also AWS_LAMBDA_FUNCTION_NAME
-	Binary   string // path of the bootstrap built for this host
-	Dir      string // working directory of the process (Lambda: /var/task)
-	Env      map[string]string
-	Timeout  time.Duration
-	MemoryMB int
+	Name   string // logical id; also AWS_LAMBDA_FUNCTION_NAME
+	Binary string // path of the bootstrap (built for this host, unless ExecWrapper runs it)
+	// ExecWrapper runs the bootstrap through a program, e.g. {"qemu-aarch64-static"}
+	// for the linux/arm64 binary that ships: the process is wrapper... Binary.
+	ExecWrapper []string
+	Dir         string // working directory of the process (Lambda: /var/task)
+	Env         map[string]string
+	Timeout     time.Duration
+	MemoryMB    int
 	// MaxProcesses caps concurrent execution environments (like reserved concurrency).
 	MaxProcesses int
 	// Logs receives the processes' stdout/stderr, one prefixed line at a time.
@@ -81,6 +86,15 @@ func (s *Spec) environ() []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// command is the process a new execution environment starts.
+func (s *Spec) command() *exec.Cmd {
+	if len(s.ExecWrapper) == 0 {
+		return exec.Command(s.Binary)
+	}
+	args := append(append([]string{}, s.ExecWrapper[1:]...), s.Binary)
+	return exec.Command(s.ExecWrapper[0], args...)
 }
 
 // Pool runs invocations of one function on warm processes, starting a new one
@@ -228,4 +242,43 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+// Reexec returns a pool of the same function that starts binary (when not empty)
+// through wrapper (when not empty) instead, e.g. the linux/arm64 artifact that
+// `sam build` produced under qemu-aarch64-static. p is closed.
+func (p *Pool) Reexec(binary string, wrapper []string) *Pool {
+	p.Close()
+	spec := p.Spec()
+	if binary != "" {
+		spec.Binary = binary
+	}
+	if len(wrapper) > 0 {
+		spec.ExecWrapper = append([]string(nil), wrapper...)
+	}
+	return NewPool(spec)
+}
+
+// ReexecAll points every pool (by logical id) at artifacts/<LogicalId>/bootstrap
+// when artifacts is set (the layout of `sam build`'s .aws-sam/build) and runs it
+// through wrapper when set. A missing artifact is an error naming it.
+func ReexecAll(pools map[string]*Pool, artifacts string, wrapper []string) error {
+	if artifacts == "" && len(wrapper) == 0 {
+		return nil
+	}
+	for id, p := range pools {
+		bin := ""
+		if artifacts != "" {
+			abs, err := filepath.Abs(filepath.Join(artifacts, id, "bootstrap"))
+			if err != nil {
+				return err
+			}
+			if st, err := os.Stat(abs); err != nil || st.Mode()&0o111 == 0 {
+				return fmt.Errorf("%s: no executable %s (sam build / make sam-check makes it)", id, abs)
+			}
+			bin = abs
+		}
+		pools[id] = p.Reexec(bin, wrapper)
+	}
+	return nil
 }

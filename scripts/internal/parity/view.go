@@ -1,0 +1,120 @@
+package parity
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// LambdaView is a function's Lambda response reduced to what two runs must share:
+// the X-Request-Id header must be the run's own Lambda request id and is then set
+// aside, and the body goes through BodyView.
+func LambdaView(payload []byte, requestID string) (any, error) {
+	var v any
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return nil, fmt.Errorf("response %q is not JSON: %w", payload, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok || m["statusCode"] == nil {
+		return v, nil
+	}
+	if h, ok := m["headers"].(map[string]any); ok {
+		if id, ok := h["X-Request-Id"]; ok && id != requestID {
+			return nil, fmt.Errorf("X-Request-Id %v, want the Lambda request id %s", id, requestID)
+		}
+		delete(h, "X-Request-Id")
+	}
+	if b, ok := m["body"].(string); ok && m["isBase64Encoded"] != true {
+		m["body"] = BodyView(b)
+	}
+	return m, nil
+}
+
+// HTTPView is an HTTP response without what an HTTP server adds by itself (Date,
+// Content-Length) and without the request id, which must be one Lambda request id.
+func HTTPView(status int, h http.Header, body []byte) (any, error) {
+	hv := map[string]string{}
+	for k, vs := range h {
+		switch k {
+		case "Date", "Content-Length":
+		case "X-Request-Id":
+			if len(vs) != 1 || len(vs[0]) != 36 {
+				return nil, fmt.Errorf("X-Request-Id %q is not one Lambda request id", vs)
+			}
+		default:
+			hv[k] = strings.Join(vs, "\n")
+		}
+	}
+	return map[string]any{"status": status, "headers": hv, "body": BodyView(string(body))}, nil
+}
+
+// BodyView parses a JSON body and takes the clock and per-payment values out:
+// minted JWTs become their header, claims without iat/exp/nbf and lifetime; unix
+// and RFC 3339 times near now become a marker; transaction hashes become a marker.
+// Everything else must match exactly.
+func BodyView(b string) any {
+	var v any
+	if json.Unmarshal([]byte(b), &v) != nil {
+		return b
+	}
+	return clockless(v, "")
+}
+
+func clockless(v any, key string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = clockless(e, k)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = clockless(e, "")
+		}
+		return x
+	case float64:
+		if key == "expires_at" || key == "iat" || key == "exp" || key == "nbf" {
+			if time.Since(time.Unix(int64(x), 0)).Abs() < 48*time.Hour {
+				return "<unix time near now>"
+			}
+		}
+		return x
+	case string:
+		if jwt, ok := jwtView(x); ok {
+			return jwt
+		}
+		if ts, err := time.Parse(time.RFC3339, x); err == nil && time.Since(ts).Abs() < 48*time.Hour {
+			return "<time near now>"
+		}
+		if (key == "tx_hash" || key == "transaction") && strings.HasPrefix(x, "0x") && len(x) == 66 {
+			return "<transaction hash>" // one per settled payment
+		}
+		return x
+	}
+	return v
+}
+
+func jwtView(s string) (any, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	var header, claims map[string]any
+	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil || header["alg"] == nil {
+		return nil, false
+	}
+	iat, _ := claims["iat"].(float64)
+	exp, _ := claims["exp"].(float64)
+	return map[string]any{"jwt_header": header, "jwt_claims": clockless(claims, ""), "jwt_lifetime_s": exp - iat}, true
+}
+
+// JSON renders a view for a message.
+func JSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -30,8 +30,8 @@ const apiPrefix = "/2018-06-01/runtime/"
 // maxPayload mirrors Lambda's 6 MB synchronous payload limit.
 const maxPayload = 6 << 20
 
-// initTimeout is Lambda's limit for the init phase of an on-demand function.
-const initTimeout = 10 * time.Second
+// DefaultInitTimeout is Lambda's limit for the init phase of an on-demand function.
+const DefaultInitTimeout = 10 * time.Second
 
 // FunctionError is an error Lambda would report for an invocation. Type follows
 // Lambda's errorType values (Runtime.ExitError, Sandbox.Timedout, or what the
@@ -132,7 +132,7 @@ func start(ctx context.Context, spec *Spec) (*instance, time.Duration, *Function
 		in.closeServer()
 	}()
 
-	timer := time.NewTimer(initTimeout)
+	timer := time.NewTimer(spec.InitTimeout)
 	defer timer.Stop()
 	select {
 	case <-in.ready:
@@ -155,7 +155,7 @@ func start(ctx context.Context, spec *Spec) (*instance, time.Duration, *Function
 		in.kill()
 		<-in.exited
 		return nil, time.Since(began), &FunctionError{Phase: "init", Type: "Sandbox.Timedout",
-			Message: fmt.Sprintf("init did not finish within %s", initTimeout), Timeout: true}
+			Message: fmt.Sprintf("init did not finish within %s", spec.InitTimeout), Timeout: true}
 	case <-ctx.Done():
 		in.kill()
 		<-in.exited

@@ -22,6 +22,8 @@ type Spec struct {
 	Dir         string // working directory of the process (Lambda: /var/task)
 	Env         map[string]string
 	Timeout     time.Duration
+	// InitTimeout limits the init phase (DefaultInitTimeout when zero).
+	InitTimeout time.Duration
 	MemoryMB    int
 	// MaxProcesses caps concurrent execution environments (like reserved concurrency).
 	MaxProcesses int
@@ -116,6 +118,9 @@ func NewPool(spec Spec) *Pool {
 	}
 	if spec.Timeout <= 0 {
 		spec.Timeout = 3 * time.Second
+	}
+	if spec.InitTimeout <= 0 {
+		spec.InitTimeout = DefaultInitTimeout
 	}
 	if spec.Logs == nil {
 		spec.Logs = os.Stderr

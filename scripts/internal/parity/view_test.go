@@ -1,0 +1,59 @@
+package parity
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func jwt(claims map[string]any) string {
+	h, _ := json.Marshal(map[string]any{"alg": "HS256", "typ": "JWT"})
+	c, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + ".sig"
+}
+
+// Views set aside the clock and per-payment hashes, and nothing else.
+func TestBodyViewIgnoresOnlyTheClock(t *testing.T) {
+	now := time.Now().Unix()
+	body := func(sub string, iat int64, ttl int64, hash string) string {
+		tok := jwt(map[string]any{"sub": sub, "role": "authenticated", "iat": iat, "exp": iat + ttl})
+		return fmt.Sprintf(`{"token":%q,"expires_at":%d,"generated_at":%q,"tx_hash":%q}`,
+			tok, iat+ttl, time.Unix(iat, 0).UTC().Format(time.RFC3339), hash)
+	}
+	h1, h2 := "0x"+fmt.Sprintf("%064x", 1), "0x"+fmt.Sprintf("%064x", 2)
+	base := BodyView(body("user_1", now, 3600, h1))
+	for _, tc := range []struct {
+		name  string
+		other string
+		equal bool
+	}{
+		{"a second later, another payment", body("user_1", now+1, 3600, h2), true},
+		{"another subject", body("user_2", now, 3600, h1), false},
+		{"another lifetime", body("user_1", now, 60, h1), false},
+		{"a time far from now", body("user_1", now-10*86400, 3600, h1), false},
+		{"a hash that is not one", body("user_1", now, 3600, "0xabc"), false},
+	} {
+		if got := reflect.DeepEqual(BodyView(tc.other), base); got != tc.equal {
+			t.Errorf("%s: equal %v, want %v\n %s\n %s", tc.name, got, tc.equal, JSON(BodyView(tc.other)), JSON(base))
+		}
+	}
+}
+
+// The request id each side echoes must be its own.
+func TestLambdaViewChecksTheRequestID(t *testing.T) {
+	payload := []byte(`{"statusCode":200,"headers":{"X-Request-Id":"id-1","Vary":"Origin"},"body":"{}"}`)
+	v, err := LambdaView(payload, "id-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"statusCode": 200.0, "headers": map[string]any{"Vary": "Origin"}, "body": map[string]any{}}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("view %s", JSON(v))
+	}
+	if _, err := LambdaView(payload, "id-2"); err == nil {
+		t.Error("another request id was accepted")
+	}
+}

@@ -79,7 +79,9 @@ func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
 		return nil, err
 	}
 	// disableCookieCache: always ask the database, so a revoked session is refused.
-	sessions := &betterAuthSessions{url: base + "/api/auth/get-session?disableCookieCache=true", api: newAPIClient(o.withDefaults())}
+	od := o.withDefaults()
+	sessions := newGuard("Better Auth", "the credential is not a Better Auth session token or jwt() token", betterAuthTokenShape,
+		&betterAuthSessions{url: base + "/api/auth/get-session?disableCookieCache=true", api: newAPIClient(od)}, od)
 	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
 	return p, nil
 }
@@ -102,9 +104,6 @@ type betterAuthSession struct {
 }
 
 func (b *betterAuthSessions) Verify(ctx context.Context, c Credential) (Identity, error) {
-	if c.Token == "" || len(c.Token) > 1024 || strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' || r == ';' }) {
-		return Identity{}, Invalid("the credential is not a Better Auth session token", nil)
-	}
 	req, err := http.NewRequest(http.MethodGet, b.url, nil)
 	if err != nil {
 		return Identity{}, Unavailable("Better Auth", err)

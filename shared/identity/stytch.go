@@ -18,12 +18,34 @@ type StytchConfig struct {
 	Secret    string `envconfig:"STYTCH_SECRET"`
 	APIURL    string `envconfig:"STYTCH_API_URL"`
 	JWKSURL   string `envconfig:"STYTCH_JWKS_URL"`
+	// SessionCookie and SessionJWTCookie are the cookie names the frontend SDK
+	// writes (cookieOptions.opaqueTokenCookieName / jwtCookieName).
+	SessionCookie    string `envconfig:"STYTCH_SESSION_COOKIE" default:"stytch_session"`
+	SessionJWTCookie string `envconfig:"STYTCH_SESSION_JWT_COOKIE" default:"stytch_session_jwt"`
+}
+
+// cookies returns the JWT cookie then the opaque-session cookie.
+func (c StytchConfig) cookies() ([]string, error) {
+	jwtName := orDefault(c.SessionJWTCookie, "stytch_session_jwt")
+	opaque := orDefault(c.SessionCookie, "stytch_session")
+	for name, v := range map[string]string{"STYTCH_SESSION_JWT_COOKIE": jwtName, "STYTCH_SESSION_COOKIE": opaque} {
+		if !validCookieName(v) {
+			return nil, fmt.Errorf("%s must be a cookie name (letters, digits, '-', '_' or '.')", name)
+		}
+	}
+	if jwtName == opaque {
+		return nil, fmt.Errorf("STYTCH_SESSION_COOKIE and STYTCH_SESSION_JWT_COOKIE must differ")
+	}
+	return []string{jwtName, opaque}, nil
 }
 
 // Validate checks the configuration (config.Load calls it).
 func (c StytchConfig) Validate() error {
 	jc, _, err := c.resolve()
 	if err != nil {
+		return err
+	}
+	if _, err := c.cookies(); err != nil {
 		return err
 	}
 	return jc.check()
@@ -74,7 +96,11 @@ func NewStytch(c StytchConfig, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, v, err := newJWTProvider(jc, []string{"stytch_session_jwt", "stytch_session"}, o)
+	cookies, err := c.cookies()
+	if err != nil {
+		return nil, err
+	}
+	p, v, err := newJWTProvider(jc, cookies, o)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,13 @@
 package identity
 
 import (
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 )
@@ -169,4 +172,38 @@ func TestLooksLikeJWT(t *testing.T) {
 			t.Errorf("%q: want %v", s, want)
 		}
 	}
+}
+
+func TestKindeWithoutAudienceWarnsAtColdStart(t *testing.T) {
+	for _, aud := range []string{"", "https://api.example.com"} {
+		buf := &lockedBuffer{}
+		log := slog.New(slog.NewJSONHandler(buf, nil))
+		p, err := NewKinde(KindeConfig{IssuerURL: "https://acme.kinde.com", JWKSURL: "http://127.0.0.1:1/jwks", Audience: aud},
+			Options{Logger: log, Timeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		if warned := strings.Contains(buf.String(), "KINDE_AUDIENCE is unset"); warned != (aud == "") {
+			t.Errorf("audience %q: warned = %v\n%s", aud, warned, buf.String())
+		}
+	}
+}
+
+// lockedBuffer is safe for the background JWKS goroutine to log into.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

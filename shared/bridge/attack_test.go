@@ -1,9 +1,11 @@
 package bridge_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
@@ -27,14 +30,53 @@ type attack struct {
 	code    string                                                   // expected error code ("" for 200)
 	minted  func(t *testing.T, e *env, w *httptest.ResponseRecorder) // extra checks for 200
 	noEmail bool                                                     // the minted token must carry no email
+	email   string                                                   // the minted token must carry this email
+	after   func(t *testing.T, e *env)                               // extra checks after any outcome
+	// initFails: the cold start (bridge.FromEnv) must fail naming this variable.
+	initFails string
+}
+
+// actorLogged asserts that the mint was logged with the impersonating actor.
+func actorLogged(actor string) func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+	return func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+		t.Helper()
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"token minted"`) && strings.Contains(line, `"actor":"`+actor+`"`) {
+				return
+			}
+		}
+		t.Fatalf("no mint logged with actor %q:\n%s", actor, e.logs.String())
+	}
+}
+
+func hasSessions(s spec) bool { return s.sessionToken != nil }
+
+// noLookups asserts that the provider's session API was never called.
+func noLookups(t *testing.T, e *env) {
+	t.Helper()
+	if n := e.sessions.Calls(); n != 0 {
+		t.Fatalf("%d upstream session lookups, want none", n)
+	}
 }
 
 const (
-	codeInvalid     = identity.CodeInvalidToken
-	codeExpired     = identity.CodeTokenExpired
-	codeUnavailable = identity.CodeProviderUnavailable
-	codeMissing     = "missing_credential"
+	codeInvalid       = identity.CodeInvalidToken
+	codeExpired       = identity.CodeTokenExpired
+	codeUnavailable   = identity.CodeProviderUnavailable
+	codeMissing       = "missing_credential"
+	codeNotUser       = identity.CodeNotUserSession
+	codeImpersonation = identity.CodeImpersonationRefused
 )
+
+func hasCookie(s spec) bool { return s.jwtCookie != "" }
+
+// withEmail adds an email and sets the provider's verified claim to v (nil: null).
+func withEmail(e *env, v any) func(jwt.MapClaims) {
+	return func(c jwt.MapClaims) {
+		c["email"] = "ada@example.com"
+		c[e.verifiedClaim()] = v
+	}
+}
 
 func withAud(s spec) bool    { return s.aud }
 func withoutAud(s spec) bool { return !s.aud }
@@ -94,7 +136,7 @@ var attacks = []attack{
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(func(c jwt.MapClaims) { c["role"] = "project_admin"; c["is_project_admin"] = true }))
 		}},
-	{name: "expired within the 30s leeway is accepted", status: 200,
+	{name: "expired within the 30s leeway is refused (a minted token would outlive it)", status: 401, code: codeExpired,
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("exp", time.Now().Add(-10*time.Second).Unix())))
 		}},
@@ -245,7 +287,7 @@ var attacks = []attack{
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "user_1\u0000admin"))) }},
 	{name: "unverified email is not copied", status: 200, noEmail: true,
 		req: func(e *env) *http.Request {
-			return e.bearer(e.token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c["email_verified"] = false }))
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c[e.verifiedClaim()] = false }))
 		},
 		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
 			if strings.Contains(w.Body.String(), "victim") {
@@ -292,6 +334,179 @@ var attacks = []attack{
 		req: func(e *env) *http.Request {
 			return e.bearer(b64(`{"alg":"dir","enc":"A256GCM"}`) + "..aXY.Y2lwaGVy.dGFn")
 		}},
+
+	// Credential-faithful minting: never longer than the credential, never more
+	// than it asserts, never someone else acting as the user.
+	{name: "exp in 3s (under the minimum left) is refused as expired", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("exp", time.Now().Add(3*time.Second).Unix()))) }},
+	{name: "exp 1s ago is refused as expired", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("exp", time.Now().Add(-time.Second).Unix()))) }},
+	{name: "exp in 25s caps the minted token at the credential's exp", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(25*time.Second).Unix())))
+		},
+		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+			if !strings.Contains(w.Body.String(), fmt.Sprintf(`"expires_at":%d`, e.credExp)) {
+				t.Fatalf("expires_at is not the credential's exp %d: %s", e.credExp, w.Body)
+			}
+		}},
+	{name: "exp in 2 days is capped at TOKEN_TTL", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(48*time.Hour).Unix())))
+		},
+		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+			if !strings.Contains(w.Body.String(), `"expires_in":3600`) {
+				t.Fatalf("expires_in is not TOKEN_TTL: %s", w.Body)
+			}
+		}},
+	{name: "email with verified exactly true is copied", status: 200, email: "ada@example.com",
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, true))) }},
+	{name: "email with verified missing is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { withEmail(e, nil)(c); delete(c, e.verifiedClaim()) }))
+		}},
+	{name: "email with verified null is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, nil))) }},
+	{name: `email with verified "true" (a string) is not copied`, status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, "true"))) }},
+	{name: "email with verified 1 is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, 1))) }},
+	{name: `email with verified "yes" is not copied`, status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, "yes"))) }},
+	{name: "email with verified false is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, false))) }},
+	{name: "email with verified [true] (an array) is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, []bool{true}))) }},
+	{name: "impersonation token (act claim) is refused", status: 401, code: codeImpersonation,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com"})))
+		}},
+	{name: "act claim without sub is refused", status: 401, code: codeImpersonation,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("act", "admin"))) }},
+	{name: "act null counts as absent", status: 200,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("act", nil))) }},
+	{name: "the same provider cookie twice (victim's, then attacker's) is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.cookieName()+"="+e.token(nil)+"; "+e.cookieName()+"="+e.token(set("sub", "attacker")))
+			return r
+		}},
+	{name: "the same provider cookie twice (attacker's first) is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.cookieName()+"="+e.token(set("sub", "attacker"))+"; "+e.cookieName()+"="+e.token(nil))
+			return r
+		}},
+	{name: "the same provider cookie in two Cookie headers is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Add("Cookie", e.cookieName()+"="+e.token(nil))
+			r.Header.Add("Cookie", "other=1; "+e.cookieName()+"="+e.token(nil))
+			return r
+		}},
+	{name: "the provider cookie once among other cookies is accepted", status: 200, applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "theme=dark; "+e.cookieName()+"="+e.token(nil)+"; __session_other=x")
+			return r
+		}},
+
+	// Opaque sessions (Stytch session_token, Better Auth session): the same rules,
+	// with the expiry and email the provider's API reports.
+	{name: "session: active session mints", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(e.session(1, nil)) }},
+	{name: "session: expiring in 20s caps the minted token", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(20 * time.Second) }))
+		}},
+	{name: "session: expiring in 2s is refused as expired", status: 401, code: codeExpired, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(2 * time.Second) }))
+		}},
+	{name: "session: reported with an expiry in the past is refused as expired", status: 401, code: codeExpired,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(-time.Minute) }))
+		}},
+	{name: "session: verified email is copied", status: 200, email: "ada@example.com", applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.Email, u.EmailVerified = "ada@example.com", true }))
+		}},
+	{name: "session: unverified email is not copied", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.Email = "victim@example.com" }))
+		}},
+	{name: "session: the session cookie twice is refused without asking the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.spec.sessionCookie+"="+e.session(1, nil)+"; "+e.spec.sessionCookie+"="+e.session(2, nil))
+			return r
+		},
+		after: noLookups},
+	{name: "session: the session cookie once is accepted", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "theme=dark; "+e.spec.sessionCookie+"="+e.session(1, nil))
+			return r
+		}},
+	{name: "session: unknown session is 401", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(e.spec.sessionToken(99)) }},
+	{name: "better-auth: impersonated session (admin plugin) is refused", status: 401, code: codeImpersonation,
+		applies: only("better-auth"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" }))
+		}},
+	{name: "better-auth: impersonated session accepted with BETTER_AUTH_ALLOW_IMPERSONATION, actor logged", status: 200,
+		noEmail: true, applies: only("better-auth"),
+		cold: func(e *env) { e.t.Setenv("BETTER_AUTH_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" }))
+		},
+		minted: actorLogged("admin_user_1")},
+	{name: "session: junk bearer never reaches the provider", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer("not-a-session-token") }, after: noLookups},
+	{name: "session: token one character short never reaches the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			tok := e.session(1, nil)
+			return e.bearer(tok[1:])
+		},
+		after: noLookups},
+	{name: "session: token with a foreign character never reaches the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			tok := []byte(e.session(1, nil))
+			tok[3] = '!'
+			return e.bearer(string(tok))
+		},
+		after: noLookups},
+	{name: "session: 4 KiB opaque bearer never reaches the provider", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(strings.Repeat("A", 4096)) }, after: noLookups},
+	{name: "session: a refused session asked again is answered from the negative cache", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			expectError(e.t, e.serve(e.bearer(e.spec.sessionToken(77))), 401, codeInvalid)
+			return e.bearer(e.spec.sessionToken(77))
+		},
+		after: func(t *testing.T, e *env) {
+			if n := e.sessions.Calls(); n != 1 {
+				t.Fatalf("upstream calls = %d, want 1", n)
+			}
+		}},
+
+	// Configuration: a bad ALLOWED_ORIGINS fails the cold start, naming the variable.
+	{name: "ALLOWED_ORIGINS listing null fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+",null") }},
+	{name: "ALLOWED_ORIGINS with a path fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+"/callback") }},
+	{name: "ALLOWED_ORIGINS with * among origins fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+",*") }},
+	{name: "ALLOWED_ORIGINS with junk fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", "localhost:5173") }},
 
 	// Transport-level attacks.
 	{name: "no credential", status: 401, code: codeMissing,
@@ -390,10 +605,39 @@ var attacks = []attack{
 		}},
 
 	// Provider-specific rules.
-	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeInvalid, applies: only("clerk"),
+	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://evil.example.com"))) }},
-	{name: "clerk: azp missing while parties are configured", status: 401, code: codeInvalid, applies: only("clerk"),
+	{name: "clerk: azp missing while parties are configured", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(del("azp"))) }},
+	{name: "clerk: azp differing by a trailing slash", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", appOrigin+"/"))) }},
+	{name: "clerk: sid missing (OAuth, machine or template token)", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("sid"))) }},
+	{name: "clerk: sid empty", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sid", ""))) }},
+	{name: "clerk: OAuth access token shape (client azp, no sid)", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { delete(c, "sid"); c["azp"] = "client_oauth_app"; c["scope"] = "profile" }))
+		}},
+	{name: "clerk: parties default to ALLOWED_ORIGINS when CLERK_AUTHORIZED_PARTIES is unset", status: 401, code: codeNotUser,
+		applies: only("clerk"),
+		cold: func(e *env) {
+			e.t.Setenv("CLERK_AUTHORIZED_PARTIES", "")
+			e.t.Setenv("ALLOWED_ORIGINS", appOrigin)
+		},
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://admin.example.com"))) }},
+	{name: "clerk: a token from an ALLOWED_ORIGINS origin is accepted by default", status: 200, applies: only("clerk"),
+		cold: func(e *env) {
+			e.t.Setenv("CLERK_AUTHORIZED_PARTIES", "")
+			e.t.Setenv("ALLOWED_ORIGINS", appOrigin)
+		},
+		req: okRequest},
+	{name: "clerk: impersonation accepted with CLERK_ALLOW_IMPERSONATION, actor logged", status: 200, applies: only("clerk"),
+		cold: func(e *env) { e.t.Setenv("CLERK_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "user_admin_1", "iss": "https://dashboard.clerk.com"})))
+		},
+		minted: actorLogged("user_admin_1")},
 	{name: "clerk: pending session (sts)", status: 401, code: codeInvalid, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("sts", "pending"))) }},
 	{name: "clerk: second authorized party accepted", status: 200, applies: only("clerk"),
@@ -412,19 +656,102 @@ var attacks = []attack{
 		}},
 	{name: "stytch: custom-domain issuer (the API base URL) accepted", status: 200, applies: only("stytch"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", e.vars["STYTCH_API_URL"]))) }},
+	{name: "stytch: session claim missing (an M2M access token)", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				delete(c, "https://stytch.com/session")
+				c["sub"], c["scope"] = "m2m-client-test-d731954d-dab3-4a2b-bdee-07f3ad1be885", "read:users"
+			}))
+		}},
+	{name: "stytch: session claim null", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("https://stytch.com/session", nil))) }},
+	{name: "stytch: session claim empty object", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("https://stytch.com/session", map[string]any{})))
+		}},
+	{name: "stytch: session claim under another name", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				c["https://stytch.com/sessions"] = c["https://stytch.com/session"]
+				delete(c, "https://stytch.com/session")
+			}))
+		}},
 	{name: "stytch: aud of another project", status: 401, code: codeInvalid, applies: only("stytch"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"project-test-other"}))) }},
 	{name: "auth0: opaque access token says an audience is needed", status: 401, code: codeInvalid, applies: only("auth0"),
 		req:    func(e *env) *http.Request { return e.bearer("h7Tkd9s0_mOpaQUEtokenWITHOUTdots") },
 		minted: nil},
+	{name: "auth0: client-credentials token (gty)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client-credentials"))) }},
+	{name: "auth0: client-credentials token (sub @clients)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "hJ7sDk2lAbC0x9@clients"))) }},
+	{name: "auth0: M2M token as issued (gty and sub @clients, no azp user)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				c["sub"], c["gty"], c["azp"], c["aud"] = "hJ7sDk2lAbC0x9@clients", "client-credentials", "hJ7sDk2lAbC0x9", "https://api.example.com"
+			}))
+		}},
+	{name: "auth0: gty array with client-credentials", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"client-credentials"}))) }},
+	{name: "auth0: gty that is not a string", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("gty", map[string]any{"grant": "client-credentials"})))
+		}},
+	{name: "auth0: gty password (resource owner, a user) is accepted", status: 200, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "password"))) }},
 	{name: "auth0: aud as a plain string", status: 200, applies: only("auth0"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", "https://api.example.com"))) }},
+	{name: "kinde: M2M token (gty [client_credentials])", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"client_credentials"}))) }},
+	{name: "kinde: gty client_credentials as a string", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client_credentials"))) }},
+	{name: "kinde: gty array mixing grants", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("gty", []string{"authorization_code", "client_credentials"})))
+		}},
+	{name: "kinde: M2M token as documented (no sub)", status: 401, code: codeInvalid, applies: only("kinde"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { delete(c, "sub"); c["gty"] = []string{"client_credentials"}; c["v"] = "2" }))
+		}},
+	{name: "kinde: gty that is not a string", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", 7))) }},
+	{name: "kinde: user token with gty refresh_token is accepted", status: 200, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"refresh_token"}))) }},
 	{name: "kinde: aud array with several audiences", status: 200, applies: only("kinde"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("aud", []string{"https://other.example.com", "https://api.example.com"})))
 		}},
 	{name: "workos: legacy issuer https://api.workos.com", status: 200, applies: only("workos"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com"))) }},
+	{name: "workos: legacy issuer with a trailing slash (as the sessions guide shows)", status: 200, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com/"))) }},
+	{name: "workos: legacy issuer with two trailing slashes", status: 401, code: codeInvalid, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com//"))) }},
+	{name: "workos: legacy issuer over http", status: 401, code: codeInvalid, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "http://api.workos.com"))) }},
+	{name: "workos: WORKOS_ISSUERS replaces the defaults (legacy issuer refused)", status: 401, code: codeInvalid,
+		applies: only("workos"),
+		cold:    func(e *env) { e.t.Setenv("WORKOS_ISSUERS", "https://auth.example.com") },
+		req:     func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com"))) }},
+	{name: "workos: WORKOS_ISSUERS custom domain accepted", status: 200, applies: only("workos"),
+		cold: func(e *env) { e.t.Setenv("WORKOS_ISSUERS", "https://auth.example.com") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://auth.example.com"))) }},
+	{name: "workos: sid missing", status: 401, code: codeNotUser, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("sid"))) }},
+	{name: "workos: sid empty", status: 401, code: codeNotUser, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sid", ""))) }},
+	{name: "workos: impersonation with WORKOS_ALLOW_IMPERSONATION=false is refused", status: 401, code: codeImpersonation,
+		applies: only("workos"),
+		cold:    func(e *env) { e.t.Setenv("WORKOS_ALLOW_IMPERSONATION", "false") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com", "reason": "support"})))
+		}},
+	{name: "workos: impersonation accepted with WORKOS_ALLOW_IMPERSONATION, actor logged", status: 200, applies: only("workos"),
+		cold: func(e *env) { e.t.Setenv("WORKOS_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com", "reason": "support"})))
+		},
+		minted: actorLogged("admin@example.com")},
 	{name: "workos: issuer of another client", status: 401, code: codeInvalid, applies: only("workos"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("iss", "https://api.workos.com/user_management/client_OTHER")))
@@ -446,29 +773,57 @@ func TestAttackSuite(t *testing.T) {
 				if a.status != 200 {
 					n++
 				}
+				if a.initFails != "" {
+					t.Run(a.name, func(t *testing.T) {
+						e := newEnv(t, sp)
+						t.Setenv("INSFORGE_JWT_SECRET", testSecret)
+						a.cold(e)
+						_, err := bridge.FromEnv(slog.New(slog.NewJSONHandler(e.logs, nil)), e.spec.load)
+						if err == nil || !strings.Contains(err.Error(), a.initFails) {
+							t.Fatalf("cold start err = %v, want it to name %s", err, a.initFails)
+						}
+						if strings.Contains(err.Error(), "/callback") || strings.Contains(err.Error(), "localhost:5173") {
+							t.Fatalf("the error repeats the value: %v", err)
+						}
+					})
+					continue
+				}
 				t.Run(a.name, func(t *testing.T) {
 					e := newEnv(t, sp)
 					if a.cold != nil {
 						a.cold(e)
 					}
 					e.build()
-					w := e.serve(a.req(e))
+					req := a.req(e) // may serve warm-up requests
+					mintsBefore := strings.Count(e.logs.String(), `"msg":"token minted"`)
+					w := e.serve(req)
+					if a.after != nil {
+						defer a.after(t, e)
+					}
 					if a.status != 200 {
 						expectError(t, w, a.status, a.code)
+						if strings.Count(e.logs.String(), `"msg":"token minted"`) != mintsBefore {
+							t.Fatalf("a token was minted on an error path:\n%s", e.logs)
+						}
 						return
 					}
+					body := w.Body.String()
 					email := expectedEmail(e)
 					if a.noEmail {
 						email = ""
 					}
+					if a.email != "" {
+						email = a.email
+					}
 					expectMinted(t, e, w, e.base["sub"].(string), email)
+					w.Body = bytes.NewBufferString(body)
 					if a.minted != nil {
 						a.minted(t, e, w)
 					}
 				})
 			}
-			if n < 30 {
-				t.Errorf("%s: only %d attack cases, want at least 30", sp.name, n)
+			if n < 40 {
+				t.Errorf("%s: only %d attack cases, want at least 40", sp.name, n)
 			}
 			t.Logf("%s: %d attack cases", sp.name, n)
 		})

@@ -34,10 +34,11 @@ func stytchEnv(t *testing.T, mod func(*env)) (*env, *identitytest.StytchAPI) {
 	sp := specNamed("stytch")
 	var api *identitytest.StytchAPI
 	setup := sp.setup
-	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
-		vars, claims := setup(t, iss)
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		vars, claims := setup(e)
 		// A second fake that the test controls; the bridge talks to it.
-		api = identitytest.NewStytchAPI(t, stytchProject, stytchSecret, iss)
+		api = identitytest.NewStytchAPI(e.t, stytchProject, stytchSecret, e.iss)
+		e.sessions = api
 		vars["STYTCH_API_URL"] = api.Server.URL
 		return vars, claims
 	}
@@ -112,7 +113,7 @@ func TestStytchSessionToken(t *testing.T) {
 			} else {
 				expectError(t, w, c.status, c.code)
 			}
-			if got := api.Calls.Load(); got != c.calls {
+			if got := api.Calls(); got != c.calls {
 				t.Fatalf("Stytch API calls = %d, want %d", got, c.calls)
 			}
 		})
@@ -123,8 +124,9 @@ func TestStytchSessionToken(t *testing.T) {
 func betterAuthEnv(t *testing.T, mod func(*env)) (*env, *identitytest.BetterAuthAPI) {
 	sp := specNamed("better-auth")
 	var api *identitytest.BetterAuthAPI
-	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
-		api = identitytest.NewBetterAuthAPI(t, iss)
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
+		e.sessions = api
 		return map[string]string{"BETTER_AUTH_URL": api.Server.URL}, jwt.MapClaims{"sub": "u1"}
 	}
 	e := newEnv(t, sp)
@@ -293,12 +295,12 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 			close(release)
 		}
 	})
-	p, err := identity.NewClerk(identity.ClerkConfig{Issuer: iss.URL(), JWKSURL: slow.URL}, testOptions(slog.New(slog.DiscardHandler)))
+	p, err := identity.NewClerk(identity.ClerkConfig{Issuer: iss.URL(), JWKSURL: slow.URL, AuthorizedParties: []string{appOrigin}}, testOptions(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1"}, logs: &syncBuffer{}}
+	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, logs: &syncBuffer{}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
 	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -392,12 +394,20 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 		t.Fatal("the provider must not be built when the bridge configuration is bad")
 		return nil, nil
 	}
-	for name, c := range map[string]struct{ secret, ttl, want string }{
-		"secret missing":   {"", "", "INSFORGE_JWT_SECRET"},
-		"secret too short": {"short", "", "INSFORGE_JWT_SECRET"},
-		"ttl over 24h":     {testSecret, "48h", "TOKEN_TTL"},
+	for name, c := range map[string]struct{ secret, ttl, origins, want string }{
+		"secret missing":                 {"", "", "", "INSFORGE_JWT_SECRET"},
+		"secret too short":               {"short", "", "", "INSFORGE_JWT_SECRET"},
+		"ttl over 24h":                   {testSecret, "48h", "", "TOKEN_TTL"},
+		"origin null":                    {testSecret, "", appOrigin + ",null", "ALLOWED_ORIGINS"},
+		"origin with a path":             {testSecret, "", appOrigin + "/app", "ALLOWED_ORIGINS"},
+		"star with an origin":            {testSecret, "", "*," + appOrigin, "ALLOWED_ORIGINS"},
+		"origin without a scheme (junk)": {testSecret, "", "app.example.com", "ALLOWED_ORIGINS"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Setenv("ALLOWED_ORIGINS", c.origins)
+			if c.origins == "" {
+				os.Unsetenv("ALLOWED_ORIGINS")
+			}
 			t.Setenv("INSFORGE_JWT_SECRET", c.secret)
 			if c.secret == "" {
 				os.Unsetenv("INSFORGE_JWT_SECRET")
@@ -425,6 +435,7 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 		t.Fatalf("err = %v, want it to name CLERK_ISSUER", err)
 	}
 	t.Setenv("CLERK_ISSUER", "https://clerk.example.com")
+	t.Setenv("ALLOWED_ORIGINS", appOrigin)
 	t.Setenv("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks") // never answers: the handler must still be built
 	h, err := build(slog.New(slog.DiscardHandler))
 	if err != nil || h == nil {
@@ -433,4 +444,67 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/token/clerk", nil))
 	expectError(t, w, http.StatusUnauthorized, bridge.CodeMissingCredential)
+}
+
+// TestBetterAuthCustomBasePathAndCookiePrefix: a Better Auth server with basePath
+// /auth and advanced.cookiePrefix "myapp" is reached at /auth/get-session and
+// /auth/jwks, and its __Secure-myapp.session_token cookie is the credential.
+func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
+	sp := specNamed("better-auth")
+	var api *identitytest.BetterAuthAPI
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
+		api.BasePath, api.CookiePrefix = "/auth", "myapp"
+		e.sessions = api
+		return map[string]string{"BETTER_AUTH_URL": api.Server.URL, "BETTER_AUTH_BASE_PATH": "/auth/", "BETTER_AUTH_COOKIE_PREFIX": "myapp"},
+			jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "u_custom"}
+	}
+	cookie := func(name, value string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+		return r
+	}
+	t.Run("__Secure- cookie with the custom prefix", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(cookie("__Secure-myapp.session_token", e.session(1, nil))), "u_custom", "")
+	})
+	t.Run("plain cookie with the custom prefix", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(cookie("myapp.session_token", e.session(1, nil))), "u_custom", "")
+	})
+	t.Run("the default cookie name is not a credential", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectError(t, e.serve(cookie(identity.BetterAuthSecureCookie, e.session(1, nil))), 401, codeMissing)
+		if api.Calls() != 0 {
+			t.Fatalf("upstream calls = %d", api.Calls())
+		}
+	})
+	t.Run("jwt() token checked against <basePath>/jwks", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(e.bearer(e.token(nil))), "u_custom", "")
+	})
+}
+
+// TestStytchCustomCookieNames: cookieOptions.opaqueTokenCookieName and
+// jwtCookieName set in the Stytch SDK are configured on the bridge.
+func TestStytchCustomCookieNames(t *testing.T) {
+	e, api := stytchEnv(t, func(e *env) {
+		e.t.Setenv("STYTCH_SESSION_COOKIE", "app_session")
+		e.t.Setenv("STYTCH_SESSION_JWT_COOKIE", "app_session_jwt")
+	})
+	cookie := func(name, value string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+		return r
+	}
+	tok := stytchToken(5)
+	api.AddSession(tok, identitytest.User{ID: e.base["sub"].(string)})
+	expectMinted(t, e, e.serve(cookie("app_session", tok)), e.base["sub"].(string), "")
+	expectMinted(t, e, e.serve(cookie("app_session_jwt", e.token(nil))), e.base["sub"].(string), "")
+	expectError(t, e.serve(cookie("stytch_session", tok)), 401, codeMissing)
+	expectError(t, e.serve(cookie("stytch_session_jwt", e.token(nil))), 401, codeMissing)
 }

@@ -31,6 +31,11 @@ func (c KindeConfig) jwt() (JWTConfig, error) {
 		JWKSVar:    "KINDE_JWKS_URL",
 		Algorithms: []string{"RS256"},
 		Issuers:    []string{iss},
+		// M2M applications get tokens through the client-credentials grant, marked
+		// gty ["client_credentials"] and without a user sub:
+		// https://docs.kinde.com/machine-to-machine-applications/about-m2m/token-structure-and-claims-for-m2m-applications
+		Markers: []Marker{{Claim: "gty", Refused: []string{"client_credentials"},
+			Reason: "it is a machine-to-machine (client-credentials grant) token (gty)"}},
 	}
 	if a := strings.TrimSpace(c.Audience); a != "" {
 		jc.Audiences = []string{a}
@@ -43,6 +48,11 @@ func NewKinde(c KindeConfig, o Options) (*Provider, error) {
 	jc, err := c.jwt()
 	if err != nil {
 		return nil, err
+	}
+	if len(jc.Audiences) == 0 {
+		// Not an error (it would break deployments that work), but every user token
+		// of the Kinde business is then accepted, including one issued for another API.
+		o.withDefaults().Logger.Warn("KINDE_AUDIENCE is unset: access tokens requested for any API of this Kinde business are accepted; set it to your API audience")
 	}
 	p, _, err := newJWTProvider(jc, nil, o)
 	return p, err

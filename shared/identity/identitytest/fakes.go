@@ -18,6 +18,19 @@ type User struct {
 	ID            string
 	Email         string
 	EmailVerified bool
+	// ExpiresAt is when the session ends; zero means in a week (Better Auth's
+	// default session lifetime), far beyond any TOKEN_TTL.
+	ExpiresAt time.Time
+	// ImpersonatedBy is the admin who started the session as this user (Better
+	// Auth's admin plugin); empty for an ordinary session.
+	ImpersonatedBy string
+}
+
+func (u User) expiresAt() time.Time {
+	if u.ExpiresAt.IsZero() {
+		return time.Now().Add(7 * 24 * time.Hour)
+	}
+	return u.ExpiresAt
 }
 
 // strict collects protocol violations; the test fails at cleanup if any occurred.
@@ -90,11 +103,14 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 // scripted misbehaviour and the sessions they know.
 type sessionFake struct {
 	strict
-	Calls    atomic.Int64
+	calls    atomic.Int64
 	mode     atomic.Int32
 	sessMu   sync.Mutex
 	sessions map[string]User
 }
+
+// Calls is the number of session lookups the fake has received.
+func (f *sessionFake) Calls() int64 { return f.calls.Load() }
 
 // SetMode makes the fake misbehave (Up restores it).
 func (f *sessionFake) SetMode(m Mode) { f.mode.Store(int32(m)) }
@@ -147,7 +163,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 		s.Issuer.ServeHTTP(w, r)
 		return
 	}
-	s.Calls.Add(1)
+	s.calls.Add(1)
 	if r.URL.Path != "/v1/sessions/authenticate" {
 		s.violate(w, "unexpected path %s", r.URL.Path)
 		return
@@ -197,7 +213,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status_code": 200, "request_id": "request-id-test-2",
 		"session": map[string]any{"session_id": "session-test-1", "user_id": u.ID, "authentication_factors": []any{},
-			"roles": []string{"stytch_member"}, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+			"roles": []string{"stytch_member"}, "expires_at": u.expiresAt().UTC().Format(time.RFC3339)},
 		"session_token": token,
 		"session_jwt":   "",
 		"user":          map[string]any{"user_id": u.ID, "emails": emails, "status": "active"},
@@ -211,11 +227,14 @@ type BetterAuthAPI struct {
 	sessionFake
 	Issuer *Issuer
 	Server *httptest.Server
+	// BasePath (default /api/auth) and CookiePrefix (default better-auth) mirror
+	// Better Auth's basePath and advanced.cookiePrefix; set them before use.
+	BasePath, CookiePrefix string
 }
 
 // NewBetterAuthAPI starts the fake; iss (optional) serves the JWKS.
 func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
-	b := &BetterAuthAPI{Issuer: iss}
+	b := &BetterAuthAPI{Issuer: iss, BasePath: "/api/auth", CookiePrefix: "better-auth"}
 	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.Server.Close)
 	b.failOnViolations(t, "better-auth")
@@ -223,12 +242,12 @@ func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
 }
 
 func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
-	if b.Issuer != nil && r.URL.Path == "/api/auth/jwks" {
+	if b.Issuer != nil && r.URL.Path == b.BasePath+"/jwks" {
 		b.Issuer.ServeHTTP(w, r)
 		return
 	}
-	b.Calls.Add(1)
-	if r.URL.Path != "/api/auth/get-session" {
+	b.calls.Add(1)
+	if r.URL.Path != b.BasePath+"/get-session" {
 		b.violate(w, "unexpected path %s", r.URL.Path)
 		return
 	}
@@ -255,7 +274,7 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(cookies) == 1:
 		name := cookies[0].Name
-		if name != "better-auth.session_token" && name != "__Secure-better-auth.session_token" {
+		if name != b.CookiePrefix+".session_token" && name != "__Secure-"+b.CookiePrefix+".session_token" {
 			b.violate(w, "unexpected cookie %q forwarded", name)
 			return
 		}
@@ -274,11 +293,20 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "expiresAt": now, "createdAt": now,
+		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "impersonatedBy": nullable(u.ImpersonatedBy),
+			"expiresAt": u.expiresAt().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "createdAt": now,
 			"updatedAt": now, "ipAddress": "", "userAgent": ""},
 		"user": map[string]any{"id": u.ID, "name": "Test", "email": u.Email, "emailVerified": u.EmailVerified,
 			"image": nil, "createdAt": now, "updatedAt": now, "role": "project_admin"},
 	})
+}
+
+// nullable is nil for "" (Better Auth answers null for an unset optional field).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -613,6 +613,11 @@ func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is being settled")
 	case ledger.StatusNeedsReview:
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is under review")
+	case ledger.StatusReleased:
+		// Released by a concurrent presentation between our lookup and claim.
+		e := httpapi.NewError(http.StatusServiceUnavailable, "payment_in_flight", "this payment is being presented concurrently; nothing was charged, retry shortly")
+		e.Header = http.Header{"Retry-After": {"1"}}
+		return e
 	case ledger.StatusSettled:
 		if row.Delivered() {
 			p.count(MetricReplayRefused, 1, "")

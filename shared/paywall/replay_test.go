@@ -272,3 +272,30 @@ func TestAFailedHandlerReleasesTheClaimAndTheSameAuthorizationPaysLater(t *testi
 		t.Fatalf("rows %+v", rows)
 	}
 }
+
+// releasedRace is the real ledger whose claim reports a row released by a
+// concurrent presentation between this request's lookup and its claim.
+type releasedRace struct{ *ledger.Ledger }
+
+func (r releasedRace) Claim(ctx context.Context, c ledger.Claim) (*ledger.Payment, bool, error) {
+	row, _, err := r.Ledger.Claim(ctx, c)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := r.Release(ctx, row.ID, "concurrent"); err != nil {
+		return nil, false, err
+	}
+	row.Status = ledger.StatusReleased
+	return row, true, nil
+}
+
+func TestAClaimLostToAConcurrentReleaseAsksForARetryWithoutSettling(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) { c.Ledger = releasedRace{h.ledger} })
+	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || errorCode(t, w) != "payment_in_flight" {
+		t.Fatalf("status %d body %s", w.Code, w.Body)
+	}
+	if len(hs.okx.Calls("settle")) != 0 || hs.served.Load() != 0 {
+		t.Fatal("settled or served")
+	}
+}

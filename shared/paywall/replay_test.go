@@ -210,8 +210,8 @@ func TestPendingThenSettledIsDeliveredOnceOnRepresentation(t *testing.T) {
 	}
 }
 
-// seed writes a settled row for p's authorization as another deployment would.
-func (hs *harness) seed(p *x402test.Payment, mut func(c *ledger.Claim)) {
+// foreignRow writes a settled row for p's authorization as another deployment would.
+func (hs *harness) foreignRow(p *x402test.Payment, mut func(c *ledger.Claim)) {
 	a := p.Payload.Payload.Authorization
 	c := ledger.Claim{PayerAddress: strings.ToLower(a.From), Endpoint: "/x402/report", Amount: x402test.Price,
 		Network: x402test.Network, Asset: x402test.Asset, PayTo: strings.ToLower(x402test.PayTo),
@@ -237,7 +237,7 @@ func TestRowsThatDoNotMatchTheOfferProveNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hs := newHarness(t, facilitator.APIV2)
 			p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
-			hs.seed(p, mut)
+			hs.foreignRow(p, mut)
 			w := hs.pay(p)
 			if delivered(w) || challengeReason(t, w) != paywall.ReasonRowMismatch {
 				t.Fatalf("status %d body %s", w.Code, w.Body)

@@ -152,12 +152,11 @@ func TestTwentyConcurrentCopiesInMixedSpellingsDeliverOnce(t *testing.T) {
 			t.Fatalf("unexpected status %d (codes %v)", c, codes)
 		}
 	}
-	got := hs.tally(n)
-	// Verify runs only for copies that found no row; never more than one per copy.
-	if got.deliveries != 1 || got.settles != 1 || got.verifies < 1 || got.verifies > 20 {
-		t.Fatalf("tally %+v (codes %v)", got, codes)
+	// Copies in flight together in one instance wait for the first (202); later
+	// ones are answered from the ledger: one verify in all.
+	if got, want := hs.tally(n), (tally{1, 1, 1}); got != want {
+		t.Fatalf("tally %+v, want %+v (codes %v)", got, want, codes)
 	}
-	t.Logf("20 copies: %+v", got)
 	rows := hs.rows()
 	if len(rows) != 1 || rows[0].Status != ledger.StatusSettled || !rows[0].Delivered() {
 		t.Fatalf("rows %+v", rows)
@@ -193,10 +192,14 @@ func TestPendingThenSettledIsDeliveredOnceOnRepresentation(t *testing.T) {
 	wg.Wait()
 	n := 0
 	for _, r := range res {
-		if delivered(r) {
+		switch {
+		case delivered(r):
 			n++
-		} else if reason := challengeReason(t, r); reason != x402.ReasonNonceUsed {
-			t.Fatalf("loser: %q", reason)
+		case r.Code == http.StatusAccepted: // still in flight here: come back later
+		default:
+			if reason := challengeReason(t, r); reason != x402.ReasonNonceUsed {
+				t.Fatalf("loser: %q", reason)
+			}
 		}
 	}
 	if got, want := hs.tally(n), (tally{1, 1, 1}); got != want {

@@ -53,7 +53,7 @@ func HTTPView(status int, h http.Header, body []byte) (any, error) {
 
 // BodyView parses a JSON body and takes the clock and per-payment values out:
 // minted JWTs become their header, claims without iat/exp/nbf and lifetime; unix
-// and RFC 3339 times near now become a marker; transaction hashes become a marker.
+// and RFC 3339 times near now become a marker; transaction hashes and ledger row ids become markers.
 // Everything else must match exactly.
 func BodyView(b string) any {
 	var v any
@@ -92,6 +92,9 @@ func clockless(v any, key string) any {
 		if (key == "tx_hash" || key == "transaction") && strings.HasPrefix(x, "0x") && len(x) == 66 {
 			return "<transaction hash>" // one per settled payment
 		}
+		if key == "id" && isUUID(x) {
+			return "<ledger row id>" // one per payment
+		}
 		return x
 	}
 	return v
@@ -111,6 +114,24 @@ func jwtView(s string) (any, bool) {
 	iat, _ := claims["iat"].(float64)
 	exp, _ := claims["exp"].(float64)
 	return map[string]any{"jwt_header": header, "jwt_claims": clockless(claims, ""), "jwt_lifetime_s": exp - iat}, true
+}
+
+// isUUID reports whether s is a canonical (8-4-4-4-12 hex) UUID, the ledger's row id.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f'):
+			return false
+		}
+	}
+	return true
 }
 
 // JSON renders a view for a message.

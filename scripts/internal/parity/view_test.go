@@ -18,23 +18,25 @@ func jwt(claims map[string]any) string {
 // Views set aside the clock and per-payment hashes, and nothing else.
 func TestBodyViewIgnoresOnlyTheClock(t *testing.T) {
 	now := time.Now().Unix()
-	body := func(sub string, iat int64, ttl int64, hash string) string {
+	body := func(sub string, iat int64, ttl int64, hash, id string) string {
 		tok := jwt(map[string]any{"sub": sub, "role": "authenticated", "iat": iat, "exp": iat + ttl})
-		return fmt.Sprintf(`{"token":%q,"expires_at":%d,"generated_at":%q,"tx_hash":%q}`,
-			tok, iat+ttl, time.Unix(iat, 0).UTC().Format(time.RFC3339), hash)
+		return fmt.Sprintf(`{"token":%q,"expires_at":%d,"generated_at":%q,"tx_hash":%q,"payment":{"id":%q}}`,
+			tok, iat+ttl, time.Unix(iat, 0).UTC().Format(time.RFC3339), hash, id)
 	}
 	h1, h2 := "0x"+fmt.Sprintf("%064x", 1), "0x"+fmt.Sprintf("%064x", 2)
-	base := BodyView(body("user_1", now, 3600, h1))
+	id1, id2 := "6e58d23f-d54a-4dd6-85fd-8432b5986794", "f7d93507-17c6-46d3-8038-3e194735d9b7"
+	base := BodyView(body("user_1", now, 3600, h1, id1))
 	for _, tc := range []struct {
 		name  string
 		other string
 		equal bool
 	}{
-		{"a second later, another payment", body("user_1", now+1, 3600, h2), true},
-		{"another subject", body("user_2", now, 3600, h1), false},
-		{"another lifetime", body("user_1", now, 60, h1), false},
-		{"a time far from now", body("user_1", now-10*86400, 3600, h1), false},
-		{"a hash that is not one", body("user_1", now, 3600, "0xabc"), false},
+		{"a second later, another payment", body("user_1", now+1, 3600, h2, id2), true},
+		{"another subject", body("user_2", now, 3600, h1, id1), false},
+		{"another lifetime", body("user_1", now, 60, h1, id1), false},
+		{"a time far from now", body("user_1", now-10*86400, 3600, h1, id1), false},
+		{"a hash that is not one", body("user_1", now, 3600, "0xabc", id1), false},
+		{"an id that is not a UUID", body("user_1", now, 3600, h1, "row-1"), false},
 	} {
 		if got := reflect.DeepEqual(BodyView(tc.other), base); got != tc.equal {
 			t.Errorf("%s: equal %v, want %v\n %s\n %s", tc.name, got, tc.equal, JSON(BodyView(tc.other)), JSON(base))

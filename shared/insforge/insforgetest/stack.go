@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/infra/migrations"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/insforge/localrealtime"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
@@ -70,6 +72,9 @@ type Stack struct {
 	Pool *pgxpool.Pool
 	// Handler serves the API; it is also what URL serves.
 	Handler http.Handler
+	// Realtime is the socket.io endpoint at URL/socket.io/ (@insforge/sdk's
+	// realtime client), fed by LISTEN on this database.
+	Realtime *localrealtime.Server
 
 	cluster    *Cluster
 	ownCluster bool
@@ -212,7 +217,23 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.Handler = newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
+	api := newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
+	if s.Realtime, err = localrealtime.New(localrealtime.Config{
+		Pool: s.Pool, ListenURL: s.DatabaseURL, Authenticate: api.realtimeIdentity, Logger: log,
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.Realtime.Start(ctx); err != nil {
+		return nil, fmt.Errorf("insforgetest: %w", err)
+	}
+	rt := s.Realtime
+	s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/socket.io/") {
+			rt.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 	addr := o.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -272,6 +293,9 @@ func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if s.Realtime != nil {
+			s.Realtime.Stop()
+		}
 		if s.srv != nil {
 			_ = s.srv.Shutdown(ctx)
 		}

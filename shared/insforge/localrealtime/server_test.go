@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/clients/engine/v3/transports"
+	client "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 

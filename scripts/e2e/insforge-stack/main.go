@@ -3,7 +3,8 @@
 // Command insforge-stack runs the InsForge-compatible stack (shared/insforge/insforgetest: the
 // records API on real PostgreSQL with the project's migrations) for the end-to-end suite. It
 // prints the stack's coordinates as one JSON line on stdout and runs until SIGINT/SIGTERM or
-// until stdin closes (so it never outlives the Node harness that started it).
+// until stdin closes (so it never outlives the Node harness that started it). SIGUSR1 stops its
+// realtime endpoint only.
 //
 // Built only with -tags e2e (lib/stack.mjs does), so `go vet ./...` and `make test` never depend on it.
 //
@@ -56,6 +57,14 @@ func run() error {
 		return err
 	}
 	fmt.Println(string(out))
+	// SIGUSR1 stops realtime alone (the dashboard's polling fallback is tested with it).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		<-usr1
+		s.Realtime.Stop()
+		fmt.Fprintln(os.Stderr, "insforge-stack: realtime stopped")
+	}()
 	stdinClosed := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinClosed) }()
 	select {

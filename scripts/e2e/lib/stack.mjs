@@ -44,7 +44,9 @@ export async function startInsforge({ databaseUrl, jwtSecret, port }) {
     return line ? JSON.parse(line) : null;
   }, { timeoutMs: 90_000 });
   await waitFor('insforge health', async () => (await fetchT(`${info.url}/api/health`, {}, 2000)).ok, { timeoutMs: 20_000 });
-  return { ...info, stop: () => p.stop(), output: p.output };
+  // Realtime alone goes away (the records API stays): SIGUSR1 to the stack process.
+  const stopRealtime = () => process.kill(p.proc.pid, 'SIGUSR1');
+  return { ...info, stop: () => p.stop(), stopRealtime, output: p.output };
 }
 
 /**

@@ -85,7 +85,7 @@ function renderRow(r) {
     tx = el('td', { class: 'tx' }, a);
   }
   const when = new Date(r.created_at);
-  const tr = el('tr', { 'data-id': r.id, 'data-status': status, 'data-mock': String(r.mock === true) },
+  const tr = el('tr', { 'data-id': r.id, 'data-status': status, 'data-mock': String(r.mock === true), 'data-payer': String(r.payer_address ?? '').toLowerCase() },
     el('td', { text: isNaN(when) ? '' : when.toLocaleTimeString() }),
     el('td', {}, el('code', { text: String(r.endpoint ?? '') })),
     amount,

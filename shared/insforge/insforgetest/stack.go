@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,10 +73,11 @@ type Stack struct {
 	Pool *pgxpool.Pool
 	// Handler serves the API; it is also what URL serves.
 	Handler http.Handler
-	// Realtime is the socket.io endpoint at URL/socket.io/ (@insforge/sdk's
-	// realtime client), fed by LISTEN on this database.
-	Realtime *localrealtime.Server
 
+	// rt is the socket.io endpoint at URL/socket.io/ (@insforge/sdk's realtime
+	// client), fed by LISTEN on this database; see Realtime.
+	rt         atomic.Pointer[localrealtime.Server]
+	newRT      func() (*localrealtime.Server, error)
 	cluster    *Cluster
 	ownCluster bool
 	dbName     string
@@ -218,18 +220,17 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	api := newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
-	if s.Realtime, err = localrealtime.New(localrealtime.Config{
-		Pool: s.Pool, ListenURL: s.DatabaseURL, Authenticate: api.realtimeIdentity, Logger: log,
-	}); err != nil {
+	s.newRT = func() (*localrealtime.Server, error) {
+		return localrealtime.New(localrealtime.Config{
+			Pool: s.Pool, ListenURL: s.DatabaseURL, Authenticate: api.realtimeIdentity, Logger: log,
+		})
+	}
+	if err := s.RestartRealtime(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.Realtime.Start(ctx); err != nil {
-		return nil, fmt.Errorf("insforgetest: %w", err)
-	}
-	rt := s.Realtime
 	s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/socket.io/") {
-			rt.ServeHTTP(w, r)
+			s.rt.Load().ServeHTTP(w, r)
 			return
 		}
 		api.ServeHTTP(w, r)
@@ -246,6 +247,29 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	go func() { _ = s.srv.Serve(ln) }()
 	s.URL = "http://" + ln.Addr().String()
 	return s, nil
+}
+
+// Realtime is the current realtime endpoint.
+func (s *Stack) Realtime() *localrealtime.Server { return s.rt.Load() }
+
+// StopRealtime takes realtime down alone (sockets dropped, handshakes 503); the
+// records API keeps serving. It is how tests see clients fall back.
+func (s *Stack) StopRealtime() { s.rt.Load().Stop() }
+
+// RestartRealtime replaces the realtime endpoint with a fresh one (stopping the
+// current one, if any): clients reconnect and subscribe again.
+func (s *Stack) RestartRealtime(ctx context.Context) error {
+	rt, err := s.newRT()
+	if err != nil {
+		return err
+	}
+	if err := rt.Start(ctx); err != nil {
+		return fmt.Errorf("insforgetest: %w", err)
+	}
+	if old := s.rt.Swap(rt); old != nil {
+		old.Stop()
+	}
+	return nil
 }
 
 var rolesMu sync.Mutex
@@ -293,8 +317,8 @@ func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if s.Realtime != nil {
-			s.Realtime.Stop()
+		if rt := s.rt.Load(); rt != nil {
+			rt.Stop()
 		}
 		if s.srv != nil {
 			_ = s.srv.Shutdown(ctx)

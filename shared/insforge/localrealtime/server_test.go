@@ -487,14 +487,14 @@ func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
 	}
 }
 
-func TestStopRefusesAndDisconnects(t *testing.T) {
+func TestStopRefusesAndDisconnectsAndARestartServesAgain(t *testing.T) {
 	s := insforgetest.New(t)
 	p := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
 	p.connected()
 	p.mustSubscribe("x402_payments")
 	gone := make(chan struct{})
 	p.sock.On("disconnect", func(...any) { close(gone) })
-	s.Realtime.Stop()
+	s.StopRealtime()
 	select {
 	case <-gone:
 	case <-time.After(5 * time.Second):
@@ -507,5 +507,16 @@ func TestStopRefusesAndDisconnects(t *testing.T) {
 	_ = res.Body.Close()
 	if res.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("handshake after Stop: %d, want 503", res.StatusCode)
+	}
+
+	if err := s.RestartRealtime(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	again.connected()
+	again.mustSubscribe("x402_payments")
+	publish(t, s, "x402_payments", "back", map[string]any{})
+	if _, ok := again.next("back", 5*time.Second); !ok {
+		t.Fatal("no delivery after the restart")
 	}
 }

@@ -9,6 +9,7 @@ const EXPLORER = meta('explorer-tx-url');
 const PAYMENTS_URL = 'payments';
 const CHANNEL = 'x402_payments';
 const POLL_MS = 5000;
+const RETRY_MS = 5000;
 const MAX_ROWS = 50;
 const PUBLIC = ['id', 'payer_address', 'endpoint', 'amount', 'tx_hash', 'chain', 'status', 'created_at', 'updated_at', 'network', 'asset', 'mock'];
 // Known tokens by asset (lower case): USDG on X Layer has 6 decimals.
@@ -205,9 +206,21 @@ async function goLive() {
       startPolling(res.error?.code ?? 'refused');
     }
   };
-  rt.on('disconnect', () => startPolling('disconnected'));
+  // socket.io reconnects by itself after a dropped transport, but not after the
+  // server closed the socket or a failed first connect: then retry while polling.
+  let manual = false;
+  rt.on('disconnect', (reason) => {
+    manual = reason === 'io server disconnect';
+    startPolling('disconnected');
+  });
   rt.on('connect_error', () => startPolling('cannot connect'));
-  rt.on('connect', () => { if (pollTimer || $('mode').dataset.mode !== 'live') subscribe().catch(() => {}); });
+  rt.on('connect', () => {
+    manual = false;
+    if (pollTimer || $('mode').dataset.mode !== 'live') subscribe().catch(() => {});
+  });
+  setInterval(() => {
+    if (pollTimer && (manual || rt.connectionState === 'disconnected')) rt.connect().catch(() => {});
+  }, RETRY_MS);
   await subscribe();
 }
 

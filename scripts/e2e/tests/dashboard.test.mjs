@@ -157,6 +157,9 @@ describe('payments dashboard (Chromium, live over InsForge realtime)', { skip },
     assert.match(text, /needs_review/);
     assert.doesNotMatch(text, /mock/);
     assert.doesNotMatch(await page.content(), /SECRET-INTERNAL-DETAIL/);
+    // The totals come from the API, refreshed a second after realtime traffic.
+    const settled = Number((await db.query("SELECT count(*) FROM x402_payments WHERE status = 'settled'")).rows[0].count);
+    await page.waitForFunction((n) => document.getElementById('stat-requests').textContent === String(n), settled);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });

@@ -141,11 +141,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.io.Use(s.authenticate)
-	s.io.On("connection", func(args ...any) {
-		if sock, ok := args[0].(*socket.Socket); ok {
-			s.onConnect(sock)
-		}
-	})
 	s.handler = s.io.ServeHandler(opts)
 	return s, nil
 }
@@ -326,6 +321,10 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		return
 	}
 	sock.SetData(id)
+	// Handlers go on here, before the CONNECT reply: registered from the
+	// "connection" event they can miss a subscribe the client sends as soon
+	// as it is connected (seen under load; the SDK subscribes right away).
+	s.handle(sock)
 	next(nil)
 }
 
@@ -334,7 +333,7 @@ func identityOf(sock *socket.Socket) Identity {
 	return id
 }
 
-func (s *Server) onConnect(sock *socket.Socket) {
+func (s *Server) handle(sock *socket.Socket) {
 	_ = sock.On(EventSubscribe, func(args ...any) {
 		channel, ack := channelArg(args)
 		s.subscribe(sock, channel, ack)

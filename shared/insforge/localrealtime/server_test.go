@@ -11,143 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/zishang520/socket.io/clients/engine/v3/transports"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 )
 
 func TestMain(m *testing.M) { insforgetest.Main(m) }
-
-// event is one message a subscriber received.
-type event struct {
-	name string
-	body map[string]any
-	at   time.Time
-}
-
-// peer is a socket.io client speaking the SDK's protocol: websocket only,
-// handshake auth {token} or {apiKey}, subscribe with an ack.
-type peer struct {
-	t      testing.TB
-	sock   *client.Socket
-	events chan event
-	errs   chan string
-	conn   chan struct{}
-	block  chan struct{} // when non-nil, the event handler blocks on it
-}
-
-func dial(t testing.TB, url string, auth map[string]any, reconnect bool) *peer {
-	t.Helper()
-	opts := client.DefaultOptions()
-	opts.SetTransports(types.NewSet(transports.WebSocket))
-	opts.SetAuth(auth)
-	opts.SetForceNew(true)
-	opts.SetReconnection(reconnect)
-	opts.SetReconnectionDelay(50)
-	opts.SetReconnectionDelayMax(200)
-	opts.SetAutoConnect(false) // handlers first, then connect
-	sock, err := client.Connect(url, opts)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	p := &peer{t: t, sock: sock, events: make(chan event, 4096), errs: make(chan string, 16), conn: make(chan struct{}, 16)}
-	sock.On("connect", func(...any) { p.conn <- struct{}{} })
-	sock.On("connect_error", func(args ...any) {
-		msg := fmt.Sprint(args...)
-		if len(args) > 0 {
-			if e, ok := args[0].(error); ok {
-				msg = e.Error()
-			}
-		}
-		p.errs <- msg
-	})
-	sock.OnAny(func(args ...any) {
-		if p.block != nil {
-			<-p.block
-		}
-		name, _ := args[0].(string)
-		var body map[string]any
-		if len(args) > 1 {
-			body, _ = args[1].(map[string]any)
-		}
-		p.events <- event{name: name, body: body, at: time.Now()}
-	})
-	t.Cleanup(func() { sock.Disconnect() })
-	sock.Connect()
-	return p
-}
-
-func (p *peer) connected() {
-	p.t.Helper()
-	select {
-	case <-p.conn:
-	case e := <-p.errs:
-		p.t.Fatalf("connect_error: %s", e)
-	case <-time.After(10 * time.Second):
-		p.t.Fatal("no connect within 10s")
-	}
-}
-
-func (p *peer) refused() string {
-	p.t.Helper()
-	select {
-	case <-p.conn:
-		p.t.Fatal("connected, want a refused handshake")
-	case e := <-p.errs:
-		return e
-	case <-time.After(10 * time.Second):
-		p.t.Fatal("no connect_error within 10s")
-	}
-	return ""
-}
-
-// subscribe sends realtime:subscribe and returns the ack.
-func (p *peer) subscribe(channel string) map[string]any {
-	p.t.Helper()
-	got := make(chan map[string]any, 1)
-	err := p.sock.Emit("realtime:subscribe", map[string]any{"channel": channel}, socket.Ack(func(args []any, err error) {
-		var m map[string]any
-		if err == nil && len(args) > 0 {
-			m, _ = args[0].(map[string]any)
-		}
-		got <- m
-	}))
-	if err != nil {
-		p.t.Fatalf("emit subscribe: %v", err)
-	}
-	select {
-	case m := <-got:
-		return m
-	case <-time.After(10 * time.Second):
-		p.t.Fatalf("no subscribe ack for %s", channel)
-	}
-	return nil
-}
-
-func (p *peer) mustSubscribe(channel string) {
-	p.t.Helper()
-	if ack := p.subscribe(channel); ack["ok"] != true {
-		p.t.Fatalf("subscribe %s refused: %v", channel, ack)
-	}
-}
-
-// next returns the next event named name (others are skipped).
-func (p *peer) next(name string, within time.Duration) (event, bool) {
-	deadline := time.After(within)
-	for {
-		select {
-		case e := <-p.events:
-			if e.name == name {
-				return e, true
-			}
-		case <-deadline:
-			return event{}, false
-		}
-	}
-}
 
 func publish(t testing.TB, s *insforgetest.Stack, channel, ev string, payload any) {
 	t.Helper()
@@ -186,10 +54,10 @@ func TestSubscribersGetOnlyWhatTheChannelRulesAllow(t *testing.T) {
 	alice, _ := s.UserToken("alice", "alice@example.com")
 	bob, _ := s.UserToken("bob", "")
 
-	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
-	a := dial(t, s.URL, map[string]any{"token": alice}, false)
-	b := dial(t, s.URL, map[string]any{"token": bob}, false)
-	admin := dial(t, s.URL, map[string]any{"apiKey": s.ServiceKey}, false)
+	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	b := dial(t, s.URL, map[string]any{"token": bob})
+	admin := dial(t, s.URL, map[string]any{"apiKey": s.ServiceKey})
 	for _, p := range []*peer{anon, a, b, admin} {
 		p.connected()
 	}
@@ -278,7 +146,7 @@ func TestHandshakesAreCheckedLikeInsForge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := dial(t, s.URL, c.auth, false).refused(); got != c.want {
+			if got := dial(t, s.URL, c.auth).refused(); got != c.want {
 				t.Fatalf("connect_error %q, want %q", got, c.want)
 			}
 		})
@@ -290,7 +158,7 @@ func TestMessagesArriveInOrderPerChannel(t *testing.T) {
 	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO realtime.channels (pattern) VALUES ('a'), ('b')`); err != nil {
 		t.Fatal(err)
 	}
-	p := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	p.connected()
 	p.mustSubscribe("a")
 	p.mustSubscribe("b")
@@ -319,26 +187,32 @@ func TestMessagesArriveInOrderPerChannel(t *testing.T) {
 
 func TestFanOutOfAHundredMessagesToTenSubscribersDespiteAStalledOne(t *testing.T) {
 	s := insforgetest.New(t)
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO realtime.channels (pattern) VALUES ('backlog')`); err != nil {
+		t.Fatal(err)
+	}
 	const subs, msgs = 10, 100
-	// A subscriber whose handler never returns stops reading its socket.
-	stalled := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	// A subscriber that stops reading its socket, with 6.4 MB already queued for
+	// it (more than loopback socket buffers hold), so the server's writes to it
+	// are backed up when the measured messages go out.
+	stalled := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	stalled.connected()
 	stalled.mustSubscribe("x402_payments")
-	stalled.block = make(chan struct{})
-	defer close(stalled.block)
+	stalled.mustSubscribe("backlog")
+	defer stalled.stallReads()()
+	pad := strings.Repeat("x", 64<<10)
+	for i := range 100 {
+		publish(t, s, "backlog", "filler", map[string]any{"i": i, "pad": pad})
+	}
 
 	peers := make([]*peer, subs)
 	for i := range peers {
-		peers[i] = dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+		peers[i] = dial(t, s.URL, map[string]any{"token": s.AnonKey})
 		peers[i].connected()
 		peers[i].mustSubscribe("x402_payments")
 	}
-	// 16 KiB each: 1.6 MB in all, more than loopback socket buffers hold for
-	// the stalled peer, so its writes really back up.
-	pad := strings.Repeat("x", 16<<10)
 	start := time.Now()
 	for i := range msgs {
-		publish(t, s, "x402_payments", "INSERT_x402_payments", map[string]any{"new": map[string]any{"i": i}, "pad": pad})
+		publish(t, s, "x402_payments", "INSERT_x402_payments", map[string]any{"new": ledgerRow(i)})
 	}
 	published := time.Since(start)
 	var wg sync.WaitGroup
@@ -372,13 +246,24 @@ func TestFanOutOfAHundredMessagesToTenSubscribersDespiteAStalledOne(t *testing.T
 	for err := range errs {
 		t.Error(err)
 	}
-	t.Logf("%d messages to %d subscribers (+1 stalled): published in %v, all delivered %v after the first publish",
+	t.Logf("%d ledger messages to %d subscribers (+1 stalled with a 6.4 MB backlog): published in %v (one transaction each), all delivered %v after the first publish",
 		msgs, subs, published.Round(time.Millisecond), lastAt.Sub(start).Round(time.Millisecond))
+}
+
+// ledgerRow is shaped like an x402_payments row as the trigger publishes it.
+func ledgerRow(i int) map[string]any {
+	return map[string]any{
+		"i": i, "id": fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "payer_address": "0x" + strings.Repeat("a", 40),
+		"endpoint": "/x402/report", "amount": "10000", "tx_hash": "0x" + strings.Repeat("b", 64), "chain": "xlayer",
+		"status": "settled", "created_at": "2026-11-30T10:00:00Z", "network": "eip155:196",
+		"asset": "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8", "pay_to": "0x" + strings.Repeat("c", 40),
+		"nonce": "0x" + strings.Repeat("d", 64), "valid_before": 1796000000, "mock": true,
+	}
 }
 
 func TestReconnectsResume(t *testing.T) {
 	s := insforgetest.New(t)
-	p := dial(t, s.URL, map[string]any{"token": s.AnonKey}, true)
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	p.connected()
 	p.mustSubscribe("x402_payments")
 	publish(t, s, "x402_payments", "m", map[string]any{"i": 1})
@@ -387,9 +272,9 @@ func TestReconnectsResume(t *testing.T) {
 	}
 
 	t.Run("the client reconnects and subscribes again", func(t *testing.T) {
-		p.sock.Disconnect()
+		p.close()
 		publish(t, s, "x402_payments", "m", map[string]any{"i": 2}) // nobody listening: dropped, as in InsForge
-		p.sock.Connect()
+		p.open()
 		p.connected()
 		p.mustSubscribe("x402_payments")
 		publish(t, s, "x402_payments", "m", map[string]any{"i": 3})
@@ -427,8 +312,8 @@ func TestReconnectsResume(t *testing.T) {
 func TestUnsubscribeAndPresence(t *testing.T) {
 	s := insforgetest.New(t)
 	alice, _ := s.UserToken("alice", "")
-	a := dial(t, s.URL, map[string]any{"token": alice}, false)
-	o := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	o := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	a.connected()
 	o.connected()
 	o.mustSubscribe("x402_payments")
@@ -441,9 +326,7 @@ func TestUnsubscribeAndPresence(t *testing.T) {
 	if !ok || j.body["member"].(map[string]any)["presenceId"] != "alice" || j.body["meta"].(map[string]any)["channel"] != "x402_payments" {
 		t.Fatalf("presence:join = %v", j.body)
 	}
-	if err := a.sock.Emit("realtime:unsubscribe", map[string]any{"channel": "x402_payments"}); err != nil {
-		t.Fatal(err)
-	}
+	a.emit("realtime:unsubscribe", map[string]any{"channel": "x402_payments"}, false)
 	if l, ok := o.next("presence:leave", 5*time.Second); !ok || l.body["member"].(map[string]any)["type"] != "user" {
 		t.Fatalf("presence:leave = %v", l.body)
 	}
@@ -464,22 +347,22 @@ func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice, _ := s.UserToken("6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10", "")
-	a := dial(t, s.URL, map[string]any{"token": alice}, false)
-	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	a.connected()
 	anon.connected()
 
-	_ = anon.sock.Emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}})
+	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
 	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_NOT_SUBSCRIBED" {
 		t.Fatalf("unsubscribed publish: %v", e.body)
 	}
 	anon.mustSubscribe("x402_payments")
-	_ = anon.sock.Emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}})
+	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
 	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_UNAUTHORIZED" {
 		t.Fatalf("RLS-refused publish: %v", e.body)
 	}
 	a.mustSubscribe("x402_payments")
-	_ = a.sock.Emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{"text": "yo"}})
+	a.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{"text": "yo"}}, false)
 	e, ok := anon.next("hi", 5*time.Second)
 	meta, _ := e.body["meta"].(map[string]any)
 	if !ok || e.body["text"] != "yo" || meta["senderType"] != "user" || meta["senderId"] != "6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10" {
@@ -489,15 +372,11 @@ func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
 
 func TestStopRefusesAndDisconnectsAndARestartServesAgain(t *testing.T) {
 	s := insforgetest.New(t)
-	p := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	p.connected()
 	p.mustSubscribe("x402_payments")
-	gone := make(chan struct{})
-	p.sock.On("disconnect", func(...any) { close(gone) })
 	s.StopRealtime()
-	select {
-	case <-gone:
-	case <-time.After(5 * time.Second):
+	if _, ok := p.next("disconnect", 5*time.Second); !ok {
 		t.Fatal("socket not disconnected by Stop")
 	}
 	res, err := http.Get(s.URL + "/socket.io/?EIO=4&transport=polling")
@@ -512,7 +391,7 @@ func TestStopRefusesAndDisconnectsAndARestartServesAgain(t *testing.T) {
 	if err := s.RestartRealtime(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	again := dial(t, s.URL, map[string]any{"token": s.AnonKey}, false)
+	again := dial(t, s.URL, map[string]any{"token": s.AnonKey})
 	again.connected()
 	again.mustSubscribe("x402_payments")
 	publish(t, s, "x402_payments", "back", map[string]any{})

@@ -211,7 +211,7 @@ func TestProjectTemplate(t *testing.T) {
 			// The payments function also serves the dashboard page and its assets.
 			want := map[string]bool{"ANY " + path: true}
 			if f.LogicalID == "X402PaymentsFunction" {
-				want["GET /x402/dashboard"], want["GET /x402/dashboard/{asset}"] = true, true
+				want["ANY /x402/dashboard"], want["ANY /x402/dashboard/{asset}"] = true, true
 			}
 			got := map[string]bool{}
 			for _, r := range f.Routes {

@@ -130,6 +130,13 @@ func banner(env *devenv.Env, base string) {
 		fmt.Fprintf(w, "InsForge local stack (throwaway PostgreSQL, infra/migrations applied): %s  anon key %s  (service key passed to the x402 functions)\n",
 			st.URL, st.AnonKey)
 	}
+	for _, f := range env.Functions {
+		for _, r := range f.Routes {
+			if _, bad := env.Unavailable[f.LogicalID]; !bad && r.Path == "/x402/dashboard" {
+				fmt.Fprintf(w, "Payments dashboard (live over InsForge realtime): %s%s\n", base, r.Path)
+			}
+		}
+	}
 	if env.JWTSecret != "" {
 		fmt.Fprintf(w, "Dev INSFORGE_JWT_SECRET (generated for this run): %s\n", env.JWTSecret)
 	}

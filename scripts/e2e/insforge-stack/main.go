@@ -3,7 +3,8 @@
 // Command insforge-stack runs the InsForge-compatible stack (shared/insforge/insforgetest: the
 // records API on real PostgreSQL with the project's migrations) for the end-to-end suite. It
 // prints the stack's coordinates as one JSON line on stdout and runs until SIGINT/SIGTERM or
-// until stdin closes (so it never outlives the Node harness that started it).
+// until stdin closes (so it never outlives the Node harness that started it). SIGUSR1 stops its
+// realtime endpoint only; SIGUSR2 starts a fresh one.
 //
 // Built only with -tags e2e (lib/stack.mjs does), so `go vet ./...` and `make test` never depend on it.
 //
@@ -56,6 +57,24 @@ func run() error {
 		return err
 	}
 	fmt.Println(string(out))
+	// SIGUSR1 stops realtime alone, SIGUSR2 starts it again (the dashboard's polling
+	// fallback and its return to live are tested with them).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for v := range sig {
+			if v == syscall.SIGUSR1 {
+				s.StopRealtime()
+				fmt.Fprintln(os.Stderr, "insforge-stack: realtime stopped")
+				continue
+			}
+			if err := s.RestartRealtime(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "insforge-stack: realtime restart:", err)
+				continue
+			}
+			fmt.Fprintln(os.Stderr, "insforge-stack: realtime started")
+		}
+	}()
 	stdinClosed := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinClosed) }()
 	select {

@@ -44,7 +44,10 @@ export async function startInsforge({ databaseUrl, jwtSecret, port }) {
     return line ? JSON.parse(line) : null;
   }, { timeoutMs: 90_000 });
   await waitFor('insforge health', async () => (await fetchT(`${info.url}/api/health`, {}, 2000)).ok, { timeoutMs: 20_000 });
-  return { ...info, stop: () => p.stop(), output: p.output };
+  // Realtime alone goes away (the records API stays) on SIGUSR1 and comes back on SIGUSR2.
+  const stopRealtime = () => process.kill(p.proc.pid, 'SIGUSR1');
+  const startRealtime = () => process.kill(p.proc.pid, 'SIGUSR2');
+  return { ...info, stop: () => p.stop(), stopRealtime, startRealtime, output: p.output };
 }
 
 /**

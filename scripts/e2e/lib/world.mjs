@@ -44,6 +44,7 @@ export async function startWorld({ browser = true, betterAuth = {} } = {}) {
         X402_PRICE: '1',
         INSFORGE_BASE_URL: w.insforge.url,
         INSFORGE_SERVICE_KEY: w.insforge.serviceKey,
+        INSFORGE_ANON_KEY: w.insforge.anonKey,
       },
     };
     w.runner = await startRunner({ envVars: w.env }); stops.push(w.runner.stop);

@@ -95,6 +95,7 @@ func (e *Env) startDev(ctx context.Context, o Options, fns []samtemplate.Functio
 			e.closers = append(e.closers, func() { _ = st.Close() })
 			p.common["INSFORGE_BASE_URL"] = st.URL
 			p.common["INSFORGE_SERVICE_KEY"] = st.ServiceKey
+			p.common["INSFORGE_ANON_KEY"] = st.AnonKey // public: the dashboard page uses it for realtime
 		}
 	}
 	return p, nil

@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,8 +207,19 @@ func TestProjectTemplate(t *testing.T) {
 			if len(f.Schedules) != 1 || len(f.Routes) != 0 {
 				t.Errorf("%s: want one schedule and no route, got %v %v", f.LogicalID, f.Schedules, f.Routes)
 			}
-		} else if len(f.Routes) != 1 || f.Routes[0].Method != "ANY" || f.Routes[0].Path != path {
-			t.Errorf("%s: routes %+v, want ANY %s", f.LogicalID, f.Routes, path)
+		} else {
+			// The payments function also serves the dashboard page and its assets.
+			want := map[string]bool{"ANY " + path: true}
+			if f.LogicalID == "X402PaymentsFunction" {
+				want["ANY /x402/dashboard"], want["ANY /x402/dashboard/{asset}"] = true, true
+			}
+			got := map[string]bool{}
+			for _, r := range f.Routes {
+				got[r.Method+" "+r.Path] = true
+			}
+			if !maps.Equal(got, want) || len(f.Routes) != len(want) {
+				t.Errorf("%s: routes %+v, want %v", f.LogicalID, f.Routes, want)
+			}
 		}
 		if v, ok := f.Env["ENVIRONMENT"]; ok && v.Value != "production" {
 			t.Errorf("%s: ENVIRONMENT defaults to %q", f.LogicalID, v.Value)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/insforge/localrealtime"
 )
 
 // principal is what a verified credential maps to: the Postgres role to SET and
@@ -90,6 +92,47 @@ func (s *server) authenticate(r *http.Request) (principal, *envelopeErr) {
 		return principal{role: "authenticated", claims: string(b)}, nil
 	}
 	return principal{}, &envelopeErr{http.StatusForbidden, "AUTH_UNAUTHORIZED", "Invalid user role claim", ""}
+}
+
+// realtimeIdentity mirrors InsForge's socket.io handshake middleware
+// (socket.manager.ts): auth.apiKey must be the API key; a token starting anon_
+// must be the anon key (never downgraded); anything else must be an HS256 JWT
+// with a role. Roles map as on the records routes.
+func (s *server) realtimeIdentity(auth map[string]any) (localrealtime.Identity, error) {
+	if v, ok := auth["apiKey"]; ok && v != nil && v != "" {
+		if k, _ := v.(string); equal(k, s.serviceKey) {
+			return localrealtime.Identity{Role: "project_admin"}, nil
+		}
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid API key"}
+	}
+	token, _ := auth["token"].(string)
+	if strings.HasPrefix(token, "anon_") {
+		if equal(token, s.anonKey) {
+			return localrealtime.Identity{Role: "anon"}, nil
+		}
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid anon key"}
+	}
+	if token == "" {
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "No authentication provided"}
+	}
+	claims := jwt.MapClaims{}
+	if _, err := s.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.secret, nil }); err != nil {
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid authentication"}
+	}
+	sub, _ := claims["sub"].(string)
+	role, _ := claims["role"].(string)
+	email, _ := claims["email"].(string)
+	switch {
+	case sub == "":
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid authentication"}
+	case role == "":
+		return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid token: missing role"}
+	case role == "authenticated":
+		return localrealtime.Identity{Role: role, Subject: sub, Email: email}, nil
+	case role == "anon", role == "project_admin":
+		return localrealtime.Identity{Role: role}, nil
+	}
+	return localrealtime.Identity{}, &localrealtime.ErrUnauthorized{Message: "Invalid user role claim"}
 }
 
 func equal(a, b string) bool {

@@ -21,7 +21,9 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/infra/migrations"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/insforge/localrealtime"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
@@ -71,6 +74,10 @@ type Stack struct {
 	// Handler serves the API; it is also what URL serves.
 	Handler http.Handler
 
+	// rt is the socket.io endpoint at URL/socket.io/ (@insforge/sdk's realtime
+	// client), fed by LISTEN on this database; see Realtime.
+	rt         atomic.Pointer[localrealtime.Server]
+	newRT      func() (*localrealtime.Server, error)
 	cluster    *Cluster
 	ownCluster bool
 	dbName     string
@@ -212,7 +219,22 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.Handler = newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
+	api := newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
+	s.newRT = func() (*localrealtime.Server, error) {
+		return localrealtime.New(localrealtime.Config{
+			Pool: s.Pool, ListenURL: s.DatabaseURL, Authenticate: api.realtimeIdentity, Logger: log,
+		})
+	}
+	if err := s.RestartRealtime(ctx); err != nil {
+		return nil, err
+	}
+	s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/socket.io/") {
+			s.rt.Load().ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 	addr := o.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -225,6 +247,29 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	go func() { _ = s.srv.Serve(ln) }()
 	s.URL = "http://" + ln.Addr().String()
 	return s, nil
+}
+
+// Realtime is the current realtime endpoint.
+func (s *Stack) Realtime() *localrealtime.Server { return s.rt.Load() }
+
+// StopRealtime takes realtime down alone (sockets dropped, handshakes 503); the
+// records API keeps serving. It is how tests see clients fall back.
+func (s *Stack) StopRealtime() { s.rt.Load().Stop() }
+
+// RestartRealtime replaces the realtime endpoint with a fresh one (stopping the
+// current one, if any): clients reconnect and subscribe again.
+func (s *Stack) RestartRealtime(ctx context.Context) error {
+	rt, err := s.newRT()
+	if err != nil {
+		return err
+	}
+	if err := rt.Start(ctx); err != nil {
+		return fmt.Errorf("insforgetest: %w", err)
+	}
+	if old := s.rt.Swap(rt); old != nil {
+		old.Stop()
+	}
+	return nil
 }
 
 var rolesMu sync.Mutex
@@ -272,6 +317,9 @@ func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if rt := s.rt.Load(); rt != nil {
+			rt.Stop()
+		}
 		if s.srv != nil {
 			_ = s.srv.Shutdown(ctx)
 		}

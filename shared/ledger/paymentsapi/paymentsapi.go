@@ -1,16 +1,20 @@
 // Package paymentsapi serves GET /x402/payments (functions/x402-payments): the
-// latest 50 ledger rows and the totals, for dashboards' first paint.
+// latest 50 ledger rows and the totals, for dashboards' first paint; and the
+// live dashboard page itself under GET /x402/dashboard.
 package paymentsapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/dashboard"
 )
 
 // Latest is how many rows are returned.
@@ -38,7 +42,32 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(ledger.New(c), e.AllowedOrigins, log), nil
+	var dc dashboard.Config
+	if err := config.Load(&dc); err != nil {
+		return nil, err
+	}
+	page, err := dashboard.Handler(dc)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return WithDashboard(New(ledger.New(c), e.AllowedOrigins, log), page, log), nil
+}
+
+// WithDashboard routes GET/HEAD under dashboard.Path to page and the rest to api.
+func WithDashboard(api, page http.Handler, log *slog.Logger) http.Handler {
+	page = httpapi.Chain(page,
+		httpapi.Recover(),
+		httpapi.RequestID(log),
+		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
+		httpapi.Methods(http.MethodGet, http.MethodHead),
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == dashboard.Path || strings.HasPrefix(r.URL.Path, dashboard.Path+"/") {
+			page.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // New builds the handler chain.

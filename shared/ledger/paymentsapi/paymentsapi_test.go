@@ -34,3 +34,26 @@ func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
 		t.Fatalf("POST = %d", w.Code)
 	}
 }
+
+func TestDashboardRoutesGoToThePageAndTheRestToTheAPI(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Served-By", "page") })
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Served-By", "api") })
+	h := paymentsapi.WithDashboard(api, page, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cases := []struct{ method, path, by string }{
+		{http.MethodGet, "/x402/dashboard", "page"},
+		{http.MethodGet, "/x402/dashboard/app.mjs", "page"},
+		{http.MethodGet, "/x402/payments", "api"},
+		{http.MethodGet, "/x402/dashboards", "api"},
+		{http.MethodPost, "/x402/dashboard", ""},
+	}
+	for _, c := range cases {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		if got := w.Header().Get("X-Served-By"); got != c.by {
+			t.Errorf("%s %s served by %q, want %q (status %d)", c.method, c.path, got, c.by, w.Code)
+		}
+		if c.by == "" && w.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: %d, want 405", c.method, c.path, w.Code)
+		}
+	}
+}

@@ -153,7 +153,7 @@ async function load() {
   const body = await res.json();
   for (const p of body.payments ?? []) upsert(p, false);
   stats = body.stats ?? stats;
-  routes = body.stats?.endpoints ?? body.stats?.byEndpoint ?? body.endpoints ?? body.byEndpoint ?? routes;
+  routes = body.stats?.endpoints ?? routes;
   render();
 }
 

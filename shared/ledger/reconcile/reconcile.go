@@ -55,7 +55,21 @@ type Reconciler struct {
 // Report counts what one run did.
 type Report struct {
 	Checked, Settled, Failed, Unresolved int
+	// OldestUnresolved is the age of the oldest row this run left pending (0: none).
+	OldestUnresolved time.Duration
 }
+
+// Metric names (namespace metrics.Namespace), emitted once per run by the task.
+const (
+	// MetricOldestPendingMinutes is the age in minutes of the oldest payment a run
+	// left pending (0 when none): the alarm on payments pending too long reads it.
+	MetricOldestPendingMinutes = "OldestPendingMinutes"
+	// MetricUnresolved counts the rows a run examined and left pending.
+	MetricUnresolved = "PaymentsUnresolved"
+	// MetricRunsFailed counts runs that ended with an error (InsForge, facilitator
+	// or chain unreachable, or a ledger update refused).
+	MetricRunsFailed = "ReconcileRunsFailed"
+)
 
 // Run examines one batch of pending rows.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
@@ -92,7 +106,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		case ledger.StatusFailed:
 			err = r.Store.Fail(ctx, p.ID, reason)
 		default:
-			rep.Unresolved++
+			rep.unresolved(now.Sub(p.CreatedAt))
 			log.Warn("pending payment still unresolved", slog.String("payment_id", p.ID), slog.String("why", reason))
 			continue
 		}
@@ -107,11 +121,18 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		case errors.Is(err, ledger.ErrNotPending):
 			// Resolved concurrently (paywall retry or another run): nothing to do.
 		default:
-			rep.Unresolved++
+			rep.unresolved(now.Sub(p.CreatedAt))
 			errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+func (rep *Report) unresolved(age time.Duration) {
+	rep.Unresolved++
+	if age > rep.OldestUnresolved {
+		rep.OldestUnresolved = age
+	}
 }
 
 // decide returns settled/failed (with tx or reason) or "" to leave the row.

@@ -158,6 +158,9 @@ func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 	if err != nil || rep.Unresolved != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
+	if rep.OldestUnresolved < 10*time.Minute || rep.OldestUnresolved > 11*time.Minute {
+		t.Fatalf("oldest unresolved = %s, want the row's age (10m)", rep.OldestUnresolved)
+	}
 	if g := f.row(row.ID); g.Status != ledger.StatusPending {
 		t.Fatalf("row %+v", g)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"time"
 
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -13,6 +15,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
@@ -67,10 +70,22 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 	} else {
 		log.Warn("XLAYER_RPC_URL is not set: pending payments without a transaction hash cannot be resolved")
 	}
+	m := metrics.New(os.Stdout, "x402-reconcile")
 	return func(ctx context.Context) error {
 		rep, err := r.Run(ctx)
 		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
 			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved))
+		Record(m, rep, err)
 		return err
 	}, nil
+}
+
+// Record emits one run's metrics: every run reports the oldest pending age (0
+// included, so the alarm sees data while all is well) and the unresolved count.
+func Record(m *metrics.Recorder, rep Report, err error) {
+	m.Add(MetricOldestPendingMinutes, math.Floor(rep.OldestUnresolved.Minutes()), "None", nil)
+	m.Add(MetricUnresolved, float64(rep.Unresolved), "Count", nil)
+	if err != nil {
+		m.Count(MetricRunsFailed, nil)
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"time"
 )
 
-// Namespace is the CloudWatch namespace of every metric this project emits.
+// Namespace is the CloudWatch namespace of every metric this project emits. Each
+// metric is published twice: with its dimensions (function, provider, …) and as a
+// total with none, which is what the template's alarms read.
 const Namespace = "InsForgeEdge"
 
 // Recorder emits metrics for one function.
@@ -85,7 +87,15 @@ func (r *Recorder) Add(name string, value float64, unit string, dims map[string]
 		b = appendString(b, k)
 		first = false
 	}
-	b = append(b, `]],"Metrics":[{"Name":`...)
+	b = append(b, ']')
+	if !first {
+		// A second, empty dimension set publishes the total across functions and
+		// dimension values as well: the alarms watch it, so a function added later
+		// is covered without a new alarm (CloudWatch identifies a metric by all of
+		// its dimensions and cannot sum them in an alarm otherwise).
+		b = append(b, ",[]"...)
+	}
+	b = append(b, `],"Metrics":[{"Name":`...)
 	b = appendString(b, name)
 	b = append(b, `,"Unit":`...)
 	b = appendString(b, unit)

@@ -34,7 +34,7 @@ func TestCountWritesAnEMFLine(t *testing.T) {
 	if line.AWS.Timestamp != 1700000000123 || len(m) != 1 || m[0].Namespace != Namespace {
 		t.Fatalf("envelope = %+v", line.AWS)
 	}
-	if got := m[0].Dimensions; len(got) != 1 || len(got[0]) != 3 || got[0][0] != "function" || got[0][1] != "outcome" || got[0][2] != "provider" {
+	if got := m[0].Dimensions; len(got) != 2 || len(got[0]) != 3 || got[0][0] != "function" || got[0][1] != "outcome" || got[0][2] != "provider" || len(got[1]) != 0 {
 		t.Fatalf("dimensions = %v", got)
 	}
 	if m[0].Metrics[0].Name != "TokensMinted" || m[0].Metrics[0].Unit != "Count" || line.TokensMinted != 1 {

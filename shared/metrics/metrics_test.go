@@ -128,3 +128,32 @@ func TestLinesAreValidJSONForAwkwardValues(t *testing.T) {
 		})
 	}
 }
+
+func TestEmitPutsTheMetricOnTheRequestLine(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, "token-clerk")
+	r.Emit("token minted", "TokensMinted", 1, "Count", map[string]string{"provider": "clerk"},
+		Prop{"request_id", "req-1"}, Prop{"email", false}, Prop{"expires_at", int64(1700000000)},
+		Prop{"provider", "shadow"}, Prop{"function", "shadow"}, Prop{"_aws", "shadow"}, Prop{"TokensMinted", "shadow"})
+	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("want one line: %q", buf.String())
+	}
+	var line map[string]any
+	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	if err := dec.Decode(&line); err != nil {
+		t.Fatalf("not JSON: %q", buf.String())
+	}
+	want := map[string]any{"msg": "token minted", "level": "INFO", "function": "token-clerk", "provider": "clerk",
+		"request_id": "req-1", "email": false, "expires_at": float64(1700000000), "TokensMinted": float64(1)}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, line[k], v)
+		}
+	}
+	// A prop never duplicates a key: encoding/json would keep the last one, CloudWatch may not.
+	for _, k := range []string{`"provider"`, `"function"`, `"_aws"`, `"TokensMinted"`} {
+		if n := bytes.Count(buf.Bytes(), []byte(k+":")); n != 1 {
+			t.Errorf("%s appears %d times: %s", k, n, buf.String())
+		}
+	}
+}

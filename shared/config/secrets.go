@@ -93,6 +93,14 @@ func secretFields(spec any) ([]secretField, error) {
 				}
 				continue
 			}
+			if f.Type.Kind() == reflect.Struct && f.Tag.Get("secret") != "true" {
+				// envconfig prefixes a named struct field's variables; a secret there would
+				// be looked up under a name this walk does not know.
+				if inner, _ := secretFields(reflect.New(f.Type).Interface()); len(inner) > 0 {
+					return fmt.Errorf("field %s.%s: secret:\"true\" fields must be top level or in an embedded struct", t.Name(), f.Name)
+				}
+				continue
+			}
 			if f.Tag.Get("secret") != "true" {
 				continue
 			}

@@ -167,3 +167,13 @@ func TestSecretTagNeedsAStringWithAName(t *testing.T) {
 }
 
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
+
+func TestSecretInANamedStructFieldIsRefused(t *testing.T) {
+	setEnv(t, nil)
+	var nested struct {
+		Sub Inner
+	}
+	if err := Load(&nested); err == nil || !strings.Contains(err.Error(), "embedded") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -59,7 +59,7 @@ type Report struct {
 	OldestUnresolved time.Duration
 }
 
-// Metric names (namespace metrics.Namespace), emitted once per run by the task.
+// Metric names (namespace metrics.Namespace), emitted once per run (Record).
 const (
 	// MetricOldestPendingMinutes is the age in minutes of the oldest payment a run
 	// left pending (0 when none): the alarm on payments pending too long reads it.

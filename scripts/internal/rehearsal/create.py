@@ -256,6 +256,8 @@ for (t, why), lids in sorted(by_reason.items()):
     print("  %-38s %2d  %s" % (t, len(lids), why))
 if off:
     print("  Condition false with these parameters (secrets given by ARN): %s" % ", ".join(sorted(off)))
+if tpl.get("Rules"):
+    print("  Rules (deploy-time parameter assertions) are not evaluated by moto: %s" % ", ".join(sorted(tpl["Rules"])))
 print("  not modelled by moto's Lambda: Architectures (arm64), LoggingConfig (log group, system log level), TracingConfig")
 print("  outputs dropped: %s" % ", ".join(sorted(set(json.load(open(TRANSLATED)).get("Outputs", {})) - set(outputs))))
 

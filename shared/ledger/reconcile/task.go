@@ -80,11 +80,15 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 	}, nil
 }
 
-// Record emits one run's metrics: every run reports the oldest pending age (0
-// included, so the alarm sees data while all is well) and the unresolved count.
+// Record emits one run's metrics: a run that examined the ledger reports the
+// oldest pending age (0 included, so the alarm sees data while all is well) and
+// the unresolved count; a run that failed before reading any row reports only
+// the failure (a 0 age would claim nothing is stuck).
 func Record(m *metrics.Recorder, rep Report, err error) {
-	m.Add(MetricOldestPendingMinutes, math.Floor(rep.OldestUnresolved.Minutes()), "None", nil)
-	m.Add(MetricUnresolved, float64(rep.Unresolved), "Count", nil)
+	if err == nil || rep.Checked > 0 {
+		m.Add(MetricOldestPendingMinutes, math.Floor(rep.OldestUnresolved.Minutes()), "None", nil)
+		m.Add(MetricUnresolved, float64(rep.Unresolved), "Count", nil)
+	}
 	if err != nil {
 		m.Count(MetricRunsFailed, nil)
 	}

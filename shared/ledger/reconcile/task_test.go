@@ -61,8 +61,11 @@ func TestRecordEmitsTheAlarmMetrics(t *testing.T) {
 			map[string]float64{reconcile.MetricOldestPendingMinutes: 0, reconcile.MetricUnresolved: 0}, reconcile.MetricRunsFailed},
 		{"stuck rows report the oldest age in minutes", reconcile.Report{Unresolved: 2, OldestUnresolved: 47*time.Minute + 30*time.Second}, nil,
 			map[string]float64{reconcile.MetricOldestPendingMinutes: 47, reconcile.MetricUnresolved: 2}, reconcile.MetricRunsFailed},
-		{"a failed run is counted", reconcile.Report{}, errors.New("insforge unreachable"),
-			map[string]float64{reconcile.MetricRunsFailed: 1}, ""},
+		{"a run that could not read the ledger reports only the failure", reconcile.Report{}, errors.New("insforge unreachable"),
+			map[string]float64{reconcile.MetricRunsFailed: 1}, reconcile.MetricOldestPendingMinutes},
+		{"a run that failed on some rows still reports their age", reconcile.Report{Checked: 3, Unresolved: 1, OldestUnresolved: 5 * time.Minute},
+			errors.New("payment x: chain unreachable"),
+			map[string]float64{reconcile.MetricRunsFailed: 1, reconcile.MetricOldestPendingMinutes: 5, reconcile.MetricUnresolved: 1}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

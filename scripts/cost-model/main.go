@@ -299,7 +299,7 @@ const (
 func ReplaceSection(doc, section string) string {
 	i, j := strings.Index(doc, Begin), strings.Index(doc, End)
 	if i >= 0 && j > i {
-		return doc[:i] + section + doc[j+len(End)+1:]
+		return doc[:i] + section + strings.TrimPrefix(doc[j+len(End):], "\n")
 	}
 	return strings.TrimRight(doc, "\n") + "\n\n" + section
 }

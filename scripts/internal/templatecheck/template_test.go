@@ -522,3 +522,48 @@ func TestEveryFunctionRollsBackOnItsErrorsAlarm(t *testing.T) {
 		}
 	}
 }
+
+// Route throttling: every route key in RouteSettings names a route that exists
+// (CloudFormation refuses the stage otherwise), and every /x402/* route has its own
+// limits (the default ones are the /token/* limits).
+func TestRouteThrottlingCoversTheX402Routes(t *testing.T) {
+	f := load(t)
+	fns, err := f.tpl.Functions(f.defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]bool{}
+	for _, fn := range fns {
+		for _, r := range fn.Routes {
+			routes[r.Method+" "+r.Path] = true
+		}
+	}
+	apis := 0
+	for _, r := range f.tpl.Resources() {
+		if r.Type != "AWS::Serverless::HttpApi" {
+			continue
+		}
+		apis++
+		if _, ok := r.Properties["DefaultRouteSettings"].(map[string]any)["ThrottlingRateLimit"]; !ok {
+			t.Errorf("%s: no default throttling", r.ID)
+		}
+		rs, _ := r.Properties["RouteSettings"].(map[string]any)
+		for key, v := range rs {
+			if !routes[key] {
+				t.Errorf("%s: RouteSettings %q is not a route of any function", r.ID, key)
+			}
+			m, _ := v.(map[string]any)
+			if m["ThrottlingRateLimit"] == nil || m["ThrottlingBurstLimit"] == nil {
+				t.Errorf("%s: RouteSettings %q sets no throttling", r.ID, key)
+			}
+		}
+		for key := range routes {
+			if strings.Contains(key, " /x402/") && rs[key] == nil {
+				t.Errorf("%s: route %q has no RouteSettings (it would get the /token/* limits)", r.ID, key)
+			}
+		}
+	}
+	if apis == 0 {
+		t.Fatal("no HttpApi in template.yaml")
+	}
+}

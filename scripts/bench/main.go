@@ -141,6 +141,8 @@ func main() {
 					}
 				}
 				r.Cold = runCold(ctx, env, specs, cases, root, *coldRuns, logf)
+				logf("cold starts with the secret fetch (moto)")
+				r.ColdSecrets = runColdSecrets(ctx, root, *coldRuns)
 				for _, c := range r.Cold {
 					if c.Err != "" {
 						logf("cold start %s: %s", c.Case.Dir, c.Err)

@@ -31,10 +31,14 @@ func BenchmarkColdStartWithSecrets(b *testing.B) {
 	moto := mototest.Start(b)
 	cases := []struct{ fn, event string }{
 		{"TokenWorkOSFunction", "token-workos-valid.json"},
+		{"TokenKindeFunction", "token-kinde-valid.json"},
+		{"TokenAuth0Function", "token-auth0-valid.json"},
 		{"TokenStytchFunction", "token-stytch-valid.json"},
+		{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
 		{"TokenClerkFunction", "token-clerk-valid.json"},
 		{"X402ReportFunction", "x402-report-challenge.json"},
 		{"X402PaymentsFunction", "x402-payments-list.json"},
+		{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
 	}
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})

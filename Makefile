@@ -23,7 +23,7 @@ ensure-postgres:
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).
 
-.PHONY: build dev invoke deploy sam-check
+.PHONY: build dev invoke deploy sam-check deploy-rehearsal
 
 # Flags for Lambda binaries: static (no cgo, so AL2023's glibc does not matter), no net/rpc path
 # (only the retired go1.x runtime used it), reproducible and stripped (about half the size).
@@ -75,6 +75,10 @@ arm64-smoke: ensure-postgres
 ## deploy: sam build && sam deploy (guided the first time, which saves samconfig.toml)
 deploy:
 	./scripts/deploy
+
+## deploy-rehearsal: sam build, aws-sam-translator, create the stack on moto's CloudFormation, boot what it deployed
+deploy-rehearsal:
+	./scripts/deploy-rehearsal
 
 # ---------------------------------------------------------------------------------------------
 # End-to-end against real peers (npm + Debian Chromium), through the local runner.

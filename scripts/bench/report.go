@@ -16,6 +16,7 @@ type results struct {
 	Command           string
 	Micro             *microResult
 	Cold              []*coldResult
+	ColdSecrets       *coldSecrets         // cold starts with the secret fetch (coldsecrets.go)
 	Init              map[string]initTrace // by function directory name
 	Load              []loadResult
 	LoadErrs          []string
@@ -147,6 +148,7 @@ func (r *results) markdown(svgName string) string {
 				msStr(median(durationsMS(c.Init))), msStr(med), msStr(percentile(tot, 90)), budS, it.ClockMS, it.Allocs, top)
 		}
 		w("\n")
+		w("%s", r.ColdSecrets.markdown(r.Cold))
 	}
 
 	if len(r.Sizes) > 0 || r.SizeErr != "" {

@@ -289,3 +289,39 @@ func TestJWKSFailureLogRepeatsOncePerRefreshInterval(t *testing.T) {
 		t.Fatalf("after one interval: %d failure lines, want 2", n)
 	}
 }
+
+// A minted token costs one log line: the request's own line carries the metric
+// (EMF), and the logger writes nothing more for it.
+func TestMintedTokenIsOneLineCarryingTheMetric(t *testing.T) {
+	e := newEnv(t, specNamed("clerk"))
+	m := &syncBuffer{}
+	opsBridge(e, m)
+	w := e.serve(okRequest(e))
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if logs := e.logs.String(); strings.TrimSpace(logs) != "" {
+		t.Fatalf("the logger wrote lines of its own: %s", logs)
+	}
+	lines := strings.Split(strings.TrimSpace(m.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one line, got %d: %s", len(lines), m.String())
+	}
+	var l struct {
+		emfLine
+		Msg, RequestID, Subject, Source string
+		Level                           string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &l); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal([]byte(lines[0]), &raw)
+	if l.Msg != "token minted" || l.Level != "INFO" || l.Minted != 1 || raw["request_id"] != w.Header().Get("X-Request-Id") ||
+		raw["subject"] == "" || raw["source"] != "bearer" || raw["expires_at"] == nil {
+		t.Fatalf("line = %s", lines[0])
+	}
+	if cw := l.AWS.CloudWatchMetrics; len(cw) != 1 || cw[0].Metrics[0].Name != bridge.MetricMinted {
+		t.Fatalf("not an EMF line: %s", lines[0])
+	}
+}

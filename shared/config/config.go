@@ -17,7 +17,9 @@ import (
 type Validator interface{ Validate() error }
 
 // Load fills spec from the environment (variable names come from `envconfig` tags)
-// and runs its Validate method when it has one.
+// and runs its Validate method when it has one. Fields tagged `secret:"true"` come
+// from the secrets listed in CONFIG_SECRETS when it is set (see SecretsVar for the
+// precedence), read once per process at cold start.
 //
 // An empty variable counts as unset. envconfig alone treats VAR="" as present, so a
 // required secret would pass empty and a default would not apply; and a SAM
@@ -27,6 +29,19 @@ func Load(spec any) error {
 		if k, v, ok := strings.Cut(kv, "="); ok && v == "" {
 			os.Unsetenv(k)
 		}
+	}
+	fields, err := secretFields(spec)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	set, err := applySecrets(fields)
+	defer func() {
+		for _, k := range set {
+			os.Unsetenv(k)
+		}
+	}()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
 	}
 	if err := envconfig.Process("", spec); err != nil {
 		return fmt.Errorf("configuration: %w", err)

@@ -10,9 +10,9 @@ import (
 // Env is the facilitator configuration shared by the paid functions and the
 // reconciler, loaded with config.Load.
 type Env struct {
-	OKXAPIKey       string `envconfig:"OKX_API_KEY"`
-	OKXSecretKey    string `envconfig:"OKX_SECRET_KEY"`
-	OKXPassphrase   string `envconfig:"OKX_PASSPHRASE"`
+	OKXAPIKey       string `envconfig:"OKX_API_KEY" secret:"true"`
+	OKXSecretKey    string `envconfig:"OKX_SECRET_KEY" secret:"true"`
+	OKXPassphrase   string `envconfig:"OKX_PASSPHRASE" secret:"true"`
 	OKXBaseURL      string `envconfig:"OKX_BASE_URL" default:"https://web3.okx.com"`
 	OKXAPI          string `envconfig:"OKX_API" default:"v2"`
 	MockFacilitator bool   `envconfig:"MOCK_OKX_FACILITATOR" default:"false"`

@@ -15,7 +15,7 @@ import (
 // POST /v1/sessions/authenticate (needs STYTCH_SECRET).
 type StytchConfig struct {
 	ProjectID string `envconfig:"STYTCH_PROJECT_ID" required:"true"`
-	Secret    string `envconfig:"STYTCH_SECRET"`
+	Secret    string `envconfig:"STYTCH_SECRET" secret:"true"`
 	APIURL    string `envconfig:"STYTCH_API_URL"`
 	JWKSURL   string `envconfig:"STYTCH_JWKS_URL"`
 	// SessionCookie and SessionJWTCookie are the cookie names the frontend SDK

@@ -41,7 +41,7 @@ const ServiceKeyPrefix = "ik_"
 // Config is the environment a function that writes with the service key needs.
 type Config struct {
 	BaseURL    string        `envconfig:"INSFORGE_BASE_URL" required:"true"`
-	ServiceKey string        `envconfig:"INSFORGE_SERVICE_KEY" required:"true"`
+	ServiceKey string        `envconfig:"INSFORGE_SERVICE_KEY" required:"true" secret:"true"`
 	Timeout    time.Duration `envconfig:"INSFORGE_TIMEOUT" default:"10s"`
 	MaxRetries int           `envconfig:"INSFORGE_MAX_RETRIES" default:"2"`
 }

@@ -34,7 +34,7 @@ func TestCountWritesAnEMFLine(t *testing.T) {
 	if line.AWS.Timestamp != 1700000000123 || len(m) != 1 || m[0].Namespace != Namespace {
 		t.Fatalf("envelope = %+v", line.AWS)
 	}
-	if got := m[0].Dimensions; len(got) != 1 || len(got[0]) != 3 || got[0][0] != "function" || got[0][1] != "outcome" || got[0][2] != "provider" {
+	if got := m[0].Dimensions; len(got) != 2 || len(got[0]) != 3 || got[0][0] != "function" || got[0][1] != "outcome" || got[0][2] != "provider" || len(got[1]) != 0 {
 		t.Fatalf("dimensions = %v", got)
 	}
 	if m[0].Metrics[0].Name != "TokensMinted" || m[0].Metrics[0].Unit != "Count" || line.TokensMinted != 1 {
@@ -126,5 +126,34 @@ func TestLinesAreValidJSONForAwkwardValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEmitPutsTheMetricOnTheRequestLine(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, "token-clerk")
+	r.Emit("token minted", "TokensMinted", 1, "Count", map[string]string{"provider": "clerk"},
+		Prop{"request_id", "req-1"}, Prop{"email", false}, Prop{"expires_at", int64(1700000000)},
+		Prop{"provider", "shadow"}, Prop{"function", "shadow"}, Prop{"_aws", "shadow"}, Prop{"TokensMinted", "shadow"})
+	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("want one line: %q", buf.String())
+	}
+	var line map[string]any
+	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	if err := dec.Decode(&line); err != nil {
+		t.Fatalf("not JSON: %q", buf.String())
+	}
+	want := map[string]any{"msg": "token minted", "level": "INFO", "function": "token-clerk", "provider": "clerk",
+		"request_id": "req-1", "email": false, "expires_at": float64(1700000000), "TokensMinted": float64(1)}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, line[k], v)
+		}
+	}
+	// A prop never duplicates a key: encoding/json would keep the last one, CloudWatch may not.
+	for _, k := range []string{`"provider"`, `"function"`, `"_aws"`, `"TokensMinted"`} {
+		if n := bytes.Count(buf.Bytes(), []byte(k+":")); n != 1 {
+			t.Errorf("%s appears %d times: %s", k, n, buf.String())
+		}
 	}
 }

@@ -30,7 +30,7 @@ const (
 
 // Config is the environment a minting function needs.
 type Config struct {
-	Secret string        `envconfig:"INSFORGE_JWT_SECRET" required:"true"`
+	Secret string        `envconfig:"INSFORGE_JWT_SECRET" required:"true" secret:"true"`
 	TTL    time.Duration `envconfig:"TOKEN_TTL" default:"1h"`
 }
 

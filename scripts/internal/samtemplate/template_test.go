@@ -263,3 +263,26 @@ func TestSamconfigNeverServesCachedBuilds(t *testing.T) {
 		t.Errorf("samconfig.toml needs cached = false (%v) and build_in_source = true (%v)", cached, inSource)
 	}
 }
+
+func TestResourcesAreRawAndResolvable(t *testing.T) {
+	tm := load(t, mini)
+	rs := tm.Resources()
+	if len(rs) != 3 || rs[0].ID != "Api" || rs[1].ID != "FnB" || rs[1].Type != "AWS::Serverless::Function" {
+		t.Fatalf("resources = %+v", rs)
+	}
+	env := rs[1].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if ref, _ := env["SECRET"].(map[string]any)["Ref"].(string); ref != "Secret" {
+		t.Fatalf("SECRET as written = %#v, want the unresolved !Ref", env["SECRET"])
+	}
+	vals, _, _ := tm.ParameterValues(nil)
+	got, err := tm.Resolve(env["OPTIONAL"], vals)
+	if err != nil || !IsNoValue(got) {
+		t.Fatalf("OPTIONAL resolved to %#v, %v; want AWS::NoValue", got, err)
+	}
+	if got, _ := tm.Resolve(env["STAGE"], vals); got != "production" {
+		t.Fatalf("STAGE resolved to %#v", got)
+	}
+	if tm.GlobalFunction()["Timeout"] != "7" {
+		t.Fatalf("globals = %v", tm.GlobalFunction())
+	}
+}

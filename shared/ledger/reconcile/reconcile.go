@@ -42,6 +42,16 @@ const (
 	MetricUnresolved  = "ReconcileUnresolved"  // left for a later run
 )
 
+// Metric names emitted once per run (Record).
+const (
+	// MetricOldestPendingMinutes is the age in minutes of the oldest payment a run
+	// left pending (0 when none): the alarm on payments pending too long reads it.
+	MetricOldestPendingMinutes = "OldestPendingMinutes"
+	// MetricRunsFailed counts runs that ended with an error (InsForge, facilitator
+	// or chain unreachable, or a ledger update refused).
+	MetricRunsFailed = "ReconcileRunsFailed"
+)
+
 // Store is the ledger part the reconciler uses (*ledger.Ledger).
 type Store interface {
 	Pending(ctx context.Context, before time.Time, limit int) ([]ledger.Payment, error)
@@ -92,6 +102,16 @@ type Reconciler struct {
 type Report struct {
 	Checked, Settled, Failed, Unresolved        int
 	Confirmed, NeedsReview, Cancelled, Reverted int
+	// OldestUnresolved is the age of the oldest pending row this run left pending (0: none).
+	OldestUnresolved time.Duration
+}
+
+// unresolved counts a row left as it was; a pending one also ages the report.
+func (rep *Report) unresolved(p *ledger.Payment, settledRow bool, now time.Time) {
+	rep.Unresolved++
+	if age := now.Sub(p.CreatedAt); !settledRow && age > rep.OldestUnresolved {
+		rep.OldestUnresolved = age
+	}
 }
 
 // verdict is what to do with one row.
@@ -158,7 +178,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 // apply writes a verdict, counting it.
 func (r *Reconciler) apply(ctx context.Context, p *ledger.Payment, v verdict, settledRow bool, now time.Time, rep *Report) []error {
 	if v.status == "" {
-		rep.Unresolved++
+		rep.unresolved(p, settledRow, now)
 		r.count(MetricUnresolved)
 		r.Log.Warn("payment still unresolved", slog.String("payment_id", p.ID), slog.String("status", p.Status), slog.String("why", v.reason))
 		return nil
@@ -185,7 +205,7 @@ func (r *Reconciler) apply(ctx context.Context, p *ledger.Payment, v verdict, se
 	case errors.Is(err, ledger.ErrNotPending):
 		return nil // resolved concurrently (paywall or another run)
 	case err != nil:
-		rep.Unresolved++
+		rep.unresolved(p, settledRow, now)
 		return []error{fmt.Errorf("payment %s: %w", p.ID, err)}
 	}
 	metric := map[string]string{ledger.StatusFailed: MetricFailed, ledger.StatusNeedsReview: MetricNeedsReview,

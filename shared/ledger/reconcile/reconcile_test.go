@@ -152,6 +152,11 @@ func TestReconcilerSettlesOnlyOnTransferEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The one row left pending is stillValid, created `old` ago.
+	if rep.OldestUnresolved < old || rep.OldestUnresolved > old+time.Minute {
+		t.Fatalf("oldest unresolved = %s, want about %s", rep.OldestUnresolved, old)
+	}
+	rep.OldestUnresolved = 0
 	want := reconcile.Report{Checked: 8, Settled: 3, Failed: 1, Unresolved: 1, NeedsReview: 1, Cancelled: 1, Reverted: 1}
 	if rep != want {
 		t.Fatalf("report %+v, want %+v", rep, want)
@@ -262,6 +267,9 @@ func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 	rep, err := r.Run(context.Background())
 	if err != nil || rep.Unresolved != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if rep.OldestUnresolved < 10*time.Minute || rep.OldestUnresolved > 11*time.Minute {
+		t.Fatalf("oldest unresolved = %s, want the row's age (10m)", rep.OldestUnresolved)
 	}
 	if g := f.row(row.ID); g.Status != ledger.StatusPending {
 		t.Fatalf("row %+v", g)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -78,6 +79,20 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
 			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved), slog.Int("confirmed", rep.Confirmed),
 			slog.Int("needs_review", rep.NeedsReview), slog.Int("cancelled", rep.Cancelled), slog.Int("reverted", rep.Reverted))
+		Record(r.Metrics, rep, err)
 		return err
 	}, nil
+}
+
+// Record emits one run's metrics: a run that examined the ledger reports the
+// oldest pending age (0 included, so the alarm sees data while all is well); a
+// run that failed before reading any row reports only the failure (a 0 age
+// would claim nothing is stuck).
+func Record(m *metrics.Recorder, rep Report, err error) {
+	if err == nil || rep.Checked > 0 {
+		m.Add(MetricOldestPendingMinutes, math.Floor(rep.OldestUnresolved.Minutes()), "None", nil)
+	}
+	if err != nil {
+		m.Count(MetricRunsFailed, nil)
+	}
 }

@@ -1,15 +1,20 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/ledger/reconcile"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 )
 
 func TestBuildValidatesAndRuns(t *testing.T) {
@@ -60,5 +65,55 @@ func TestBuildValidatesAndRuns(t *testing.T) {
 	got, err := l.Get(context.Background(), row.ID)
 	if err != nil || got.Status != ledger.StatusFailed || got.ErrorText() != "mock payment was never confirmed" {
 		t.Fatalf("row after the run: %+v, %v", got, err)
+	}
+}
+
+func TestRecordEmitsTheAlarmMetrics(t *testing.T) {
+	cases := []struct {
+		name    string
+		rep     reconcile.Report
+		err     error
+		want    map[string]float64
+		notWant string
+	}{
+		{"quiet run reports zero age", reconcile.Report{Checked: 1, Settled: 1}, nil,
+			map[string]float64{reconcile.MetricOldestPendingMinutes: 0}, reconcile.MetricRunsFailed},
+		{"stuck rows report the oldest age in minutes", reconcile.Report{Unresolved: 2, OldestUnresolved: 47*time.Minute + 30*time.Second}, nil,
+			map[string]float64{reconcile.MetricOldestPendingMinutes: 47}, reconcile.MetricRunsFailed},
+		{"a run that could not read the ledger reports only the failure", reconcile.Report{}, errors.New("insforge unreachable"),
+			map[string]float64{reconcile.MetricRunsFailed: 1}, reconcile.MetricOldestPendingMinutes},
+		{"a run that failed on some rows still reports their age", reconcile.Report{Checked: 3, Unresolved: 1, OldestUnresolved: 5 * time.Minute},
+			errors.New("payment x: chain unreachable"),
+			map[string]float64{reconcile.MetricRunsFailed: 1, reconcile.MetricOldestPendingMinutes: 5}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			reconcile.Record(metrics.New(&buf, "x402-reconcile"), c.rep, c.err)
+			got := map[string]float64{}
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("not JSON: %s", line)
+				}
+				aws, _ := m["_aws"].(map[string]any)
+				cw, _ := aws["CloudWatchMetrics"].([]any)
+				if len(cw) != 1 || cw[0].(map[string]any)["Namespace"] != metrics.Namespace {
+					t.Fatalf("not an EMF line in %s: %s", metrics.Namespace, line)
+				}
+				for _, d := range cw[0].(map[string]any)["Metrics"].([]any) {
+					name := d.(map[string]any)["Name"].(string)
+					got[name] = m[name].(float64)
+				}
+			}
+			for k, v := range c.want {
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+				}
+			}
+			if _, ok := got[c.notWant]; c.notWant != "" && ok {
+				t.Errorf("%s emitted", c.notWant)
+			}
+		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
@@ -31,7 +30,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := ethclient.DialContext(ctx, *rpc)
+	c, err := onchain.Dial(*rpc) // refuses redirects, like every outbound client
 	if err != nil {
 		fail(err)
 	}

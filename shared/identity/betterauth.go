@@ -121,9 +121,11 @@ func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
 		return nil, err
 	}
 	// disableCookieCache: always ask the database, so a revoked session is refused.
+	// disableRefresh: checking a session must not extend it (Better Auth slides
+	// expiresAt forward on reads once updateAge has passed).
 	od := o.withDefaults()
 	sessions := newGuard("Better Auth", "the credential is not a Better Auth session token or jwt() token", betterAuthTokenShape,
-		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true", api: newAPIClient(od),
+		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true&disableRefresh=true", api: newAPIClient(od),
 			allowImpersonation: c.AllowImpersonation}, od)
 	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
 	return p, nil

@@ -262,6 +262,10 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		b.violate(w, "disableCookieCache=true missing: a cached cookie could outlive a revoked session")
 		return
 	}
+	if r.URL.Query().Get("disableRefresh") != "true" {
+		b.violate(w, "disableRefresh=true missing: checking a session would extend it")
+		return
+	}
 	cookies := r.Cookies()
 	auth := r.Header.Get("Authorization")
 	var value string

@@ -17,6 +17,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/signer"
@@ -228,6 +229,7 @@ func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
+	openapitest.CheckRoute(e.t, "/token/"+e.spec.name, r, w) // every response here also proves docs/openapi.yaml
 	return w
 }
 

@@ -41,6 +41,7 @@ export interface TokenClientOptions {
 }
 
 export type TokenEvent =
+  /** expiresAt/refreshAt: ms on this browser's clock (from expires_in, so a skewed clock does not matter). */
   | { type: 'token'; token: string; expiresAt: number; refreshAt: number }
   /** A retryable failure (429, 5xx, network, getter error): retried after retryIn ms. */
   | { type: 'error'; fatal: false; status?: number; code?: string; message?: string; retryIn: number }

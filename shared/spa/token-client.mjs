@@ -167,10 +167,13 @@ export function createTokenClient(options) {
     }
     if (terminal()) return null;
     if (res.ok) {
-      if (!body || typeof body.token !== 'string' || typeof body.expires_at !== 'number') {
-        return retry({ status: res.status, error: new Error('the bridge answered 200 without token/expires_at') });
+      if (!body || typeof body.token !== 'string' || (typeof body.expires_in !== 'number' && typeof body.expires_at !== 'number')) {
+        return retry({ status: res.status, error: new Error('the bridge answered 200 without token/expires_in') });
       }
-      return accept(body.token, body.expires_at * 1000);
+      // expires_in (relative) first: a browser clock that is off must not make every
+      // fresh token look expired (which would refetch in a loop).
+      const exp = typeof body.expires_in === 'number' ? now() + body.expires_in * 1000 : body.expires_at * 1000;
+      return accept(body.token, exp);
     }
     const code = body && typeof body.error === 'string' ? body.error : undefined;
     if (res.status === 401) return signOut(code ?? 'unauthorized');
@@ -254,9 +257,11 @@ export function createTokenClient(options) {
       for (;;) {
         if (terminal()) return null;
         if (valid()) return token;
-        if (flight) { await flight; continue; }
-        if (state === 'retrying') { await settled.promise; continue; } // the scheduled retry is the flight
-        refresh();
+        if (state === 'retrying' && !flight) { await settled.promise; continue; } // the scheduled retry is the flight
+        // The freshest token is returned even if it is already close to expiry: asking
+        // again would only loop.
+        const t = await (flight ?? refresh());
+        if (t !== null || terminal()) return t;
       }
     },
     onChange(listener) {

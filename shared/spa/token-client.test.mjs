@@ -85,6 +85,38 @@ test('concurrent getToken calls share one bridge request and the SDK gets the to
   c.stop();
 });
 
+test('a browser clock that is off does not make fresh tokens look expired (expires_in wins over expires_at)', async () => {
+  // The bridge's clock is 2 h behind the browser: expires_at is in the browser's past.
+  const calls = [];
+  const fetch = async () => {
+    calls.push(Date.now());
+    const serverNow = Math.floor(Date.now() / 1000) - 7200;
+    return new Response(JSON.stringify({ token: 'tok.skew.sig', token_type: 'Bearer', expires_in: 3600, expires_at: serverNow + 3600 }), { status: 200 });
+  };
+  const { c, events } = client({ fetch });
+  const tok = c.getToken();
+  await flush();
+  assert.equal(await tok, 'tok.skew.sig');
+  assert.equal(await c.getToken(), 'tok.skew.sig');
+  assert.equal(calls.length, 1);
+  assert.equal(events[0].refreshAt, T0 + 3535 * S);
+  c.stop();
+});
+
+test('a token that is already expired on arrival is handed out once, then refreshed no sooner than minInterval (no refetch loop)', async () => {
+  const bridge = fakeBridge({ ttl: 0 });
+  const { c } = client(bridge, { minInterval: 5 * S });
+  const tok = c.getToken();
+  await flush();
+  assert.equal(await tok, 'tok.1.sig');
+  assert.equal(bridge.calls.length, 1);
+  await advance(5 * S - 1);
+  assert.equal(bridge.calls.length, 1);
+  await advance(1);
+  assert.equal(bridge.calls.length, 2);
+  c.stop();
+});
+
 test('bearer mode sends the credential as Authorization: Bearer without cookies; cookie mode sends credentials: include and no Authorization', async () => {
   const b1 = fakeBridge();
   const { c: bearer } = client(b1);

@@ -372,3 +372,11 @@ test('never writes to the console: no token or credential can be logged', async 
     for (const s of spies) s.mock.restore();
   }
 });
+
+test('token-client.d.ts declares exactly what the module exports', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const dts = await readFile(new URL('./token-client.d.ts', import.meta.url), 'utf8');
+  const declared = [...dts.matchAll(/^export (?:declare )?(?:function|class|const) (\w+)/gm)].map((m) => m[1]).sort();
+  const mod = await import('./token-client.mjs');
+  assert.deepEqual(declared, Object.keys(mod).sort());
+});

@@ -6,6 +6,12 @@ GO ?= go
 ## test: format check, vet, every Go test (real PostgreSQL is started when needed), the SPA token client's tests
 test: lint unit spa
 
+# The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
+spa:
+	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
+	  elif [ "$$CI" = true ]; then echo "spa: node is required in CI"; exit 1; \
+	  else echo "spa: node not found, shared/spa tests not run"; fi
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -13,12 +19,6 @@ lint:
 
 unit:
 	$(GO) test -count=1 ./...
-
-# The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
-spa:
-	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
-	  elif [ "$$CI" = true ]; then echo "spa: node is required in CI"; exit 1; \
-	  else echo "spa: node not found, shared/spa tests not run"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).

@@ -303,7 +303,7 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	e := &env{t: t, spec: specNamed("clerk"), iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1"}, logs: &syncBuffer{}}
+	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1"}, logs: &syncBuffer{}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
 	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})

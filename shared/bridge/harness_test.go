@@ -229,7 +229,9 @@ func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
-	openapitest.CheckRoute(e.t, "/token/"+e.spec.name, r, w) // every response here also proves docs/openapi.yaml
+	if e.spec.name != "" { // envs built by hand (no provider spec) have no route to check against
+		openapitest.CheckRoute(e.t, "/token/"+e.spec.name, r, w) // every response here also proves docs/openapi.yaml
+	}
 	return w
 }
 

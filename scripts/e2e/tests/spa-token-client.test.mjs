@@ -6,14 +6,15 @@
 // bridge's JWKS refetch cools down), and stop on sign-out. RLS keeps the two users apart throughout.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startWorld } from '../lib/world.mjs';
 import { startBetterAuth, baClient } from '../lib/better-auth.mjs';
 import { callBridge } from '../lib/assert-token.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable, runnerPresent, functionPresent, stackPresent } from '../lib/stack.mjs';
-import { findPgBin } from '../lib/pg.mjs';
+import { goAvailable, runnerPresent, functionPresent, stackPresent, startRunner } from '../lib/stack.mjs';
+import { findPgBin, createDatabase } from '../lib/pg.mjs';
 import { CI, chromiumPath, ARTIFACTS, sleep } from '../lib/util.mjs';
 
 const missing = [
@@ -28,13 +29,21 @@ const missing = [
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
 
 const TTL = 30; // seconds: signer.MinTTL
-let w; let browser;
+// The shared world's peers, plus this suite's own Better Auth (which it takes down and brings back with
+// the same secret and database, so sessions survive) and its own runner with TOKEN_TTL=30s pointing at it.
+let w; let browser; let ba; let baOpts; let runner; let api;
 before(async () => {
   if (missing.length) return;
-  w = await startWorld({ tokenTtl: `${TTL}s` });
+  w = await startWorld();
+  baOpts = { databaseUrl: await createDatabase(w.pg.url, 'better_auth_kept'), trustedOrigins: [w.spa.origin], secret: randomBytes(32).toString('hex') };
+  ba = await startBetterAuth(baOpts);
+  runner = await startRunner({ envVars: { ...w.env, Parameters: { ...w.env.Parameters, TOKEN_TTL: `${TTL}s`, BETTER_AUTH_URL: ba.url } } });
+  api = runner.url;
   browser = await launchChromium();
 }, { timeout: 360_000 });
-after(async () => { await browser?.close(); await w?.stop(); });
+after(async () => {
+  await browser?.close(); await runner?.stop(); await ba?.stop().catch(() => {}); await w?.stop();
+});
 
 /** Waits until the page's token client has received n tokens (or is in state). */
 async function waitTokens(page, n, timeout = 90_000) {
@@ -50,13 +59,13 @@ const todos = (page, titles) => page.evaluate((t) => window.e2e.keptTodos(t), ti
 
 test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bearer) and a Better Auth (cookie) user across refreshes, a 503 burst and sign-out', { skip: missing.length ? `not runnable here: ${missing.join(', ')}` : false, timeout: 360_000 }, async () => {
   const clerk = w.issuers.providers.clerk;
-  const bridge = (name) => `${w.api}/token/${name}`;
+  const bridge = (name) => `${api}/token/${name}`;
 
   // User A: Better Auth, signed in in the browser; the session cookie goes to the bridge.
   const email = `kept-${Date.now()}@example.com`;
-  const { user: userA } = await baClient(w.ba.url, w.spa.origin).signUp(email, 'correct horse battery', 'Kept A');
+  const { user: userA } = await baClient(ba.url, w.spa.origin).signUp(email, 'correct horse battery', 'Kept A');
   const A = await openSpa(browser, w.spa.origin);
-  assert.equal((await A.page.evaluate(([u, e]) => window.e2e.betterAuthSignIn(u, e, 'correct horse battery'), [w.ba.url, email])).status, 200);
+  assert.equal((await A.page.evaluate(([u, e]) => window.e2e.betterAuthSignIn(u, e, 'correct horse battery'), [ba.url, email])).status, 200);
 
   // User B: Clerk. The page's credential getter asks the provider for a fresh session token for
   // the same user each time (what Clerk's session.getToken() does); null once signed out.
@@ -88,15 +97,15 @@ test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bear
   // Better Auth: its server goes away; the bridge's session lookup fails → 503 provider_unavailable + Retry-After.
   // Clerk: an unknown-kid probe arms the bridge's JWKS refetch cooldown, then the provider rotates its
   // key: fresh credentials carry a kid the bridge cannot learn yet → 503 + Retry-After until the cooldown ends.
-  const baPort = Number(new URL(w.ba.url).port);
-  await w.ba.stop();
-  const probe = await callBridge(w.api, 'clerk', { bearer: (await clerk.mintUnpublished({ sub: subB })).token });
+  const baPort = Number(new URL(ba.url).port);
+  await ba.stop();
+  const probe = await callBridge(api, 'clerk', { bearer: (await clerk.mintUnpublished({ sub: subB })).token });
   assert.equal(probe.status, 401, JSON.stringify(probe.body));
   await clerk.rotate();
   const saw503 = () => window.e2e.keptState().timeline.some((x) => x.bridge === 503);
   await Promise.all([waitEvent(A.page, saw503), waitEvent(B.page, saw503)]);
   await sleep(8000); // Better Auth stays down for more retries: each one waits Retry-After, none hammers
-  w.ba = await startBetterAuth({ databaseUrl: w.baDb, port: baPort, trustedOrigins: [w.spa.origin], secret: w.baSecret });
+  ba = await startBetterAuth({ ...baOpts, port: baPort });
   const tokensA = (await A.page.evaluate(() => window.e2e.keptState())).tokens;
   const tokensB = (await B.page.evaluate(() => window.e2e.keptState())).tokens;
   await Promise.all([waitTokens(A.page, tokensA + 1), waitTokens(B.page, tokensB + 1)]);
@@ -115,7 +124,7 @@ test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bear
 
   // Sign-out: Better Auth clears its cookie (the bridge then answers 401 missing_credential);
   // Clerk's getter returns null. Each client stops by itself at its next refresh and clears the SDK token.
-  assert.equal((await A.page.evaluate((u) => window.e2e.betterAuthSignOut(u), w.ba.url)).status, 200);
+  assert.equal((await A.page.evaluate((u) => window.e2e.betterAuthSignOut(u), ba.url)).status, 200);
   clerkSignedOut = true;
   await Promise.all([waitState(A.page, 'signed-out'), waitState(B.page, 'signed-out')]);
   const sa = await A.page.evaluate(() => window.e2e.keptState());

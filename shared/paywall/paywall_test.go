@@ -16,7 +16,6 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
-	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
@@ -83,7 +82,7 @@ func (hs *harness) do(header, value string) *httptest.ResponseRecorder {
 	if w.Code != http.StatusOK {
 		// Every answer of the paywall itself proves docs/openapi.yaml; a 200 body
 		// here is this harness's stand-in content, not the report the spec describes.
-		openapitest.CheckRoute(hs.t, "/x402/report", r, w)
+		checkContract(hs.t, r, w)
 	}
 	return w
 }
@@ -215,7 +214,7 @@ func TestMalformedPaymentHeadersAre400WithoutAnyCall(t *testing.T) {
 			set(r)
 			w := httptest.NewRecorder()
 			hs.h.ServeHTTP(w, r)
-			openapitest.CheckRoute(t, "/x402/report", r, w)
+			checkContract(t, r, w)
 			var body map[string]string
 			_ = json.Unmarshal(w.Body.Bytes(), &body)
 			if w.Code != http.StatusBadRequest || body["error"] != "invalid_payment_header" || body["message"] == "" {

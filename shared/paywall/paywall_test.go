@@ -78,10 +78,11 @@ func (hs *harness) do(header, value string) *httptest.ResponseRecorder {
 		r.Header.Set(header, value)
 	}
 	w := httptest.NewRecorder()
+	served := hs.served.Load()
 	hs.h.ServeHTTP(w, r)
-	if w.Code != http.StatusOK {
-		// Every answer of the paywall itself proves docs/openapi.yaml; a 200 body
-		// here is this harness's stand-in content, not the report the spec describes.
+	if hs.served.Load() == served {
+		// Every answer of the paywall itself proves docs/openapi.yaml; what this
+		// harness's stand-in handler writes is not the report the spec describes.
 		checkContract(hs.t, r, w)
 	}
 	return w

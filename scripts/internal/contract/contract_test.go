@@ -55,8 +55,8 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 func specPathOf(samPath string) string { return strings.ReplaceAll(samPath, "+}", "}") }
 
 // Every route of template.yaml is described in docs/openapi.yaml, and every path
-// there is a route. A route with a fixed method must have that operation; ANY
-// routes must at least answer their preflight (OPTIONS reaches the function).
+// there is a route. A route with a fixed method must have that operation; an ANY
+// route at least one.
 func TestEveryTemplateRouteIsInTheSpecAndEverySpecPathIsARoute(t *testing.T) {
 	tm, err := samtemplate.Load("../../../template.yaml")
 	if err != nil {
@@ -78,12 +78,14 @@ func TestEveryTemplateRouteIsInTheSpecAndEverySpecPathIsARoute(t *testing.T) {
 				t.Errorf("%s %s (%s) is not in docs/openapi.yaml", r.Method, r.Path, f.LogicalID)
 				continue
 			}
-			want := strings.ToLower(r.Method)
 			if r.Method == "ANY" {
-				want = "options"
+				if !slices.ContainsFunc(httpMethods, func(m string) bool { _, ok := ops[m]; return ok }) {
+					t.Errorf("ANY %s: docs/openapi.yaml describes no operation", r.Path)
+				}
+				continue
 			}
-			if _, ok := ops[want]; !ok {
-				t.Errorf("%s %s: docs/openapi.yaml has no %s operation", r.Method, r.Path, want)
+			if _, ok := ops[strings.ToLower(r.Method)]; !ok {
+				t.Errorf("%s %s: docs/openapi.yaml has no %s operation", r.Method, r.Path, strings.ToLower(r.Method))
 			}
 		}
 	}

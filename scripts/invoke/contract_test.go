@@ -173,7 +173,16 @@ func requestOf(t *testing.T, ev events.APIGatewayV2HTTPRequest) *http.Request {
 		}
 		body = b
 	}
-	r := httptest.NewRequest(ev.RequestContext.HTTP.Method, "http://localhost:3000"+ev.RawPath, bytes.NewReader(body))
+	p := ev.RawPath
+	// A greedy route (/pay/{proxy+}) is /pay/{proxy} in OpenAPI, whose parameters
+	// match one segment: the remainder is folded into one so the route is found.
+	if route := strings.TrimPrefix(ev.RouteKey, ev.RouteKey[:strings.Index(ev.RouteKey, " ")+1]); strings.Contains(route, "+}") {
+		prefix := route[:strings.Index(route, "{")]
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			p = prefix + strings.ReplaceAll(rest, "/", "_")
+		}
+	}
+	r := httptest.NewRequest(ev.RequestContext.HTTP.Method, "http://localhost:3000"+p, bytes.NewReader(body))
 	for k, v := range ev.Headers {
 		r.Header.Set(k, v)
 	}
@@ -181,4 +190,18 @@ func requestOf(t *testing.T, ev events.APIGatewayV2HTTPRequest) *http.Request {
 		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
 	}
 	return r
+}
+
+// A request on a greedy route keeps its route when checked against the spec.
+func TestRequestOfFoldsAGreedyRouteIntoOneSegment(t *testing.T) {
+	for _, c := range []struct{ key, raw, want string }{
+		{"ANY /pay/{proxy+}", "/pay/v1/quotes/btc", "/pay/v1_quotes_btc"},
+		{"ANY /token/clerk", "/token/clerk", "/token/clerk"},
+	} {
+		ev := events.APIGatewayV2HTTPRequest{RouteKey: c.key, RawPath: c.raw}
+		ev.RequestContext.HTTP.Method = http.MethodGet
+		if got := requestOf(t, ev).URL.Path; got != c.want {
+			t.Errorf("%s %s → %s, want %s", c.key, c.raw, got, c.want)
+		}
+	}
 }

@@ -2,9 +2,15 @@
 SHELL := bash
 GO ?= go
 
-.PHONY: test lint unit
-## test: format check, vet, and every Go test (real PostgreSQL is started when needed)
-test: lint unit
+.PHONY: test lint unit spa
+## test: format check, vet, every Go test (real PostgreSQL is started when needed), the SPA token client's tests
+test: lint unit spa
+
+# The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
+spa:
+	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
+	  elif [ "$$CI" = true ]; then echo "spa: node is required in CI"; exit 1; \
+	  else echo "spa: node not found, shared/spa tests not run"; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

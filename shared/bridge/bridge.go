@@ -88,7 +88,7 @@ func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
 			AllowedOrigins: o.AllowedOrigins,
 			AllowMethods:   []string{http.MethodPost, http.MethodGet, http.MethodOptions},
 			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
-			ExposeHeaders:  []string{"X-Request-Id"},
+			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"}, // browsers read Retry-After on 503 only if exposed
 		}.Middleware(),
 		httpapi.Limits(MaxHeaderBytes, MaxBodyBytes),
 		httpapi.Methods(http.MethodPost, http.MethodGet),

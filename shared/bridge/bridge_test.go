@@ -243,6 +243,11 @@ func TestCORS(t *testing.T) {
 		if w.Header().Get("Access-Control-Allow-Origin") != appOrigin || w.Header().Get("Access-Control-Allow-Credentials") != "true" {
 			t.Fatalf("headers: %v", w.Header())
 		}
+		// Retry-After is not a CORS-safelisted response header: unless exposed, browser
+		// code never sees it on a 503 and cannot honour it.
+		if !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "Retry-After") {
+			t.Fatalf("Retry-After is not exposed to browsers: %v", w.Header())
+		}
 	})
 	t.Run("wildcard never allows credentials", func(t *testing.T) {
 		h := bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{"*"}, Logger: slog.New(slog.DiscardHandler)})

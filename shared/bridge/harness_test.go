@@ -20,6 +20,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/signer"
@@ -295,6 +296,9 @@ func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
+	if e.spec.name != "" { // envs built by hand (no provider spec) have no route to check against
+		openapitest.CheckRoute(e.t, "/token/"+e.spec.name, r, w) // every response here also proves docs/openapi.yaml
+	}
 	return w
 }
 

@@ -31,8 +31,9 @@ type CORS struct {
 var DefaultAllowHeaders = []string{"Authorization", "Content-Type", "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Request-Id",
 	"Access-Control-Expose-Headers"}
 
-// DefaultExposeHeaders lets browser x402 clients read challenges and receipts.
-var DefaultExposeHeaders = []string{"PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "X-Request-Id"}
+// DefaultExposeHeaders lets browser x402 clients read challenges and receipts, and
+// Retry-After (202 pending, 503), which is not CORS-safelisted.
+var DefaultExposeHeaders = []string{"PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "X-Request-Id", "Retry-After"}
 
 // Middleware returns the CORS middleware. Requests without an Origin header (curl,
 // servers) pass untouched. A browser request from an origin that is not allowed is

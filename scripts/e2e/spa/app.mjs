@@ -5,6 +5,7 @@ import { createClient } from '@insforge/sdk';
 import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from '@x402/fetch';
 import { ExactEvmScheme } from '@x402/evm';
 import { privateKeyToAccount } from 'viem/accounts';
+import { createTokenClient } from '../../../shared/spa/token-client.mjs';
 
 document.getElementById('origin').textContent = `origin: ${location.origin}`;
 
@@ -112,4 +113,47 @@ window.e2e = {
     return { data, error };
   },
 };
+// The token client keeping one @insforge/sdk client signed in (shared/spa/token-client.mjs),
+// with a timeline of what it saw: bridge answers and its events (never the tokens).
+window.e2e.kept = null;
+window.e2e.startTokenClient = (bridgeUrl, baseUrl, anonKey, { cookie = false } = {}) => {
+  const insforge = createClient({ baseUrl, anonKey });
+  const t0 = Date.now();
+  const timeline = [];
+  const at = () => Math.round((Date.now() - t0) / 100) / 10;
+  const recordingFetch = async (url, init) => {
+    const res = await fetch(url, init);
+    timeline.push({ t: at(), bridge: res.status, retryAfter: res.headers.get('retry-after') ?? undefined });
+    return res;
+  };
+  const tc = createTokenClient({
+    url: bridgeUrl, insforge, fetch: recordingFetch,
+    ...(cookie ? { credentials: 'include' } : { getCredential: () => window.providerCredential() }),
+  });
+  let tokens = 0;
+  tc.onChange((e) => {
+    if (e.type === 'token') tokens++;
+    timeline.push({
+      t: at(), event: e.type, status: e.status, code: e.code, reason: e.reason,
+      retryIn: e.retryIn, expiresIn: e.expiresAt && Math.round((e.expiresAt - Date.now()) / 1000),
+      refreshIn: e.refreshAt && Math.round((e.refreshAt - Date.now()) / 100) / 10,
+    });
+    log(`token client: ${e.type}`, { t: at(), status: e.status, code: e.code, reason: e.reason });
+  });
+  window.e2e.kept = { insforge, tc, timeline, tokens: () => tokens };
+  return tc.getToken().then((t) => t !== null);
+};
+/** Todos through the kept SDK client: no token passed here, the token client set it. */
+window.e2e.keptTodos = async (titles = []) => {
+  const db = window.e2e.kept.insforge.database;
+  const inserted = [];
+  for (const title of titles) {
+    const { data, error } = await db.from('todos').insert([{ title }]).select();
+    if (error) return { error, stage: 'insert' };
+    inserted.push(...data);
+  }
+  const { data, error } = await db.from('todos').select('*').order('title');
+  return error ? { error, stage: 'select' } : { inserted, rows: data };
+};
+window.e2e.keptState = () => ({ state: window.e2e.kept.tc.state, tokens: window.e2e.kept.tokens(), timeline: window.e2e.kept.timeline });
 window.e2eReady = true;

@@ -1,0 +1,41 @@
+package httpapi
+
+import "net/http"
+
+// Code describes one error code a client can receive in {"error","message"}.
+type Code struct {
+	Status  int
+	Meaning string
+}
+
+// Codes is the one table of every error code the functions can return, with its
+// status. docs/openapi.yaml documents exactly these codes (a contract test checks
+// it), and a test scans every NewError/Wrap/Error{} in shared/ and functions/ so a
+// code cannot be returned without being listed here. Adding a code is one line
+// here and one enum entry in the spec.
+var Codes = map[string]Code{
+	"invalid_request":          {http.StatusBadRequest, "the request could not be read (bad base64 body, invalid request line)"},
+	"invalid_preflight":        {http.StatusBadRequest, "a CORS preflight without an Origin header"},
+	"invalid_payment_header":   {http.StatusBadRequest, "PAYMENT-SIGNATURE/X-PAYMENT is not base64 x402 JSON, or both were sent"},
+	"missing_credential":       {http.StatusUnauthorized, "no provider credential (Authorization: Bearer or the provider's cookie)"},
+	"invalid_token":            {http.StatusUnauthorized, "the provider credential is not acceptable (signature, issuer, audience, session)"},
+	"token_expired":            {http.StatusUnauthorized, "the provider credential has expired; get a fresh one from the provider"},
+	"payment_required":         {http.StatusPaymentRequired, "the resource costs a payment (x402 challenge)"},
+	"origin_not_allowed":       {http.StatusForbidden, "a browser request from an origin not in ALLOWED_ORIGINS"},
+	"method_not_allowed":       {http.StatusMethodNotAllowed, "the method is not served by this route (see Allow)"},
+	"request_too_large":        {http.StatusRequestEntityTooLarge, "request headers or body over the route's limit"},
+	"internal_error":           {http.StatusInternalServerError, "an unexpected failure; details are only in the logs"},
+	"facilitator_unavailable":  {http.StatusBadGateway, "the x402 facilitator failed or refused; nothing was charged"},
+	"provider_unavailable":     {http.StatusServiceUnavailable, "the auth provider could not be reached; retry after Retry-After"},
+	"ledger_unavailable":       {http.StatusServiceUnavailable, "the payment ledger is unavailable; nothing was charged, retry after Retry-After"},
+	"not_user_session":         {http.StatusUnauthorized, "a genuine credential that is not a user's session (machine, M2M, another app's token)"},
+	"impersonation_refused":    {http.StatusUnauthorized, "an impersonation token (act claim) where impersonation is not allowed"},
+	"session_lookup_throttled": {http.StatusServiceUnavailable, "this instance used up its budget of provider session lookups; retry after Retry-After"},
+	"not_found":                {http.StatusNotFound, "no such dashboard asset"},
+	"rate_limited":             {http.StatusTooManyRequests, "too many new payments; nothing was charged, retry after Retry-After"},
+	"busy":                     {http.StatusServiceUnavailable, "too many payments in flight; nothing was charged, retry after Retry-After"},
+	"deadline":                 {http.StatusServiceUnavailable, "not enough time left to settle; nothing was charged, retry"},
+	"payment_in_flight":        {http.StatusServiceUnavailable, "the same payment is being presented concurrently; nothing was charged, retry"},
+	"facilitator_busy":         {http.StatusServiceUnavailable, "the x402 facilitator is rate limiting; nothing was charged, retry later"},
+	"response_too_large":       {http.StatusBadGateway, "the paid response exceeds the size limit; nothing was charged"},
+}

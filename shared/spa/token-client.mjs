@@ -1,0 +1,292 @@
+// Keeps an @insforge/sdk client signed in with InsForge tokens from a token bridge
+// (POST /token/<provider>, docs/openapi.yaml). No dependencies; copy it into your app
+// or import it from here. Types: token-client.d.ts.
+//
+// Rules (each has a unit test in token-client.test.mjs):
+// - one fetch at a time: concurrent getToken() calls share it;
+// - every new token goes to insforge.setAccessToken(token);
+// - refresh ahead of expires_at (refreshBefore, at most a third of the lifetime, minus
+//   random jitter), never sooner than minInterval after the previous fetch;
+// - 503/429 (and network errors, other 5xx): retry after Retry-After, else exponential
+//   backoff; every wait is capped at maxBackoff; the current token stays in use meanwhile;
+// - 401, a getter that says "signed out" (null, LoginRequiredError, login_required):
+//   stop, clear the SDK's token, emit "signed-out";
+// - other 4xx (bad configuration: origin not allowed, wrong method): stop, emit a fatal "error";
+// - while the tab is hidden no timer fetches; on focus/visible it refreshes if due;
+// - never logs (tokens and credentials never reach the console).
+
+const DEFAULTS = {
+  refreshBefore: 60_000,
+  jitter: 10_000,
+  minInterval: 5_000,
+  backoffBase: 1_000,
+  maxBackoff: 60_000,
+  expirySkew: 5_000,
+  timeout: 15_000,
+};
+
+/** Thrown (or returned as reason) when the provider says the user is not signed in. */
+export class SignedOutError extends Error {
+  constructor(message = 'signed out') {
+    super(message);
+    this.name = 'SignedOutError';
+  }
+}
+
+/**
+ * isSignedOutError reports whether an error thrown by a credential getter means
+ * "no session" rather than a failure: SignedOutError, WorkOS AuthKit's
+ * LoginRequiredError, Auth0 SPA SDK's login_required / consent_required /
+ * missing_refresh_token errors.
+ */
+export function isSignedOutError(err) {
+  if (!err || typeof err !== 'object') return false;
+  if (err.name === 'SignedOutError' || err.name === 'LoginRequiredError') return true;
+  const code = err.error ?? err.code;
+  return code === 'login_required' || code === 'consent_required' || code === 'missing_refresh_token' ||
+    code === 'invalid_grant';
+}
+
+/**
+ * createTokenClient returns a client that fetches, sets and refreshes InsForge tokens.
+ * @param {import('./token-client').TokenClientOptions} options
+ * @returns {import('./token-client').TokenClient}
+ */
+export function createTokenClient(options) {
+  const o = { ...DEFAULTS, ...options };
+  if (typeof o.url !== 'string' || o.url === '') throw new TypeError('createTokenClient: url is required');
+  const bearer = typeof o.getCredential === 'function';
+  if (!bearer && o.credentials !== 'include') {
+    throw new TypeError("createTokenClient: pass getCredential (bearer) or credentials: 'include' (cookie)");
+  }
+  const doFetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
+  const random = o.random ?? Math.random;
+  const doc = o.document === undefined ? globalThis.document : o.document;
+  const win = o.window === undefined ? globalThis.window : o.window;
+
+  let state = 'idle'; // idle | active | retrying | signed-out | failed | stopped
+  let token = null;
+  let expiresAt = 0; // ms
+  let lifetime = 0; // ms, of the current token when received
+  let lastFetch = -Infinity;
+  let attempt = 0; // consecutive retryable failures
+  let timer = null;
+  let dueAt = 0; // when the timer was meant to fetch
+  let dueWhileHidden = false;
+  let flight = null; // the one request in progress
+  let settled = deferred(); // resolved whenever a flight ends or the client stops
+  const listeners = new Set();
+
+  const now = () => Date.now();
+  const hidden = () => !!doc && doc.visibilityState === 'hidden';
+  const terminal = () => state === 'signed-out' || state === 'failed' || state === 'stopped';
+  const valid = () => token !== null && now() < expiresAt - Math.min(o.expirySkew, lifetime / 10);
+
+  function emit(event) {
+    for (const l of [...listeners]) {
+      try { l(event); } catch { /* a listener's failure must not stop refreshing */ }
+    }
+  }
+
+  function schedule(delay) {
+    clearTimeout(timer);
+    dueAt = now() + delay;
+    dueWhileHidden = false;
+    timer = setTimeout(onTimer, delay);
+  }
+
+  function onTimer() {
+    timer = null;
+    if (terminal()) return;
+    if (hidden()) { dueWhileHidden = true; return; } // paused: the visible/focus handler resumes
+    refresh();
+  }
+
+  function onVisible() {
+    if (terminal() || hidden() || flight) return;
+    if (dueWhileHidden || (timer !== null && now() >= dueAt)) {
+      clearTimeout(timer);
+      timer = null;
+      dueWhileHidden = false;
+      refresh();
+    }
+  }
+
+  function refresh() {
+    if (terminal()) return Promise.resolve(null);
+    if (!flight) {
+      flight = attemptFetch().finally(() => {
+        flight = null;
+        const s = settled;
+        settled = deferred();
+        s.resolve();
+      });
+    }
+    return flight;
+  }
+
+  async function credential() {
+    if (!bearer) return { ok: true };
+    let c;
+    try {
+      c = await o.getCredential();
+    } catch (err) {
+      if (isSignedOutError(err)) return { signedOut: 'credential' };
+      return { error: err };
+    }
+    if (c === null || c === undefined || c === '') return { signedOut: 'credential' };
+    if (typeof c !== 'string') return { error: new TypeError('getCredential must resolve to a string or null') };
+    return { ok: true, value: c };
+  }
+
+  async function attemptFetch() {
+    lastFetch = now();
+    const cred = await credential();
+    if (terminal()) return null;
+    if (cred.signedOut) return signOut(cred.signedOut);
+    if (cred.error) return retry({ error: cred.error });
+    const headers = { Accept: 'application/json' };
+    if (cred.value) headers.Authorization = `Bearer ${cred.value}`;
+    const init = { method: 'POST', headers, cache: 'no-store', credentials: bearer ? (o.credentials ?? 'omit') : 'include' };
+    let ctl = null;
+    let tm = null;
+    if (typeof AbortController === 'function' && o.timeout > 0) {
+      ctl = new AbortController();
+      init.signal = ctl.signal;
+      tm = setTimeout(() => ctl.abort(), o.timeout);
+    }
+    let res;
+    let body;
+    try {
+      res = await doFetch(o.url, init);
+      body = await res.json().catch(() => null);
+    } catch (err) {
+      return terminal() ? null : retry({ error: err });
+    } finally {
+      clearTimeout(tm);
+    }
+    if (terminal()) return null;
+    if (res.ok) {
+      if (!body || typeof body.token !== 'string' || (typeof body.expires_in !== 'number' && typeof body.expires_at !== 'number')) {
+        return retry({ status: res.status, error: new Error('the bridge answered 200 without token/expires_in') });
+      }
+      // expires_in (relative) first: a browser clock that is off must not make every
+      // fresh token look expired (which would refetch in a loop).
+      const exp = typeof body.expires_in === 'number' ? now() + body.expires_in * 1000 : body.expires_at * 1000;
+      return accept(body.token, exp);
+    }
+    const code = body && typeof body.error === 'string' ? body.error : undefined;
+    if (res.status === 401) return signOut(code ?? 'unauthorized');
+    if (res.status === 429 || res.status >= 500) {
+      return retry({ status: res.status, code, retryAfter: parseRetryAfter(res.headers?.get?.('Retry-After')) });
+    }
+    return fail(res.status, code);
+  }
+
+  function accept(value, exp) {
+    const t = now();
+    token = value;
+    expiresAt = exp;
+    lifetime = Math.max(0, exp - t);
+    attempt = 0;
+    state = 'active';
+    o.insforge?.setAccessToken(value);
+    const lead = Math.min(o.refreshBefore, lifetime / 3) + random() * Math.min(o.jitter, lifetime / 10);
+    const delay = Math.max(o.minInterval - (t - lastFetch), exp - t - lead, 0);
+    schedule(delay);
+    emit({ type: 'token', token: value, expiresAt: exp, refreshAt: t + delay });
+    return value;
+  }
+
+  function retry({ status, code, error, retryAfter }) {
+    attempt++;
+    state = 'retrying';
+    const backoff = o.backoffBase * 2 ** (attempt - 1) * (1 + random() / 2);
+    const wait = Math.min(o.maxBackoff, retryAfter ?? backoff);
+    schedule(Math.max(wait, 0));
+    emit({ type: 'error', status, code, message: error ? String(error.message ?? error) : undefined, retryIn: wait, fatal: false });
+    return valid() ? token : null;
+  }
+
+  function signOut(reason) {
+    end('signed-out');
+    emit({ type: 'signed-out', reason });
+    return null;
+  }
+
+  function fail(status, code) {
+    end('failed');
+    emit({ type: 'error', status, code, fatal: true });
+    return null;
+  }
+
+  function end(next) {
+    state = next;
+    clearTimeout(timer);
+    timer = null;
+    const had = token !== null;
+    token = null;
+    expiresAt = 0;
+    if (had && next !== 'stopped') o.insforge?.setAccessToken(null);
+    detach();
+    settled.resolve();
+  }
+
+  const onVisibility = () => onVisible();
+  const onFocus = () => onVisible();
+  let attached = false;
+  function attach() {
+    if (attached) return;
+    attached = true;
+    doc?.addEventListener?.('visibilitychange', onVisibility);
+    win?.addEventListener?.('focus', onFocus);
+  }
+  function detach() {
+    if (!attached) return;
+    attached = false;
+    doc?.removeEventListener?.('visibilitychange', onVisibility);
+    win?.removeEventListener?.('focus', onFocus);
+  }
+
+  return {
+    async getToken() {
+      if (state === 'idle') {
+        state = 'active';
+        attach();
+      }
+      for (;;) {
+        if (terminal()) return null;
+        if (valid()) return token;
+        if (state === 'retrying' && !flight) { await settled.promise; continue; } // the scheduled retry is the flight
+        // The freshest token is returned even if it is already close to expiry: asking
+        // again would only loop.
+        const t = await (flight ?? refresh());
+        if (t !== null || terminal()) return t;
+      }
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop() {
+      if (terminal()) return;
+      end('stopped');
+      emit({ type: 'stopped' });
+    },
+    get state() { return state; },
+  };
+}
+
+// parseRetryAfter returns milliseconds from delta-seconds or an HTTP date.
+function parseRetryAfter(v) {
+  if (v == null || v === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  return { promise, resolve };
+}

@@ -109,24 +109,25 @@ func startDiscovery(provider, url string, o Options, build func(discoveryDoc) (*
 func (d *discovery) run(ctx context.Context, backoff, maxBackoff time.Duration) {
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx)
-		if attempt == 0 {
-			close(d.first)
-		}
 		var ce *ConfigError
 		switch {
 		case err == nil:
 			if attempt > 0 {
 				d.log.Info("oidc discovery recovered", slog.String("provider", d.provider), slog.String("url", d.url))
 			}
-			return
 		case errors.As(err, &ce):
 			d.log.Error("oidc configuration does not match the provider", slog.String("provider", d.provider),
 				slog.String("variable", ce.Var), slog.String("error", ce.Reason))
-			return
 		case attempt == 0 || backoff == maxBackoff:
 			// The first failure, then at most once per longest backoff: never once per retry.
 			d.log.Error("oidc discovery failed", slog.String("provider", d.provider), slog.String("url", d.url),
 				slog.String("error", err.Error()))
+		}
+		if attempt == 0 {
+			close(d.first) // after logging, so what a request sees is already explained
+		}
+		if err == nil || ce != nil {
+			return
 		}
 		select {
 		case <-ctx.Done():

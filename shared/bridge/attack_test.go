@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -27,14 +28,38 @@ type attack struct {
 	code    string                                                   // expected error code ("" for 200)
 	minted  func(t *testing.T, e *env, w *httptest.ResponseRecorder) // extra checks for 200
 	noEmail bool                                                     // the minted token must carry no email
+	email   string                                                   // the minted token must carry this email
+	after   func(t *testing.T, e *env)                               // extra checks after any outcome
+}
+
+func hasSessions(s spec) bool { return s.sessionToken != nil }
+
+// noLookups asserts that the provider's session API was never called.
+func noLookups(t *testing.T, e *env) {
+	t.Helper()
+	if n := e.sessions.Calls(); n != 0 {
+		t.Fatalf("%d upstream session lookups, want none", n)
+	}
 }
 
 const (
-	codeInvalid     = identity.CodeInvalidToken
-	codeExpired     = identity.CodeTokenExpired
-	codeUnavailable = identity.CodeProviderUnavailable
-	codeMissing     = "missing_credential"
+	codeInvalid       = identity.CodeInvalidToken
+	codeExpired       = identity.CodeTokenExpired
+	codeUnavailable   = identity.CodeProviderUnavailable
+	codeMissing       = "missing_credential"
+	codeNotUser       = identity.CodeNotUserSession
+	codeImpersonation = identity.CodeImpersonationRefused
 )
+
+func hasCookie(s spec) bool { return s.jwtCookie != "" }
+
+// withEmail adds an email and sets the provider's verified claim to v (nil: null).
+func withEmail(e *env, v any) func(jwt.MapClaims) {
+	return func(c jwt.MapClaims) {
+		c["email"] = "ada@example.com"
+		c[e.verifiedClaim()] = v
+	}
+}
 
 func withAud(s spec) bool    { return s.aud }
 func withoutAud(s spec) bool { return !s.aud }
@@ -94,7 +119,7 @@ var attacks = []attack{
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(func(c jwt.MapClaims) { c["role"] = "project_admin"; c["is_project_admin"] = true }))
 		}},
-	{name: "expired within the 30s leeway is accepted", status: 200,
+	{name: "expired within the 30s leeway is refused (a minted token would outlive it)", status: 401, code: codeExpired,
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("exp", time.Now().Add(-10*time.Second).Unix())))
 		}},
@@ -245,7 +270,7 @@ var attacks = []attack{
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "user_1\u0000admin"))) }},
 	{name: "unverified email is not copied", status: 200, noEmail: true,
 		req: func(e *env) *http.Request {
-			return e.bearer(e.token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c["email_verified"] = false }))
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c[e.verifiedClaim()] = false }))
 		},
 		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
 			if strings.Contains(w.Body.String(), "victim") {
@@ -292,6 +317,127 @@ var attacks = []attack{
 		req: func(e *env) *http.Request {
 			return e.bearer(b64(`{"alg":"dir","enc":"A256GCM"}`) + "..aXY.Y2lwaGVy.dGFn")
 		}},
+
+	// Credential-faithful minting: never longer than the credential, never more
+	// than it asserts, never someone else acting as the user.
+	{name: "exp in 3s (under the minimum left) is refused as expired", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("exp", time.Now().Add(3*time.Second).Unix()))) }},
+	{name: "exp 1s ago is refused as expired", status: 401, code: codeExpired,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("exp", time.Now().Add(-time.Second).Unix()))) }},
+	{name: "exp in 25s caps the minted token at the credential's exp", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(25*time.Second).Unix())))
+		},
+		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+			if !strings.Contains(w.Body.String(), fmt.Sprintf(`"expires_at":%d`, e.credExp)) {
+				t.Fatalf("expires_at is not the credential's exp %d: %s", e.credExp, w.Body)
+			}
+		}},
+	{name: "exp in 2 days is capped at TOKEN_TTL", status: 200,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("exp", time.Now().Add(48*time.Hour).Unix())))
+		},
+		minted: func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+			if !strings.Contains(w.Body.String(), `"expires_in":3600`) {
+				t.Fatalf("expires_in is not TOKEN_TTL: %s", w.Body)
+			}
+		}},
+	{name: "email with verified exactly true is copied", status: 200, email: "ada@example.com",
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, true))) }},
+	{name: "email with verified missing is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { withEmail(e, nil)(c); delete(c, e.verifiedClaim()) }))
+		}},
+	{name: "email with verified null is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, nil))) }},
+	{name: `email with verified "true" (a string) is not copied`, status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, "true"))) }},
+	{name: "email with verified 1 is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, 1))) }},
+	{name: `email with verified "yes" is not copied`, status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, "yes"))) }},
+	{name: "email with verified false is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, false))) }},
+	{name: "email with verified [true] (an array) is not copied", status: 200, noEmail: true,
+		req: func(e *env) *http.Request { return e.bearer(e.token(withEmail(e, []bool{true}))) }},
+	{name: "impersonation token (act claim) is refused", status: 401, code: codeImpersonation,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com"})))
+		}},
+	{name: "act claim without sub is refused", status: 401, code: codeImpersonation,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("act", "admin"))) }},
+	{name: "act null counts as absent", status: 200,
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("act", nil))) }},
+	{name: "the same provider cookie twice (victim's, then attacker's) is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.cookieName()+"="+e.token(nil)+"; "+e.cookieName()+"="+e.token(set("sub", "attacker")))
+			return r
+		}},
+	{name: "the same provider cookie twice (attacker's first) is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.cookieName()+"="+e.token(set("sub", "attacker"))+"; "+e.cookieName()+"="+e.token(nil))
+			return r
+		}},
+	{name: "the same provider cookie in two Cookie headers is refused", status: 401, code: codeInvalid,
+		applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Add("Cookie", e.cookieName()+"="+e.token(nil))
+			r.Header.Add("Cookie", "other=1; "+e.cookieName()+"="+e.token(nil))
+			return r
+		}},
+	{name: "the provider cookie once among other cookies is accepted", status: 200, applies: hasCookie,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "theme=dark; "+e.cookieName()+"="+e.token(nil)+"; __session_other=x")
+			return r
+		}},
+
+	// Opaque sessions (Stytch session_token, Better Auth session): the same rules,
+	// with the expiry and email the provider's API reports.
+	{name: "session: active session mints", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(e.session(1, nil)) }},
+	{name: "session: expiring in 20s caps the minted token", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(20 * time.Second) }))
+		}},
+	{name: "session: expiring in 2s is refused as expired", status: 401, code: codeExpired, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(2 * time.Second) }))
+		}},
+	{name: "session: reported with an expiry in the past is refused as expired", status: 401, code: codeExpired,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(-time.Minute) }))
+		}},
+	{name: "session: verified email is copied", status: 200, email: "ada@example.com", applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.Email, u.EmailVerified = "ada@example.com", true }))
+		}},
+	{name: "session: unverified email is not copied", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.Email = "victim@example.com" }))
+		}},
+	{name: "session: the session cookie twice is refused without asking the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", e.spec.sessionCookie+"="+e.session(1, nil)+"; "+e.spec.sessionCookie+"="+e.session(2, nil))
+			return r
+		},
+		after: noLookups},
+	{name: "session: the session cookie once is accepted", status: 200, noEmail: true, applies: hasSessions,
+		req: func(e *env) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "theme=dark; "+e.spec.sessionCookie+"="+e.session(1, nil))
+			return r
+		}},
+	{name: "session: unknown session is 401", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(e.spec.sessionToken(99)) }},
 
 	// Transport-level attacks.
 	{name: "no credential", status: 401, code: codeMissing,
@@ -471,32 +617,32 @@ var attacks = []attack{
 		}},
 	{name: "oidc: Cognito ID token (token_use id) accepted", status: 200, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "id"))) }},
-	{name: "oidc: token_use other than access or id", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: token_use other than access or id", status: 401, code: codeNotUser, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "refresh"))) }},
-	{name: "oidc: ID token refused when OIDC_TOKEN_USE=access", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: ID token refused when OIDC_TOKEN_USE=access", status: 401, code: codeNotUser, applies: only("oidc"),
 		cold: func(e *env) { e.t.Setenv("OIDC_TOKEN_USE", "access") },
 		req:  func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "id"))) }},
-	{name: "oidc: at+jwt access token refused when OIDC_TOKEN_USE=id", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: at+jwt access token refused when OIDC_TOKEN_USE=id", status: 401, code: codeNotUser, applies: only("oidc"),
 		cold: func(e *env) { e.t.Setenv("OIDC_TOKEN_USE", "id") },
 		req: func(e *env) *http.Request {
 			return e.bearer(identitytest.SignWith(e.iss.Current(), e.claims(nil), map[string]any{"typ": "at+jwt"}))
 		}},
-	{name: "oidc: client-credentials token (sub is the client id)", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: client-credentials token (sub is the client id)", status: 401, code: codeNotUser, applies: only("oidc"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(func(c jwt.MapClaims) {
 				delete(c, "aud")
 				c["sub"], c["client_id"], c["token_use"] = oidcClient, oidcClient, "access"
 			}))
 		}},
-	{name: "oidc: Okta service token (sub equals cid)", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: Okta service token (sub equals cid)", status: 401, code: codeNotUser, applies: only("oidc"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(func(c jwt.MapClaims) { c["cid"] = "0oa1okta"; c["sub"] = "0oa1okta" }))
 		}},
-	{name: "oidc: gty client-credentials", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: gty client-credentials", status: 401, code: codeNotUser, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client-credentials"))) }},
-	{name: "oidc: Entra app-only token (idtyp app)", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: Entra app-only token (idtyp app)", status: 401, code: codeNotUser, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("idtyp", "app"))) }},
-	{name: "oidc: delegated token (act)", status: 401, code: codeInvalid, applies: only("oidc"),
+	{name: "oidc: delegated token (act)", status: 401, code: codeImpersonation, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("act", map[string]any{"sub": "admin"}))) }},
 	{name: "oidc: email without email_verified is not copied", status: 200, noEmail: true, applies: only("oidc"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("email", "victim@example.com"))) }},
@@ -546,15 +692,23 @@ func TestAttackSuite(t *testing.T) {
 					}
 					e.build()
 					w := e.serve(a.req(e))
+					if a.after != nil {
+						defer a.after(t, e)
+					}
 					if a.status != 200 {
 						expectError(t, w, a.status, a.code)
 						return
 					}
+					body := w.Body.String()
 					email := expectedEmail(e)
 					if a.noEmail {
 						email = ""
 					}
+					if a.email != "" {
+						email = a.email
+					}
 					expectMinted(t, e, w, e.base["sub"].(string), email)
+					w.Body = bytes.NewBufferString(body)
 					if a.minted != nil {
 						a.minted(t, e, w)
 					}

@@ -28,6 +28,15 @@ type Config struct {
 	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS"`
 }
 
+// Validate checks the signer settings and that ALLOWED_ORIGINS lists exact
+// origins (config.Load calls it).
+func (c Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	return config.CheckOrigins("ALLOWED_ORIGINS", c.AllowedOrigins)
+}
+
 // Options tune the handler.
 type Options struct {
 	AllowedOrigins []string
@@ -164,7 +173,12 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, err := h.s.Mint(id.Subject, id.Email)
+	// exp = min(now + TOKEN_TTL, the credential's expiry): sign-out and
+	// revocation at the provider apply when the credential would have ended.
+	tok, err := h.s.MintUntil(id.Subject, id.Email, id.ExpiresAt)
+	if errors.Is(err, signer.ErrNotAfterPassed) {
+		return identity.Expired(h.p.Name, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -172,8 +186,14 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) error {
 	if cred.Cookie != "" {
 		source = "cookie"
 	}
-	httpapi.Logger(r.Context()).Info("token minted", slog.String("subject", id.Subject),
-		slog.String("source", source), slog.Bool("email", id.Email != ""), slog.Int64("expires_at", tok.ExpiresAt.Unix()))
+	attrs := []slog.Attr{slog.String("subject", id.Subject), slog.String("source", source),
+		slog.Bool("email", id.Email != ""), slog.Int64("expires_at", tok.ExpiresAt.Unix()),
+		slog.Bool("capped", tok.TTL < h.s.TTL())}
+	if id.Actor != "" {
+		// An impersonation the operator allowed: who acted is on every mint.
+		attrs = append(attrs, slog.String("actor", id.Actor))
+	}
+	httpapi.Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "token minted", attrs...)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	httpapi.WriteJSON(w, http.StatusOK, Response{
@@ -196,6 +216,9 @@ func missing(msg string) *httpapi.Error {
 
 // credential takes Authorization: Bearer when present (it wins over cookies, so a
 // stale cookie cannot override what the app sends), else the first listed cookie.
+// A listed cookie sent twice is refused, as two Authorization headers are: a
+// sibling subdomain can plant a second cookie of the same name (cookie tossing),
+// and which one comes first is up to the browser, so neither can be trusted.
 func credential(r *http.Request, cookies []string) (identity.Credential, error) {
 	auth := r.Header.Values("Authorization")
 	switch {
@@ -211,9 +234,20 @@ func credential(r *http.Request, cookies []string) (identity.Credential, error) 
 		}
 		return identity.Credential{Token: tok}, nil
 	}
+	sent := r.Cookies()
 	for _, name := range cookies {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			return identity.Credential{Token: c.Value, Cookie: name}, nil
+		var found []string
+		for _, c := range sent {
+			if c.Name == name {
+				found = append(found, c.Value)
+			}
+		}
+		if len(found) > 1 {
+			return identity.Credential{}, identity.Invalid("the "+name+" cookie was sent more than once; "+
+				"clear the duplicate (set by another subdomain?) or send Authorization: Bearer", nil)
+		}
+		if len(found) == 1 && found[0] != "" {
+			return identity.Credential{Token: found[0], Cookie: name}, nil
 		}
 	}
 	if len(cookies) > 0 {

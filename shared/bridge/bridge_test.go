@@ -34,10 +34,11 @@ func stytchEnv(t *testing.T, mod func(*env)) (*env, *identitytest.StytchAPI) {
 	sp := specNamed("stytch")
 	var api *identitytest.StytchAPI
 	setup := sp.setup
-	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
-		vars, claims := setup(t, iss)
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		vars, claims := setup(e)
 		// A second fake that the test controls; the bridge talks to it.
-		api = identitytest.NewStytchAPI(t, stytchProject, stytchSecret, iss)
+		api = identitytest.NewStytchAPI(e.t, stytchProject, stytchSecret, e.iss)
+		e.sessions = api
 		vars["STYTCH_API_URL"] = api.Server.URL
 		return vars, claims
 	}
@@ -112,7 +113,7 @@ func TestStytchSessionToken(t *testing.T) {
 			} else {
 				expectError(t, w, c.status, c.code)
 			}
-			if got := api.Calls.Load(); got != c.calls {
+			if got := api.Calls(); got != c.calls {
 				t.Fatalf("Stytch API calls = %d, want %d", got, c.calls)
 			}
 		})
@@ -123,8 +124,9 @@ func TestStytchSessionToken(t *testing.T) {
 func betterAuthEnv(t *testing.T, mod func(*env)) (*env, *identitytest.BetterAuthAPI) {
 	sp := specNamed("better-auth")
 	var api *identitytest.BetterAuthAPI
-	sp.setup = func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
-		api = identitytest.NewBetterAuthAPI(t, iss)
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
+		e.sessions = api
 		return map[string]string{"BETTER_AUTH_URL": api.Server.URL}, jwt.MapClaims{"sub": "u1"}
 	}
 	e := newEnv(t, sp)
@@ -392,12 +394,20 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 		t.Fatal("the provider must not be built when the bridge configuration is bad")
 		return nil, nil
 	}
-	for name, c := range map[string]struct{ secret, ttl, want string }{
-		"secret missing":   {"", "", "INSFORGE_JWT_SECRET"},
-		"secret too short": {"short", "", "INSFORGE_JWT_SECRET"},
-		"ttl over 24h":     {testSecret, "48h", "TOKEN_TTL"},
+	for name, c := range map[string]struct{ secret, ttl, origins, want string }{
+		"secret missing":                 {"", "", "", "INSFORGE_JWT_SECRET"},
+		"secret too short":               {"short", "", "", "INSFORGE_JWT_SECRET"},
+		"ttl over 24h":                   {testSecret, "48h", "", "TOKEN_TTL"},
+		"origin null":                    {testSecret, "", appOrigin + ",null", "ALLOWED_ORIGINS"},
+		"origin with a path":             {testSecret, "", appOrigin + "/app", "ALLOWED_ORIGINS"},
+		"star with an origin":            {testSecret, "", "*," + appOrigin, "ALLOWED_ORIGINS"},
+		"origin without a scheme (junk)": {testSecret, "", "app.example.com", "ALLOWED_ORIGINS"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Setenv("ALLOWED_ORIGINS", c.origins)
+			if c.origins == "" {
+				os.Unsetenv("ALLOWED_ORIGINS")
+			}
 			t.Setenv("INSFORGE_JWT_SECRET", c.secret)
 			if c.secret == "" {
 				os.Unsetenv("INSFORGE_JWT_SECRET")

@@ -2,12 +2,15 @@ package bridge_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -35,10 +38,16 @@ type spec struct {
 	alg  string
 	// setup starts what the provider needs besides the issuer and returns its
 	// environment and the claims of a valid token.
-	setup     func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims)
+	setup     func(e *env) (map[string]string, jwt.MapClaims)
 	load      func(identity.Options) (*identity.Provider, error)
 	aud       bool   // aud is checked
 	jwtCookie string // a cookie that may carry the JWT
+	// verified is the claim that must be exactly true for email to be copied.
+	verified string
+	// sessionCookie carries an opaque session (checked with the provider's API);
+	// sessionToken makes the n-th well-formed session credential.
+	sessionCookie string
+	sessionToken  func(n int) string
 }
 
 // loadEnv builds a provider exactly as its main.go does: envconfig + Validate.
@@ -55,8 +64,8 @@ func loadEnv[C any](build func(C, identity.Options) (*identity.Provider, error))
 var specs = []spec{
 	{
 		name: "workos", alg: "RS256",
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
-			return map[string]string{"WORKOS_CLIENT_ID": "client_01HTEST", "WORKOS_JWKS_URL": iss.JWKSURL()},
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
+			return map[string]string{"WORKOS_CLIENT_ID": "client_01HTEST", "WORKOS_JWKS_URL": e.iss.JWKSURL()},
 				jwt.MapClaims{"iss": "https://api.workos.com/user_management/client_01HTEST", "sub": "user_01HBEQKA6K4QJAS93VPE39W1JT",
 					"sid": "session_01H", "org_id": "org_01H", "role": "member", "permissions": []string{"posts:write"}, "jti": "01J"}
 		},
@@ -64,20 +73,20 @@ var specs = []spec{
 	},
 	{
 		name: "kinde", alg: "RS256", aud: true,
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// KINDE_JWKS_URL unset: the default <issuer>/.well-known/jwks is served by the issuer.
-			return map[string]string{"KINDE_ISSUER_URL": iss.URL(), "KINDE_AUDIENCE": "https://api.example.com"},
-				jwt.MapClaims{"iss": iss.URL(), "sub": "kp_1234abcd", "aud": []string{"https://api.example.com"},
+			return map[string]string{"KINDE_ISSUER_URL": e.iss.URL(), "KINDE_AUDIENCE": "https://api.example.com"},
+				jwt.MapClaims{"iss": e.iss.URL(), "sub": "kp_1234abcd", "aud": []string{"https://api.example.com"},
 					"azp": "kinde-client", "scp": []string{"openid"}, "org_code": "org_1"}
 		},
 		load: loadEnv(identity.NewKinde),
 	},
 	{
 		name: "auth0", alg: "RS256", aud: true,
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// AUTH0_ISSUER unset: the default https://<domain>/ (trailing slash) is used.
 			return map[string]string{"AUTH0_DOMAIN": "tenant.us.auth0.com", "AUTH0_AUDIENCE": "https://api.example.com",
-					"AUTH0_JWKS_URL": iss.JWKSURL()},
+					"AUTH0_JWKS_URL": e.iss.JWKSURL()},
 				jwt.MapClaims{"iss": "https://tenant.us.auth0.com/", "sub": "auth0|6553da60a54af58e29493993",
 					"aud": []string{"https://api.example.com", "https://tenant.us.auth0.com/userinfo"}, "azp": "spa-client",
 					"scope": "openid profile"}
@@ -86,9 +95,11 @@ var specs = []spec{
 	},
 	{
 		name: "stytch", alg: "RS256", aud: true, jwtCookie: "stytch_session_jwt",
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		sessionCookie: "stytch_session", sessionToken: stytchToken,
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// STYTCH_JWKS_URL unset: the default <api>/v1/sessions/jwks/<project> is served by the fake.
-			api := identitytest.NewStytchAPI(t, stytchProject, stytchSecret, iss)
+			api := identitytest.NewStytchAPI(e.t, stytchProject, stytchSecret, e.iss)
+			e.sessions = api
 			return map[string]string{"STYTCH_PROJECT_ID": stytchProject, "STYTCH_SECRET": stytchSecret, "STYTCH_API_URL": api.Server.URL},
 				jwt.MapClaims{"iss": "stytch.com/" + stytchProject, "sub": "user-test-16d9ba61-97a1-4ba4-9720-b03761dc50c6",
 					"aud": []string{stytchProject}, "https://stytch.com/session": map[string]any{"id": "session-test-1"}}
@@ -96,10 +107,12 @@ var specs = []spec{
 		load: loadEnv(identity.NewStytch),
 	},
 	{
-		name: "better-auth", alg: "EdDSA", aud: true,
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		name: "better-auth", alg: "EdDSA", aud: true, verified: "emailVerified",
+		sessionCookie: identity.BetterAuthSecureCookie, sessionToken: betterAuthToken,
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// Only BETTER_AUTH_URL: JWKS /api/auth/jwks, iss and aud = its origin.
-			api := identitytest.NewBetterAuthAPI(t, iss)
+			api := identitytest.NewBetterAuthAPI(e.t, e.iss)
+			e.sessions = api
 			return map[string]string{"BETTER_AUTH_URL": api.Server.URL},
 				jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK",
 					"id": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK", "name": "Ada", "email": "ada@example.com", "emailVerified": true}
@@ -108,21 +121,21 @@ var specs = []spec{
 	},
 	{
 		name: "clerk", alg: "RS256", jwtCookie: "__session",
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// CLERK_JWKS_URL unset: the default <issuer>/.well-known/jwks.json is served by the issuer.
-			return map[string]string{"CLERK_ISSUER": iss.URL(), "CLERK_AUTHORIZED_PARTIES": appOrigin + ",https://admin.example.com"},
-				jwt.MapClaims{"iss": iss.URL(), "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "azp": appOrigin,
+			return map[string]string{"CLERK_ISSUER": e.iss.URL(), "CLERK_AUTHORIZED_PARTIES": appOrigin + ",https://admin.example.com"},
+				jwt.MapClaims{"iss": e.iss.URL(), "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "azp": appOrigin,
 					"sid": "sess_2N", "sts": "active", "v": 2, "fva": []int{1, -1}}
 		},
 		load: loadEnv(identity.NewClerk),
 	},
 	{
 		name: "oidc", alg: "RS256", aud: true,
-		setup: func(t *testing.T, iss *identitytest.Issuer) (map[string]string, jwt.MapClaims) {
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// Only issuer and audience: the JWKS URL and RS256 come from the issuer's
 			// discovery document (which also lists HS256 and none, never picked up).
-			return map[string]string{"OIDC_ISSUER": iss.URL(), "OIDC_AUDIENCE": oidcClient},
-				jwt.MapClaims{"iss": iss.URL(), "sub": "248289761001", "aud": oidcClient, "azp": oidcClient,
+			return map[string]string{"OIDC_ISSUER": e.iss.URL(), "OIDC_AUDIENCE": oidcClient},
+				jwt.MapClaims{"iss": e.iss.URL(), "sub": "248289761001", "aud": oidcClient, "azp": oidcClient,
 					"auth_time": time.Now().Add(-time.Minute).Unix(), "name": "Ada"}
 		},
 		load: loadEnv(identity.NewOIDC),
@@ -131,6 +144,30 @@ var specs = []spec{
 
 // oidcClient is the client id the generic OIDC bridge is configured with.
 const oidcClient = "oidc-client-1"
+
+// stytchToken is a session_token of Stytch's shape: 44 URL-safe characters.
+func stytchToken(n int) string { return fmt.Sprintf("%044d", n) }
+
+// betterAuthToken is a signed Better Auth session cookie value: a 32-character
+// token, ".", and the URL-encoded 44-character base64 HMAC.
+func betterAuthToken(n int) string {
+	tok := fmt.Sprintf("T%031d", n)
+	mac := sha256.Sum256([]byte(tok))
+	return tok + "." + url.QueryEscape(base64.StdEncoding.EncodeToString(mac[:]))
+}
+
+// session registers a session for the base subject, changed by mod, and
+// returns its credential; a minted token must not outlive u.ExpiresAt.
+func (e *env) session(n int, mod func(*identitytest.User)) string {
+	u := identitytest.User{ID: e.base["sub"].(string), ExpiresAt: time.Now().Add(7 * 24 * time.Hour)}
+	if mod != nil {
+		mod(&u)
+	}
+	tok := e.spec.sessionToken(n)
+	e.sessions.AddSession(tok, u)
+	e.credExp = u.ExpiresAt.Unix()
+	return tok
+}
 
 // syncBuffer collects logs from the handler and the JWKS goroutines.
 type syncBuffer struct {
@@ -163,6 +200,17 @@ type env struct {
 	signer *signer.Signer
 	logs   *syncBuffer
 	sent   []string // credentials sent, checked against the logs
+	// credExp is the exp of the last token signed through claims (unix seconds):
+	// a minted token must not outlive it.
+	credExp int64
+	// sessions is the opaque-session fake (Stytch, Better Auth), nil otherwise.
+	sessions sessionAPI
+}
+
+// sessionAPI is what the attack cases need from an opaque-session fake.
+type sessionAPI interface {
+	AddSession(value string, u identitytest.User)
+	Calls() int64
 }
 
 func testOptions(logger *slog.Logger) identity.Options {
@@ -174,7 +222,7 @@ func testOptions(logger *slog.Logger) identity.Options {
 func newEnv(t *testing.T, sp spec) *env {
 	t.Helper()
 	e := &env{t: t, spec: sp, iss: identitytest.NewIssuer(t, sp.alg), logs: &syncBuffer{}}
-	e.vars, e.base = sp.setup(t, e.iss)
+	e.vars, e.base = sp.setup(e)
 	for k, v := range e.vars {
 		t.Setenv(k, v)
 	}
@@ -221,11 +269,26 @@ func (e *env) claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 	if mod != nil {
 		mod(c)
 	}
+	e.credExp = 0
+	if exp, ok := c["exp"].(int64); ok {
+		e.credExp = exp
+	}
 	return c
 }
 
 // token signs valid claims (changed by mod) with the issuer's current key.
 func (e *env) token(mod func(jwt.MapClaims)) string { return e.iss.Sign(e.claims(mod)) }
+
+// cookieName is the cookie that carries this provider's JWT.
+func (e *env) cookieName() string { return e.spec.jwtCookie }
+
+// verifiedClaim is the claim that asserts a verified email for this provider.
+func (e *env) verifiedClaim() string {
+	if e.spec.verified != "" {
+		return e.spec.verified
+	}
+	return "email_verified"
+}
 
 func (e *env) bearer(tok string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/token/"+e.spec.name, nil)
@@ -287,12 +350,19 @@ func expectMinted(t *testing.T, e *env, w *httptest.ResponseRecorder, sub, email
 	if err := dec.Decode(&res); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if res.TokenType != "Bearer" || res.ExpiresIn != 3600 || res.ExpiresAt < time.Now().Unix()+3500 {
-		t.Fatalf("response = %+v", res)
-	}
 	c, err := e.signer.Verify(res.Token)
 	if err != nil {
 		t.Fatalf("minted token does not verify: %v", err)
+	}
+	// expires_in and expires_at tell the truth: exp - iat and exp, and exp is
+	// min(iat + TOKEN_TTL, the credential's exp).
+	iat := c.IssuedAt.Unix()
+	wantExp := iat + 3600
+	if e.credExp != 0 && e.credExp < wantExp {
+		wantExp = e.credExp
+	}
+	if res.TokenType != "Bearer" || res.ExpiresAt != wantExp || res.ExpiresIn != wantExp-iat || iat < time.Now().Unix()-5 {
+		t.Fatalf("response = %+v, want exp %d (iat %d, credential exp %d)", res, wantExp, iat, e.credExp)
 	}
 	if c.Role != signer.Role || c.Subject != sub || c.Email != email || c.ExpiresAt.Unix() != res.ExpiresAt {
 		t.Fatalf("minted claims = role %q sub %q email %q exp %v; want authenticated %q %q", c.Role, c.Subject, c.Email, c.ExpiresAt, sub, email)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
@@ -89,4 +90,45 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// CheckOrigins validates a browser-origin allow-list such as ALLOWED_ORIGINS: each
+// entry is exactly scheme://host[:port] (http or https, no path, query, fragment
+// or user info, as a browser sends in Origin), "null" is refused (sandboxed
+// iframes and file: pages all send it, so allowing it with credentials allows
+// anyone), and "*" is accepted only as the sole entry. name is the variable
+// reported; entries are reported by position, not by value.
+func CheckOrigins(name string, origins []string) error {
+	for i, o := range origins {
+		pos := fmt.Sprintf("%s entry %d", name, i+1)
+		switch {
+		case o == "*":
+			if len(origins) != 1 {
+				return fmt.Errorf("%s: \"*\" must be the only entry (it allows every origin, without credentials)", pos)
+			}
+			continue
+		case strings.EqualFold(o, "null"):
+			return fmt.Errorf("%s: the origin \"null\" is refused (sandboxed and file: pages send it; allowing it allows anyone)", pos)
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			u.Opaque != "" || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(o, "#") {
+			return fmt.Errorf("%s must be an origin, scheme://host[:port] with no path or trailing slash (e.g. https://www.example.org)", pos)
+		}
+		if u.Scheme+"://"+u.Host != o || strings.ToLower(o) != o {
+			return fmt.Errorf("%s must be written exactly as a browser sends it: lower case, no default port quirks, no trailing slash", pos)
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
+				return fmt.Errorf("%s has an invalid port", pos)
+			}
+			if (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+				return fmt.Errorf("%s names the default port; browsers omit it from Origin, so the entry would never match", pos)
+			}
+		}
+		if h := u.Hostname(); h == "" || strings.ContainsAny(h, "*%") {
+			return fmt.Errorf("%s has an invalid host (wildcards are not supported; list each origin)", pos)
+		}
+	}
+	return nil
 }

@@ -96,3 +96,57 @@ func TestEnvironmentDefaultsToProduction(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckOriginsAcceptsOnlyExactOrigins(t *testing.T) {
+	good := [][]string{
+		nil,
+		{"*"},
+		{"https://app.example.com"},
+		{"https://app.example.com", "http://localhost:5173", "http://127.0.0.1:8080", "http://[::1]:3000"},
+	}
+	for _, g := range good {
+		if err := CheckOrigins("ALLOWED_ORIGINS", g); err != nil {
+			t.Errorf("%q: %v", g, err)
+		}
+	}
+	bad := []struct {
+		name    string
+		origins []string
+	}{
+		{"null", []string{"null"}},
+		{"NULL", []string{"https://app.example.com", "NULL"}},
+		{"star with others", []string{"*", "https://app.example.com"}},
+		{"star after others", []string{"https://app.example.com", "*"}},
+		{"path", []string{"https://app.example.com/app"}},
+		{"trailing slash", []string{"https://app.example.com/"}},
+		{"query", []string{"https://app.example.com?x=1"}},
+		{"empty query", []string{"https://app.example.com?"}},
+		{"fragment", []string{"https://app.example.com#x"}},
+		{"empty fragment", []string{"https://app.example.com#"}},
+		{"no scheme", []string{"app.example.com"}},
+		{"ftp scheme", []string{"ftp://app.example.com"}},
+		{"file scheme", []string{"file://"}},
+		{"user info", []string{"https://user@app.example.com"}},
+		{"wildcard host", []string{"https://*.example.com"}},
+		{"upper case", []string{"https://App.example.com"}},
+		{"default https port", []string{"https://app.example.com:443"}},
+		{"default http port", []string{"http://localhost:80"}},
+		{"port zero", []string{"http://localhost:0"}},
+		{"port too large", []string{"http://localhost:70000"}},
+		{"port with leading zero", []string{"http://localhost:08080"}},
+		{"junk", []string{"not an origin"}},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			err := CheckOrigins("ALLOWED_ORIGINS", b.origins)
+			if err == nil || !strings.Contains(err.Error(), "ALLOWED_ORIGINS") {
+				t.Fatalf("err = %v, want a refusal naming ALLOWED_ORIGINS", err)
+			}
+			for _, o := range b.origins {
+				if len(o) > 4 && strings.Contains(err.Error(), o) {
+					t.Fatalf("the message repeats the value %q: %v", o, err)
+				}
+			}
+		})
+	}
+}

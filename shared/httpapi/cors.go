@@ -60,7 +60,10 @@ func (c CORS) Middleware() Middleware {
 				next.ServeHTTP(w, r)
 				return
 			}
-			exact := slices.Contains(c.AllowedOrigins, origin)
+			// "null" (sandboxed iframes, file: pages, some redirects) is shared by
+			// every such page, so it never gets credentialed CORS, whatever the list
+			// says (configuration loading refuses it too); "*" still applies.
+			exact := origin != "null" && slices.Contains(c.AllowedOrigins, origin)
 			if !exact && !any {
 				WriteError(w, r, NewError(http.StatusForbidden, "origin_not_allowed",
 					"this origin is not in ALLOWED_ORIGINS"))

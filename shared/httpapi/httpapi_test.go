@@ -133,6 +133,7 @@ func TestRecoverHidesPanics(t *testing.T) {
 func TestCORS(t *testing.T) {
 	exact := CORS{AllowedOrigins: []string{"https://app.example"}, AllowMethods: []string{"GET", "POST"}}.Middleware()
 	wild := CORS{AllowedOrigins: []string{"*"}, AllowMethods: []string{"POST"}}.Middleware()
+	withNull := CORS{AllowedOrigins: []string{"https://app.example", "null"}, AllowMethods: []string{"POST"}}.Middleware()
 	type want struct {
 		status      int
 		allowOrigin string
@@ -156,6 +157,8 @@ func TestCORS(t *testing.T) {
 		{"wildcard never sends credentials", wild, "POST", "https://any.example", "", want{200, "*", "", true}},
 		{"wildcard preflight", wild, "OPTIONS", "https://any.example", "POST", want{204, "*", "", false}},
 		{"plain OPTIONS reaches the handler", exact, "OPTIONS", "", "", want{200, "", "", true}},
+		{"origin null refused even when listed", withNull, "POST", "null", "", want{403, "", "", false}},
+		{"origin null under the wildcard gets no credentials", wild, "POST", "null", "", want{200, "*", "", true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

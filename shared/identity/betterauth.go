@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 )
@@ -61,6 +62,8 @@ func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
 		Algorithms: algs,
 		Issuers:    []string{orDefault(c.Issuer, o)},
 		Audiences:  []string{orDefault(c.Audience, o)},
+		// The payload is the user object: emailVerified, not email_verified.
+		EmailVerifiedClaim: "emailVerified",
 	}, base, nil
 }
 
@@ -88,12 +91,13 @@ type betterAuthSessions struct {
 
 type betterAuthSession struct {
 	Session struct {
-		UserID string `json:"userId"`
+		UserID    string `json:"userId"`
+		ExpiresAt string `json:"expiresAt"`
 	} `json:"session"`
 	User struct {
-		ID            string `json:"id"`
-		Email         string `json:"email"`
-		EmailVerified bool   `json:"emailVerified"`
+		ID            string          `json:"id"`
+		Email         string          `json:"email"`
+		EmailVerified json.RawMessage `json:"emailVerified"`
 	} `json:"user"`
 }
 
@@ -137,8 +141,12 @@ func (b *betterAuthSessions) Verify(ctx context.Context, c Credential) (Identity
 	if err := checkSubject("Better Auth", s.User.ID); err != nil {
 		return Identity{}, err
 	}
-	id := Identity{Subject: s.User.ID}
-	if s.User.EmailVerified {
+	exp, err := time.Parse(time.RFC3339Nano, s.Session.ExpiresAt)
+	if err != nil {
+		return Identity{}, Unavailable("Better Auth", fmt.Errorf("get-session: session.expiresAt: %w", err))
+	}
+	id := Identity{Subject: s.User.ID, ExpiresAt: exp}
+	if exactlyTrue(s.User.EmailVerified) {
 		id.Email = strings.TrimSpace(s.User.Email)
 	}
 	return id, nil

@@ -10,7 +10,9 @@
 package identity
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,9 +28,15 @@ import (
 type Identity struct {
 	// Subject is the provider's user id; it becomes the InsForge token's sub.
 	Subject string
-	// Email is set only when the provider asserts it (and does not say it is
-	// unverified); it is never derived or guessed.
+	// Email is set only when the provider asserts it verified, exactly
+	// (email_verified === true or its documented equivalent); never derived or guessed.
 	Email string
+	// ExpiresAt is when the provider's credential stops being valid: the JWT's exp
+	// or the opaque session's expiry. A minted token never outlives it.
+	ExpiresAt time.Time
+	// Actor is who acts on the subject's behalf (an impersonating admin), when the
+	// provider says so and the operator allowed it; logged with every mint.
+	Actor string
 }
 
 // Credential is what the caller presented.
@@ -58,6 +66,29 @@ type Provider struct {
 	Cookies []string // cookie names, most preferred first; nil when tokens only travel as bearer
 	Verifier
 	closers []func()
+	now     func() time.Time
+}
+
+// Verify runs the provider's verifier, then the rules every provider shares: a
+// credential must say when it expires, and one with less than MinRemaining left
+// is refused as expired (a minted token never outlives it, and a token of a
+// second or two helps no one).
+func (p *Provider) Verify(ctx context.Context, c Credential) (Identity, error) {
+	id, err := p.Verifier.Verify(ctx, c)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.ExpiresAt.IsZero() {
+		return Identity{}, Invalid("the "+p.Name+" credential does not say when it expires", nil)
+	}
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	if left := id.ExpiresAt.Sub(now()); left < MinRemaining {
+		return Identity{}, Expired(p.Name, fmt.Errorf("credential expires in %s (minimum %s)", left.Truncate(time.Second), MinRemaining))
+	}
+	return id, nil
 }
 
 // Close stops background work (JWKS refresh). Functions never need it; tests do.
@@ -106,6 +137,11 @@ const (
 	MaxSubjectBytes = 255
 	// MaxCredentialBytes caps a credential before any parsing or provider call.
 	MaxCredentialBytes = 16 << 10
+	// MinRemaining is the least lifetime a credential must have left to be
+	// exchanged. Below it the credential counts as expired: the client refreshes
+	// it (every provider SDK does so before expiry) instead of getting a token of
+	// a few seconds.
+	MinRemaining = 5 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -136,12 +172,30 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Error codes shown to clients.
+// Error codes shown to clients. Every code a bridge can answer with is listed
+// here (and CodeMissingCredential in shared/bridge, plus the shared HTTP ones:
+// request_too_large, method_not_allowed, origin_not_allowed, invalid_preflight,
+// internal_error).
 const (
-	CodeInvalidToken        = "invalid_token"
-	CodeTokenExpired        = "token_expired"
+	// 401: the credential is not acceptable (forged, malformed, wrong issuer or
+	// audience, ambiguous: two Authorization headers or the same cookie twice).
+	CodeInvalidToken = "invalid_token"
+	// 401: the credential has expired or has less than MinRemaining left.
+	CodeTokenExpired = "token_expired"
+	// 401: a genuine credential, but not a user's session: a machine
+	// (client-credentials) token, a token for another app, a third-party token.
+	CodeNotUserSession = "not_user_session"
+	// 401: an impersonation token (act claim) while the operator has not allowed them.
+	CodeImpersonationRefused = "impersonation_refused"
+	// 503: the provider (JWKS or session API) cannot be reached.
 	CodeProviderUnavailable = "provider_unavailable"
+	// 503: this instance is looking up too many opaque sessions right now; retry.
+	CodeLookupThrottled = "session_lookup_throttled"
 )
+
+// AllCodes lists every error code of this package (documentation, tests).
+var AllCodes = []string{CodeInvalidToken, CodeTokenExpired, CodeNotUserSession, CodeImpersonationRefused,
+	CodeProviderUnavailable, CodeLookupThrottled}
 
 // Invalid is a 401 for a credential that is not acceptable. message is shown to
 // the client; cause is logged only.
@@ -156,6 +210,35 @@ func Expired(provider string, cause error) *httpapi.Error {
 	e := httpapi.Wrap(http.StatusUnauthorized, CodeTokenExpired,
 		"the "+provider+" token has expired; get a fresh one from the provider and retry", cause)
 	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="expired"`}}
+	return e
+}
+
+// NotUserSession is a 401 for a genuine credential that is not a user's session
+// (machine, third-party or another app's token). message says which rule failed
+// and, where it could lock out a real setup, what to change.
+func NotUserSession(message string, cause error) *httpapi.Error {
+	e := httpapi.Wrap(http.StatusUnauthorized, CodeNotUserSession, message, cause)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
+	return e
+}
+
+// ImpersonationRefused is a 401 for a token that carries an act (actor) claim.
+func ImpersonationRefused(provider, optIn string) *httpapi.Error {
+	msg := "the " + provider + " token is an impersonation token (act claim); impersonation is not allowed by this bridge"
+	if optIn != "" {
+		msg += " (set " + optIn + "=true to allow it; the actor is then logged with every mint)"
+	}
+	e := httpapi.NewError(http.StatusUnauthorized, CodeImpersonationRefused, msg)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
+	return e
+}
+
+// Throttled is a 503 when this instance has used up its budget of upstream
+// session lookups; the caller retries shortly.
+func Throttled(provider string) *httpapi.Error {
+	e := httpapi.NewError(http.StatusServiceUnavailable, CodeLookupThrottled,
+		"too many "+provider+" session checks right now; try again shortly")
+	e.Header = http.Header{"Retry-After": {"1"}}
 	return e
 }
 
@@ -179,6 +262,12 @@ func checkSubject(provider, sub string) error {
 		return Invalid("the "+provider+" subject contains invalid characters", nil)
 	}
 	return nil
+}
+
+// exactlyTrue reports whether raw is the JSON literal true, the only value that
+// asserts a verified email ("true", 1 or a missing field do not).
+func exactlyTrue(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "true"
 }
 
 // LooksLikeJWT reports whether s has the three-segment shape of a compact JWS.

@@ -1,7 +1,9 @@
 package identity
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +38,19 @@ type JWTConfig struct {
 	Issuers []string
 	// Audiences: when non-empty, aud (string or array) must contain one of them.
 	Audiences []string
+	// EmailVerifiedClaim names the claim that must be exactly true for the email
+	// claim to be copied. Default "email_verified" (OIDC); Better Auth's
+	// jwt() payload uses "emailVerified".
+	EmailVerifiedClaim string
+	// Markers tell a user's session token from a machine, third-party or other
+	// app's token; every one must pass (see Marker).
+	Markers []Marker
+	// AllowActor accepts tokens with an act (actor) claim, an admin acting as the
+	// user; the actor is then returned in Identity.Actor and logged with every
+	// mint. Otherwise such tokens are refused.
+	AllowActor bool
+	// ActorOptIn names the variable that sets AllowActor (for the refusal message).
+	ActorOptIn string
 	// Check runs provider-specific rules on verified claims (Clerk azp, sts).
 	Check func(*Claims) error
 }
@@ -56,48 +71,80 @@ func (cfg JWTConfig) check() error {
 	if len(cfg.Issuers) == 0 {
 		return fmt.Errorf("%s: no issuer configured", cfg.Provider)
 	}
-	return nil
-}
-
-// Claims are the claims the bridges read. Anything else (role, permissions, org
-// claims) is ignored on purpose: the InsForge token never copies it.
-type Claims struct {
-	jwt.RegisteredClaims
-	Email string `json:"email,omitempty"`
-	// EmailVerified comes as email_verified (OIDC) or emailVerified (Better Auth's
-	// user object); an explicit false drops the email.
-	EmailVerified      flexBool `json:"email_verified"`
-	EmailVerifiedCamel flexBool `json:"emailVerified"`
-	AuthorizedParty    string   `json:"azp,omitempty"`
-	SessionStatus      string   `json:"sts,omitempty"`
-}
-
-// flexBool reads true/false or "true"/"false"; anything else counts as absent, so
-// an odd claim never makes a valid token unreadable.
-type flexBool struct{ set, value bool }
-
-func (b *flexBool) UnmarshalJSON(p []byte) error {
-	switch string(p) {
-	case "true", `"true"`:
-		*b = flexBool{true, true}
-	case "false", `"false"`:
-		*b = flexBool{true, false}
+	for _, m := range cfg.Markers {
+		if err := m.check(); err != nil {
+			return fmt.Errorf("%s: %w", cfg.Provider, err)
+		}
 	}
 	return nil
 }
 
-func (c *Claims) email() string {
-	if (c.EmailVerified.set && !c.EmailVerified.value) || (c.EmailVerifiedCamel.set && !c.EmailVerifiedCamel.value) {
+// Claims are the claims the bridges read. Anything else (role, permissions, org
+// claims) is never copied into the InsForge token; markers and checks may read it
+// through Raw.
+type Claims struct {
+	jwt.RegisteredClaims
+	Email           string `json:"email,omitempty"`
+	AuthorizedParty string `json:"azp,omitempty"`
+	SessionStatus   string `json:"sts,omitempty"`
+	raw             map[string]json.RawMessage
+}
+
+// UnmarshalJSON decodes the known claims and keeps every claim raw for markers.
+func (c *Claims) UnmarshalJSON(p []byte) error {
+	type known Claims // no methods: plain decoding
+	if err := json.Unmarshal(p, (*known)(c)); err != nil {
+		return err
+	}
+	return json.Unmarshal(p, &c.raw)
+}
+
+// Raw returns a claim as sent, and whether it was present (null counts as absent).
+func (c *Claims) Raw(name string) (json.RawMessage, bool) {
+	v, ok := c.raw[name]
+	if !ok || string(bytes.TrimSpace(v)) == "null" {
+		return nil, false
+	}
+	return v, true
+}
+
+// isTrue reports whether claim is present and exactly the JSON literal true:
+// a missing claim, null, "true", 1 or "yes" are not an assertion.
+func (c *Claims) isTrue(name string) bool {
+	v, ok := c.Raw(name)
+	return ok && string(bytes.TrimSpace(v)) == "true"
+}
+
+// email returns the email claim only when verifiedClaim is exactly true.
+func (c *Claims) email(verifiedClaim string) string {
+	if !c.isTrue(verifiedClaim) {
 		return ""
 	}
 	return strings.TrimSpace(c.Email)
 }
 
+// actor returns act.sub (RFC 8693 §4.1), or a short description of an act claim
+// without one, and whether act is present.
+func (c *Claims) actor() (string, bool) {
+	v, ok := c.Raw("act")
+	if !ok {
+		return "", false
+	}
+	var act struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(v, &act) == nil && strings.TrimSpace(act.Sub) != "" {
+		return strings.TrimSpace(act.Sub), true
+	}
+	return "(act without sub)", true
+}
+
 // JWTVerifier verifies provider JWTs against the provider's JWKS.
 type JWTVerifier struct {
-	cfg    JWTConfig
-	parser *jwt.Parser
-	keys   *keySet
+	cfg           JWTConfig
+	verifiedClaim string
+	parser        *jwt.Parser
+	keys          *keySet
 }
 
 // NewJWT validates cfg and starts loading the JWKS in the background: cold start
@@ -118,7 +165,7 @@ func NewJWT(cfg JWTConfig, opts Options) (*JWTVerifier, error) {
 	if len(cfg.Audiences) > 0 {
 		popts = append(popts, jwt.WithAudience(cfg.Audiences...))
 	}
-	v := &JWTVerifier{cfg: cfg, parser: jwt.NewParser(popts...)}
+	v := &JWTVerifier{cfg: cfg, parser: jwt.NewParser(popts...), verifiedClaim: orDefault(cfg.EmailVerifiedClaim, "email_verified")}
 	v.keys = startKeySet(cfg.Provider, cfg.JWKSURL, o)
 	return v, nil
 }
@@ -170,12 +217,27 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 	if err := checkSubject(p, claims.Subject); err != nil {
 		return Identity{}, err
 	}
+	for _, m := range v.cfg.Markers {
+		if err := m.apply(p, &claims); err != nil {
+			return Identity{}, err
+		}
+	}
+	id := Identity{Subject: claims.Subject, Email: claims.email(v.verifiedClaim), ExpiresAt: claims.ExpiresAt.Time}
+	if actor, ok := claims.actor(); ok {
+		if !v.cfg.AllowActor {
+			return Identity{}, ImpersonationRefused(p, v.cfg.ActorOptIn)
+		}
+		if len(actor) > MaxSubjectBytes {
+			actor = actor[:MaxSubjectBytes]
+		}
+		id.Actor = actor
+	}
 	if v.cfg.Check != nil {
 		if err := v.cfg.Check(&claims); err != nil {
 			return Identity{}, err
 		}
 	}
-	return Identity{Subject: claims.Subject, Email: claims.email()}, nil
+	return id, nil
 }
 
 // classify maps a parse failure to a client error. refetched reports whether the

@@ -111,10 +111,19 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 }
 
 // jwt is the JWKS verifier's configuration once the JWKS URL and algorithms are
-// known. The audience is checked by the OIDC layer (aud or Cognito's client_id),
-// not by the parser.
+// known. The audience is checked here (aud, or Cognito's client_id), not by the
+// parser; email (email_verified exactly true), exp and act are the verifier's.
 func (s oidcSettings) jwt(jwksURL, jwksVar string, algs []string) JWTConfig {
-	return JWTConfig{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs, Issuers: []string{s.issuer}}
+	return JWTConfig{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs, Issuers: []string{s.issuer},
+		Markers: oidcMarkers, Check: s.checkClaims}
+}
+
+// oidcMarkers refuse the machine tokens providers mark with a claim of their own.
+var oidcMarkers = []Marker{
+	{Claim: "gty", Refused: []string{"client-credentials", "client_credentials"},
+		Reason: "it was issued with the client-credentials grant (gty), to a machine rather than a user"},
+	{Claim: "idtyp", Refused: []string{"app"},
+		Reason: "it is an app-only token (idtyp app), issued to an application rather than a user"},
 }
 
 // fromDiscovery checks the discovery document against the configuration and
@@ -159,7 +168,7 @@ func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 	}
 	o = o.withDefaults()
 	v := &oidcVerifier{s: s}
-	p := &Provider{Name: "OIDC", Verifier: v}
+	p := &Provider{Name: "OIDC", Verifier: v, now: o.Now}
 	if s.jwksURL != "" && len(s.algorithms) > 0 {
 		jv, err := NewJWT(s.jwt(s.jwksURL, "OIDC_JWKS_URL", s.algorithms), o)
 		if err != nil {
@@ -185,9 +194,8 @@ func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 	return p, nil
 }
 
-// oidcVerifier is the JWKS verifier plus what OIDC providers need beyond it:
-// the audience (or Cognito's client_id), the token use, machine-token refusal,
-// the configured subject claim, and email only when asserted verified.
+// oidcVerifier is the JWKS verifier plus what its hooks cannot do: read the
+// header's typ (RFC 9068 access tokens) and take the subject from another claim.
 type oidcVerifier struct {
 	s      oidcSettings
 	static *JWTVerifier
@@ -209,12 +217,28 @@ func (v *oidcVerifier) Verify(ctx context.Context, c Credential) (Identity, erro
 	if err != nil {
 		return Identity{}, err
 	}
-	// The signature, iss, exp and nbf are checked: the payload can be trusted.
+	if v.s.access && v.s.id && v.s.subjectClaim == "sub" {
+		return id, nil
+	}
+	// Verified by now (signature, iss, exp, claims): the segments can be read as they are.
 	header, claims, err := decodeVerified(c.Token)
 	if err != nil {
 		return Identity{}, Invalid("the OIDC token is invalid", err)
 	}
-	return v.s.check(id, header, claims)
+	if typ, _ := header["typ"].(string); !v.s.access && (strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")) {
+		return Identity{}, NotUserSession("the OIDC token is an access token (typ at+jwt); this bridge accepts ID tokens only (OIDC_TOKEN_USE)", nil)
+	}
+	if v.s.subjectClaim != "sub" {
+		sub, ok := claims[v.s.subjectClaim].(string)
+		if !ok {
+			return Identity{}, Invalid(fmt.Sprintf("the OIDC token has no string %s claim (OIDC_SUBJECT_CLAIM)", v.s.subjectClaim), nil)
+		}
+		if err := checkSubject("OIDC", sub); err != nil {
+			return Identity{}, err
+		}
+		id.Subject = sub
+	}
+	return id, nil
 }
 
 // decodeVerified decodes the header and payload of a token the JWT parser has
@@ -237,113 +261,61 @@ func decodeVerified(tok string) (map[string]any, map[string]any, error) {
 	return out[0], out[1], nil
 }
 
-// check applies the OIDC rules to a verified token.
-func (s oidcSettings) check(id Identity, header, c map[string]any) (Identity, error) {
-	use, err := tokenUse(header, c)
-	if err != nil {
-		return Identity{}, err
-	}
-	switch {
-	case use == TokenUseAccess && !s.access:
-		return Identity{}, Invalid("the OIDC token is an access token; this bridge accepts ID tokens only (OIDC_TOKEN_USE)", nil)
-	case use == TokenUseID && !s.id:
-		return Identity{}, Invalid("the OIDC token is an ID token; this bridge accepts access tokens only (OIDC_TOKEN_USE)", nil)
+// checkClaims runs on verified claims (the JWKS verifier's Check hook).
+func (s oidcSettings) checkClaims(c *Claims) error {
+	if raw, present := c.Raw("token_use"); present {
+		var use string
+		if json.Unmarshal(raw, &use) != nil || (use != TokenUseAccess && use != TokenUseID) {
+			return NotUserSession("the OIDC token has a token_use other than access or id", fmt.Errorf("token_use %s", raw))
+		}
+		if use == TokenUseAccess && !s.access {
+			return NotUserSession("the OIDC token is an access token; this bridge accepts ID tokens only (OIDC_TOKEN_USE)", nil)
+		}
+		if use == TokenUseID && !s.id {
+			return NotUserSession("the OIDC token is an ID token; this bridge accepts access tokens only (OIDC_TOKEN_USE)", nil)
+		}
 	}
 	if err := s.checkAudience(c); err != nil {
-		return Identity{}, err
+		return err
 	}
-	if err := machineToken(c); err != nil {
-		return Identity{}, err
-	}
-	if s.subjectClaim != "sub" {
-		sub, ok := c[s.subjectClaim].(string)
-		if !ok {
-			return Identity{}, Invalid(fmt.Sprintf("the OIDC token has no string %s claim (OIDC_SUBJECT_CLAIM)", s.subjectClaim), nil)
+	// A token whose subject is a client was issued to that client, not to a user:
+	// RFC 9068 section 2.2 (client credentials grant); Cognito M2M and Okta service
+	// apps do this with client_id and cid.
+	for _, k := range []string{"client_id", "cid", "azp"} {
+		if v, ok := rawString(c, k); ok && v != "" && v == c.Subject {
+			return NotUserSession("the OIDC token is not a user session: it was issued to a client (sub equals "+k+"), not to a user", nil)
 		}
-		if err := checkSubject("OIDC", sub); err != nil {
-			return Identity{}, err
-		}
-		id.Subject = sub
 	}
-	// Email only when the provider asserts it verified: email_verified must be the
-	// JSON true (OpenID Connect Core 1.0 section 5.1), not a string, not absent.
-	if v, _ := c["email_verified"].(bool); !v {
-		id.Email = ""
-	}
-	return id, nil
-}
-
-// tokenUse says what a token declares itself to be: Cognito's token_use claim, or
-// RFC 9068's typ header at+jwt for access tokens; "" when it does not say.
-func tokenUse(header, c map[string]any) (string, error) {
-	if raw, present := c["token_use"]; present {
-		switch raw {
-		case TokenUseAccess, TokenUseID:
-			return raw.(string), nil
-		}
-		return "", Invalid("the OIDC token has a token_use other than access or id", fmt.Errorf("token_use %v", raw))
-	}
-	if typ, _ := header["typ"].(string); strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") {
-		return TokenUseAccess, nil
-	}
-	return "", nil
+	return nil
 }
 
 // checkAudience: aud (string or array) must contain a configured audience. A token
 // without aud is matched by client_id: Cognito access tokens carry the app client
 // id there and have no aud.
-func (s oidcSettings) checkAudience(c map[string]any) error {
+func (s oidcSettings) checkAudience(c *Claims) error {
 	if s.audiences == nil {
 		return nil
 	}
-	raw, present := c["aud"]
-	if !present {
-		if cid, ok := c["client_id"].(string); ok && slices.Contains(s.audiences, cid) {
+	if _, present := c.Raw("aud"); !present {
+		if cid, ok := rawString(c, "client_id"); ok && slices.Contains(s.audiences, cid) {
 			return nil
 		}
-		return Invalid("the OIDC token has no audience (aud) or client_id in OIDC_AUDIENCE", nil)
+		return Invalid("the OIDC token has no audience (aud), and no client_id in OIDC_AUDIENCE", nil)
 	}
-	var auds []string
-	switch a := raw.(type) {
-	case string:
-		auds = []string{a}
-	case []any:
-		for _, x := range a {
-			if v, ok := x.(string); ok {
-				auds = append(auds, v)
-			}
-		}
-	}
-	for _, a := range auds {
+	for _, a := range c.Audience {
 		if slices.Contains(s.audiences, a) {
 			return nil
 		}
 	}
-	return Invalid("the OIDC token audience (aud) is not accepted", fmt.Errorf("aud %v", raw))
+	return Invalid("the OIDC token audience (aud) is not accepted", fmt.Errorf("aud %q", []string(c.Audience)))
 }
 
-// machineToken refuses tokens that speak for a client, not a user, and delegated
-// tokens. Markers, each documented by its source:
-//   - sub equal to client_id, cid or azp: RFC 9068 section 2.2 (client credentials
-//     grant: sub identifies the client); Cognito M2M and Okta service tokens do this.
-//   - gty "client-credentials": Auth0's grant-type claim.
-//   - idtyp "app": Microsoft Entra ID's app-only token marker.
-//   - act: RFC 8693 section 4.1, a token used on behalf of someone else.
-func machineToken(c map[string]any) error {
-	sub, _ := c["sub"].(string)
-	for _, k := range []string{"client_id", "cid", "azp"} {
-		if v, _ := c[k].(string); v != "" && v == sub {
-			return Invalid("the OIDC token was issued to a client (machine-to-machine), not to a user", fmt.Errorf("sub equals %s", k))
-		}
+// rawString returns a claim that is a JSON string.
+func rawString(c *Claims, name string) (string, bool) {
+	raw, ok := c.Raw(name)
+	if !ok {
+		return "", false
 	}
-	if gty, _ := c["gty"].(string); gty == "client-credentials" {
-		return Invalid("the OIDC token was issued to a client (machine-to-machine), not to a user", fmt.Errorf("gty %s", gty))
-	}
-	if t, _ := c["idtyp"].(string); t == "app" {
-		return Invalid("the OIDC token is an app-only token, not a user's", fmt.Errorf("idtyp app"))
-	}
-	if _, ok := c["act"]; ok {
-		return Invalid("the OIDC token is delegated (act claim); only a user's own token is accepted", nil)
-	}
-	return nil
+	var v string
+	return v, json.Unmarshal(raw, &v) == nil
 }

@@ -67,5 +67,5 @@ func newJWTProvider(cfg JWTConfig, cookies []string, opts Options) (*Provider, *
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}}, v, nil
+	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}, now: opts.withDefaults().Now}, v, nil
 }

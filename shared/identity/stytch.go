@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // StytchConfig configures the Stytch (consumer) bridge. A session_jwt is checked
@@ -84,13 +85,14 @@ type stytchSessions struct {
 
 type stytchAuthResponse struct {
 	Session struct {
-		UserID string `json:"user_id"`
+		UserID    string `json:"user_id"`
+		ExpiresAt string `json:"expires_at"`
 	} `json:"session"`
 	User struct {
 		UserID string `json:"user_id"`
 		Emails []struct {
-			Email    string `json:"email"`
-			Verified bool   `json:"verified"`
+			Email    string          `json:"email"`
+			Verified json.RawMessage `json:"verified"`
 		} `json:"emails"`
 	} `json:"user"`
 	ErrorType string `json:"error_type"`
@@ -138,9 +140,13 @@ func (s *stytchSessions) Verify(ctx context.Context, c Credential) (Identity, er
 	if err := checkSubject("Stytch", sub); err != nil {
 		return Identity{}, err
 	}
-	id := Identity{Subject: sub}
+	exp, err := time.Parse(time.RFC3339, res.Session.ExpiresAt)
+	if err != nil {
+		return Identity{}, Unavailable("Stytch", fmt.Errorf("sessions/authenticate: session.expires_at: %w", err))
+	}
+	id := Identity{Subject: sub, ExpiresAt: exp}
 	for _, e := range res.User.Emails {
-		if e.Verified && strings.TrimSpace(e.Email) != "" {
+		if exactlyTrue(e.Verified) && strings.TrimSpace(e.Email) != "" {
 			id.Email = strings.TrimSpace(e.Email)
 			break
 		}

@@ -56,7 +56,9 @@ type Claims struct {
 type Token struct {
 	Value     string
 	ExpiresAt time.Time
-	TTL       time.Duration
+	// TTL is the token's actual lifetime (exp - iat): TOKEN_TTL, or less when
+	// capped by the credential's expiry.
+	TTL time.Duration
 }
 
 // Signer mints and verifies InsForge tokens.
@@ -100,11 +102,29 @@ var ErrEmptySubject = errors.New("signer: subject is empty")
 // carries no nbf: InsForge checks nbf without clock tolerance, and a token that is
 // "not yet valid" on a server whose clock runs behind helps no one.
 func (s *Signer) Mint(subject, email string) (Token, error) {
+	return s.MintUntil(subject, email, time.Time{})
+}
+
+// ErrNotAfterPassed is returned by MintUntil when notAfter is not in the future.
+var ErrNotAfterPassed = errors.New("signer: the credential's expiry has passed")
+
+// MintUntil is Mint with exp = min(now + TTL, notAfter): a token minted from a
+// provider credential never outlives it. A zero notAfter means no cap. notAfter
+// is rounded down to the second (exp is whole seconds), so the cap holds exactly.
+func (s *Signer) MintUntil(subject, email string, notAfter time.Time) (Token, error) {
 	if strings.TrimSpace(subject) == "" {
 		return Token{}, ErrEmptySubject
 	}
 	now := s.now().Truncate(time.Second)
 	exp := now.Add(s.ttl)
+	if !notAfter.IsZero() {
+		if limit := notAfter.Truncate(time.Second); limit.Before(exp) {
+			exp = limit
+		}
+		if !exp.After(now) {
+			return Token{}, ErrNotAfterPassed
+		}
+	}
 	claims := Claims{
 		Role:  Role,
 		Email: email,
@@ -119,7 +139,7 @@ func (s *Signer) Mint(subject, email string) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("signer: sign: %w", err)
 	}
-	return Token{Value: v, ExpiresAt: exp, TTL: s.ttl}, nil
+	return Token{Value: v, ExpiresAt: exp, TTL: exp.Sub(now)}, nil
 }
 
 // ErrRole is returned by Verify for a token whose role is not "authenticated".

@@ -175,3 +175,42 @@ func decodeSegment(t *testing.T, seg string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestMintUntilCapsExpiryAtTheCredential(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := newSigner(t, now)
+	cases := []struct {
+		name     string
+		notAfter time.Time
+		wantExp  time.Time
+		wantErr  error
+	}{
+		{"no cap", time.Time{}, now.Add(time.Hour), nil},
+		{"credential outlives TOKEN_TTL", now.Add(24 * time.Hour), now.Add(time.Hour), nil},
+		{"credential expires first", now.Add(25 * time.Second), now.Add(25 * time.Second), nil},
+		{"fractional expiry rounds down", now.Add(25*time.Second + 900*time.Millisecond), now.Add(25 * time.Second), nil},
+		{"credential already expired", now.Add(-time.Second), time.Time{}, ErrNotAfterPassed},
+		{"credential expires within the second", now.Add(500 * time.Millisecond), time.Time{}, ErrNotAfterPassed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tok, err := s.MintUntil("user_1", "", c.notAfter)
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) || tok.Value != "" {
+					t.Fatalf("err = %v, token %q; want %v and no token", err, tok.Value, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, err := s.Verify(tok.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tok.ExpiresAt.Equal(c.wantExp) || !claims.ExpiresAt.Time.Equal(c.wantExp) || tok.TTL != c.wantExp.Sub(now) {
+				t.Fatalf("exp = %v (claim %v), ttl %v; want %v", tok.ExpiresAt, claims.ExpiresAt, tok.TTL, c.wantExp)
+			}
+		})
+	}
+}

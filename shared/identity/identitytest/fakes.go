@@ -18,6 +18,16 @@ type User struct {
 	ID            string
 	Email         string
 	EmailVerified bool
+	// ExpiresAt is when the session ends; zero means in a week (Better Auth's
+	// default session lifetime), far beyond any TOKEN_TTL.
+	ExpiresAt time.Time
+}
+
+func (u User) expiresAt() time.Time {
+	if u.ExpiresAt.IsZero() {
+		return time.Now().Add(7 * 24 * time.Hour)
+	}
+	return u.ExpiresAt
 }
 
 // strict collects protocol violations; the test fails at cleanup if any occurred.
@@ -90,11 +100,14 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 // scripted misbehaviour and the sessions they know.
 type sessionFake struct {
 	strict
-	Calls    atomic.Int64
+	calls    atomic.Int64
 	mode     atomic.Int32
 	sessMu   sync.Mutex
 	sessions map[string]User
 }
+
+// Calls is the number of session lookups the fake has received.
+func (f *sessionFake) Calls() int64 { return f.calls.Load() }
 
 // SetMode makes the fake misbehave (Up restores it).
 func (f *sessionFake) SetMode(m Mode) { f.mode.Store(int32(m)) }
@@ -147,7 +160,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 		s.Issuer.ServeHTTP(w, r)
 		return
 	}
-	s.Calls.Add(1)
+	s.calls.Add(1)
 	if r.URL.Path != "/v1/sessions/authenticate" {
 		s.violate(w, "unexpected path %s", r.URL.Path)
 		return
@@ -197,7 +210,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status_code": 200, "request_id": "request-id-test-2",
 		"session": map[string]any{"session_id": "session-test-1", "user_id": u.ID, "authentication_factors": []any{},
-			"roles": []string{"stytch_member"}, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+			"roles": []string{"stytch_member"}, "expires_at": u.expiresAt().UTC().Format(time.RFC3339)},
 		"session_token": token,
 		"session_jwt":   "",
 		"user":          map[string]any{"user_id": u.ID, "emails": emails, "status": "active"},
@@ -227,7 +240,7 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		b.Issuer.ServeHTTP(w, r)
 		return
 	}
-	b.Calls.Add(1)
+	b.calls.Add(1)
 	if r.URL.Path != "/api/auth/get-session" {
 		b.violate(w, "unexpected path %s", r.URL.Path)
 		return
@@ -274,7 +287,8 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "expiresAt": now, "createdAt": now,
+		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID,
+			"expiresAt": u.expiresAt().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "createdAt": now,
 			"updatedAt": now, "ipAddress": "", "userAgent": ""},
 		"user": map[string]any{"id": u.ID, "name": "Test", "email": u.Email, "emailVerified": u.EmailVerified,
 			"image": nil, "createdAt": now, "updatedAt": now, "role": "project_admin"},

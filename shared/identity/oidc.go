@@ -183,7 +183,11 @@ func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewJWT(jc, o)
+		jv, err := NewJWT(jc, o)
+		if err != nil { // the document was read: retrying cannot change this
+			return nil, &ConfigError{Var: "OIDC_ISSUER", Reason: "the discovery document is not usable: " + err.Error()}
+		}
+		return jv, nil
 	})
 	if err := d.waitFirst(min(DiscoveryInitWait, o.Timeout)); err != nil {
 		d.close()

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
@@ -30,6 +32,21 @@ type attack struct {
 	noEmail bool                                                     // the minted token must carry no email
 	email   string                                                   // the minted token must carry this email
 	after   func(t *testing.T, e *env)                               // extra checks after any outcome
+	// initFails: the cold start (bridge.FromEnv) must fail naming this variable.
+	initFails string
+}
+
+// actorLogged asserts that the mint was logged with the impersonating actor.
+func actorLogged(actor string) func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+	return func(t *testing.T, e *env, w *httptest.ResponseRecorder) {
+		t.Helper()
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"token minted"`) && strings.Contains(line, `"actor":"`+actor+`"`) {
+				return
+			}
+		}
+		t.Fatalf("no mint logged with actor %q:\n%s", actor, e.logs.String())
+	}
 }
 
 func hasSessions(s spec) bool { return s.sessionToken != nil }
@@ -439,6 +456,16 @@ var attacks = []attack{
 	{name: "session: unknown session is 401", status: 401, code: codeInvalid, applies: hasSessions,
 		req: func(e *env) *http.Request { return e.bearer(e.spec.sessionToken(99)) }},
 
+	// Configuration: a bad ALLOWED_ORIGINS fails the cold start, naming the variable.
+	{name: "ALLOWED_ORIGINS listing null fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+",null") }},
+	{name: "ALLOWED_ORIGINS with a path fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+"/callback") }},
+	{name: "ALLOWED_ORIGINS with * among origins fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", appOrigin+",*") }},
+	{name: "ALLOWED_ORIGINS with junk fails the cold start", initFails: "ALLOWED_ORIGINS",
+		cold: func(e *env) { e.t.Setenv("ALLOWED_ORIGINS", "localhost:5173") }},
+
 	// Transport-level attacks.
 	{name: "no credential", status: 401, code: codeMissing,
 		req: func(e *env) *http.Request { return httptest.NewRequest(http.MethodPost, "/", nil) }},
@@ -536,10 +563,39 @@ var attacks = []attack{
 		}},
 
 	// Provider-specific rules.
-	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeInvalid, applies: only("clerk"),
+	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://evil.example.com"))) }},
-	{name: "clerk: azp missing while parties are configured", status: 401, code: codeInvalid, applies: only("clerk"),
+	{name: "clerk: azp missing while parties are configured", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(del("azp"))) }},
+	{name: "clerk: azp differing by a trailing slash", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", appOrigin+"/"))) }},
+	{name: "clerk: sid missing (OAuth, machine or template token)", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("sid"))) }},
+	{name: "clerk: sid empty", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sid", ""))) }},
+	{name: "clerk: OAuth access token shape (client azp, no sid)", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { delete(c, "sid"); c["azp"] = "client_oauth_app"; c["scope"] = "profile" }))
+		}},
+	{name: "clerk: parties default to ALLOWED_ORIGINS when CLERK_AUTHORIZED_PARTIES is unset", status: 401, code: codeNotUser,
+		applies: only("clerk"),
+		cold: func(e *env) {
+			e.t.Setenv("CLERK_AUTHORIZED_PARTIES", "")
+			e.t.Setenv("ALLOWED_ORIGINS", appOrigin)
+		},
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://admin.example.com"))) }},
+	{name: "clerk: a token from an ALLOWED_ORIGINS origin is accepted by default", status: 200, applies: only("clerk"),
+		cold: func(e *env) {
+			e.t.Setenv("CLERK_AUTHORIZED_PARTIES", "")
+			e.t.Setenv("ALLOWED_ORIGINS", appOrigin)
+		},
+		req: okRequest},
+	{name: "clerk: impersonation accepted with CLERK_ALLOW_IMPERSONATION, actor logged", status: 200, applies: only("clerk"),
+		cold: func(e *env) { e.t.Setenv("CLERK_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "user_admin_1", "iss": "https://dashboard.clerk.com"})))
+		},
+		minted: actorLogged("user_admin_1")},
 	{name: "clerk: pending session (sts)", status: 401, code: codeInvalid, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("sts", "pending"))) }},
 	{name: "clerk: second authorized party accepted", status: 200, applies: only("clerk"),
@@ -558,19 +614,102 @@ var attacks = []attack{
 		}},
 	{name: "stytch: custom-domain issuer (the API base URL) accepted", status: 200, applies: only("stytch"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", e.vars["STYTCH_API_URL"]))) }},
+	{name: "stytch: session claim missing (an M2M access token)", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				delete(c, "https://stytch.com/session")
+				c["sub"], c["scope"] = "m2m-client-test-d731954d-dab3-4a2b-bdee-07f3ad1be885", "read:users"
+			}))
+		}},
+	{name: "stytch: session claim null", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("https://stytch.com/session", nil))) }},
+	{name: "stytch: session claim empty object", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("https://stytch.com/session", map[string]any{})))
+		}},
+	{name: "stytch: session claim under another name", status: 401, code: codeNotUser, applies: only("stytch"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				c["https://stytch.com/sessions"] = c["https://stytch.com/session"]
+				delete(c, "https://stytch.com/session")
+			}))
+		}},
 	{name: "stytch: aud of another project", status: 401, code: codeInvalid, applies: only("stytch"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"project-test-other"}))) }},
 	{name: "auth0: opaque access token says an audience is needed", status: 401, code: codeInvalid, applies: only("auth0"),
 		req:    func(e *env) *http.Request { return e.bearer("h7Tkd9s0_mOpaQUEtokenWITHOUTdots") },
 		minted: nil},
+	{name: "auth0: client-credentials token (gty)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client-credentials"))) }},
+	{name: "auth0: client-credentials token (sub @clients)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sub", "hJ7sDk2lAbC0x9@clients"))) }},
+	{name: "auth0: M2M token as issued (gty and sub @clients, no azp user)", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				c["sub"], c["gty"], c["azp"], c["aud"] = "hJ7sDk2lAbC0x9@clients", "client-credentials", "hJ7sDk2lAbC0x9", "https://api.example.com"
+			}))
+		}},
+	{name: "auth0: gty array with client-credentials", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"client-credentials"}))) }},
+	{name: "auth0: gty that is not a string", status: 401, code: codeNotUser, applies: only("auth0"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("gty", map[string]any{"grant": "client-credentials"})))
+		}},
+	{name: "auth0: gty password (resource owner, a user) is accepted", status: 200, applies: only("auth0"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "password"))) }},
 	{name: "auth0: aud as a plain string", status: 200, applies: only("auth0"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", "https://api.example.com"))) }},
+	{name: "kinde: M2M token (gty [client_credentials])", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"client_credentials"}))) }},
+	{name: "kinde: gty client_credentials as a string", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client_credentials"))) }},
+	{name: "kinde: gty array mixing grants", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("gty", []string{"authorization_code", "client_credentials"})))
+		}},
+	{name: "kinde: M2M token as documented (no sub)", status: 401, code: codeInvalid, applies: only("kinde"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { delete(c, "sub"); c["gty"] = []string{"client_credentials"}; c["v"] = "2" }))
+		}},
+	{name: "kinde: gty that is not a string", status: 401, code: codeNotUser, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", 7))) }},
+	{name: "kinde: user token with gty refresh_token is accepted", status: 200, applies: only("kinde"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", []string{"refresh_token"}))) }},
 	{name: "kinde: aud array with several audiences", status: 200, applies: only("kinde"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("aud", []string{"https://other.example.com", "https://api.example.com"})))
 		}},
 	{name: "workos: legacy issuer https://api.workos.com", status: 200, applies: only("workos"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com"))) }},
+	{name: "workos: legacy issuer with a trailing slash (as the sessions guide shows)", status: 200, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com/"))) }},
+	{name: "workos: legacy issuer with two trailing slashes", status: 401, code: codeInvalid, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com//"))) }},
+	{name: "workos: legacy issuer over http", status: 401, code: codeInvalid, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("iss", "http://api.workos.com"))) }},
+	{name: "workos: WORKOS_ISSUERS replaces the defaults (legacy issuer refused)", status: 401, code: codeInvalid,
+		applies: only("workos"),
+		cold:    func(e *env) { e.t.Setenv("WORKOS_ISSUERS", "https://auth.example.com") },
+		req:     func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://api.workos.com"))) }},
+	{name: "workos: WORKOS_ISSUERS custom domain accepted", status: 200, applies: only("workos"),
+		cold: func(e *env) { e.t.Setenv("WORKOS_ISSUERS", "https://auth.example.com") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(set("iss", "https://auth.example.com"))) }},
+	{name: "workos: sid missing", status: 401, code: codeNotUser, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(del("sid"))) }},
+	{name: "workos: sid empty", status: 401, code: codeNotUser, applies: only("workos"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("sid", ""))) }},
+	{name: "workos: impersonation with WORKOS_ALLOW_IMPERSONATION=false is refused", status: 401, code: codeImpersonation,
+		applies: only("workos"),
+		cold:    func(e *env) { e.t.Setenv("WORKOS_ALLOW_IMPERSONATION", "false") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com", "reason": "support"})))
+		}},
+	{name: "workos: impersonation accepted with WORKOS_ALLOW_IMPERSONATION, actor logged", status: 200, applies: only("workos"),
+		cold: func(e *env) { e.t.Setenv("WORKOS_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(set("act", map[string]any{"sub": "admin@example.com", "reason": "support"})))
+		},
+		minted: actorLogged("admin@example.com")},
 	{name: "workos: issuer of another client", status: 401, code: codeInvalid, applies: only("workos"),
 		req: func(e *env) *http.Request {
 			return e.bearer(e.token(set("iss", "https://api.workos.com/user_management/client_OTHER")))
@@ -677,18 +816,38 @@ func TestAttackSuite(t *testing.T) {
 				if a.status != 200 {
 					n++
 				}
+				if a.initFails != "" {
+					t.Run(a.name, func(t *testing.T) {
+						e := newEnv(t, sp)
+						t.Setenv("INSFORGE_JWT_SECRET", testSecret)
+						a.cold(e)
+						_, err := bridge.FromEnv(slog.New(slog.NewJSONHandler(e.logs, nil)), e.spec.load)
+						if err == nil || !strings.Contains(err.Error(), a.initFails) {
+							t.Fatalf("cold start err = %v, want it to name %s", err, a.initFails)
+						}
+						if strings.Contains(err.Error(), "/callback") || strings.Contains(err.Error(), "localhost:5173") {
+							t.Fatalf("the error repeats the value: %v", err)
+						}
+					})
+					continue
+				}
 				t.Run(a.name, func(t *testing.T) {
 					e := newEnv(t, sp)
 					if a.cold != nil {
 						a.cold(e)
 					}
 					e.build()
-					w := e.serve(a.req(e))
+					req := a.req(e) // may serve warm-up requests
+					mintsBefore := strings.Count(e.logs.String(), `"msg":"token minted"`)
+					w := e.serve(req)
 					if a.after != nil {
 						defer a.after(t, e)
 					}
 					if a.status != 200 {
 						expectError(t, w, a.status, a.code)
+						if strings.Count(e.logs.String(), `"msg":"token minted"`) != mintsBefore {
+							t.Fatalf("a token was minted on an error path:\n%s", e.logs)
+						}
 						return
 					}
 					body := w.Body.String()
@@ -706,8 +865,8 @@ func TestAttackSuite(t *testing.T) {
 					}
 				})
 			}
-			if n < 30 {
-				t.Errorf("%s: only %d attack cases, want at least 30", sp.name, n)
+			if n < 40 {
+				t.Errorf("%s: only %d attack cases, want at least 40", sp.name, n)
 			}
 			t.Logf("%s: %d attack cases", sp.name, n)
 		})

@@ -295,12 +295,12 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 			close(release)
 		}
 	})
-	p, err := identity.NewClerk(identity.ClerkConfig{Issuer: iss.URL(), JWKSURL: slow.URL}, testOptions(slog.New(slog.DiscardHandler)))
+	p, err := identity.NewClerk(identity.ClerkConfig{Issuer: iss.URL(), JWKSURL: slow.URL, AuthorizedParties: []string{appOrigin}}, testOptions(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1"}, logs: &syncBuffer{}}
+	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, logs: &syncBuffer{}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
 	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -435,6 +435,7 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 		t.Fatalf("err = %v, want it to name CLERK_ISSUER", err)
 	}
 	t.Setenv("CLERK_ISSUER", "https://clerk.example.com")
+	t.Setenv("ALLOWED_ORIGINS", appOrigin)
 	t.Setenv("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks") // never answers: the handler must still be built
 	h, err := build(slog.New(slog.DiscardHandler))
 	if err != nil || h == nil {

@@ -48,6 +48,15 @@ func (c Auth0Config) jwt() (JWTConfig, error) {
 		// Auth0's iss keeps its trailing slash.
 		Issuers:   []string{orDefault(c.Issuer, "https://"+domain+"/")},
 		Audiences: []string{aud},
+		// Client-credentials (machine-to-machine) tokens carry gty
+		// "client-credentials" and sub "<client_id>@clients":
+		// https://auth0.com/docs/secure/tokens/access-tokens/access-token-profiles
+		Markers: []Marker{
+			{Claim: "gty", Refused: []string{"client-credentials"},
+				Reason: "it is a client-credentials (machine-to-machine) token (gty)"},
+			{Claim: "sub", RefusedSuffixes: []string{"@clients"},
+				Reason: "it is a client-credentials (machine-to-machine) token (sub ends with @clients)"},
+		},
 	}, nil
 }
 

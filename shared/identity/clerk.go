@@ -1,8 +1,8 @@
 package identity
 
 import (
-	"fmt"
-	"slices"
+	"errors"
+	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 )
@@ -10,9 +10,15 @@ import (
 // ClerkConfig configures the Clerk bridge for Clerk session tokens (RS256). Apps
 // that can use a JWT template signed with the InsForge secret need no bridge.
 type ClerkConfig struct {
-	Issuer            string     `envconfig:"CLERK_ISSUER" required:"true"`
-	JWKSURL           string     `envconfig:"CLERK_JWKS_URL"`
+	Issuer  string `envconfig:"CLERK_ISSUER" required:"true"`
+	JWKSURL string `envconfig:"CLERK_JWKS_URL"`
+	// AuthorizedParties are the origins a session token's azp must name; unset,
+	// the bridge's ALLOWED_ORIGINS (without "*") are used.
 	AuthorizedParties config.CSV `envconfig:"CLERK_AUTHORIZED_PARTIES"`
+	AllowedOrigins    config.CSV `envconfig:"ALLOWED_ORIGINS"`
+	// AllowImpersonation accepts impersonated sessions (act claim); the actor is
+	// logged with every mint.
+	AllowImpersonation bool `envconfig:"CLERK_ALLOW_IMPERSONATION"`
 }
 
 // Validate checks the configuration (config.Load calls it).
@@ -24,28 +30,61 @@ func (c ClerkConfig) Validate() error {
 	return jc.check()
 }
 
+// parties returns CLERK_AUTHORIZED_PARTIES, or ALLOWED_ORIGINS when it is unset.
+func (c ClerkConfig) parties() ([]string, error) {
+	if len(c.AuthorizedParties) > 0 {
+		if err := config.CheckOrigins("CLERK_AUTHORIZED_PARTIES", c.AuthorizedParties); err != nil {
+			return nil, err
+		}
+		if len(c.AuthorizedParties) == 1 && c.AuthorizedParties[0] == "*" {
+			return nil, errors.New("CLERK_AUTHORIZED_PARTIES must list origins; \"*\" would accept a token minted for any site")
+		}
+		return c.AuthorizedParties, nil
+	}
+	var out []string
+	for _, o := range c.AllowedOrigins {
+		if o != "*" {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("CLERK_AUTHORIZED_PARTIES (or ALLOWED_ORIGINS) must list the origins of your app: " +
+			"Clerk session tokens name the origin that requested them (azp), and a token for another site is refused")
+	}
+	return out, nil
+}
+
 func (c ClerkConfig) jwt() (JWTConfig, error) {
 	iss, err := checkBaseURL("CLERK_ISSUER", c.Issuer)
 	if err != nil {
 		return JWTConfig{}, err
 	}
-	parties := []string(c.AuthorizedParties)
+	parties, err := c.parties()
+	if err != nil {
+		return JWTConfig{}, err
+	}
 	return JWTConfig{
 		Provider:   "Clerk",
 		JWKSURL:    orDefault(c.JWKSURL, iss+"/.well-known/jwks.json"),
 		JWKSVar:    "CLERK_JWKS_URL",
 		Algorithms: []string{"RS256"},
 		Issuers:    []string{iss},
+		// Session tokens carry sid and azp (the requesting origin); OAuth access
+		// tokens, machine tokens and JWT-template tokens lack sid, and a session
+		// token minted for another origin (a leaked subdomain cookie) has
+		// another azp: https://clerk.com/docs/guides/sessions/manual-jwt-verification
+		Markers: []Marker{
+			{Claim: "sid", Required: true,
+				Reason: "it has no session id (sid); send the session token from getToken(), not an OAuth, machine or JWT-template token"},
+			{Claim: "azp", OneOf: parties,
+				Reason: "it was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES (default: ALLOWED_ORIGINS); add your app's origin there"},
+		},
+		AllowActor: c.AllowImpersonation,
+		ActorOptIn: "CLERK_ALLOW_IMPERSONATION",
 		Check: func(cl *Claims) error {
-			// When parties are configured a token must name one: a session token
-			// minted for another origin (or a leaked subdomain cookie) is refused.
-			if len(parties) > 0 && !slices.Contains(parties, cl.AuthorizedParty) {
-				return Invalid("the Clerk token was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES",
-					fmt.Errorf("azp %q", cl.AuthorizedParty))
-			}
 			// sts "pending": the user has not finished sign-up tasks; Clerk's SDKs
 			// treat such sessions as signed out by default.
-			if cl.SessionStatus == "pending" {
+			if strings.EqualFold(cl.SessionStatus, "pending") {
 				return Invalid("the Clerk session is pending (sign-up tasks are not finished)", nil)
 			}
 			return nil

@@ -14,7 +14,9 @@ func clearEnv(t *testing.T) {
 	for _, v := range []string{"WORKOS_CLIENT_ID", "WORKOS_JWKS_URL", "WORKOS_ISSUERS", "KINDE_ISSUER_URL", "KINDE_JWKS_URL",
 		"KINDE_AUDIENCE", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH0_ISSUER", "AUTH0_JWKS_URL", "STYTCH_PROJECT_ID", "STYTCH_SECRET",
 		"STYTCH_API_URL", "STYTCH_JWKS_URL", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "BETTER_AUTH_ISSUER", "BETTER_AUTH_AUDIENCE",
-		"BETTER_AUTH_JWT_ALGORITHMS", "CLERK_ISSUER", "CLERK_JWKS_URL", "CLERK_AUTHORIZED_PARTIES"} {
+		"BETTER_AUTH_JWT_ALGORITHMS", "CLERK_ISSUER", "CLERK_JWKS_URL", "CLERK_AUTHORIZED_PARTIES", "ALLOWED_ORIGINS",
+		"WORKOS_ALLOW_IMPERSONATION", "CLERK_ALLOW_IMPERSONATION", "BETTER_AUTH_BASE_PATH", "BETTER_AUTH_COOKIE_PREFIX",
+		"STYTCH_SESSION_COOKIE", "STYTCH_SESSION_JWT_COOKIE"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -44,6 +46,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"better auth none refused", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWT_ALGORITHMS": "EdDSA,none"}, "BETTER_AUTH_JWT_ALGORITHMS"},
 		{"clerk issuer missing", &ClerkConfig{}, nil, "CLERK_ISSUER"},
 		{"clerk issuer over plain http", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "http://clerk.example.com"}, "CLERK_ISSUER"},
+		{"clerk without parties or origins", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "https://clerk.example.com"}, "CLERK_AUTHORIZED_PARTIES"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -62,7 +65,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 func TestDefaultsFollowTheProviders(t *testing.T) {
 	w, _ := WorkOSConfig{ClientID: "client_01H"}.jwt()
 	if w.JWKSURL != "https://api.workos.com/sso/jwks/client_01H" ||
-		!slices.Equal(w.Issuers, []string{"https://api.workos.com", "https://api.workos.com/user_management/client_01H"}) || len(w.Audiences) != 0 {
+		!slices.Equal(w.Issuers, []string{"https://api.workos.com", "https://api.workos.com/", "https://api.workos.com/user_management/client_01H"}) || len(w.Audiences) != 0 {
 		t.Errorf("workos: %+v", w)
 	}
 	k, _ := KindeConfig{IssuerURL: "https://acme.kinde.com/", Audience: "https://api"}.jwt()
@@ -84,9 +87,55 @@ func TestDefaultsFollowTheProviders(t *testing.T) {
 		b.Issuers[0] != "https://auth.example.com" || b.Audiences[0] != "https://auth.example.com" || !slices.Equal(b.Algorithms, []string{"EdDSA"}) {
 		t.Errorf("better auth: %+v", b)
 	}
-	c, _ := ClerkConfig{Issuer: "https://clerk.example.com"}.jwt()
+	c, _ := ClerkConfig{Issuer: "https://clerk.example.com", AllowedOrigins: []string{"https://app.example.com"}}.jwt()
 	if c.JWKSURL != "https://clerk.example.com/.well-known/jwks.json" || c.Issuers[0] != "https://clerk.example.com" || len(c.Audiences) != 0 {
 		t.Errorf("clerk: %+v", c)
+	}
+}
+
+func TestWorkOSIssuersReplaceTheDefaults(t *testing.T) {
+	w, err := WorkOSConfig{ClientID: "client_01H", Issuers: []string{"https://auth.example.com"}}.jwt()
+	if err != nil || !slices.Equal(w.Issuers, []string{"https://auth.example.com"}) {
+		t.Fatalf("issuers = %v, %v; want only the configured one", w.Issuers, err)
+	}
+	if _, err := (WorkOSConfig{ClientID: "client_01H", Issuers: []string{"api.workos.com"}}).jwt(); err == nil ||
+		!strings.Contains(err.Error(), "WORKOS_ISSUERS") {
+		t.Fatalf("a bare host in WORKOS_ISSUERS: err = %v", err)
+	}
+}
+
+func TestClerkAuthorizedPartiesDefaultToAllowedOrigins(t *testing.T) {
+	azp := func(c ClerkConfig) ([]string, error) {
+		jc, err := c.jwt()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range jc.Markers {
+			if m.Claim == "azp" {
+				return m.OneOf, nil
+			}
+		}
+		return nil, nil
+	}
+	const iss = "https://clerk.example.com"
+	got, err := azp(ClerkConfig{Issuer: iss, AllowedOrigins: []string{"https://app.example.com", "http://localhost:5173"}})
+	if err != nil || !slices.Equal(got, []string{"https://app.example.com", "http://localhost:5173"}) {
+		t.Fatalf("default parties = %v, %v", got, err)
+	}
+	got, err = azp(ClerkConfig{Issuer: iss, AllowedOrigins: []string{"https://app.example.com"}, AuthorizedParties: []string{"https://admin.example.com"}})
+	if err != nil || !slices.Equal(got, []string{"https://admin.example.com"}) {
+		t.Fatalf("explicit parties = %v, %v", got, err)
+	}
+	for name, c := range map[string]ClerkConfig{
+		"neither set":        {Issuer: iss},
+		"only the wildcard":  {Issuer: iss, AllowedOrigins: []string{"*"}},
+		"wildcard party":     {Issuer: iss, AuthorizedParties: []string{"*"}},
+		"party with a path":  {Issuer: iss, AuthorizedParties: []string{"https://app.example.com/x"}},
+		"party that is null": {Issuer: iss, AuthorizedParties: []string{"null"}},
+	} {
+		if _, err := azp(c); err == nil || !strings.Contains(err.Error(), "CLERK_AUTHORIZED_PARTIES") {
+			t.Errorf("%s: err = %v, want it to name CLERK_AUTHORIZED_PARTIES", name, err)
+		}
 	}
 }
 

@@ -31,6 +31,11 @@ func (c KindeConfig) jwt() (JWTConfig, error) {
 		JWKSVar:    "KINDE_JWKS_URL",
 		Algorithms: []string{"RS256"},
 		Issuers:    []string{iss},
+		// M2M applications get tokens through the client-credentials grant, marked
+		// gty ["client_credentials"] and without a user sub:
+		// https://docs.kinde.com/machine-to-machine-applications/about-m2m/token-structure-and-claims-for-m2m-applications
+		Markers: []Marker{{Claim: "gty", Refused: []string{"client_credentials"},
+			Reason: "it is a machine-to-machine (client-credentials grant) token (gty)"}},
 	}
 	if a := strings.TrimSpace(c.Audience); a != "" {
 		jc.Audiences = []string{a}

@@ -57,8 +57,16 @@ func (c StytchConfig) resolve() (JWTConfig, string, error) {
 		// stytch.com/<project> normally; the base URL itself with a custom domain.
 		Issuers:   []string{"stytch.com/" + pid, api},
 		Audiences: []string{pid},
+		// A session_jwt always carries the session claim; M2M access tokens,
+		// signed by the same project keys, do not:
+		// https://stytch.com/docs/api-reference/consumer/api/sessions/get-jwks
+		Markers: []Marker{{Claim: stytchSessionClaim, Required: true,
+			Reason: "it has no " + stytchSessionClaim + " claim (an M2M access token is not a session_jwt)"}},
 	}, api, nil
 }
+
+// stytchSessionClaim is the claim every Stytch session_jwt carries.
+const stytchSessionClaim = "https://stytch.com/session"
 
 // NewStytch builds the Stytch provider.
 func NewStytch(c StytchConfig, o Options) (*Provider, error) {

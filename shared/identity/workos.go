@@ -10,9 +10,16 @@ import (
 // RS256 JWTs signed with a key set per client id; aud is absent by default, so the
 // client-specific JWKS is what ties a token to this application.
 type WorkOSConfig struct {
-	ClientID string     `envconfig:"WORKOS_CLIENT_ID" required:"true"`
-	JWKSURL  string     `envconfig:"WORKOS_JWKS_URL"`
-	Issuers  config.CSV `envconfig:"WORKOS_ISSUERS"`
+	ClientID string `envconfig:"WORKOS_CLIENT_ID" required:"true"`
+	JWKSURL  string `envconfig:"WORKOS_JWKS_URL"`
+	// Issuers, when set, REPLACES the default issuers (https://api.workos.com,
+	// with or without its trailing slash, and
+	// https://api.workos.com/user_management/<client id>); set it for a custom
+	// auth domain (apiHostname), listing every issuer to accept.
+	Issuers config.CSV `envconfig:"WORKOS_ISSUERS"`
+	// AllowImpersonation accepts impersonation tokens (act claim); the actor is
+	// logged with every mint. Off: such tokens are refused.
+	AllowImpersonation bool `envconfig:"WORKOS_ALLOW_IMPERSONATION"`
 }
 
 // Validate checks the configuration (config.Load calls it).
@@ -31,8 +38,15 @@ func (c WorkOSConfig) jwt() (JWTConfig, error) {
 	}
 	issuers := []string(c.Issuers)
 	if len(issuers) == 0 {
-		// Legacy environments use the bare API host, newer ones a per-client issuer.
-		issuers = []string{"https://api.workos.com", "https://api.workos.com/user_management/" + id}
+		// Legacy environments use the bare API host (WorkOS's sessions guide shows
+		// it with a trailing slash, tokens seen without: both forms, and only
+		// those), newer ones a per-client issuer.
+		issuers = []string{"https://api.workos.com", "https://api.workos.com/", "https://api.workos.com/user_management/" + id}
+	}
+	for _, iss := range issuers {
+		if _, err := config.CheckURL("WORKOS_ISSUERS", iss); err != nil {
+			return JWTConfig{}, err
+		}
 	}
 	return JWTConfig{
 		Provider:   "WorkOS",
@@ -40,6 +54,13 @@ func (c WorkOSConfig) jwt() (JWTConfig, error) {
 		JWKSVar:    "WORKOS_JWKS_URL",
 		Algorithms: []string{"RS256"},
 		Issuers:    issuers,
+		// Every AuthKit access token belongs to a session (sid); act is set when
+		// an admin impersonates the user:
+		// https://workos.com/docs/reference/authkit/session-tokens
+		Markers: []Marker{{Claim: "sid", Required: true,
+			Reason: "it has no session id (sid); send the AuthKit access token from getAccessToken()"}},
+		AllowActor: c.AllowImpersonation,
+		ActorOptIn: "WORKOS_ALLOW_IMPERSONATION",
 	}, nil
 }
 

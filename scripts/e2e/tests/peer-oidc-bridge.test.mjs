@@ -50,7 +50,7 @@ describe('OIDC server (oauth2-mock-server) → /token/oidc, configured by discov
     const { token: foreign } = await p.mint({ mutate: p.foreignAud });
     assertRefused(await callBridge(runner.url, 'oidc', { bearer: foreign }), 401, { code: 'invalid_token', label: 'foreign aud' });
     const { token: machine } = await p.mint({ mutate: (c) => { c.sub = p.config.audience; c.client_id = p.config.audience; } });
-    assertRefused(await callBridge(runner.url, 'oidc', { bearer: machine }), 401, { code: 'invalid_token', label: 'machine token' });
+    assertRefused(await callBridge(runner.url, 'oidc', { bearer: machine }), 401, { code: 'not_user_session', label: 'machine token' });
   });
 
   // Rotation before the unknown-kid probe: a refetch for an unknown kid arms the refetch cooldown.

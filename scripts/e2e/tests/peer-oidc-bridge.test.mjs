@@ -38,6 +38,12 @@ describe('OIDC server (oauth2-mock-server) → /token/oidc, configured by discov
     assert.equal(payload.email, `${sub}@example.test`);
   });
 
+  it('a token with 90 s left mints a token that expires with it, not after TOKEN_TTL', async () => {
+    const { token, sub } = await p.mint({ expiresIn: 90 });
+    const { payload } = await assertMinted(await callBridge(runner.url, 'oidc', { bearer: token }), { secret, sub, label: 'short-lived' });
+    assert.equal(payload.exp, JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp);
+  });
+
   it('an email without email_verified is not copied', async () => {
     const { token, sub } = await p.mint({ mutate: (c) => { delete c.email_verified; } });
     const { payload } = await assertMinted(await callBridge(runner.url, 'oidc', { bearer: token }), { secret, sub, label: 'unverified' });

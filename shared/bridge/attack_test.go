@@ -455,6 +455,36 @@ var attacks = []attack{
 		}},
 	{name: "session: unknown session is 401", status: 401, code: codeInvalid, applies: hasSessions,
 		req: func(e *env) *http.Request { return e.bearer(e.spec.sessionToken(99)) }},
+	{name: "session: junk bearer never reaches the provider", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer("not-a-session-token") }, after: noLookups},
+	{name: "session: token one character short never reaches the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			tok := e.session(1, nil)
+			return e.bearer(tok[1:])
+		},
+		after: noLookups},
+	{name: "session: token with a foreign character never reaches the provider", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			tok := []byte(e.session(1, nil))
+			tok[3] = '!'
+			return e.bearer(string(tok))
+		},
+		after: noLookups},
+	{name: "session: 4 KiB opaque bearer never reaches the provider", status: 401, code: codeInvalid, applies: hasSessions,
+		req: func(e *env) *http.Request { return e.bearer(strings.Repeat("A", 4096)) }, after: noLookups},
+	{name: "session: a refused session asked again is answered from the negative cache", status: 401, code: codeInvalid,
+		applies: hasSessions,
+		req: func(e *env) *http.Request {
+			expectError(e.t, e.serve(e.bearer(e.spec.sessionToken(77))), 401, codeInvalid)
+			return e.bearer(e.spec.sessionToken(77))
+		},
+		after: func(t *testing.T, e *env) {
+			if n := e.sessions.Calls(); n != 1 {
+				t.Fatalf("upstream calls = %d, want 1", n)
+			}
+		}},
 
 	// Configuration: a bad ALLOWED_ORIGINS fails the cold start, naming the variable.
 	{name: "ALLOWED_ORIGINS listing null fails the cold start", initFails: "ALLOWED_ORIGINS",

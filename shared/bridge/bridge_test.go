@@ -445,3 +445,66 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/token/clerk", nil))
 	expectError(t, w, http.StatusUnauthorized, bridge.CodeMissingCredential)
 }
+
+// TestBetterAuthCustomBasePathAndCookiePrefix: a Better Auth server with basePath
+// /auth and advanced.cookiePrefix "myapp" is reached at /auth/get-session and
+// /auth/jwks, and its __Secure-myapp.session_token cookie is the credential.
+func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
+	sp := specNamed("better-auth")
+	var api *identitytest.BetterAuthAPI
+	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
+		api.BasePath, api.CookiePrefix = "/auth", "myapp"
+		e.sessions = api
+		return map[string]string{"BETTER_AUTH_URL": api.Server.URL, "BETTER_AUTH_BASE_PATH": "/auth/", "BETTER_AUTH_COOKIE_PREFIX": "myapp"},
+			jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "u_custom"}
+	}
+	cookie := func(name, value string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+		return r
+	}
+	t.Run("__Secure- cookie with the custom prefix", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(cookie("__Secure-myapp.session_token", e.session(1, nil))), "u_custom", "")
+	})
+	t.Run("plain cookie with the custom prefix", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(cookie("myapp.session_token", e.session(1, nil))), "u_custom", "")
+	})
+	t.Run("the default cookie name is not a credential", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectError(t, e.serve(cookie(identity.BetterAuthSecureCookie, e.session(1, nil))), 401, codeMissing)
+		if api.Calls() != 0 {
+			t.Fatalf("upstream calls = %d", api.Calls())
+		}
+	})
+	t.Run("jwt() token checked against <basePath>/jwks", func(t *testing.T) {
+		e := newEnv(t, sp)
+		e.build()
+		expectMinted(t, e, e.serve(e.bearer(e.token(nil))), "u_custom", "")
+	})
+}
+
+// TestStytchCustomCookieNames: cookieOptions.opaqueTokenCookieName and
+// jwtCookieName set in the Stytch SDK are configured on the bridge.
+func TestStytchCustomCookieNames(t *testing.T) {
+	e, api := stytchEnv(t, func(e *env) {
+		e.t.Setenv("STYTCH_SESSION_COOKIE", "app_session")
+		e.t.Setenv("STYTCH_SESSION_JWT_COOKIE", "app_session_jwt")
+	})
+	cookie := func(name, value string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+		return r
+	}
+	tok := stytchToken(5)
+	api.AddSession(tok, identitytest.User{ID: e.base["sub"].(string)})
+	expectMinted(t, e, e.serve(cookie("app_session", tok)), e.base["sub"].(string), "")
+	expectMinted(t, e, e.serve(cookie("app_session_jwt", e.token(nil))), e.base["sub"].(string), "")
+	expectError(t, e.serve(cookie("stytch_session", tok)), 401, codeMissing)
+	expectError(t, e.serve(cookie("stytch_session_jwt", e.token(nil))), 401, codeMissing)
+}

@@ -211,6 +211,7 @@ type env struct {
 type sessionAPI interface {
 	AddSession(value string, u identitytest.User)
 	Calls() int64
+	SetMode(identitytest.Mode)
 }
 
 func testOptions(logger *slog.Logger) identity.Options {

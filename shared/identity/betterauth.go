@@ -28,12 +28,44 @@ type BetterAuthConfig struct {
 	Audience string `envconfig:"BETTER_AUTH_AUDIENCE"`
 	// Algorithms of the jwt() plugin's keys (keyPairConfig.alg); EdDSA by default.
 	Algorithms config.CSV `envconfig:"BETTER_AUTH_JWT_ALGORITHMS" default:"EdDSA"`
+	// BasePath is Better Auth's basePath option (default /api/auth): where
+	// get-session and jwks are served under BETTER_AUTH_URL.
+	BasePath string `envconfig:"BETTER_AUTH_BASE_PATH" default:"/api/auth"`
+	// CookiePrefix is advanced.cookiePrefix (default better-auth): the session
+	// cookie is <prefix>.session_token, with __Secure- in production.
+	CookiePrefix string `envconfig:"BETTER_AUTH_COOKIE_PREFIX" default:"better-auth"`
+}
+
+// cookies returns the session cookie names, the __Secure- one first.
+func (c BetterAuthConfig) cookies() ([]string, error) {
+	prefix := orDefault(c.CookiePrefix, "better-auth")
+	if !validCookieName(prefix) {
+		return nil, fmt.Errorf("BETTER_AUTH_COOKIE_PREFIX must be letters, digits, '-', '_' or '.' (at most 64), as in advanced.cookiePrefix")
+	}
+	return []string{"__Secure-" + prefix + ".session_token", prefix + ".session_token"}, nil
+}
+
+// basePath returns the checked basePath: "/" followed by path segments, no
+// trailing slash, query or fragment.
+func (c BetterAuthConfig) basePath() (string, error) {
+	bp := strings.TrimRight(orDefault(c.BasePath, "/api/auth"), "/")
+	if bp == "" {
+		return "", nil // basePath "/": routes at the root
+	}
+	if !strings.HasPrefix(bp, "/") || strings.ContainsAny(bp, "?#%\\ ") || strings.Contains(bp, "//") || strings.Contains(bp, "/../") ||
+		strings.HasSuffix(bp, "/..") || len(bp) > 128 {
+		return "", fmt.Errorf("BETTER_AUTH_BASE_PATH must be an absolute path such as /api/auth (Better Auth's basePath option)")
+	}
+	return bp, nil
 }
 
 // Validate checks the configuration (config.Load calls it).
 func (c BetterAuthConfig) Validate() error {
 	jc, _, err := c.resolve()
 	if err != nil {
+		return err
+	}
+	if _, err := c.cookies(); err != nil {
 		return err
 	}
 	return jc.check()
@@ -53,18 +85,22 @@ func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
 			return JWTConfig{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS: %q is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", a)
 		}
 	}
+	bp, err := c.basePath()
+	if err != nil {
+		return JWTConfig{}, "", err
+	}
 	// The jwt() plugin's iss and aud both default to the baseURL origin.
 	o := origin(base)
 	return JWTConfig{
 		Provider:   "Better Auth",
-		JWKSURL:    orDefault(c.JWKSURL, base+"/api/auth/jwks"),
+		JWKSURL:    orDefault(c.JWKSURL, base+bp+"/jwks"),
 		JWKSVar:    "BETTER_AUTH_JWKS_URL",
 		Algorithms: algs,
 		Issuers:    []string{orDefault(c.Issuer, o)},
 		Audiences:  []string{orDefault(c.Audience, o)},
 		// The payload is the user object: emailVerified, not email_verified.
 		EmailVerifiedClaim: "emailVerified",
-	}, base, nil
+	}, base + bp, nil
 }
 
 // NewBetterAuth builds the Better Auth provider.
@@ -73,13 +109,18 @@ func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookies := []string{BetterAuthSecureCookie, BetterAuthCookie}
+	cookies, err := c.cookies()
+	if err != nil {
+		return nil, err
+	}
 	p, v, err := newJWTProvider(jc, cookies, o)
 	if err != nil {
 		return nil, err
 	}
 	// disableCookieCache: always ask the database, so a revoked session is refused.
-	sessions := &betterAuthSessions{url: base + "/api/auth/get-session?disableCookieCache=true", api: newAPIClient(o.withDefaults())}
+	od := o.withDefaults()
+	sessions := newGuard("Better Auth", "the credential is not a Better Auth session token or jwt() token", betterAuthTokenShape,
+		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true", api: newAPIClient(od)}, od)
 	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
 	return p, nil
 }
@@ -102,9 +143,6 @@ type betterAuthSession struct {
 }
 
 func (b *betterAuthSessions) Verify(ctx context.Context, c Credential) (Identity, error) {
-	if c.Token == "" || len(c.Token) > 1024 || strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' || r == ';' }) {
-		return Identity{}, Invalid("the credential is not a Better Auth session token", nil)
-	}
 	req, err := http.NewRequest(http.MethodGet, b.url, nil)
 	if err != nil {
 		return Identity{}, Unavailable("Better Auth", err)

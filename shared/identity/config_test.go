@@ -46,6 +46,12 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"better auth none refused", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWT_ALGORITHMS": "EdDSA,none"}, "BETTER_AUTH_JWT_ALGORITHMS"},
 		{"clerk issuer missing", &ClerkConfig{}, nil, "CLERK_ISSUER"},
 		{"clerk issuer over plain http", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "http://clerk.example.com"}, "CLERK_ISSUER"},
+		{"better auth base path without a leading slash", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "api/auth"}, "BETTER_AUTH_BASE_PATH"},
+		{"better auth base path with a query", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "/api/auth?x=1"}, "BETTER_AUTH_BASE_PATH"},
+		{"better auth base path climbing", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "/api/../admin"}, "BETTER_AUTH_BASE_PATH"},
+		{"better auth cookie prefix with a semicolon", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_COOKIE_PREFIX": "a;b"}, "BETTER_AUTH_COOKIE_PREFIX"},
+		{"stytch cookie name with a space", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_SESSION_COOKIE": "my session"}, "STYTCH_SESSION_COOKIE"},
+		{"stytch cookie names equal", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_SESSION_COOKIE": "s", "STYTCH_SESSION_JWT_COOKIE": "s"}, "STYTCH_SESSION_COOKIE"},
 		{"clerk without parties or origins", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "https://clerk.example.com"}, "CLERK_AUTHORIZED_PARTIES"},
 	}
 	for _, c := range cases {
@@ -83,7 +89,7 @@ func TestDefaultsFollowTheProviders(t *testing.T) {
 		}
 	}
 	b, base, _ := BetterAuthConfig{URL: "https://auth.example.com/app/"}.resolve()
-	if base != "https://auth.example.com/app" || b.JWKSURL != "https://auth.example.com/app/api/auth/jwks" ||
+	if base != "https://auth.example.com/app/api/auth" || b.JWKSURL != "https://auth.example.com/app/api/auth/jwks" ||
 		b.Issuers[0] != "https://auth.example.com" || b.Audiences[0] != "https://auth.example.com" || !slices.Equal(b.Algorithms, []string{"EdDSA"}) {
 		t.Errorf("better auth: %+v", b)
 	}

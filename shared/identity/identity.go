@@ -118,6 +118,14 @@ type Options struct {
 	Leeway time.Duration
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time
+	// SessionLookupsPerSecond and SessionLookupBurst bound upstream opaque-session
+	// lookups per instance (defaults 10/s, burst 20).
+	SessionLookupsPerSecond float64
+	SessionLookupBurst      int
+	// NegativeCacheTTL and NegativeCacheSize bound the cache of credentials the
+	// provider refused (defaults 30s, 4096 entries).
+	NegativeCacheTTL  time.Duration
+	NegativeCacheSize int
 }
 
 // Defaults.
@@ -165,6 +173,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SessionLookupsPerSecond <= 0 {
+		o.SessionLookupsPerSecond = DefaultSessionLookupsPerSecond
+	}
+	if o.SessionLookupBurst <= 0 {
+		o.SessionLookupBurst = DefaultSessionLookupBurst
+	}
+	if o.NegativeCacheTTL <= 0 {
+		o.NegativeCacheTTL = DefaultNegativeCacheTTL
+	}
+	if o.NegativeCacheSize <= 0 {
+		o.NegativeCacheSize = DefaultNegativeCacheSize
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport.(*http.Transport).Clone()

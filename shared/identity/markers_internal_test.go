@@ -2,7 +2,9 @@ package identity
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
@@ -86,6 +88,50 @@ func TestEmailIsCopiedOnlyWhenVerifiedIsExactlyTrue(t *testing.T) {
 	} {
 		if got := claimsOf(t, js).email("email_verified"); got != want {
 			t.Errorf("%s: email = %q, want %q", js, got, want)
+		}
+	}
+}
+
+func TestNegativeCacheIsSizeBoundedAndExpires(t *testing.T) {
+	n := newNegativeCache(3, time.Minute)
+	now := time.Unix(1000, 0)
+	keys := [][32]byte{{1}, {2}, {3}, {4}}
+	for _, k := range keys {
+		n.add(k, now)
+	}
+	if n.len() != 3 || n.has(keys[0], now) || !n.has(keys[3], now) {
+		t.Fatalf("after 4 adds to a cache of 3: len %d, oldest kept %v", n.len(), n.has(keys[0], now))
+	}
+	if n.has(keys[3], now.Add(time.Minute)) {
+		t.Fatal("an entry outlived its TTL")
+	}
+}
+
+func TestSessionTokenShapes(t *testing.T) {
+	for tok, want := range map[string]bool{
+		"mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q":  true,
+		"mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7":   false,
+		"mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q1": false,
+		"mZAYn5aLEqKUlZ+Ad9U_fWr38GaAQ1oFAhT8ds245v7Q":  false,
+	} {
+		if stytchTokenShape(Credential{Token: tok}) != want {
+			t.Errorf("stytch %q: want %v", tok, want)
+		}
+	}
+	const raw = "Xq3vT0kq0pXkCq1u0yP2m5N6b7V8c9D0"
+	const sig = "7H6Hn7b0x0Rk1l0sE9Y7yq3cE9pq0oK3r0fZs0n1Xw8="
+	for c, want := range map[Credential]bool{
+		{Token: raw}: true,
+		{Token: raw, Cookie: "better-auth.session_token"}:                                  false, // cookies are always signed
+		{Token: raw + "." + sig}:                                                           true,
+		{Token: raw + "." + "7H6Hn7b0x0Rk1l0sE9Y7yq3cE9pq0oK3r0fZs0n1Xw8%3D", Cookie: "x"}: true,
+		{Token: raw + "." + sig[:43]}:                                                      false,
+		{Token: raw[1:] + "." + sig}:                                                       false,
+		{Token: raw + "." + strings.Replace(sig, "7", "-", 1)}:                             false,
+		{Token: raw + "%ZZ"}:                                                               false,
+	} {
+		if betterAuthTokenShape(c) != want {
+			t.Errorf("better auth %+v: want %v", c, want)
 		}
 	}
 }

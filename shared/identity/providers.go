@@ -69,3 +69,18 @@ func newJWTProvider(cfg JWTConfig, cookies []string, opts Options) (*Provider, *
 	}
 	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}, now: opts.withDefaults().Now}, v, nil
 }
+
+// validCookieName reports whether v is 1-64 letters, digits, '-', '_' or '.'
+// (a subset of RFC 6265 token characters that every cookie library accepts).
+func validCookieName(v string) bool {
+	if len(v) == 0 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

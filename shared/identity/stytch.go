@@ -18,12 +18,34 @@ type StytchConfig struct {
 	Secret    string `envconfig:"STYTCH_SECRET"`
 	APIURL    string `envconfig:"STYTCH_API_URL"`
 	JWKSURL   string `envconfig:"STYTCH_JWKS_URL"`
+	// SessionCookie and SessionJWTCookie are the cookie names the frontend SDK
+	// writes (cookieOptions.opaqueTokenCookieName / jwtCookieName).
+	SessionCookie    string `envconfig:"STYTCH_SESSION_COOKIE" default:"stytch_session"`
+	SessionJWTCookie string `envconfig:"STYTCH_SESSION_JWT_COOKIE" default:"stytch_session_jwt"`
+}
+
+// cookies returns the JWT cookie then the opaque-session cookie.
+func (c StytchConfig) cookies() ([]string, error) {
+	jwtName := orDefault(c.SessionJWTCookie, "stytch_session_jwt")
+	opaque := orDefault(c.SessionCookie, "stytch_session")
+	for name, v := range map[string]string{"STYTCH_SESSION_JWT_COOKIE": jwtName, "STYTCH_SESSION_COOKIE": opaque} {
+		if !validCookieName(v) {
+			return nil, fmt.Errorf("%s must be a cookie name (letters, digits, '-', '_' or '.')", name)
+		}
+	}
+	if jwtName == opaque {
+		return nil, fmt.Errorf("STYTCH_SESSION_COOKIE and STYTCH_SESSION_JWT_COOKIE must differ")
+	}
+	return []string{jwtName, opaque}, nil
 }
 
 // Validate checks the configuration (config.Load calls it).
 func (c StytchConfig) Validate() error {
 	jc, _, err := c.resolve()
 	if err != nil {
+		return err
+	}
+	if _, err := c.cookies(); err != nil {
 		return err
 	}
 	return jc.check()
@@ -74,14 +96,24 @@ func NewStytch(c StytchConfig, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, v, err := newJWTProvider(jc, []string{"stytch_session_jwt", "stytch_session"}, o)
+	cookies, err := c.cookies()
 	if err != nil {
 		return nil, err
 	}
-	p.Verifier = shapeRouter{jwt: v, opaque: &stytchSessions{
+	p, v, err := newJWTProvider(jc, cookies, o)
+	if err != nil {
+		return nil, err
+	}
+	od := o.withDefaults()
+	var opaque Verifier = &stytchSessions{
 		url: api + "/v1/sessions/authenticate", projectID: strings.TrimSpace(c.ProjectID), secret: c.Secret,
-		api: newAPIClient(o.withDefaults()),
-	}}
+		api: newAPIClient(od),
+	}
+	if c.Secret != "" {
+		opaque = newGuard("Stytch", "the credential is not a Stytch session token (44 URL-safe characters) or session_jwt",
+			stytchTokenShape, opaque, od)
+	}
+	p.Verifier = shapeRouter{jwt: v, opaque: opaque}
 	return p, nil
 }
 
@@ -109,9 +141,6 @@ type stytchAuthResponse struct {
 func (s *stytchSessions) Verify(ctx context.Context, c Credential) (Identity, error) {
 	if s.secret == "" {
 		return Identity{}, Invalid("this bridge accepts Stytch session JWTs only; send session_jwt", nil)
-	}
-	if c.Token == "" || len(c.Token) > 512 || strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return Identity{}, Invalid("the credential is not a Stytch session token", nil)
 	}
 	// session_duration_minutes is left out on purpose: it would extend the session.
 	body, _ := json.Marshal(struct {

@@ -224,11 +224,14 @@ type BetterAuthAPI struct {
 	sessionFake
 	Issuer *Issuer
 	Server *httptest.Server
+	// BasePath (default /api/auth) and CookiePrefix (default better-auth) mirror
+	// Better Auth's basePath and advanced.cookiePrefix; set them before use.
+	BasePath, CookiePrefix string
 }
 
 // NewBetterAuthAPI starts the fake; iss (optional) serves the JWKS.
 func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
-	b := &BetterAuthAPI{Issuer: iss}
+	b := &BetterAuthAPI{Issuer: iss, BasePath: "/api/auth", CookiePrefix: "better-auth"}
 	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.Server.Close)
 	b.failOnViolations(t, "better-auth")
@@ -236,12 +239,12 @@ func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
 }
 
 func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
-	if b.Issuer != nil && r.URL.Path == "/api/auth/jwks" {
+	if b.Issuer != nil && r.URL.Path == b.BasePath+"/jwks" {
 		b.Issuer.ServeHTTP(w, r)
 		return
 	}
 	b.calls.Add(1)
-	if r.URL.Path != "/api/auth/get-session" {
+	if r.URL.Path != b.BasePath+"/get-session" {
 		b.violate(w, "unexpected path %s", r.URL.Path)
 		return
 	}
@@ -268,7 +271,7 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(cookies) == 1:
 		name := cookies[0].Name
-		if name != "better-auth.session_token" && name != "__Secure-better-auth.session_token" {
+		if name != b.CookiePrefix+".session_token" && name != "__Secure-"+b.CookiePrefix+".session_token" {
 			b.violate(w, "unexpected cookie %q forwarded", name)
 			return
 		}

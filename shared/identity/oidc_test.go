@@ -291,3 +291,24 @@ func TestOIDCAlgorithmsFromDiscoveryAreAsymmetricOnly(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// Discovery runs once per cold start, not per request, and the JWKS it names is
+// what verifies tokens.
+func TestOIDCDiscoveryIsFetchedOncePerColdStart(t *testing.T) {
+	iss := identitytest.NewIssuer(t, "RS256")
+	p, err := NewOIDC(OIDCConfig{Issuer: iss.URL(), Audience: config.CSV{"client"}}, oidcOptions(&syncBuf{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	for i := 0; i < 5; i++ {
+		now := time.Now()
+		tok := iss.Sign(jwt.MapClaims{"iss": iss.URL(), "sub": "u1", "aud": "client", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+		if _, err := p.Verify(context.Background(), Credential{Token: tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, j := iss.DiscoveryFetches.Load(), iss.Fetches.Load(); d != 1 || j != 1 {
+		t.Fatalf("%d discovery and %d JWKS fetches for 5 requests, want 1 and 1", d, j)
+	}
+}

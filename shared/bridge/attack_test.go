@@ -455,6 +455,18 @@ var attacks = []attack{
 		}},
 	{name: "session: unknown session is 401", status: 401, code: codeInvalid, applies: hasSessions,
 		req: func(e *env) *http.Request { return e.bearer(e.spec.sessionToken(99)) }},
+	{name: "better-auth: impersonated session (admin plugin) is refused", status: 401, code: codeImpersonation,
+		applies: only("better-auth"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" }))
+		}},
+	{name: "better-auth: impersonated session accepted with BETTER_AUTH_ALLOW_IMPERSONATION, actor logged", status: 200,
+		noEmail: true, applies: only("better-auth"),
+		cold: func(e *env) { e.t.Setenv("BETTER_AUTH_ALLOW_IMPERSONATION", "true") },
+		req: func(e *env) *http.Request {
+			return e.bearer(e.session(1, func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" }))
+		},
+		minted: actorLogged("admin_user_1")},
 	{name: "session: junk bearer never reaches the provider", status: 401, code: codeInvalid, applies: hasSessions,
 		req: func(e *env) *http.Request { return e.bearer("not-a-session-token") }, after: noLookups},
 	{name: "session: token one character short never reaches the provider", status: 401, code: codeInvalid,

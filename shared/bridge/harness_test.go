@@ -244,6 +244,9 @@ func newEnv(t *testing.T, sp spec) *env {
 		if strings.Contains(logs, testSecret) {
 			t.Errorf("the signing secret appears in the logs")
 		}
+		if strings.Contains(logs, stytchSecret) {
+			t.Errorf("the Stytch project secret appears in the logs")
+		}
 	})
 	return e
 }

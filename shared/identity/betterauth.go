@@ -34,6 +34,9 @@ type BetterAuthConfig struct {
 	// CookiePrefix is advanced.cookiePrefix (default better-auth): the session
 	// cookie is <prefix>.session_token, with __Secure- in production.
 	CookiePrefix string `envconfig:"BETTER_AUTH_COOKIE_PREFIX" default:"better-auth"`
+	// AllowImpersonation accepts sessions an admin started as another user (the
+	// admin plugin's session.impersonatedBy); the admin is logged with every mint.
+	AllowImpersonation bool `envconfig:"BETTER_AUTH_ALLOW_IMPERSONATION"`
 }
 
 // cookies returns the session cookie names, the __Secure- one first.
@@ -120,20 +123,25 @@ func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
 	// disableCookieCache: always ask the database, so a revoked session is refused.
 	od := o.withDefaults()
 	sessions := newGuard("Better Auth", "the credential is not a Better Auth session token or jwt() token", betterAuthTokenShape,
-		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true", api: newAPIClient(od)}, od)
+		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true", api: newAPIClient(od),
+			allowImpersonation: c.AllowImpersonation}, od)
 	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
 	return p, nil
 }
 
 type betterAuthSessions struct {
-	url string
-	api apiClient
+	url                string
+	api                apiClient
+	allowImpersonation bool
 }
 
 type betterAuthSession struct {
 	Session struct {
 		UserID    string `json:"userId"`
 		ExpiresAt string `json:"expiresAt"`
+		// ImpersonatedBy is set by the admin plugin on a session an admin started
+		// as this user: https://better-auth.com/docs/plugins/admin
+		ImpersonatedBy *string `json:"impersonatedBy"`
 	} `json:"session"`
 	User struct {
 		ID            string          `json:"id"`
@@ -184,6 +192,15 @@ func (b *betterAuthSessions) Verify(ctx context.Context, c Credential) (Identity
 		return Identity{}, Unavailable("Better Auth", fmt.Errorf("get-session: session.expiresAt: %w", err))
 	}
 	id := Identity{Subject: s.User.ID, ExpiresAt: exp}
+	if by := s.Session.ImpersonatedBy; by != nil && strings.TrimSpace(*by) != "" {
+		if !b.allowImpersonation {
+			return Identity{}, ImpersonationRefused("Better Auth", "BETTER_AUTH_ALLOW_IMPERSONATION")
+		}
+		id.Actor = strings.TrimSpace(*by)
+		if len(id.Actor) > MaxSubjectBytes {
+			id.Actor = id.Actor[:MaxSubjectBytes]
+		}
+	}
 	if exactlyTrue(s.User.EmailVerified) {
 		id.Email = strings.TrimSpace(s.User.Email)
 	}

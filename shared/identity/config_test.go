@@ -1,10 +1,13 @@
 package identity
 
 import (
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 )
@@ -16,7 +19,7 @@ func clearEnv(t *testing.T) {
 		"STYTCH_API_URL", "STYTCH_JWKS_URL", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "BETTER_AUTH_ISSUER", "BETTER_AUTH_AUDIENCE",
 		"BETTER_AUTH_JWT_ALGORITHMS", "CLERK_ISSUER", "CLERK_JWKS_URL", "CLERK_AUTHORIZED_PARTIES", "ALLOWED_ORIGINS",
 		"WORKOS_ALLOW_IMPERSONATION", "CLERK_ALLOW_IMPERSONATION", "BETTER_AUTH_BASE_PATH", "BETTER_AUTH_COOKIE_PREFIX",
-		"STYTCH_SESSION_COOKIE", "STYTCH_SESSION_JWT_COOKIE"} {
+		"STYTCH_SESSION_COOKIE", "STYTCH_SESSION_JWT_COOKIE", "BETTER_AUTH_ALLOW_IMPERSONATION"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -169,4 +172,38 @@ func TestLooksLikeJWT(t *testing.T) {
 			t.Errorf("%q: want %v", s, want)
 		}
 	}
+}
+
+func TestKindeWithoutAudienceWarnsAtColdStart(t *testing.T) {
+	for _, aud := range []string{"", "https://api.example.com"} {
+		buf := &lockedBuffer{}
+		log := slog.New(slog.NewJSONHandler(buf, nil))
+		p, err := NewKinde(KindeConfig{IssuerURL: "https://acme.kinde.com", JWKSURL: "http://127.0.0.1:1/jwks", Audience: aud},
+			Options{Logger: log, Timeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		if warned := strings.Contains(buf.String(), "KINDE_AUDIENCE is unset"); warned != (aud == "") {
+			t.Errorf("audience %q: warned = %v\n%s", aud, warned, buf.String())
+		}
+	}
+}
+
+// lockedBuffer is safe for the background JWKS goroutine to log into.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -51,7 +51,7 @@ type JWTConfig struct {
 	AllowActor bool
 	// ActorOptIn names the variable that sets AllowActor (for the refusal message).
 	ActorOptIn string
-	// Check runs provider-specific rules on verified claims (Clerk azp, sts).
+	// Check runs provider-specific rules that are not data (Clerk sts "pending").
 	Check func(*Claims) error
 }
 

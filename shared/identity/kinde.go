@@ -49,6 +49,11 @@ func NewKinde(c KindeConfig, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(jc.Audiences) == 0 {
+		// Not an error (it would break deployments that work), but every user token
+		// of the Kinde business is then accepted, including one issued for another API.
+		o.withDefaults().Logger.Warn("KINDE_AUDIENCE is unset: access tokens requested for any API of this Kinde business are accepted; set it to your API audience")
+	}
 	p, _, err := newJWTProvider(jc, nil, o)
 	return p, err
 }

@@ -17,7 +17,7 @@ export const SCHEMA = 'better_auth';
  * trustedOrigins are also answered with CORS (credentials allowed), the way an SPA on
  * another origin talks to Better Auth.
  */
-export async function startBetterAuth({ databaseUrl, port, trustedOrigins = [], secret } = {}) {
+export async function startBetterAuth({ databaseUrl, port, trustedOrigins = [], secret, advanced } = {}) {
   port ??= await freePort();
   const origin = `http://${LOOPBACK}:${port}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
@@ -32,6 +32,7 @@ export async function startBetterAuth({ databaseUrl, port, trustedOrigins = [], 
     emailAndPassword: { enabled: true, autoSignIn: true },
     plugins: [bearer(), jwt()],
     trustedOrigins,
+    ...(advanced ? { advanced } : {}),
     logger: { disabled: !process.env.E2E_VERBOSE },
     telemetry: { enabled: false },
   };

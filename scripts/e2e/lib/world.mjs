@@ -12,7 +12,7 @@ import { freePort } from './util.mjs';
 // Lower-case on purpose: clients checksum `to`, so the server must compare case-insensitively.
 export const PAYMENT_RECIPIENT = '0x209693bc6afc0c5328ba36faf03c514ef312287c';
 
-export async function startWorld({ browser = true } = {}) {
+export async function startWorld({ browser = true, betterAuth = {} } = {}) {
   const stops = [];
   const w = { stop: async () => { for (const s of stops.reverse()) await s().catch(() => {}); } };
   try {
@@ -25,7 +25,7 @@ export async function startWorld({ browser = true } = {}) {
     const spaOrigin = w.spa?.origin ?? `http://127.0.0.1:${await freePort()}`;
     w.pg = await startPostgres(); stops.push(w.pg.stop);
     const baDb = await createDatabase(w.pg.url, 'better_auth_e2e');
-    w.ba = await startBetterAuth({ databaseUrl: baDb, trustedOrigins: [spaOrigin] }); stops.push(w.ba.stop);
+    w.ba = await startBetterAuth({ databaseUrl: baDb, trustedOrigins: [spaOrigin], ...betterAuth }); stops.push(w.ba.stop);
     w.issuers = await startIssuers({ spaOrigin }); stops.push(w.issuers.stop);
     w.jwtSecret = randomBytes(32).toString('hex');
     w.insforge = await startInsforge({ databaseUrl: w.pg.url, jwtSecret: w.jwtSecret }); stops.push(w.insforge.stop);

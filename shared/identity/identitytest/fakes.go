@@ -21,6 +21,9 @@ type User struct {
 	// ExpiresAt is when the session ends; zero means in a week (Better Auth's
 	// default session lifetime), far beyond any TOKEN_TTL.
 	ExpiresAt time.Time
+	// ImpersonatedBy is the admin who started the session as this user (Better
+	// Auth's admin plugin); empty for an ordinary session.
+	ImpersonatedBy string
 }
 
 func (u User) expiresAt() time.Time {
@@ -290,12 +293,20 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID,
+		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "impersonatedBy": nullable(u.ImpersonatedBy),
 			"expiresAt": u.expiresAt().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "createdAt": now,
 			"updatedAt": now, "ipAddress": "", "userAgent": ""},
 		"user": map[string]any{"id": u.ID, "name": "Test", "email": u.Email, "emailVerified": u.EmailVerified,
 			"image": nil, "createdAt": now, "updatedAt": now, "role": "project_admin"},
 	})
+}
+
+// nullable is nil for "" (Better Auth answers null for an unset optional field).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -44,6 +44,7 @@ var coldCases = []coldCase{
 	{Fn: "TokenStytchFunction", Dir: "token-stytch", Event: "token-stytch-valid.json", Status: 200},
 	{Fn: "TokenBetterAuthFunction", Dir: "token-better-auth", Event: "token-better-auth-valid.json", Status: 200},
 	{Fn: "TokenClerkFunction", Dir: "token-clerk", Event: "token-clerk-valid.json", Status: 200},
+	{Fn: "TokenOidcFunction", Dir: "token-oidc", Event: "token-oidc-valid.json", Status: 200},
 	{Fn: "X402ReportFunction", Dir: "x402-report", Event: "x402-report-challenge.json", Status: 402},
 	{Fn: "X402PaymentsFunction", Dir: "x402-payments", Event: "x402-payments-list.json", Status: 200},
 	{Fn: "X402ReconcileFunction", Dir: "x402-reconcile", Event: "x402-reconcile-scheduled.json", Status: 0},

@@ -758,6 +758,91 @@ var attacks = []attack{
 		}},
 	{name: "better-auth: plugin payload with role admin mints authenticated", status: 200, applies: only("better-auth"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("role", "admin"))) }},
+
+	// Generic OIDC: discovery, audience or client_id, token use, machine tokens.
+	{name: "oidc: discovery names another issuer once it answers: 500, never a mint", status: 500, code: identity.CodeMisconfigured,
+		applies: only("oidc"),
+		cold: func(e *env) {
+			e.iss.SetDown(true) // unreachable at cold start, so init cannot refuse it
+			e.iss.SetDiscoveryIssuer(e.iss.URL() + "/")
+		},
+		req: func(e *env) *http.Request {
+			expectError(e.t, e.serve(okRequest(e)), 503, codeUnavailable)
+			e.iss.SetDown(false)
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
+				if w := e.serve(okRequest(e)); w.Code != 503 {
+					break
+				}
+			}
+			return okRequest(e)
+		}},
+	{name: "oidc: Cognito access token (no aud, client_id ours) accepted", status: 200, applies: only("oidc"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				delete(c, "aud")
+				delete(c, "azp")
+				c["client_id"], c["token_use"], c["username"], c["scope"] = oidcClient, "access", "ada", "openid"
+			}))
+		}},
+	{name: "oidc: Cognito access token of another app client", status: 401, code: codeInvalid, applies: only("oidc"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				delete(c, "aud")
+				delete(c, "azp")
+				c["client_id"], c["token_use"] = "another-client", "access"
+			}))
+		}},
+	{name: "oidc: client_id ours but aud foreign", status: 401, code: codeInvalid, applies: only("oidc"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["aud"], c["client_id"] = "another-api", oidcClient }))
+		}},
+	{name: "oidc: Cognito ID token (token_use id) accepted", status: 200, applies: only("oidc"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "id"))) }},
+	{name: "oidc: token_use other than access or id", status: 401, code: codeNotUser, applies: only("oidc"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "refresh"))) }},
+	{name: "oidc: ID token refused when OIDC_TOKEN_USE=access", status: 401, code: codeNotUser, applies: only("oidc"),
+		cold: func(e *env) { e.t.Setenv("OIDC_TOKEN_USE", "access") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(set("token_use", "id"))) }},
+	{name: "oidc: at+jwt access token refused when OIDC_TOKEN_USE=id", status: 401, code: codeNotUser, applies: only("oidc"),
+		cold: func(e *env) { e.t.Setenv("OIDC_TOKEN_USE", "id") },
+		req: func(e *env) *http.Request {
+			return e.bearer(identitytest.SignWith(e.iss.Current(), e.claims(nil), map[string]any{"typ": "at+jwt"}))
+		}},
+	{name: "oidc: client-credentials token (sub is the client id)", status: 401, code: codeNotUser, applies: only("oidc"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) {
+				delete(c, "aud")
+				c["sub"], c["client_id"], c["token_use"] = oidcClient, oidcClient, "access"
+			}))
+		}},
+	{name: "oidc: Okta service token (sub equals cid)", status: 401, code: codeNotUser, applies: only("oidc"),
+		req: func(e *env) *http.Request {
+			return e.bearer(e.token(func(c jwt.MapClaims) { c["cid"] = "0oa1okta"; c["sub"] = "0oa1okta" }))
+		}},
+	{name: "oidc: gty client-credentials", status: 401, code: codeNotUser, applies: only("oidc"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client-credentials"))) }},
+	{name: "oidc: Entra app-only token (idtyp app)", status: 401, code: codeNotUser, applies: only("oidc"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("idtyp", "app"))) }},
+	{name: "oidc: aud array holding ours among others", status: 200, applies: only("oidc"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"other", oidcClient}))) }},
+	{name: "oidc: OIDC_AUDIENCE=* accepts a foreign audience", status: 200, applies: only("oidc"),
+		cold: func(e *env) { e.t.Setenv("OIDC_AUDIENCE", "*") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(set("aud", "another-client"))) }},
+	{name: "oidc: OIDC_JWKS_URL and OIDC_ALGORITHMS set: nothing is discovered", status: 200, applies: only("oidc"),
+		cold: func(e *env) {
+			e.t.Setenv("OIDC_JWKS_URL", e.iss.JWKSURL())
+			e.t.Setenv("OIDC_ALGORITHMS", "RS256")
+			e.iss.SetDiscoveryIssuer("https://not-consulted.example.com")
+		},
+		req: okRequest,
+		minted: func(t *testing.T, e *env, _ *httptest.ResponseRecorder) {
+			if n := e.iss.DiscoveryFetches.Load(); n != 0 {
+				t.Fatalf("%d discovery fetches, want 0", n)
+			}
+		}},
+	{name: "oidc: OIDC_ALGORITHMS pins the algorithm over discovery", status: 401, code: codeInvalid, applies: only("oidc"),
+		cold: func(e *env) { e.t.Setenv("OIDC_ALGORITHMS", "ES256") },
+		req:  okRequest},
 }
 
 // TestAttackSuite runs every attack against every JWT provider. Each case gets a

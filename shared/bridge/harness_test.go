@@ -130,7 +130,21 @@ var specs = []spec{
 		},
 		load: loadEnv(identity.NewClerk),
 	},
+	{
+		name: "oidc", alg: "RS256", aud: true,
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
+			// Only issuer and audience: the JWKS URL and RS256 come from the issuer's
+			// discovery document (which also lists HS256 and none, never picked up).
+			return map[string]string{"OIDC_ISSUER": e.iss.URL(), "OIDC_AUDIENCE": oidcClient},
+				jwt.MapClaims{"iss": e.iss.URL(), "sub": "248289761001", "aud": oidcClient, "azp": oidcClient,
+					"auth_time": time.Now().Add(-time.Minute).Unix(), "name": "Ada"}
+		},
+		load: loadEnv(identity.NewOIDC),
+	},
 }
+
+// oidcClient is the client id the generic OIDC bridge is configured with.
+const oidcClient = "oidc-client-1"
 
 // stytchToken is a session_token of Stytch's shape: 44 URL-safe characters.
 func stytchToken(n int) string { return fmt.Sprintf("%044d", n) }

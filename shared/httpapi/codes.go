@@ -25,6 +25,7 @@ var Codes = map[string]Code{
 	"method_not_allowed":       {http.StatusMethodNotAllowed, "the method is not served by this route (see Allow)"},
 	"request_too_large":        {http.StatusRequestEntityTooLarge, "request headers or body over the route's limit"},
 	"internal_error":           {http.StatusInternalServerError, "an unexpected failure; details are only in the logs"},
+	"bridge_misconfigured":     {http.StatusInternalServerError, "the bridge's configuration contradicts what the provider publishes (OIDC discovery issuer)"},
 	"facilitator_unavailable":  {http.StatusBadGateway, "the x402 facilitator failed or refused; nothing was charged"},
 	"provider_unavailable":     {http.StatusServiceUnavailable, "the auth provider could not be reached; retry after Retry-After"},
 	"ledger_unavailable":       {http.StatusServiceUnavailable, "the payment ledger is unavailable; nothing was charged, retry after Retry-After"},

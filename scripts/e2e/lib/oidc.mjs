@@ -85,6 +85,18 @@ export const PROVIDERS = {
     // Clerk session tokens carry no aud; the "foreign audience" equivalent is a foreign azp.
     foreignAud: (payload) => { payload.azp = 'https://evil.example'; },
   },
+  // The generic OIDC bridge: the issuer is the mock server itself, so the bridge finds jwks_uri and
+  // RS256 in the server's own discovery document (/.well-known/openid-configuration).
+  oidc: {
+    audience: 'e2e-oidc-client',
+    jwksPath: () => '/jwks',
+    issuer: (p) => p.url,
+    newSub: () => randomUUID(),
+    claims: (p, sub) => ({ sub, aud: p.audience, azp: p.audience, email: `${sub}@example.test`, email_verified: true, auth_time: Math.floor(Date.now() / 1000) }),
+    ttl: 3600,
+    env: (p) => ({ OIDC_ISSUER: p.url, OIDC_AUDIENCE: p.audience }),
+    foreignAud: (payload) => { payload.aud = 'someone-else'; payload.azp = 'someone-else'; },
+  },
 };
 
 /**
@@ -99,6 +111,7 @@ export async function startIssuers({ spaOrigin = 'http://127.0.0.1:5173', names 
     const p = { ...PROVIDERS[name] };
     if (name === 'clerk') p.azp = spaOrigin;
     const port = await freePort();
+    p.url = `http://${LOOPBACK}:${port}`;
     const server = new OAuth2Server(undefined, undefined, { endpoints: { jwks: p.jwksPath(p) } });
     let key = await server.issuer.keys.generate('RS256', { kid: `${name}-k1-${alnum(8)}` });
     await server.start(port, LOOPBACK);

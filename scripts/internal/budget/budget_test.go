@@ -98,8 +98,8 @@ func TestBridgesDoNotLinkGoEthereum(t *testing.T) {
 			t.Errorf("%s links %v", n, bad)
 		}
 	}
-	if bridges != 6 {
-		t.Fatalf("checked %d bridges, want 6", bridges)
+	if bridges != 7 {
+		t.Fatalf("checked %d bridges, want 7", bridges)
 	}
 }
 

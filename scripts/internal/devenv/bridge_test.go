@@ -3,6 +3,7 @@ package devenv
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -158,6 +159,35 @@ func TestRealBridgeInitFailureNamesTheVariable(t *testing.T) {
 	want := runtimeapi.FunctionError{Phase: "init", Type: "Runtime.ConfigError"}
 	if res.Err == nil || res.Err.Phase != want.Phase || res.Err.Type != want.Type || !strings.Contains(res.Err.Message, "INSFORGE_JWT_SECRET") {
 		t.Fatalf("result %+v, want an init Runtime.ConfigError naming INSFORGE_JWT_SECRET", res.Err)
+	}
+	if env.Pools[fn].Processes() != 0 {
+		t.Error("a failed init left a process running")
+	}
+}
+
+// The real OIDC bridge whose issuer publishes a discovery document naming another
+// issuer (here: with a trailing slash) fails its cold start naming OIDC_ISSUER,
+// the way Lambda reports it, and leaves no process behind.
+func TestRealOIDCBridgeInitFailsWhenDiscoveryNamesAnotherIssuer(t *testing.T) {
+	const fn = "TokenOidcFunction"
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"issuer": srv.URL + "/", "jwks_uri": srv.URL + "/jwks",
+			"id_token_signing_alg_values_supported": []string{"RS256"}})
+	}))
+	defer srv.Close()
+	env := startOne(t, fn, fmt.Sprintf(`{"Parameters": {"OIDC_ISSUER": %q, "OIDC_AUDIENCE": "client-1"}}`, srv.URL))
+	payload, _ := json.Marshal(sampleEvent(t, env, "token-oidc-valid.json"))
+	res, err := env.Pools[fn].Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err == nil || res.Err.Phase != "init" || res.Err.Type != "Runtime.ConfigError" || !strings.Contains(res.Err.Message, "OIDC_ISSUER") {
+		t.Fatalf("result %+v, want an init Runtime.ConfigError naming OIDC_ISSUER", res.Err)
 	}
 	if env.Pools[fn].Processes() != 0 {
 		t.Error("a failed init left a process running")

@@ -26,6 +26,7 @@ func BenchmarkColdStart(b *testing.B) {
 		{"TokenStytchFunction", "token-stytch-valid.json"},
 		{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
 		{"TokenClerkFunction", "token-clerk-valid.json"},
+		{"TokenOidcFunction", "token-oidc-valid.json"},
 		{"X402ReportFunction", "x402-report-challenge.json"},
 		{"X402PaymentsFunction", "x402-payments-list.json"},
 		{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},

@@ -32,7 +32,7 @@ import (
 )
 
 // Providers lists the providers in the order the banner shows them.
-var Providers = []string{"workos", "kinde", "auth0", "stytch", "better-auth", "clerk"}
+var Providers = []string{"workos", "kinde", "auth0", "stytch", "better-auth", "clerk", "oidc"}
 
 // Dev identifiers. They only mean something to this issuer.
 const (
@@ -41,6 +41,7 @@ const (
 	Auth0Audience      = "insforge-dev-api"
 	StytchProjectID    = "project-test-00000000-0000-4000-8000-000000000000"
 	ClerkAuthorizedApp = "http://localhost:5173"
+	OIDCClientID       = "insforge-dev-client"
 	// DefaultTTL keeps dev credentials usable while copy-pasting commands.
 	DefaultTTL = 10 * time.Minute
 )
@@ -151,6 +152,12 @@ func (is *Issuer) Env(provider string) map[string]string {
 			"CLERK_JWKS_URL":           b + "/clerk/.well-known/jwks.json",
 			"CLERK_AUTHORIZED_PARTIES": ClerkAuthorizedApp,
 		}
+	case "oidc":
+		// No OIDC_JWKS_URL: the bridge discovers it, as it does with a real issuer.
+		return map[string]string{
+			"OIDC_ISSUER":   is.issuer("oidc"),
+			"OIDC_AUDIENCE": OIDCClientID,
+		}
 	}
 	return nil
 }
@@ -160,7 +167,7 @@ func (is *Issuer) Env(provider string) map[string]string {
 func PrimaryVar(provider string) string {
 	return map[string]string{
 		"workos": "WORKOS_CLIENT_ID", "kinde": "KINDE_ISSUER_URL", "auth0": "AUTH0_DOMAIN",
-		"stytch": "STYTCH_PROJECT_ID", "better-auth": "BETTER_AUTH_URL", "clerk": "CLERK_ISSUER",
+		"stytch": "STYTCH_PROJECT_ID", "better-auth": "BETTER_AUTH_URL", "clerk": "CLERK_ISSUER", "oidc": "OIDC_ISSUER",
 	}[provider]
 }
 
@@ -178,6 +185,8 @@ func (is *Issuer) issuer(provider string) string {
 		return is.URL // Better Auth's jwt() plugin uses the origin of BETTER_AUTH_URL
 	case "clerk":
 		return is.URL + "/clerk"
+	case "oidc":
+		return is.URL + "/oidc"
 	}
 	return ""
 }
@@ -271,6 +280,14 @@ func (is *Issuer) jwt(provider, user string, now time.Time, ttl time.Duration) (
 		c["nbf"] = now.Add(-5 * time.Second).Unix()
 		c["v"] = 2
 		c["fva"] = []int{0, -1}
+	case "oidc":
+		// A standard OpenID Connect ID token (Core 1.0 section 2).
+		c["iss"] = is.issuer(provider)
+		c["aud"] = OIDCClientID
+		c["azp"] = OIDCClientID
+		c["auth_time"] = now.Unix()
+		c["email"] = email(user)
+		c["email_verified"] = true
 	default:
 		return "", fmt.Errorf("unknown provider %q (one of %s)", provider, strings.Join(Providers, ", "))
 	}
@@ -305,6 +322,15 @@ func (is *Issuer) routes() http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"keys": rsaJWKS["keys"], "status_code": 200, "request_id": "request-id-test-" + uuid()})
 	})
+	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		iss := is.issuer("oidc")
+		writeJSON(w, 200, map[string]any{
+			"issuer": iss, "jwks_uri": iss + "/jwks", "authorization_endpoint": iss + "/authorize",
+			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	})
+	mux.HandleFunc("GET /oidc/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
 	mux.HandleFunc("POST /stytch/v1/sessions/authenticate", is.stytchAuthenticate)
 	mux.HandleFunc("GET /better-auth/api/auth/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, edJWKS) })
 	mux.HandleFunc("GET /better-auth/api/auth/get-session", is.getSession)

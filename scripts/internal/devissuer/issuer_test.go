@@ -42,6 +42,7 @@ func TestJWTsVerifyAgainstTheJWKSTheBridgeIsGiven(t *testing.T) {
 		{"stytch", "STYTCH_JWKS_URL", "RS256", "stytch.com/" + StytchProjectID, StytchProjectID},
 		{"better-auth", "BETTER_AUTH_JWKS_URL", "EdDSA", is.Env("better-auth")["BETTER_AUTH_ISSUER"], is.Env("better-auth")["BETTER_AUTH_AUDIENCE"]},
 		{"clerk", "CLERK_JWKS_URL", "RS256", is.Env("clerk")["CLERK_ISSUER"], ""},
+		{"oidc", "", "RS256", is.Env("oidc")["OIDC_ISSUER"], OIDCClientID},
 	}
 	for _, tc := range cases {
 		t.Run(tc.provider, func(t *testing.T) {
@@ -51,7 +52,11 @@ func TestJWTsVerifyAgainstTheJWKSTheBridgeIsGiven(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			kf, err := keyfunc.NewDefaultCtx(ctx, []string{is.Env(tc.provider)[tc.jwksVar]})
+			jwks := is.Env(tc.provider)[tc.jwksVar]
+			if tc.jwksVar == "" {
+				jwks = discover(t, tc.iss)
+			}
+			kf, err := keyfunc.NewDefaultCtx(ctx, []string{jwks})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +76,25 @@ func TestJWTsVerifyAgainstTheJWKSTheBridgeIsGiven(t *testing.T) {
 			}
 		})
 	}
+}
+
+// discover reads jwks_uri from the issuer's discovery document, checking that it
+// names the same issuer (what the OIDC bridge requires).
+func discover(t *testing.T, iss string) string {
+	t.Helper()
+	res, err := http.Get(iss + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || doc.Issuer != iss || doc.JWKSURI == "" {
+		t.Fatalf("discovery document %+v (%v), want issuer %s and a jwks_uri", doc, err, iss)
+	}
+	return doc.JWKSURI
 }
 
 func post(t *testing.T, url, user, pass, body string) (int, map[string]any) {

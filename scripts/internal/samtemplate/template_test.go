@@ -183,7 +183,7 @@ func TestProjectTemplate(t *testing.T) {
 	want := map[string]string{
 		"TokenWorkOSFunction": "/token/workos", "TokenKindeFunction": "/token/kinde", "TokenAuth0Function": "/token/auth0",
 		"TokenStytchFunction": "/token/stytch", "TokenBetterAuthFunction": "/token/better-auth", "TokenClerkFunction": "/token/clerk",
-		"X402ReportFunction": "/x402/report", "X402PaymentsFunction": "/x402/payments", "X402ReconcileFunction": "",
+		"TokenOidcFunction": "/token/oidc", "X402ReportFunction": "/x402/report", "X402PaymentsFunction": "/x402/payments", "X402ReconcileFunction": "",
 	}
 	if len(fns) != len(want) {
 		t.Fatalf("%d functions, want %d", len(fns), len(want))

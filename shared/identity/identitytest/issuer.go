@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,9 +68,13 @@ type Issuer struct {
 	// Fetches counts JWKS requests served (successful or not).
 	Fetches atomic.Int64
 
+	// DiscoveryFetches counts discovery documents served (successful or not).
+	DiscoveryFetches atomic.Int64
+
 	mu        sync.Mutex
-	published []Key // keys in the JWKS
-	current   Key   // key new tokens are signed with
+	discIss   *string // issuer named by the discovery document; nil: URL()
+	published []Key   // keys in the JWKS
+	current   Key     // key new tokens are signed with
 	next      int
 	mode      atomic.Int32
 }
@@ -150,16 +155,35 @@ func (i *Issuer) Unpublished() Key {
 	return k
 }
 
-// ServeHTTP serves the JWKS on any path, so the issuer can be mounted where a
-// provider's default JWKS URL points (Kinde /.well-known/jwks, Clerk
-// /.well-known/jwks.json, Stytch /v1/sessions/jwks/<project>, Better Auth /api/auth/jwks).
+// SetDiscoveryIssuer makes the discovery document name iss as the issuer (a
+// provider that contradicts the bridge's configuration).
+func (i *Issuer) SetDiscoveryIssuer(iss string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.discIss = &iss
+}
+
+// ServeHTTP serves the OpenID Connect discovery document at
+// /.well-known/openid-configuration (under any prefix) and the JWKS on any other
+// path, so the issuer can be mounted where a provider's default JWKS URL points
+// (Kinde /.well-known/jwks, Clerk /.well-known/jwks.json, Stytch
+// /v1/sessions/jwks/<project>, Better Auth /api/auth/jwks). Modes apply to both.
 func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	i.Fetches.Add(1)
+	disc := strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration")
+	if disc {
+		i.DiscoveryFetches.Add(1)
+	} else {
+		i.Fetches.Add(1)
+	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "method", http.StatusMethodNotAllowed)
 		return
 	}
 	if misbehave(w, r, Mode(i.mode.Load())) {
+		return
+	}
+	if disc {
+		i.serveDiscovery(w)
 		return
 	}
 	i.mu.Lock()
@@ -170,6 +194,23 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+// serveDiscovery answers the provider metadata the OIDC bridge reads. The
+// algorithm list also names HS256 and none, which a bridge must never pick up.
+func (i *Issuer) serveDiscovery(w http.ResponseWriter) {
+	i.mu.Lock()
+	iss := i.URL()
+	if i.discIss != nil {
+		iss = *i.discIss
+	}
+	i.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"issuer": iss, "jwks_uri": i.JWKSURL(), "authorization_endpoint": i.URL() + "/authorize",
+		"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"HS256", i.Alg, "none"},
+	})
 }
 
 // JWK is the public JWK of k.

@@ -1,0 +1,51 @@
+package bridge_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+)
+
+// BenchmarkVerifyMintOIDC is the generic OIDC bridge (configured by discovery)
+// without HTTP, next to BenchmarkVerifyMintRS256: with the default subject claim
+// it adds only the audience and machine-token checks on the decoded claims; a
+// subject from another claim (Cognito's username) costs one more decode of the
+// verified payload.
+//
+//	go test -run '^$' -bench 'VerifyMint(OIDC|RS256)' ./shared/bridge/
+func BenchmarkVerifyMintOIDC(b *testing.B) {
+	for _, claim := range []string{"sub", "username"} {
+		b.Run("subject="+claim, func(b *testing.B) {
+			iss := identitytest.NewIssuer(b, "RS256")
+			p, err := identity.NewOIDC(identity.OIDCConfig{Issuer: iss.URL(), Audience: config.CSV{oidcClient},
+				SubjectClaim: claim, TokenUse: identity.TokenUseBoth}, identity.Options{Logger: benchLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(p.Close)
+			claims := benchClaims()
+			claims["iss"], claims["aud"], claims["username"] = iss.URL(), oidcClient, "ada"
+			delete(claims, "azp")
+			tok := iss.Sign(claims)
+			s := benchSigner(b)
+			ctx := context.Background()
+			if _, err := p.Verify(ctx, identity.Credential{Token: tok}); err != nil {
+				b.Fatalf("warm-up: %v", err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				id, err := p.Verify(ctx, identity.Credential{Token: tok})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Mint(id.Subject, id.Email); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

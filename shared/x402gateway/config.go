@@ -1,0 +1,283 @@
+package x402gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/paywall"
+	"github.com/insforge/edge-functions-go/shared/x402"
+)
+
+// Variable names, used in every configuration error.
+const (
+	VarUpstreamURL        = "X402_GATEWAY_UPSTREAM_URL"
+	VarRoutes             = "X402_GATEWAY_ROUTES"
+	VarUpstreamAuthHeader = "X402_GATEWAY_UPSTREAM_AUTH_HEADER"
+	VarUpstreamAuth       = "X402_GATEWAY_UPSTREAM_AUTH"
+	VarReceiptKey         = "X402_GATEWAY_RECEIPT_KEY"
+	VarUpstreamTimeout    = "X402_GATEWAY_UPSTREAM_TIMEOUT"
+	VarSettleReserve      = "X402_GATEWAY_SETTLE_RESERVE"
+	VarMaxResponseBytes   = "X402_GATEWAY_MAX_RESPONSE_BYTES"
+)
+
+// Limits on the configuration itself.
+const (
+	MaxRoutes              = 100
+	DefaultMaxRequestBytes = 64 << 10
+	// MaxRequestBytesLimit stays under Lambda's 6 MB synchronous payload.
+	MaxRequestBytesLimit = 5 << 20
+	// MaxResponseBytesLimit stays under Lambda's 6 MB response payload.
+	MaxResponseBytesLimit = 5 << 20
+	// MinReceiptKeyBytes is the HMAC-SHA256 key size (RFC 7518 §3.2).
+	MinReceiptKeyBytes = 32
+)
+
+// Config is the gateway function's environment, loaded with config.Load. The
+// x402 settings (recipient, network, asset, facilitator) are the paywall's;
+// the price and description come from each route.
+type Config struct {
+	paywall.Env
+	insforge.Config
+	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+
+	// UpstreamURL is the API the gateway sells: https, or http to loopback.
+	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL" required:"true"`
+	// Routes is the route table as JSON (format: RouteSpec, docs/gateway.md).
+	Routes string `envconfig:"X402_GATEWAY_ROUTES" required:"true"`
+	// UpstreamAuthHeader names the header that carries UpstreamAuth.
+	UpstreamAuthHeader string `envconfig:"X402_GATEWAY_UPSTREAM_AUTH_HEADER" default:"Authorization"`
+	// UpstreamAuth is the gateway's own credential for the upstream (the whole
+	// header value, e.g. "Bearer sk_…"); empty sends none.
+	UpstreamAuth string `envconfig:"X402_GATEWAY_UPSTREAM_AUTH" secret:"true"`
+	// ReceiptKey signs X-Payment-Receipt (HS256); at least 32 bytes.
+	ReceiptKey string `envconfig:"X402_GATEWAY_RECEIPT_KEY" required:"true" secret:"true"`
+	// UpstreamTimeout bounds one upstream call; the invocation deadline minus
+	// SettleReserve bounds it further.
+	UpstreamTimeout time.Duration `envconfig:"X402_GATEWAY_UPSTREAM_TIMEOUT" default:"10s"`
+	// SettleReserve is the time kept after the upstream call for settlement and
+	// recording (the paywall refuses to settle without enough time).
+	SettleReserve time.Duration `envconfig:"X402_GATEWAY_SETTLE_RESERVE" default:"10s"`
+	// MaxResponseBytes caps a buffered upstream response.
+	MaxResponseBytes int64 `envconfig:"X402_GATEWAY_MAX_RESPONSE_BYTES" default:"1048576"`
+}
+
+// Validate checks every variable, naming the one at fault and never quoting a
+// secret.
+func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.Env.Validate(), c.Config.Validate())
+	if _, err := upstreamBase(c.UpstreamURL); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseRoutes(c.Routes); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkAuthHeader(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.ReceiptKey) < MinReceiptKeyBytes {
+		errs = append(errs, fmt.Errorf("%s must be at least %d bytes (an HMAC-SHA256 key)", VarReceiptKey, MinReceiptKeyBytes))
+	}
+	if c.UpstreamTimeout < 100*time.Millisecond || c.UpstreamTimeout > 25*time.Second {
+		errs = append(errs, fmt.Errorf("%s must be between 100ms and 25s (got %s)", VarUpstreamTimeout, c.UpstreamTimeout))
+	}
+	if c.SettleReserve < time.Second || c.SettleReserve > 20*time.Second {
+		errs = append(errs, fmt.Errorf("%s must be between 1s and 20s (got %s)", VarSettleReserve, c.SettleReserve))
+	}
+	if c.MaxResponseBytes < 1 || c.MaxResponseBytes > MaxResponseBytesLimit {
+		errs = append(errs, fmt.Errorf("%s must be between 1 and %d", VarMaxResponseBytes, MaxResponseBytesLimit))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) checkAuthHeader() error {
+	name := http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader))
+	if !validHeaderName(name) || reservedUpstreamHeader(name) {
+		return fmt.Errorf("%s must be a header name the gateway does not manage itself (got %q)", VarUpstreamAuthHeader, c.UpstreamAuthHeader)
+	}
+	if c.UpstreamAuth != "" && !validHeaderValue(c.UpstreamAuth) {
+		return fmt.Errorf("%s is not a valid header value", VarUpstreamAuth)
+	}
+	if c.UpstreamAuth != "" && name == "Authorization" {
+		routes, err := ParseRoutes(c.Routes)
+		if err != nil {
+			return nil // reported by the route check
+		}
+		for _, r := range routes {
+			if r.ForwardAuthorization {
+				return fmt.Errorf("%s: route %s forwards the caller's Authorization while %s is sent as Authorization; use another %s",
+					VarRoutes, r.Key(), VarUpstreamAuth, VarUpstreamAuthHeader)
+			}
+		}
+	}
+	return nil
+}
+
+// upstreamBase parses the upstream base URL: https (http only to loopback), no
+// query, fragment or credentials; the path is a prefix for every forwarded path.
+func upstreamBase(raw string) (*url.URL, error) {
+	u, err := config.CheckURL(VarUpstreamURL, raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return nil, fmt.Errorf("%s must be a base URL without credentials, query or fragment", VarUpstreamURL)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// RouteSpec is one entry of X402_GATEWAY_ROUTES, a JSON array:
+//
+//	[{"method": "GET", "path": "/v1/search", "price": "1000",
+//	  "description": "Web search", "mimeType": "application/json",
+//	  "maxRequestBytes": 65536, "forwardAuthorization": false}]
+//
+// path is a net/http.ServeMux pattern relative to /pay: literal segments,
+// {name} for one segment and a final {name...} for the rest; the most specific
+// pattern wins and two patterns that could match the same request are refused.
+type RouteSpec struct {
+	Method               string `json:"method"`
+	Path                 string `json:"path"`
+	Price                string `json:"price"`
+	Description          string `json:"description"`
+	MimeType             string `json:"mimeType"`
+	MaxRequestBytes      int64  `json:"maxRequestBytes"`
+	ForwardAuthorization bool   `json:"forwardAuthorization"`
+}
+
+// Prefix is where the gateway's routes live (template.yaml: ANY /pay/{proxy+}).
+const Prefix = "/pay"
+
+// Key is the route's name in the ledger (endpoint) and in metrics: the method
+// and the public pattern, e.g. "GET /pay/v1/search".
+func (r RouteSpec) Key() string { return r.Method + " " + Prefix + r.Path }
+
+var routeMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true,
+	http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
+}
+
+// ParseRoutes decodes and validates the route table. Unknown fields are
+// refused (a misspelt "forwardAuthorisation" must not silently mean false).
+func ParseRoutes(raw string) ([]RouteSpec, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.DisallowUnknownFields()
+	var routes []RouteSpec
+	if err := dec.Decode(&routes); err != nil {
+		return nil, fmt.Errorf("%s must be a JSON array of routes: %w", VarRoutes, jsonErr(err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s must hold exactly one JSON array", VarRoutes)
+	}
+	if len(routes) == 0 || len(routes) > MaxRoutes {
+		return nil, fmt.Errorf("%s must list between 1 and %d routes", VarRoutes, MaxRoutes)
+	}
+	mux := http.NewServeMux()
+	for i := range routes {
+		r := &routes[i]
+		if err := r.normalise(); err != nil {
+			return nil, fmt.Errorf("%s: route %d: %w", VarRoutes, i, err)
+		}
+		if err := register(mux, *r, http.NotFoundHandler()); err != nil {
+			return nil, fmt.Errorf("%s: route %d (%s): %w", VarRoutes, i, r.Key(), err)
+		}
+	}
+	return routes, nil
+}
+
+func (r *RouteSpec) normalise() error {
+	r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
+	if !routeMethods[r.Method] {
+		return fmt.Errorf("method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", r.Method)
+	}
+	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%") ||
+		(len(r.Path) > 1 && strings.HasSuffix(r.Path, "/")) || strings.Contains(r.Path, "//") {
+		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query or escapes", r.Path)
+	}
+	for _, seg := range strings.Split(r.Path[1:], "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("path %q has a dot segment", r.Path)
+		}
+	}
+	if _, err := x402.NewOffer(x402.Params{
+		Network: "eip155:1", Asset: "0x0000000000000000000000000000000000000001", AssetName: "n", AssetVersion: "1",
+		PayTo: "0x0000000000000000000000000000000000000001", Price: r.Price, MaxTimeoutSeconds: 60,
+	}); err != nil {
+		return fmt.Errorf("price %q must be a positive integer of atomic units", r.Price)
+	}
+	r.Description = strings.TrimSpace(r.Description)
+	if r.Description == "" || len(r.Description) > 500 {
+		return errors.New("description is required (at most 500 bytes): the 402 challenge shows it")
+	}
+	if r.MimeType == "" {
+		r.MimeType = "application/json"
+	}
+	if mt, _, err := mime.ParseMediaType(r.MimeType); err != nil || !strings.Contains(mt, "/") {
+		return fmt.Errorf("mimeType %q is not a media type", r.MimeType)
+	}
+	switch {
+	case r.MaxRequestBytes == 0:
+		r.MaxRequestBytes = DefaultMaxRequestBytes
+	case r.MaxRequestBytes < 0 || r.MaxRequestBytes > MaxRequestBytesLimit:
+		return fmt.Errorf("maxRequestBytes must be between 1 and %d", MaxRequestBytesLimit)
+	}
+	return nil
+}
+
+// register adds r to mux; ServeMux panics on an invalid or conflicting
+// pattern, which becomes an error naming both routes.
+func register(mux *http.ServeMux, r RouteSpec, h http.Handler) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("invalid or conflicting pattern: %v", v)
+		}
+	}()
+	mux.Handle(r.Method+" "+r.Path, h)
+	return nil
+}
+
+func jsonErr(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q must be a %s", te.Field, te.Type)
+	}
+	return err
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses control characters (header injection).
+func validHeaderValue(s string) bool {
+	for _, c := range []byte(s) {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -48,14 +48,26 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	if c.MockFacilitator {
 		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
 	}
-	return New(c, fac, ledger.New(ic), log, time.Now)
+	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Log: log})
 }
 
-// New builds the handler from parts (tests inject them). c must have passed
-// Validate (config.Load runs it).
-func New(c Config, fac facilitator.Facilitator, l paywall.Ledger, log *slog.Logger, now func() time.Time) (http.Handler, error) {
+// Deps are the parts New does not build from Config (tests inject them).
+type Deps struct {
+	Facilitator facilitator.Facilitator
+	Ledger      paywall.Ledger
+	Log         *slog.Logger
+	Now         func() time.Time // nil: time.Now
+	Metrics     io.Writer        // CloudWatch EMF lines; nil: stdout
+}
+
+// New builds the handler. c must have passed Validate (config.Load runs it).
+func New(c Config, d Deps) (http.Handler, error) {
+	now, fac, l, log := d.Now, d.Facilitator, d.Ledger, d.Log
 	if now == nil {
 		now = time.Now
+	}
+	if d.Metrics == nil {
+		d.Metrics = os.Stdout
 	}
 	routes, err := ParseRoutes(c.Routes)
 	if err != nil {
@@ -66,7 +78,7 @@ func New(c Config, fac facilitator.Facilitator, l paywall.Ledger, log *slog.Logg
 		return nil, err
 	}
 	client := newUpstreamClient(c.UpstreamTimeout)
-	rec := metrics.New(os.Stdout, "x402-gateway")
+	rec := metrics.New(d.Metrics, "x402-gateway")
 	g := &dispatcher{mux: http.NewServeMux()}
 	methods := map[string]bool{http.MethodOptions: true}
 	for _, rt := range routes {

@@ -65,7 +65,7 @@ type Config struct {
 	UpstreamTimeout time.Duration `envconfig:"X402_GATEWAY_UPSTREAM_TIMEOUT" default:"10s"`
 	// SettleReserve is the time kept after the upstream call for settlement and
 	// recording (the paywall refuses to settle without enough time).
-	SettleReserve time.Duration `envconfig:"X402_GATEWAY_SETTLE_RESERVE" default:"10s"`
+	SettleReserve time.Duration `envconfig:"X402_GATEWAY_SETTLE_RESERVE" default:"13s"`
 	// MaxResponseBytes caps a buffered upstream response.
 	MaxResponseBytes int64 `envconfig:"X402_GATEWAY_MAX_RESPONSE_BYTES" default:"1048576"`
 }

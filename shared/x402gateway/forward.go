@@ -183,6 +183,9 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 	rc.ExpiresAt = jwtTime(now.Add(ReceiptTTL))
 	rc.Route, rc.Method, rc.Path, rc.Query = f.route.Key(), r.Method, suffix, r.URL.RawQuery
 	rc.Status = ReceiptStatusVerified
+	if pay.Transaction != "" {
+		rc.Status, rc.Transaction = ReceiptStatusSettled, pay.Transaction
+	}
 	tok, err := signReceipt(f.receiptKey, rc)
 	if err != nil {
 		return nil, err

@@ -34,12 +34,19 @@ type Receipt struct {
 	Method    string `json:"method"` // the forwarded request line, so a receipt
 	Path      string `json:"path"`   // cannot be replayed against another request
 	Query     string `json:"query,omitempty"`
-	// Status is always "verified": paid only if the upstream answers 2xx.
-	Status string `json:"status"`
+	// Status is "verified" (settled only if the upstream answers 2xx), or
+	// "settled" with Transaction when the payment settled before this call:
+	// the one delivery of a payment first answered 202 "settlement pending",
+	// which calls the upstream again with the same PaymentID.
+	Status      string `json:"status"`
+	Transaction string `json:"tx,omitempty"`
 }
 
-// ReceiptStatusVerified is the only Status a gateway issues.
-const ReceiptStatusVerified = "verified"
+// Receipt statuses.
+const (
+	ReceiptStatusVerified = "verified"
+	ReceiptStatusSettled  = "settled"
+)
 
 var receiptMethod = jwt.SigningMethodHS256
 
@@ -65,7 +72,8 @@ func VerifyReceipt(key []byte, token, audience string, now time.Time) (*Receipt,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
 	}
-	if r.Status != ReceiptStatusVerified || r.PaymentID == "" || r.Payer == "" || r.Amount == "" {
+	settledOK := r.Status == ReceiptStatusSettled && r.Transaction != ""
+	if r.Status != ReceiptStatusVerified && !settledOK || r.PaymentID == "" || r.Payer == "" || r.Amount == "" {
 		return nil, fmt.Errorf("%w: incomplete claims", ErrInvalidReceipt)
 	}
 	return &r, nil

@@ -44,11 +44,10 @@ type OKXConfig struct {
 	VerifyTimeout time.Duration // default 8 s
 	SettleTimeout time.Duration // default 20 s
 	StatusTimeout time.Duration // default 8 s
-	// RateLimitRetries bounds retries on HTTP 429 / code 50011 (the request was
-	// not processed, so retrying cannot settle twice). Default 2.
-	RateLimitRetries int
-	HTTPClient       *http.Client
-	Now              func() time.Time
+	// HTTPClient is used with redirects refused (a copy is made): OK-ACCESS-*
+	// headers must never be re-sent to another host.
+	HTTPClient *http.Client
+	Now        func() time.Time
 }
 
 // OKX is the OKX x402 facilitator client.
@@ -87,12 +86,13 @@ func NewOKX(cfg OKXConfig) (*OKX, error) {
 	if cfg.StatusTimeout == 0 {
 		cfg.StatusTimeout = 8 * time.Second
 	}
-	if cfg.RateLimitRetries == 0 {
-		cfg.RateLimitRetries = 2
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		hc = &c
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	hc.CheckRedirect = refuseRedirect
+	cfg.HTTPClient = hc
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -280,19 +280,13 @@ type envelope struct {
 	Data json.RawMessage `json:"data"`
 }
 
+// refuseRedirect keeps the response of a redirect instead of following it.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// call makes one request, never retried: a rate-limited verify is answered
+// to the client (Retry-After), and a settle may have acted.
 func (c *OKX) call(ctx context.Context, op string, timeout time.Duration, method, path, query string, body []byte, out any) error {
-	for attempt := 0; ; attempt++ {
-		err := c.once(ctx, op, timeout, method, path, query, body, out)
-		var fe *Error
-		if attempt >= c.cfg.RateLimitRetries || !errors.As(err, &fe) || fe.Code != "50011" {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
-		}
-	}
+	return c.once(ctx, op, timeout, method, path, query, body, out)
 }
 
 func (c *OKX) once(ctx context.Context, op string, timeout time.Duration, method, path, query string, body []byte, out any) error {
@@ -335,6 +329,10 @@ func (c *OKX) once(ctx context.Context, op string, timeout time.Duration, method
 	}
 	if res.StatusCode == http.StatusTooManyRequests {
 		return codeError(op, res.StatusCode, "50011", env.Msg)
+	}
+	if res.StatusCode >= 300 && res.StatusCode < 400 {
+		// Refused, not followed: the request was not processed where it was sent.
+		return &Error{Op: op, HTTPStatus: res.StatusCode, Message: "OKX answered with a redirect (refused)", Definitive: true}
 	}
 	if res.StatusCode >= 300 {
 		return &Error{Op: op, HTTPStatus: res.StatusCode, Message: "OKX answered with an HTTP error",

@@ -159,7 +159,7 @@ func TestOKXScriptedOutcomes(t *testing.T) {
 					t.Fatalf("err = %v", err)
 				}
 			}},
-		{"rate limit is retried then reported", facilitator.APIV2, func(s *okxtest.Server) { s.Code("verify", "50011") },
+		{"rate limit is reported, never retried", facilitator.APIV2, func(s *okxtest.Server) { s.Code("verify", "50011") },
 			func(t *testing.T, c *facilitator.OKX, req facilitator.Request) {
 				_, err := c.Verify(context.Background(), req)
 				var fe *facilitator.Error
@@ -174,8 +174,8 @@ func TestOKXScriptedOutcomes(t *testing.T) {
 			tc.script(s)
 			c := client(t, s, func(c *facilitator.OKXConfig) { c.VerifyTimeout = 200 * time.Millisecond })
 			tc.check(t, c, request(t))
-			if tc.name == "rate limit is retried then reported" && len(s.Calls("verify")) != 3 {
-				t.Fatalf("verify calls = %d, want 3 (1 + 2 retries)", len(s.Calls("verify")))
+			if tc.name == "rate limit is reported, never retried" && len(s.Calls("verify")) != 1 {
+				t.Fatalf("verify calls = %d, want 1 (no retry)", len(s.Calls("verify")))
 			}
 		})
 	}

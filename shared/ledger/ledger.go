@@ -84,28 +84,49 @@ func (l *Ledger) Claim(ctx context.Context, c Claim) (*Payment, bool, error) {
 	return existing, true, nil
 }
 
-func (l *Ledger) byAuthorization(ctx context.Context, network, asset, payer, nonce string) (*Payment, error) {
+// Lookup returns the row of an authorization, or nil when it was never claimed.
+// It reads every column (the caller compares the row with its own offer).
+func (l *Ledger) Lookup(ctx context.Context, k Key) (*Payment, error) {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
 	var rows []Payment
-	q := insforge.NewQuery().Eq("network", network).Eq("asset", asset).Eq("payer_address", payer).Eq("nonce", nonce).Limit(1)
+	q := insforge.NewQuery().Eq("network", k.Network).Eq("asset", strings.ToLower(k.Asset)).
+		Eq("payer_address", strings.ToLower(k.Payer)).Eq("nonce", strings.ToLower(k.Nonce)).Limit(1)
 	if err := l.c.Select(cctx, Table, q, &rows); err != nil {
-		return nil, fmt.Errorf("%w: read claimed payment: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: look up payment: %w", ErrUnavailable, err)
 	}
-	if len(rows) != 1 {
-		return nil, fmt.Errorf("%w: claimed payment not found after a unique violation", ErrUnavailable)
+	if len(rows) == 0 {
+		return nil, nil
 	}
 	return &rows[0], nil
 }
 
-// resolve changes a pending row; ErrNotPending when it is not pending anymore.
-// The filter on status makes it safe to repeat (and to race a reconciler).
-func (l *Ledger) resolve(ctx context.Context, id string, patch map[string]any) error {
+func (l *Ledger) byAuthorization(ctx context.Context, network, asset, payer, nonce string) (*Payment, error) {
+	p, err := l.Lookup(ctx, Key{Network: network, Asset: asset, Payer: payer, Nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: claimed payment not found after a unique violation", ErrUnavailable)
+	}
+	return p, nil
+}
+
+// transition changes a row in status from; ErrNotPending when no row in that
+// status matched. The filter on status makes it safe to repeat and to race a
+// concurrent writer (paywall retry, reconciler).
+func (l *Ledger) transition(ctx context.Context, id, from string, extra *insforge.Query, patch map[string]any) error {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
 	var out []Payment
-	q := insforge.NewQuery().Eq("id", id).Eq("status", StatusPending)
-	if err := l.c.Update(cctx, Table, q, patch, &out, insforge.Idempotent()); err != nil {
+	q := insforge.NewQuery().Eq("id", id).Eq("status", from)
+	if extra != nil {
+		q = extra.Eq("id", id).Eq("status", from)
+	}
+	if err := l.c.Update(cctx, Table, q.Select("id"), patch, &out, insforge.Idempotent()); err != nil {
+		if _, ok := patch["tx_hash"]; ok && errors.Is(err, insforge.ErrUniqueViolation) {
+			return ErrTxHashConflict
+		}
 		return fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, id, err)
 	}
 	if len(out) == 0 {
@@ -114,16 +135,37 @@ func (l *Ledger) resolve(ctx context.Context, id string, patch map[string]any) e
 	return nil
 }
 
-// Settle marks a pending row settled. txHash may be "" when the settlement is
-// known only from the chain (authorizationState), which is then noted in error.
+// resolve changes a pending row.
+func (l *Ledger) resolve(ctx context.Context, id string, patch map[string]any) error {
+	return l.transition(ctx, id, StatusPending, nil, patch)
+}
+
+// Settle marks a pending row settled (not delivered: the reconciler's path; the
+// payer gets the content once when re-presenting the authorization). txHash may
+// be "" only for rows settled by on-chain evidence without a known hash.
 func (l *Ledger) Settle(ctx context.Context, id, txHash string, mock bool) error {
 	patch := map[string]any{"status": StatusSettled, "mock": mock, "error": nil}
 	if txHash != "" {
 		patch["tx_hash"] = strings.ToLower(txHash)
 	} else {
-		patch["error"] = "settled on-chain (authorizationState); transaction hash unknown"
+		patch["error"] = "settled on-chain; transaction hash unknown"
 	}
 	return l.resolve(ctx, id, patch)
+}
+
+// SettleDelivered records, in one write, that a pending row settled with txHash
+// and that its content is being served. ErrTxHashConflict when another row holds
+// txHash.
+func (l *Ledger) SettleDelivered(ctx context.Context, id, txHash string, mock bool, at time.Time) error {
+	return l.resolve(ctx, id, map[string]any{"status": StatusSettled, "mock": mock, "error": nil,
+		"tx_hash": strings.ToLower(txHash), "delivered_at": at.UTC().Format(time.RFC3339Nano)})
+}
+
+// Deliver marks a settled, undelivered row delivered. ErrNotPending when it was
+// delivered already (or is not settled): exactly one caller wins.
+func (l *Ledger) Deliver(ctx context.Context, id string, at time.Time) error {
+	return l.transition(ctx, id, StatusSettled, insforge.NewQuery().IsNull("delivered_at"),
+		map[string]any{"delivered_at": at.UTC().Format(time.RFC3339Nano)})
 }
 
 // Fail marks a pending row failed with a reason.
@@ -131,9 +173,73 @@ func (l *Ledger) Fail(ctx context.Context, id, reason string) error {
 	return l.resolve(ctx, id, map[string]any{"status": StatusFailed, "error": reason})
 }
 
+// Release gives a pending claim back: nothing was settled, and the same
+// authorization may be presented again.
+func (l *Ledger) Release(ctx context.Context, id, reason string) error {
+	return l.resolve(ctx, id, map[string]any{"status": StatusReleased, "error": reason, "tx_hash": nil})
+}
+
+// Review moves a pending row to needs_review (money may have moved; a person decides).
+func (l *Ledger) Review(ctx context.Context, id, reason string) error {
+	return l.resolve(ctx, id, map[string]any{"status": StatusNeedsReview, "error": reason})
+}
+
+// Reclaim turns a released row back into a pending claim for c (the same
+// authorization, possibly for another offer of ours). ErrNotPending when it is
+// not released anymore (a concurrent presentation won).
+func (l *Ledger) Reclaim(ctx context.Context, id string, c Claim) (*Payment, error) {
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	patch := map[string]any{"status": StatusPending, "error": nil, "endpoint": c.Endpoint, "amount": c.Amount,
+		"pay_to": strings.ToLower(c.PayTo), "valid_before": c.ValidBefore, "mock": c.Mock,
+		"response_summary": nil, "delivered_at": nil, "tx_hash": nil}
+	if c.ResponseSummary != "" {
+		patch["response_summary"] = c.ResponseSummary
+	}
+	var out []Payment
+	q := insforge.NewQuery().Eq("id", id).Eq("status", StatusReleased)
+	if err := l.c.Update(cctx, Table, q, patch, &out); err != nil {
+		return nil, fmt.Errorf("%w: reclaim payment %s: %w", ErrUnavailable, id, err)
+	}
+	if len(out) == 0 {
+		return nil, ErrNotPending
+	}
+	return &out[0], nil
+}
+
 // RecordTx stores the transaction of a row whose settlement is unconfirmed.
 func (l *Ledger) RecordTx(ctx context.Context, id, txHash string) error {
 	return l.resolve(ctx, id, map[string]any{"tx_hash": strings.ToLower(txHash)})
+}
+
+// Confirm records that the reconciler found on-chain evidence for a settled row.
+func (l *Ledger) Confirm(ctx context.Context, id string, at time.Time) error {
+	return l.transition(ctx, id, StatusSettled, nil, map[string]any{"confirmed_at": at.UTC().Format(time.RFC3339Nano)})
+}
+
+// Demote moves a settled row whose settlement the chain contradicts to status
+// (reverted, needs_review, cancelled) with a reason.
+func (l *Ledger) Demote(ctx context.Context, id, status, reason string) error {
+	return l.transition(ctx, id, StatusSettled, nil, map[string]any{"status": status, "error": reason})
+}
+
+// Mark moves a pending row to status (needs_review, cancelled, reverted) with a reason.
+func (l *Ledger) Mark(ctx context.Context, id, status, reason string) error {
+	return l.resolve(ctx, id, map[string]any{"status": status, "error": reason})
+}
+
+// Unconfirmed lists real (non-mock) settled rows not yet confirmed on-chain and
+// last changed before before, oldest first.
+func (l *Ledger) Unconfirmed(ctx context.Context, before time.Time, limit int) ([]Payment, error) {
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	var rows []Payment
+	q := insforge.NewQuery().Eq("status", StatusSettled).Eq("mock", false).IsNull("confirmed_at").
+		Lt("updated_at", before.UTC().Format(time.RFC3339Nano)).Order("updated_at", insforge.Asc).Limit(limit)
+	if err := l.c.Select(cctx, Table, q, &rows); err != nil {
+		return nil, fmt.Errorf("%w: list unconfirmed: %w", ErrUnavailable, err)
+	}
+	return rows, nil
 }
 
 // Pending lists pending rows created before before, oldest first.
@@ -149,19 +255,20 @@ func (l *Ledger) Pending(ctx context.Context, before time.Time, limit int) ([]Pa
 	return rows, nil
 }
 
-// List returns the latest n rows, newest first.
+// List returns the latest n rows, newest first, public columns only (no error).
 func (l *Ledger) List(ctx context.Context, n int) ([]Payment, error) {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
 	rows := []Payment{}
-	q := insforge.NewQuery().Order("created_at", insforge.Desc).Limit(n)
+	q := insforge.NewQuery().Select(PublicColumns).Order("created_at", insforge.Desc).Limit(n)
 	if err := l.c.Select(cctx, Table, q, &rows); err != nil {
 		return nil, fmt.Errorf("%w: list: %w", ErrUnavailable, err)
 	}
 	return rows, nil
 }
 
-// Stats returns totals over settled rows (x402_payment_stats(), migration 0003).
+// Stats returns totals over settled rows, overall and per endpoint
+// (x402_payment_stats() over the trigger-kept x402_payment_totals, migration 0005).
 func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
@@ -173,5 +280,23 @@ func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return Stats{}, fmt.Errorf("%w: stats: %w", ErrUnavailable, err)
 	}
+	if s.Endpoints == nil {
+		s.Endpoints = []EndpointStats{}
+	}
 	return s, nil
+}
+
+// Get returns one row with every column (operators and tests; the service key
+// reads error too).
+func (l *Ledger) Get(ctx context.Context, id string) (*Payment, error) {
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	var rows []Payment
+	if err := l.c.Select(cctx, Table, insforge.NewQuery().Eq("id", id).Limit(1), &rows); err != nil {
+		return nil, fmt.Errorf("%w: get payment: %w", ErrUnavailable, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("ledger: payment %s not found", id)
+	}
+	return &rows[0], nil
 }

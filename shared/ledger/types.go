@@ -13,12 +13,37 @@ import (
 // Table is the ledger table.
 const Table = "x402_payments"
 
-// Row statuses.
+// Row statuses (CHECK constraint in migration 0005; docs/x402.md lists them).
 const (
+	// StatusPending: claimed before settling; the outcome is not known yet.
 	StatusPending = "pending"
+	// StatusSettled: the transfer happened (facilitator receipt or on-chain evidence).
 	StatusSettled = "settled"
-	StatusFailed  = "failed"
+	// StatusFailed: definitively not settled; the authorization is spent for us.
+	StatusFailed = "failed"
+	// StatusReleased: the claim was given back before any settlement (verify
+	// refused it, or the paid handler did not succeed). The same authorization
+	// may be presented and paid again.
+	StatusReleased = "released"
+	// StatusNeedsReview: money may have moved but the evidence is not conclusive:
+	// the authorization is used on-chain without a transfer log of ours, or the
+	// facilitator returned a transaction hash another row already holds. Not revenue.
+	StatusNeedsReview = "needs_review"
+	// StatusCancelled: the payer cancelled the authorization on-chain
+	// (AuthorizationCanceled); nothing was transferred. Not revenue.
+	StatusCancelled = "cancelled"
+	// StatusReverted: the settlement transaction reverted, or succeeded without
+	// moving the tokens (USDG emits AuthorizationAlreadyUsed and returns). Not revenue.
+	StatusReverted = "reverted"
 )
+
+// Statuses lists every row status.
+var Statuses = []string{StatusPending, StatusSettled, StatusFailed, StatusReleased, StatusNeedsReview, StatusCancelled, StatusReverted}
+
+// ErrTxHashConflict is returned when a transaction hash is already held by
+// another row (UNIQUE tx_hash): the facilitator reported one transaction for two
+// authorizations. The row is moved to needs_review, never retried.
+var ErrTxHashConflict = errors.New("ledger: transaction hash already recorded for another payment")
 
 // ErrUnavailable wraps any failure to reach or use the ledger.
 var ErrUnavailable = errors.New("ledger: unavailable")
@@ -43,9 +68,22 @@ type Payment struct {
 	PayTo           string     `json:"pay_to"`
 	Nonce           string     `json:"nonce"`
 	ValidBefore     int64      `json:"valid_before"`
-	Error           *string    `json:"error"`
+	Error           *string    `json:"error,omitempty"` // never selected by public reads
 	Mock            bool       `json:"mock"`
 	UpdatedAt       *time.Time `json:"updated_at"`
+	// DeliveredAt is set when the paid content was served: once per authorization.
+	DeliveredAt *time.Time `json:"delivered_at"`
+	// ConfirmedAt is set when the reconciler found the transfer on-chain.
+	ConfirmedAt *time.Time `json:"confirmed_at"`
+}
+
+// Delivered reports whether the content was served for this payment.
+func (p *Payment) Delivered() bool { return p.DeliveredAt != nil }
+
+// Key identifies an EIP-3009 authorization (the ledger's UNIQUE key), canonical
+// (lower-case hex).
+type Key struct {
+	Network, Asset, Payer, Nonce string
 }
 
 // Tx returns the transaction hash or "".
@@ -85,4 +123,18 @@ type Stats struct {
 	TotalRequests int64      `json:"totalRequests"`
 	TotalRevenue  string     `json:"totalRevenue"` // atomic units, exact
 	LatestPayment *time.Time `json:"latestPayment"`
+	// Endpoints breaks the totals down per paid route, sorted by endpoint.
+	Endpoints []EndpointStats `json:"endpoints"`
 }
+
+// EndpointStats are the totals of one paid route.
+type EndpointStats struct {
+	Endpoint      string     `json:"endpoint"`
+	Requests      int64      `json:"requests"`
+	Revenue       string     `json:"revenue"`
+	LatestPayment *time.Time `json:"latestPayment"`
+}
+
+// PublicColumns are the columns anyone may read (everything but error).
+const PublicColumns = "id,payer_address,endpoint,amount,tx_hash,chain,status,response_summary,created_at," +
+	"network,asset,pay_to,nonce,valid_before,mock,updated_at,delivered_at,confirmed_at"

@@ -72,15 +72,15 @@ type opsCase struct {
 
 func opsCases() []opsCase {
 	return []opsCase{
-		{"settled", nil, nil, 200, map[string]float64{paywall.MetricSettled: 1}},
+		{"settled", nil, nil, 200, map[string]float64{paywall.MetricSettled: 1, paywall.MetricDelivered: 1}},
 		{"verify rejected", nil, func(s *okxtest.Server) { s.VerifyInvalid("insufficient_funds") }, 402,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerify: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerify: 1, paywall.MetricReleased: 1}},
 		{"verify unreachable", nil, func(s *okxtest.Server) { s.HTTPError("verify", 503) }, 502,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerifyError: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerifyError: 1, paywall.MetricReleased: 1}},
 		{"settle failed", nil, func(s *okxtest.Server) { s.SettleFail("insufficient_funds") }, 402,
 			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettle: 1}},
 		{"settle refused", nil, func(s *okxtest.Server) { s.Code("settle", "50113") }, 502,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettleRefused: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettleRefused: 1, paywall.MetricReleased: 1}},
 		{"settle pending", nil, func(s *okxtest.Server) { s.SettleStatus("timeout") }, 202,
 			map[string]float64{paywall.MetricPending: 1}},
 		{"settle outcome unknown", nil, func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202,
@@ -91,11 +91,11 @@ func opsCases() []opsCase {
 				h.t.Fatal(err)
 			}
 			c.Ledger = ledger.New(down)
-		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerClaim: 1}},
+		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerLookup: 1}},
 		{"ledger update fails after settle", []option{func(c *paywall.Config, h *harness) {
 			c.Ledger = &settleFails{Ledger: h.ledger}
 			c.SettleRecordAttempts = 3
-		}}, nil, 200, map[string]float64{paywall.MetricSettled: 1, paywall.MetricLedgerRetries: 2, paywall.MetricLedgerRecordFailed: 1}},
+		}}, nil, 202, map[string]float64{paywall.MetricSettled: 1, paywall.MetricLedgerRetries: 2, paywall.MetricLedgerRecordFailed: 1}},
 	}
 }
 

@@ -1,6 +1,10 @@
 // Package paywall is the net/http middleware that charges for a handler with
-// x402: challenge, local checks, facilitator verify, ledger claim, settle, record,
-// serve. The whole money path is one function, Paywall.serve, read top to bottom.
+// x402. One authorization buys one delivery. The money path, Paywall.serve, reads
+// top to bottom: decode → local checks → ledger lookup (anything known is
+// answered from the ledger, with no facilitator call) → abuse bounds → facilitator
+// verify concurrently with the ledger claim → the paid handler into a bounded
+// buffer → release the claim if it did not succeed, else settle (never retried) →
+// record settled and delivered in one write → the buffered response.
 package paywall
 
 import (
@@ -8,10 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
@@ -21,17 +31,32 @@ import (
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
-// Ledger is what the paywall needs from the payment ledger.
+// Ledger is what the paywall needs from the payment ledger (*ledger.Ledger).
 type Ledger interface {
+	// Lookup returns the row of an authorization, nil when unknown.
+	Lookup(ctx context.Context, k ledger.Key) (*ledger.Payment, error)
 	// Claim inserts a pending row; replay is true (with the existing row) when
-	// the authorization was claimed before.
+	// the authorization was claimed concurrently.
 	Claim(ctx context.Context, c ledger.Claim) (row *ledger.Payment, replay bool, err error)
-	// Settle marks a pending row settled with its transaction.
-	Settle(ctx context.Context, id, txHash string, mock bool) error
+	// Reclaim turns a released row back into a pending claim.
+	Reclaim(ctx context.Context, id string, c ledger.Claim) (*ledger.Payment, error)
+	// Release gives a pending claim back (nothing settled).
+	Release(ctx context.Context, id, reason string) error
+	// SettleDelivered marks a pending row settled and delivered in one write.
+	SettleDelivered(ctx context.Context, id, txHash string, mock bool, at time.Time) error
+	// Deliver marks a settled, undelivered row delivered (exactly one caller wins).
+	Deliver(ctx context.Context, id string, at time.Time) error
 	// Fail marks a pending row failed.
 	Fail(ctx context.Context, id, reason string) error
+	// Review moves a pending row to needs_review.
+	Review(ctx context.Context, id, reason string) error
 	// RecordTx stores the transaction of a still-pending row.
 	RecordTx(ctx context.Context, id, txHash string) error
+}
+
+// BalanceReader reads an ERC-20 balance (onchain.Reader fits).
+type BalanceReader interface {
+	BalanceOf(ctx context.Context, token, holder common.Address) (*big.Int, error)
 }
 
 // Config wires a paywall.
@@ -42,12 +67,14 @@ type Config struct {
 	// Endpoint and Summary are recorded in each row (endpoint, response_summary).
 	Endpoint string
 	Summary  string
-	// Mock marks rows as mock (MOCK_OKX_FACILITATOR=true).
+	// Mock marks rows as mock (MOCK_OKX_FACILITATOR=true). A row proves payment
+	// only to a paywall of the same mode.
 	Mock bool
-	// Now is the clock for the local checks (nil = time.Now).
+	// Now is the clock (nil = time.Now).
 	Now func() time.Time
-	// SettleRecordAttempts bounds the tries to mark a row settled after the
-	// money moved (default 4). A failure leaves the pending row for the reconciler.
+	// SettleRecordAttempts bounds the tries to record a settlement (default 3),
+	// within the invocation's deadline. A failure leaves the pending row for the
+	// reconciler and answers 202: the content is delivered once, later.
 	SettleRecordAttempts int
 	// SettleRecordBackoff is the first pause between those tries (default 100 ms).
 	SettleRecordBackoff time.Duration
@@ -55,6 +82,30 @@ type Config struct {
 	PendingRetryAfter time.Duration
 	// Metrics receives the payment outcomes (CloudWatch EMF); nil records nothing.
 	Metrics *metrics.Recorder
+
+	// Abuse bounds, all before any upstream call. PayerPerMinute and
+	// IPPerMinute are token-bucket rates for new authorizations per payer and per
+	// source IP (0 = default, negative = off); bursts default to the rate.
+	PayerPerMinute, PayerBurst int
+	IPPerMinute, IPBurst       int
+	// MaxConcurrentUpstream bounds facilitator calls in flight in this
+	// instance (default 16); past it requests get 503 + Retry-After.
+	MaxConcurrentUpstream int
+	// Balances, when set (XLAYER_RPC_URL), refuses payers whose token balance is
+	// below the price before verify; answers are cached for BalanceCacheTTL (default 15 s).
+	Balances        BalanceReader
+	BalanceCacheTTL time.Duration
+
+	// Deadlines. Every step runs under the invocation's deadline (the request
+	// context's, i.e. the Lambda's remaining time); Budget is used when the
+	// request has none (default 25 s). SettleTimeout and RecordTimeout are what
+	// settle and its record may take (defaults 20 s and 3 s): when less is left,
+	// the claim is released and the answer is 503 before settling.
+	Budget        time.Duration
+	SettleTimeout time.Duration
+	RecordTimeout time.Duration
+	// MaxResponseBytes bounds the buffered paid response (default 6 MiB).
+	MaxResponseBytes int
 }
 
 // Metric names (namespace metrics.Namespace), all dimensioned by endpoint.
@@ -67,6 +118,29 @@ const (
 	// MetricLedgerRecordFailed counts settled payments left pending for the reconciler.
 	MetricLedgerRetries      = "LedgerRetries"
 	MetricLedgerRecordFailed = "LedgerRecordFailed"
+	// MetricDelivered counts paid responses served (one per authorization).
+	MetricDelivered = "PaymentsDelivered"
+	// MetricReleased counts claims given back unsettled (verify refused, handler
+	// failed, no time left to settle, facilitator refused to settle).
+	MetricReleased = "PaymentsReleased"
+	// MetricReplayRefused counts re-presentations of a delivered or spent
+	// authorization (402 with the original receipt, no facilitator call).
+	MetricReplayRefused = "PaymentReplaysRefused"
+	// MetricRowMismatch counts ledger rows that do not match this paywall's
+	// offer (mock mode, pay_to, asset, network, amount, endpoint): refused.
+	MetricRowMismatch = "PaymentRowMismatch"
+	// MetricRateLimited counts 429s from the per-payer / per-IP bounds, and
+	// MetricBusy 503s from the per-instance upstream concurrency bound.
+	MetricRateLimited = "PaymentsRateLimited"
+	MetricBusy        = "PaymentsBusy"
+	// MetricDeadline counts claims released because the invocation had too
+	// little time left to settle and record.
+	MetricDeadline = "PaymentsDeadlineRefused"
+	// MetricTxHashConflict counts settlements whose transaction hash another
+	// row already holds (row → needs_review); MetricInvalidTxHash settlements
+	// reported successful with a malformed hash (row → needs_review).
+	MetricTxHashConflict = "TxHashConflict"
+	MetricInvalidTxHash  = "FacilitatorInvalidTxHash"
 )
 
 // Stages of MetricFailed.
@@ -76,6 +150,15 @@ const (
 	StageLedgerClaim   = "ledger_claim"   // no ledger row could be written; nothing settled
 	StageSettleRefused = "settle_refused" // the facilitator refused before moving money
 	StageSettle        = "settle"         // the settlement failed
+	StageBalance       = "balance"        // the payer's on-chain balance is below the price
+	StageLedgerLookup  = "ledger_lookup"  // the ledger could not be read; nothing called, nothing settled
+)
+
+// Reason codes of our own (402 bodies carry only these and x402's).
+const (
+	ReasonRowMismatch  = "payment_recorded_for_another_offer"
+	ReasonUnderReview  = "payment_under_review"
+	ReasonInsufficient = "insufficient_funds"
 )
 
 func (p *Paywall) count(name string, value float64, stage string) {
@@ -93,6 +176,10 @@ func (p *Paywall) count(name string, value float64, stage string) {
 type Paywall struct {
 	cfg      Config
 	verifier *x402.Verifier
+	payers   *limiter
+	ips      *limiter
+	upstream chan struct{}
+	balances *balanceCache
 }
 
 // New validates cfg.
@@ -103,32 +190,63 @@ func New(cfg Config) (*Paywall, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("paywall: Endpoint is required")
 	}
-	if cfg.SettleRecordAttempts <= 0 {
-		cfg.SettleRecordAttempts = 4
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.SettleRecordBackoff <= 0 {
-		cfg.SettleRecordBackoff = 100 * time.Millisecond
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if cfg.PendingRetryAfter <= 0 {
-		cfg.PendingRetryAfter = 10 * time.Second
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	return &Paywall{cfg: cfg, verifier: &x402.Verifier{Offer: cfg.Offer, Now: cfg.Now}}, nil
+	defInt(&cfg.SettleRecordAttempts, 3)
+	defDur(&cfg.SettleRecordBackoff, 100*time.Millisecond)
+	defDur(&cfg.PendingRetryAfter, 10*time.Second)
+	defInt(&cfg.PayerPerMinute, 20)
+	defInt(&cfg.IPPerMinute, 60)
+	defInt(&cfg.MaxConcurrentUpstream, 16)
+	defDur(&cfg.BalanceCacheTTL, 15*time.Second)
+	defDur(&cfg.Budget, 25*time.Second)
+	defDur(&cfg.SettleTimeout, 20*time.Second)
+	defDur(&cfg.RecordTimeout, 3*time.Second)
+	defInt(&cfg.MaxResponseBytes, DefaultMaxResponseBytes)
+	p := &Paywall{
+		cfg: cfg, verifier: &x402.Verifier{Offer: cfg.Offer, Now: cfg.Now},
+		payers:   newLimiter(cfg.PayerPerMinute, cfg.PayerBurst, 10000),
+		ips:      newLimiter(cfg.IPPerMinute, cfg.IPBurst, 10000),
+		upstream: make(chan struct{}, max(1, cfg.MaxConcurrentUpstream)),
+	}
+	if cfg.Balances != nil {
+		p.balances = &balanceCache{r: cfg.Balances, ttl: cfg.BalanceCacheTTL, m: map[string]balanceEntry{}}
+	}
+	return p, nil
 }
 
-// Payment is what a paid handler learns about the payment (PaymentFrom).
+// Payment is what a paid handler learns about the payment (PaymentFrom). The
+// handler runs before the settlement: Transaction is empty then, except when
+// the payment settled earlier (a 202 "pending" answer re-presented later).
 type Payment struct {
 	Transaction string
 	Payer       string
 	Amount      string
 	Network     string
-	Mock        bool
-	// Replay is true when this request re-presented an already settled payment.
+	Asset       string
+	Nonce       string
+	// PaymentID is the ledger row (x402_payments.id).
+	PaymentID string
+	Mock      bool
+	// Replay is true when the payment settled before this request (the
+	// one delivery of a payment first answered 202).
 	Replay bool
 }
 
 type paymentKey struct{}
 
-// PaymentFrom returns the settled payment of a request served by the paywall.
+// PaymentFrom returns the payment of a request served by the paywall.
 func PaymentFrom(ctx context.Context) (Payment, bool) {
 	p, ok := ctx.Value(paymentKey{}).(Payment)
 	return p, ok
@@ -144,10 +262,25 @@ func (p *Paywall) Wrap(next http.Handler) http.Handler {
 // Middleware adapts Wrap to httpapi.Chain.
 func (p *Paywall) Middleware() httpapi.Middleware { return p.Wrap }
 
+// attempt is one presentation of an authorization on its way through serve.
+type attempt struct {
+	r           *http.Request
+	w           http.ResponseWriter
+	next        http.Handler
+	log         *slog.Logger
+	resourceURL string
+	v           *x402.Verified
+	payer       string
+	key         ledger.Key
+	// ctx outlives the client (a settlement in flight must be recorded) but
+	// keeps the invocation's deadline.
+	ctx      context.Context
+	deadline time.Time
+}
+
 // serve is the money path.
 func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handler) error {
-	log := httpapi.Logger(r.Context())
-	resourceURL := resourceURL(r)
+	a := &attempt{r: r, w: w, next: next, log: httpapi.Logger(r.Context()), resourceURL: resourceURL(r)}
 
 	// 1. Which client style, and is there a payment at all?
 	header, value, err := paymentHeader(r)
@@ -155,7 +288,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return err
 	}
 	if value == "" {
-		return p.challenge(w, resourceURL, "", "this resource costs "+p.cfg.Offer.Requirements().Amount+
+		return p.challenge(w, a.resourceURL, "", "this resource costs "+p.cfg.Offer.Requirements().Amount+
 			" atomic units; pay with PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)")
 	}
 
@@ -165,162 +298,470 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return httpapi.Wrap(http.StatusBadRequest, "invalid_payment_header",
 			header+" is not base64-encoded x402 JSON", err)
 	}
-	style := styleOf(header, payload)
 
 	// 3. Local checks against our own offer. Nothing leaves the process before they pass.
-	verified, err := p.verifier.Verify(style, payload)
+	a.v, err = p.verifier.Verify(styleOf(header, payload), payload)
 	if err != nil {
 		var ce *x402.CheckError
 		if errors.As(err, &ce) {
-			return p.challenge(w, resourceURL, ce.Reason, ce.Message)
+			return p.challenge(w, a.resourceURL, ce.Reason, ce.Message)
 		}
 		return err
 	}
-	msg := verified.Msg
-	payer := strings.ToLower(msg.From.Hex())
-	freq := facilitator.Request{
-		Payment:      payload.Payload,
-		Requirements: p.cfg.Offer.Requirements(),
-		Resource:     p.cfg.Offer.Resource(resourceURL),
-	}
+	req := p.cfg.Offer.Requirements()
+	a.payer = strings.ToLower(a.v.Msg.From.Hex())
+	a.key = ledger.Key{Network: req.Network, Asset: strings.ToLower(req.Asset), Payer: a.payer,
+		Nonce: strings.ToLower(a.v.Msg.Nonce.Hex())}
 
-	// 4. Facilitator verify (balance, nonce state, token domain: what needs the chain).
-	vr, err := p.cfg.Facilitator.Verify(r.Context(), freq)
+	// From here the work must finish even if the client goes away, within the
+	// invocation's deadline.
+	var cancel context.CancelFunc
+	a.ctx, a.deadline, cancel = p.budget(r.Context())
+	defer cancel()
+
+	// 4. The ledger first: an authorization it knows is answered from its row,
+	// whatever the encoding or spelling, with no facilitator call.
+	row, err := p.cfg.Ledger.Lookup(a.ctx, a.key)
 	if err != nil {
-		p.count(MetricFailed, 1, StageVerifyError)
-		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
-			"the payment facilitator could not verify the payment; nothing was charged", err)
+		p.count(MetricFailed, 1, StageLedgerLookup)
+		return p.ledgerDown(err)
 	}
-	if !vr.Valid {
-		reason := vr.Reason
-		if reason == "" {
-			reason = x402.ReasonUnexpectedVerify
-		}
-		p.count(MetricFailed, 1, StageVerify)
-		return p.challenge(w, resourceURL, reason, "the facilitator rejected the payment: "+clip(firstNonEmpty(vr.Message, reason)))
+	if row != nil && row.Status != ledger.StatusReleased {
+		return p.known(a, row)
 	}
 
-	// From here the work must finish even if the client goes away: a settlement
-	// in flight has to be recorded. Every call below has its own deadline.
-	ctx := context.WithoutCancel(r.Context())
-
-	// 5. Claim the authorization in the ledger BEFORE settling: no row, no money.
-	row, replay, err := p.cfg.Ledger.Claim(ctx, ledger.Claim{
-		PayerAddress: payer, Endpoint: p.cfg.Endpoint, Amount: msg.Value.String(),
-		Network: freq.Requirements.Network, Asset: strings.ToLower(freq.Requirements.Asset),
-		PayTo: strings.ToLower(freq.Requirements.PayTo), Nonce: strings.ToLower(msg.Nonce.Hex()),
-		ValidBefore: msg.ValidBefore.Int64(), ResponseSummary: p.cfg.Summary, Mock: p.cfg.Mock,
-	})
-	if err != nil {
-		p.count(MetricFailed, 1, StageLedgerClaim)
-		e := httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable",
-			"the payment ledger is unavailable; nothing was charged, retry later", err)
-		e.Header = http.Header{"Retry-After": {"5"}}
+	// 5. Abuse bounds before any upstream call.
+	if err := p.admit(a); err != nil {
+		return err
+	}
+	select {
+	case p.upstream <- struct{}{}:
+		defer func() { <-p.upstream }()
+	default:
+		p.count(MetricBusy, 1, "")
+		e := httpapi.NewError(http.StatusServiceUnavailable, "busy", "too many payments in flight; nothing was charged, retry shortly")
+		e.Header = http.Header{"Retry-After": {"1"}}
 		return e
 	}
-	if replay {
-		return p.replay(w, r, next, verified, row, resourceURL)
+
+	// 6. Facilitator verify concurrently with the ledger claim.
+	freq := facilitator.Request{Payment: a.v.Canonical(), Requirements: req, Resource: p.cfg.Offer.Resource(a.resourceURL)}
+	claim := ledger.Claim{
+		PayerAddress: a.payer, Endpoint: p.cfg.Endpoint, Amount: a.v.Msg.Value.String(), Network: a.key.Network,
+		Asset: a.key.Asset, PayTo: strings.ToLower(req.PayTo), Nonce: a.key.Nonce,
+		ValidBefore: a.v.Msg.ValidBefore.Int64(), ResponseSummary: p.cfg.Summary, Mock: p.cfg.Mock,
+	}
+	var (
+		wg      sync.WaitGroup
+		vr      *facilitator.VerifyResult
+		verr    error
+		claimed *ledger.Payment
+		replay  bool
+		cerr    error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if row != nil { // released earlier: take it back
+			claimed, cerr = p.cfg.Ledger.Reclaim(a.ctx, row.ID, claim)
+			if errors.Is(cerr, ledger.ErrNotPending) { // a concurrent presentation took it
+				claimed, cerr = p.cfg.Ledger.Lookup(a.ctx, a.key)
+				replay = cerr == nil && claimed != nil
+				if cerr == nil && claimed == nil {
+					cerr = ledger.ErrUnavailable
+				}
+			}
+			return
+		}
+		claimed, replay, cerr = p.cfg.Ledger.Claim(a.ctx, claim)
+	}()
+	vr, verr = p.cfg.Facilitator.Verify(a.ctx, freq)
+	wg.Wait()
+	switch {
+	case cerr != nil:
+		p.count(MetricFailed, 1, StageLedgerClaim)
+		return p.ledgerDown(cerr)
+	case replay:
+		// Claimed concurrently by another presentation of the same authorization.
+		return p.known(a, claimed)
+	case verr != nil:
+		p.release(a, claimed.ID, "verify unavailable")
+		p.count(MetricFailed, 1, StageVerifyError)
+		if isRateLimited(verr) {
+			e := httpapi.Wrap(http.StatusServiceUnavailable, "facilitator_busy",
+				"the payment facilitator is rate limiting; nothing was charged, retry later", verr)
+			e.Header = http.Header{"Retry-After": {"5"}}
+			return e
+		}
+		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
+			"the payment facilitator could not verify the payment; nothing was charged", verr)
+	case !vr.Valid:
+		p.release(a, claimed.ID, "verify refused: "+boundedReason(vr.Reason, x402.ReasonUnexpectedVerify))
+		p.count(MetricFailed, 1, StageVerify)
+		reason := boundedReason(vr.Reason, x402.ReasonUnexpectedVerify)
+		return p.challenge(a.w, a.resourceURL, reason, "the facilitator rejected the payment ("+reason+")")
 	}
 
-	// 6. Settle. Exactly one request per authorization gets here.
-	sr, err := p.cfg.Facilitator.Settle(ctx, freq)
+	// 7. The paid handler, into a buffer: nothing reaches the client yet.
+	pay := Payment{Payer: a.payer, Amount: claim.Amount, Network: claim.Network, Asset: claim.Asset,
+		Nonce: claim.Nonce, PaymentID: claimed.ID, Mock: p.cfg.Mock}
+	buf, err := p.produce(a, pay)
+	if err != nil || !buf.succeeded() {
+		// Not delivered, not charged: the same authorization can pay again.
+		p.release(a, claimed.ID, fmt.Sprintf("handler answered %d", buf.code()))
+		if err != nil {
+			return err
+		}
+		if buf.overflow {
+			return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit; nothing was charged")
+		}
+		buf.flush(a.w)
+		return nil
+	}
+
+	// 8. Settle only if the invocation can still settle and record.
+	if left := time.Until(a.deadline); left < p.cfg.SettleTimeout+p.cfg.RecordTimeout {
+		p.release(a, claimed.ID, "not enough time left to settle")
+		p.count(MetricDeadline, 1, "")
+		e := httpapi.NewError(http.StatusServiceUnavailable, "deadline", "not enough time left to settle; nothing was charged, retry")
+		e.Header = http.Header{"Retry-After": {"1"}}
+		return e
+	}
+	return p.settle(a, claimed, freq, buf)
+}
+
+// budget derives the money path's context from the invocation: detached from
+// the client, bounded by the request's deadline (Lambda's remaining time) or Budget.
+func (p *Paywall) budget(parent context.Context) (context.Context, time.Time, context.CancelFunc) {
+	dl, ok := parent.Deadline()
+	if !ok {
+		dl = p.cfg.Now().Add(p.cfg.Budget)
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), dl)
+	return ctx, dl, cancel
+}
+
+// admit applies the per-payer and per-IP bounds and the optional balance check.
+func (p *Paywall) admit(a *attempt) error {
+	now := p.cfg.Now()
+	for _, l := range []struct {
+		lim *limiter
+		key string
+	}{{p.payers, "payer:" + a.payer}, {p.ips, "ip:" + sourceIP(a.r)}} {
+		if ok, wait := l.lim.allow(l.key, now); !ok {
+			p.count(MetricRateLimited, 1, "")
+			e := httpapi.NewError(http.StatusTooManyRequests, "rate_limited", "too many new payments; nothing was charged, retry later")
+			e.Header = http.Header{"Retry-After": {strconv.Itoa(retryAfter(wait))}}
+			return e
+		}
+	}
+	if p.balances != nil {
+		bal, err := p.balances.get(a.ctx, common.HexToAddress(p.cfg.Offer.Requirements().Asset), a.v.Msg.From, now)
+		if err != nil {
+			// The chain is an optional filter: without an answer, verify decides.
+			a.log.Warn("balance check unavailable", slog.String("error", err.Error()))
+		} else if bal.Cmp(a.v.Msg.Value) < 0 {
+			p.count(MetricFailed, 1, StageBalance)
+			return p.challenge(a.w, a.resourceURL, ReasonInsufficient, "the payer's token balance is below the price")
+		}
+	}
+	return nil
+}
+
+// produce runs the paid handler into a bounded buffer. A panic releases the
+// claim in the caller (it is reported as a 500).
+func (p *Paywall) produce(a *attempt, pay Payment) (buf *buffer, err error) {
+	buf = newBuffer(p.cfg.MaxResponseBytes)
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			buf.status = http.StatusInternalServerError
+			err = httpapi.Wrap(http.StatusInternalServerError, "internal_error", "the server could not complete the request",
+				fmt.Errorf("paid handler panicked: %v", rec))
+		}
+	}()
+	a.next.ServeHTTP(buf, a.r.WithContext(context.WithValue(a.r.Context(), paymentKey{}, pay)))
+	return buf, nil
+}
+
+// txHashRE is a transaction hash as the ledger stores it.
+var txHashRE = regexp.MustCompile(`^0x[0-9a-f]{64}$`)
+
+// settle runs once per authorization (the claim holder). It is never retried.
+func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Request, buf *buffer) error {
+	style, network := a.v.Style, freq.Requirements.Network
+	sctx, cancel := context.WithTimeout(a.ctx, p.cfg.SettleTimeout)
+	sr, err := p.cfg.Facilitator.Settle(sctx, freq)
+	cancel()
 	switch {
 	case err != nil && facilitator.IsDefinitive(err):
-		// The facilitator refused before acting: no money moved.
-		p.fail(ctx, log, row.ID, "settle refused: "+err.Error())
+		// The facilitator refused before acting: no money moved, the claim goes back.
+		p.release(a, row.ID, "settle refused")
 		p.count(MetricFailed, 1, StageSettleRefused)
+		if isRateLimited(err) {
+			e := httpapi.Wrap(http.StatusServiceUnavailable, "facilitator_busy",
+				"the payment facilitator is rate limiting; nothing was charged, retry later", err)
+			e.Header = http.Header{"Retry-After": {"5"}}
+			return e
+		}
 		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
 			"the payment facilitator refused the settlement; nothing was charged", err)
 	case err != nil:
 		// Outcome unknown (timeout, 5xx): the pending row holds everything the
-		// reconciler needs. Unpaid content is never served.
-		log.Error("settle outcome unknown; row left pending", slog.String("payment_id", row.ID), slog.String("error", err.Error()))
+		// reconciler needs. The content is delivered once it settles.
+		a.log.Error("settle outcome unknown; row left pending", slog.String("payment_id", row.ID), slog.String("error", err.Error()))
 		p.count(MetricPending, 1, "")
-		return p.pending(w, style, payer, "", "settlement outcome unknown")
+		return p.pending(a.w, style, a.payer, "", "settlement outcome unknown")
 	case sr.Status == facilitator.StatusFailed:
-		reason := firstNonEmpty(sr.Reason, x402.ReasonUnexpectedSettle)
-		p.fail(ctx, log, row.ID, reason+": "+sr.Message)
+		reason := boundedReason(sr.Reason, x402.ReasonUnexpectedSettle)
+		p.fail(a, row.ID, "settle failed: "+reason)
 		p.count(MetricFailed, 1, StageSettle)
-		p.setResponse(w, style, x402.SettlementResponse{Success: false, ErrorReason: reason, Payer: payer, Network: freq.Requirements.Network})
-		return p.challenge(w, resourceURL, reason, "settlement failed: "+clip(firstNonEmpty(sr.Message, reason)))
-	case !sr.Settled():
+		p.setResponse(a.w, style, x402.SettlementResponse{Success: false, ErrorReason: reason, Payer: a.payer, Network: network})
+		return p.challenge(a.w, a.resourceURL, reason, "settlement failed ("+reason+")")
+	}
+	tx := strings.ToLower(sr.Transaction)
+	if tx != "" && !txHashRE.MatchString(tx) {
+		// A "transaction" that cannot be one: money may have moved, but this is no receipt.
+		a.log.Error("facilitator returned a malformed transaction hash; row needs review", slog.String("payment_id", row.ID))
+		p.count(MetricInvalidTxHash, 1, "")
+		p.review(a, row.ID, "facilitator returned a malformed transaction hash")
+		return p.pending(a.w, style, a.payer, "", "settlement needs review")
+	}
+	if !sr.Settled() {
 		// pending / timeout: broadcast but unconfirmed. Keep the hash for the reconciler.
-		if sr.Transaction != "" {
-			if err := p.cfg.Ledger.RecordTx(ctx, row.ID, strings.ToLower(sr.Transaction)); err != nil {
-				log.Error("could not record the pending transaction", slog.String("payment_id", row.ID),
-					slog.String("tx", sr.Transaction), slog.String("error", err.Error()))
+		if tx != "" {
+			if err := p.cfg.Ledger.RecordTx(a.ctx, row.ID, tx); errors.Is(err, ledger.ErrTxHashConflict) {
+				return p.conflict(a, row.ID, tx)
+			} else if err != nil {
+				a.log.Error("could not record the pending transaction", slog.String("payment_id", row.ID),
+					slog.String("tx", tx), slog.String("error", err.Error()))
 			}
 		}
 		p.count(MetricPending, 1, "")
-		return p.pending(w, style, payer, sr.Transaction, "settlement "+sr.Status)
+		return p.pending(a.w, style, a.payer, tx, "settlement "+sr.Status)
 	}
 
-	// 7. Money moved: record it, retrying. If it still fails, the pending row
-	// (payer, nonce, amount) lets the reconciler resolve it, and the payer is served.
-	tx := strings.ToLower(sr.Transaction)
+	// 9. Money moved: record settled + delivered in one write, then serve.
 	p.count(MetricSettled, 1, "")
-	retries, err := p.recordSettled(ctx, row.ID, tx, sr.Mock || p.cfg.Mock)
+	retries, err := p.recordSettled(a, row.ID, tx, sr.Mock || p.cfg.Mock)
 	if retries > 0 {
 		p.count(MetricLedgerRetries, float64(retries), "")
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ledger.ErrTxHashConflict):
+		return p.conflict(a, row.ID, tx)
+	case err != nil:
+		// Unrecorded, so undelivered: the reconciler settles the row and the
+		// payer gets the content once by re-presenting the same payment.
 		p.count(MetricLedgerRecordFailed, 1, "")
-		log.Error("settled payment could not be recorded; row left pending for the reconciler",
+		a.log.Error("settled payment could not be recorded; row left pending for the reconciler",
 			slog.String("payment_id", row.ID), slog.String("tx", tx), slog.String("error", err.Error()))
+		return p.pending(a.w, style, a.payer, tx, "settled; recording the payment")
 	}
-
-	// 8. Serve, with the settlement receipt.
-	p.setResponse(w, style, x402.SettlementResponse{Success: true, Payer: payer, Transaction: tx, Network: freq.Requirements.Network})
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), paymentKey{}, Payment{
-		Transaction: tx, Payer: payer, Amount: msg.Value.String(), Network: freq.Requirements.Network, Mock: sr.Mock || p.cfg.Mock,
-	})))
+	p.count(MetricDelivered, 1, "")
+	p.setResponse(a.w, style, x402.SettlementResponse{Success: true, Payer: a.payer, Transaction: tx, Network: network})
+	buf.flush(a.w)
 	return nil
 }
 
-// replay answers a second presentation of an already claimed authorization
-// without settling again. Settled: the payment is a receipt for this resource,
-// valid as long as the authorization (the local checks already required
-// validBefore in the future), so an idempotent retry — a lost response, a
-// pending answer — gets the content. Pending: 202 again. Failed: 402.
-func (p *Paywall) replay(w http.ResponseWriter, r *http.Request, next http.Handler, v *x402.Verified, row *ledger.Payment, resourceURL string) error {
-	payer := strings.ToLower(v.Msg.From.Hex())
+// known answers an authorization the ledger already holds, without any
+// facilitator call.
+func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
+	style := a.v.Style
+	if field := p.mismatch(row); field != "" {
+		a.log.Warn("ledger row does not match this offer; refused", slog.String("payment_id", row.ID), slog.String("field", field))
+		p.count(MetricRowMismatch, 1, "")
+		return p.challenge(a.w, a.resourceURL, ReasonRowMismatch, "this payment authorization was recorded for another offer ("+field+")")
+	}
+	receipt := x402.SettlementResponse{Success: true, Payer: a.payer, Transaction: row.Tx(), Network: row.Network}
 	switch row.Status {
-	case ledger.StatusSettled:
-		if row.Endpoint != p.cfg.Endpoint {
-			return p.challenge(w, resourceURL, x402.ReasonNonceUsed, "this payment was made for another resource")
-		}
-		p.setResponse(w, v.Style, x402.SettlementResponse{Success: true, Payer: payer, Transaction: row.Tx(), Network: row.Network})
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), paymentKey{}, Payment{
-			Transaction: row.Tx(), Payer: payer, Amount: row.Amount, Network: row.Network, Mock: row.Mock, Replay: true,
-		})))
-		return nil
 	case ledger.StatusPending:
-		return p.pending(w, v.Style, payer, row.Tx(), "this payment is being settled")
-	default:
-		return p.challenge(w, resourceURL, x402.ReasonNonceUsed, "this payment authorization was already used and failed: sign a new one")
+		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is being settled")
+	case ledger.StatusNeedsReview:
+		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is under review")
+	case ledger.StatusSettled:
+		if row.Delivered() {
+			p.count(MetricReplayRefused, 1, "")
+			p.setResponse(a.w, style, receipt)
+			return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment was already used; its receipt is in "+style.ResponseHeader())
+		}
+		// Settled after a 202: its one delivery.
+		buf, err := p.produce(a, Payment{Transaction: row.Tx(), Payer: a.payer, Amount: row.Amount, Network: row.Network,
+			Asset: row.Asset, Nonce: row.Nonce, PaymentID: row.ID, Mock: row.Mock, Replay: true})
+		if err != nil {
+			return err
+		}
+		if !buf.succeeded() {
+			if buf.overflow {
+				return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit")
+			}
+			buf.flush(a.w) // still undelivered: the payer may try again
+			return nil
+		}
+		switch err := p.cfg.Ledger.Deliver(a.ctx, row.ID, p.cfg.Now()); {
+		case errors.Is(err, ledger.ErrNotPending):
+			p.count(MetricReplayRefused, 1, "")
+			p.setResponse(a.w, style, receipt)
+			return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment was already used; its receipt is in "+style.ResponseHeader())
+		case err != nil:
+			return p.ledgerDown(err)
+		}
+		p.count(MetricDelivered, 1, "")
+		p.setResponse(a.w, style, receipt)
+		buf.flush(a.w)
+		return nil
+	default: // failed, cancelled, reverted
+		p.count(MetricReplayRefused, 1, "")
+		p.setResponse(a.w, style, x402.SettlementResponse{Success: false, ErrorReason: x402.ReasonNonceUsed, Payer: a.payer,
+			Transaction: row.Tx(), Network: row.Network})
+		return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment authorization was already used and did not settle: sign a new one")
 	}
 }
 
-// recordSettled marks the row settled, retrying; it returns how many retries it took.
-func (p *Paywall) recordSettled(ctx context.Context, id, tx string, mock bool) (int, error) {
+// mismatch names the first field in which row differs from this paywall's
+// offer, or "". A row proves payment only for exactly what we sell.
+func (p *Paywall) mismatch(row *ledger.Payment) string {
+	req := p.cfg.Offer.Requirements()
+	switch {
+	case row.Mock != p.cfg.Mock:
+		return "mock"
+	case !strings.EqualFold(row.PayTo, req.PayTo):
+		return "pay_to"
+	case !strings.EqualFold(row.Asset, req.Asset):
+		return "asset"
+	case row.Network != req.Network:
+		return "network"
+	case row.Amount != req.Amount:
+		return "amount"
+	case row.Endpoint != p.cfg.Endpoint:
+		return "endpoint"
+	}
+	return ""
+}
+
+// conflict handles a transaction hash another row already holds: one
+// transaction cannot pay for two authorizations. No retry, no content; the row
+// goes to needs_review with a metric and an error log.
+func (p *Paywall) conflict(a *attempt, id, tx string) error {
+	a.log.Error("facilitator returned a transaction hash another payment holds; row needs review",
+		slog.String("payment_id", id), slog.String("tx", tx))
+	p.count(MetricTxHashConflict, 1, "")
+	p.review(a, id, "transaction hash "+tx+" is recorded for another payment")
+	return p.pending(a.w, a.v.Style, a.payer, "", "settlement needs review")
+}
+
+// recordSettled marks the row settled and delivered, retrying within the
+// deadline; it returns how many retries it took.
+func (p *Paywall) recordSettled(a *attempt, id, tx string, mock bool) (int, error) {
 	var err error
 	wait := p.cfg.SettleRecordBackoff
 	for i := 0; i < p.cfg.SettleRecordAttempts; i++ {
 		if i > 0 {
-			time.Sleep(wait)
+			select {
+			case <-a.ctx.Done():
+				return i - 1, errors.Join(err, a.ctx.Err())
+			case <-time.After(wait):
+			}
 			wait *= 2
 		}
-		if err = p.cfg.Ledger.Settle(ctx, id, tx, mock); err == nil || errors.Is(err, ledger.ErrNotPending) {
-			return i, nil
+		err = p.cfg.Ledger.SettleDelivered(a.ctx, id, tx, mock, p.cfg.Now())
+		if err == nil || errors.Is(err, ledger.ErrTxHashConflict) {
+			return i, err
+		}
+		if errors.Is(err, ledger.ErrNotPending) {
+			// Resolved meanwhile (the reconciler found the settlement): deliver once.
+			return i, p.cfg.Ledger.Deliver(a.ctx, id, p.cfg.Now())
 		}
 	}
 	return p.cfg.SettleRecordAttempts - 1, err
 }
 
-func (p *Paywall) fail(ctx context.Context, log *slog.Logger, id, reason string) {
-	if err := p.cfg.Ledger.Fail(ctx, id, clip(reason)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
-		log.Error("could not mark payment failed; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
+func (p *Paywall) release(a *attempt, id, reason string) {
+	p.count(MetricReleased, 1, "")
+	if err := p.cfg.Ledger.Release(a.ctx, id, reason); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+		a.log.Error("could not release the claim; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
 	}
+}
+
+func (p *Paywall) fail(a *attempt, id, reason string) {
+	if err := p.cfg.Ledger.Fail(a.ctx, id, clip(reason)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+		a.log.Error("could not mark payment failed; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
+	}
+}
+
+func (p *Paywall) review(a *attempt, id, reason string) {
+	if err := p.cfg.Ledger.Review(a.ctx, id, clip(reason)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+		a.log.Error("could not mark payment for review; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
+	}
+}
+
+func (p *Paywall) ledgerDown(err error) error {
+	e := httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable",
+		"the payment ledger is unavailable; nothing was charged, retry later", err)
+	e.Header = http.Header{"Retry-After": {"5"}}
+	return e
+}
+
+// isRateLimited reports an upstream rate limit (OKX 50011 / HTTP 429).
+func isRateLimited(err error) bool {
+	var fe *facilitator.Error
+	return errors.As(err, &fe) && (fe.Code == "50011" || fe.HTTPStatus == http.StatusTooManyRequests)
+}
+
+// boundedReason passes on x402's own reason codes and replaces anything else
+// (upstream prose, unknown codes) with fallback.
+func boundedReason(reason, fallback string) string {
+	if x402.KnownReason(reason) || reason == ReasonInsufficient {
+		return reason
+	}
+	return fallback
+}
+
+// sourceIP is the client address (API Gateway's sourceIp on Lambda).
+func sourceIP(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+// balanceCache remembers balances briefly: a payer's repeated purchases cost one
+// RPC call per TTL.
+type balanceCache struct {
+	r   BalanceReader
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]balanceEntry
+}
+
+type balanceEntry struct {
+	bal *big.Int
+	at  time.Time
+}
+
+func (c *balanceCache) get(ctx context.Context, token, holder common.Address, now time.Time) (*big.Int, error) {
+	k := token.Hex() + holder.Hex()
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < c.ttl {
+		return e.bal, nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	bal, err := c.r.BalanceOf(bctx, token, holder)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 10000 {
+		c.m = map[string]balanceEntry{}
+	}
+	c.m[k] = balanceEntry{bal: bal, at: now}
+	c.mu.Unlock()
+	return bal, nil
 }
 
 // challenge writes a 402 that all three client styles can pay: the v2

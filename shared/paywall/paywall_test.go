@@ -271,61 +271,58 @@ func TestEachLocalCheckFailsOnItsOwnWithoutAFacilitatorCall(t *testing.T) {
 	}
 }
 
-func TestReplayOfASettledPaymentIsServedWithoutSettlingAgain(t *testing.T) {
+func TestASettledPaymentIsDeliveredOnceAndItsReplayGetsTheReceipt(t *testing.T) {
 	hs := newHarness(t, facilitator.APIV2)
 	p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
 	first := hs.pay(p)
 	second := hs.pay(p)
-	if first.Code != 200 || second.Code != 200 {
-		t.Fatalf("statuses %d %d", first.Code, second.Code)
+	if first.Code != 200 {
+		t.Fatalf("first: status %d %s", first.Code, first.Body)
+	}
+	if r := challengeReason(t, second); r != x402.ReasonNonceUsed {
+		t.Fatalf("replay reason %q", r)
 	}
 	s1, s2 := settlement(t, first, x402.HeaderPaymentResponse), settlement(t, second, x402.HeaderPaymentResponse)
-	if s1.Transaction != s2.Transaction || !strings.Contains(second.Body.String(), `"replay":true`) {
-		t.Fatalf("replay settlement %+v vs %+v, body %s", s2, s1, second.Body)
+	if !s2.Success || s1.Transaction != s2.Transaction || strings.Contains(second.Body.String(), "paid") {
+		t.Fatalf("replay receipt %+v vs %+v, body %s", s2, s1, second.Body)
 	}
-	if hs.okx.Accepted("settle") != 1 || len(hs.rows()) != 1 {
-		t.Fatalf("settle calls %d rows %d", hs.okx.Accepted("settle"), len(hs.rows()))
+	if hs.okx.Accepted("settle") != 1 || len(hs.okx.Calls("verify")) != 1 || hs.served.Load() != 1 || len(hs.rows()) != 1 {
+		t.Fatalf("settles %d verifies %d served %d rows %d", hs.okx.Accepted("settle"), len(hs.okx.Calls("verify")), hs.served.Load(), len(hs.rows()))
 	}
 }
 
-func TestFiftyConcurrentSubmissionsOfOnePayloadSettleOnce(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2)
+func TestFiftyConcurrentSubmissionsOfOnePayloadSettleAndDeliverOnce(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+		c.PayerPerMinute, c.IPPerMinute, c.MaxConcurrentUpstream = 1000, 1000, 100
+	})
 	hs.okx.Delay("settle", 100*time.Millisecond) // keep the winner in flight while the others arrive
 	header := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()).Encode(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 50)
-	txs := make([]string, 50)
 	for i := range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := hs.do(x402.HeaderPaymentSignature, header)
-			codes[i] = w.Code
-			if w.Code == 200 {
-				txs[i] = settlement(t, w, x402.HeaderPaymentResponse).Transaction
-			}
+			codes[i] = hs.do(x402.HeaderPaymentSignature, header).Code
 		}()
 	}
 	wg.Wait()
 	ok := 0
-	for i, c := range codes {
+	for _, c := range codes {
 		switch c {
 		case http.StatusOK:
 			ok++
-			if txs[i] != txs[slicesIndex(codes, 200)] {
-				t.Fatalf("different transactions served: %v", txs)
-			}
-		case http.StatusAccepted: // the claim exists and settlement is in flight: no content
+		case http.StatusAccepted, http.StatusPaymentRequired: // in flight, or already delivered: no content
 		default:
 			t.Fatalf("unexpected status %d", c)
 		}
 	}
 	rows := hs.rows()
-	if hs.okx.Accepted("settle") != 1 || len(hs.okx.Calls("settle")) != 1 || len(rows) != 1 || rows[0].Status != ledger.StatusSettled {
+	if len(hs.okx.Calls("settle")) != 1 || len(rows) != 1 || rows[0].Status != ledger.StatusSettled || !rows[0].Delivered() {
 		t.Fatalf("settle calls %d, rows %+v", len(hs.okx.Calls("settle")), rows)
 	}
-	if ok == 0 || int(hs.served.Load()) != ok {
-		t.Fatalf("200s %d, served %d", ok, hs.served.Load())
+	if ok != 1 {
+		t.Fatalf("200s %d, want exactly one delivery (codes %v)", ok, codes)
 	}
 }
 
@@ -347,13 +344,13 @@ func TestFacilitatorFailures(t *testing.T) {
 		withTx    bool
 		check     func(t *testing.T, w *httptest.ResponseRecorder)
 	}{
-		{"verify false", func(s *okxtest.Server) { s.VerifyInvalid("insufficient_funds") }, 402, "", false,
+		{"verify false", func(s *okxtest.Server) { s.VerifyInvalid("insufficient_funds") }, 402, ledger.StatusReleased, false,
 			func(t *testing.T, w *httptest.ResponseRecorder) {
 				if r := challengeReason(t, w); r != "insufficient_funds" {
 					t.Fatalf("reason %q", r)
 				}
 			}},
-		{"verify 5xx", func(s *okxtest.Server) { s.HTTPError("verify", 503) }, 502, "", false, nil},
+		{"verify 5xx", func(s *okxtest.Server) { s.HTTPError("verify", 503) }, 502, ledger.StatusReleased, false, nil},
 		{"settle false", func(s *okxtest.Server) { s.SettleFail("insufficient_funds") }, 402, ledger.StatusFailed, false,
 			func(t *testing.T, w *httptest.ResponseRecorder) {
 				if s := settlement(t, w, x402.HeaderPaymentResponse); s.Success || s.Transaction != "" || s.ErrorReason != "insufficient_funds" {
@@ -367,7 +364,7 @@ func TestFacilitatorFailures(t *testing.T) {
 				}
 			}},
 		{"settle 5xx", func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202, ledger.StatusPending, false, nil},
-		{"settle rejected credentials", func(s *okxtest.Server) { s.Code("settle", "50113") }, 502, ledger.StatusFailed, false, nil},
+		{"settle rejected credentials", func(s *okxtest.Server) { s.Code("settle", "50113") }, 502, ledger.StatusReleased, false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -381,23 +378,24 @@ func TestFacilitatorFailures(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, w)
 			}
-			if hs.served.Load() != 0 {
+			if strings.Contains(w.Body.String(), `"content"`) {
 				t.Fatal("content served without a confirmed settlement")
 			}
 			rows := hs.rows()
-			if tc.rowStatus == "" {
-				if len(rows) != 0 || hs.okx.Accepted("settle") != 0 {
-					t.Fatalf("rows %+v settle calls %d", rows, hs.okx.Accepted("settle"))
-				}
-				return
-			}
 			if len(rows) != 1 || rows[0].Status != tc.rowStatus || (rows[0].Tx() != "") != tc.withTx {
 				t.Fatalf("rows %+v", rows)
 			}
-			// Re-sending the same payment never settles twice.
+			if tc.rowStatus == ledger.StatusReleased {
+				if hs.okx.Accepted("settle") != 0 && tc.name != "settle rejected credentials" {
+					t.Fatalf("settle calls %d", hs.okx.Accepted("settle"))
+				}
+				return
+			}
+			// Re-sending the same payment never settles twice, nor calls the facilitator.
+			before := len(hs.okx.Calls(""))
 			again := hs.pay(p)
-			if len(hs.okx.Calls("settle")) != 1 || hs.served.Load() != 0 {
-				t.Fatalf("replay: status %d settle calls %d", again.Code, len(hs.okx.Calls("settle")))
+			if len(hs.okx.Calls("")) != before || strings.Contains(again.Body.String(), `"content"`) {
+				t.Fatalf("replay: status %d, facilitator calls %d → %d", again.Code, before, len(hs.okx.Calls("")))
 			}
 		})
 	}
@@ -427,12 +425,12 @@ type settleFails struct {
 	tries atomic.Int32
 }
 
-func (s *settleFails) Settle(context.Context, string, string, bool) error {
+func (s *settleFails) SettleDelivered(context.Context, string, string, bool, time.Time) error {
 	s.tries.Add(1)
 	return errors.New("insforge: unavailable")
 }
 
-func TestLedgerDownAfterSettleServesAndLeavesAResolvableRow(t *testing.T) {
+func TestLedgerDownAfterSettleAnswers202AndLeavesAResolvableRow(t *testing.T) {
 	var sf *settleFails
 	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) {
 		sf = &settleFails{Ledger: h.ledger}
@@ -441,11 +439,11 @@ func TestLedgerDownAfterSettleServesAndLeavesAResolvableRow(t *testing.T) {
 	})
 	p := hs.payer.Pay(t, hs.offer, x402.StyleV1, time.Now())
 	w := hs.pay(p)
-	if w.Code != 200 || hs.served.Load() != 1 || sf.tries.Load() != 3 {
-		t.Fatalf("status %d served %d tries %d", w.Code, hs.served.Load(), sf.tries.Load())
+	if w.Code != http.StatusAccepted || strings.Contains(w.Body.String(), `"content"`) || sf.tries.Load() != 3 {
+		t.Fatalf("status %d body %s tries %d", w.Code, w.Body, sf.tries.Load())
 	}
 	a := p.Payload.Payload.Authorization
-	if s := settlement(t, w, x402.HeaderXPaymentResponse); !s.Success || s.Transaction != okxtest.TxHash(a.From, a.Nonce) {
+	if s := settlement(t, w, x402.HeaderXPaymentResponse); s.Success || s.Transaction != okxtest.TxHash(a.From, a.Nonce) {
 		t.Fatalf("settlement %+v", s)
 	}
 	rows := hs.rows()

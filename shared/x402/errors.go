@@ -43,3 +43,16 @@ type HeaderError struct {
 
 func (e *HeaderError) Error() string { return fmt.Sprintf("%s header: %v", e.Header, e.Err) }
 func (e *HeaderError) Unwrap() error { return e.Err }
+
+var knownReasons = map[string]bool{
+	ReasonInvalidVersion: true, ReasonUnsupportedScheme: true, ReasonInvalidNetwork: true, ReasonInvalidPayload: true,
+	ReasonInvalidRequirements: true, ReasonRecipientMismatch: true, ReasonValueMismatch: true, ReasonValueV1: true,
+	ReasonValidAfter: true, ReasonValidBefore: true, ReasonSignature: true, ReasonNonceUsed: true,
+	ReasonTransactionState: true, ReasonUnexpectedVerify: true, ReasonUnexpectedSettle: true,
+	"insufficient_funds": true, "invalid_scheme": true,
+}
+
+// KnownReason reports whether reason is one of the x402 reason codes above (or
+// insufficient_funds / invalid_scheme from the spec): the only upstream reasons
+// passed on to clients.
+func KnownReason(reason string) bool { return knownReasons[reason] }

@@ -31,6 +31,23 @@ type Verified struct {
 	Style   Style
 	Payload *PaymentPayload
 	Msg     TransferMessage
+	// Sig is the 65-byte signature with v normalised to 27 or 28.
+	Sig []byte
+}
+
+// Canonical is the authorization as parsed, in one spelling: what is forwarded to
+// the facilitator instead of the client's strings (0X prefixes, leading zeros,
+// v = 0/1, upper-case hex all collapse to the same payload).
+func (v *Verified) Canonical() ExactPayload {
+	m := v.Msg
+	return ExactPayload{
+		Signature: "0x" + hex.EncodeToString(v.Sig),
+		Authorization: Authorization{
+			From: m.From.Hex(), To: m.To.Hex(), Value: m.Value.String(),
+			ValidAfter: m.ValidAfter.String(), ValidBefore: m.ValidBefore.String(),
+			Nonce: "0x" + hex.EncodeToString(m.Nonce[:]),
+		},
+	}
 }
 
 // Verify checks p, received in style, against the offer. Each failure is a
@@ -156,7 +173,8 @@ func (v *Verifier) Verify(style Style, p *PaymentPayload) (*Verified, error) {
 	if err != nil || crypto.PubkeyToAddress(*pub) != m.From {
 		return nil, fail(ReasonSignature, "signature was not made by authorization.from for this token domain")
 	}
-	return &Verified{Style: style, Payload: p, Msg: m}, nil
+	canon := append(sig[:64:64], recID+27)
+	return &Verified{Style: style, Payload: p, Msg: m, Sig: canon}, nil
 }
 
 // parseAddress accepts a 0x-prefixed 20-byte hex address in any case.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -13,6 +14,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
@@ -25,6 +27,8 @@ type Env struct {
 	XLayerRPCURL string `envconfig:"XLAYER_RPC_URL"`
 	// After must exceed the paywall's settle deadline (20 s) by a margin.
 	After time.Duration `envconfig:"X402_RECONCILE_AFTER" default:"2m"`
+	// LogsLookback is how many blocks eth_getLogs searches for an authorization.
+	LogsLookback uint64 `envconfig:"X402_LOGS_LOOKBACK_BLOCKS" default:"10000"`
 }
 
 // Validate names the variable at fault.
@@ -35,6 +39,9 @@ func (e Env) Validate() error {
 		if _, err := config.CheckURL("XLAYER_RPC_URL", e.XLayerRPCURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if e.LogsLookback == 0 {
+		errs = append(errs, errors.New("X402_LOGS_LOOKBACK_BLOCKS must be positive"))
 	}
 	if e.After < time.Minute {
 		errs = append(errs, fmt.Errorf("X402_RECONCILE_AFTER must be at least 1m (got %s): younger rows may still be settling", e.After))
@@ -56,7 +63,8 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reconciler{Store: ledger.New(c), Facilitator: fac, After: e.After, Log: log}
+	r := &Reconciler{Store: ledger.New(c), Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
+		Metrics: metrics.New(os.Stdout, "x402-reconcile")}
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; calls carry their own deadline.
 		ec, err := ethclient.Dial(e.XLayerRPCURL)
@@ -70,7 +78,8 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 	return func(ctx context.Context) error {
 		rep, err := r.Run(ctx)
 		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
-			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved))
+			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved), slog.Int("confirmed", rep.Confirmed),
+			slog.Int("needs_review", rep.NeedsReview), slog.Int("cancelled", rep.Cancelled), slog.Int("reverted", rep.Reverted))
 		return err
 	}, nil
 }

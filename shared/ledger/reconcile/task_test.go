@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/ledger/reconcile"
 )
 
@@ -39,7 +40,25 @@ func TestBuildValidatesAndRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A mock row left pending three minutes ago: the run closes it as failed.
+	l := ledger.New(s.ServiceClient())
+	row, _, err := l.Claim(context.Background(), ledger.Claim{
+		PayerAddress: "0x1111111111111111111111111111111111111111", Endpoint: "/x402/report", Amount: "1",
+		Network: "eip155:196", Asset: "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8",
+		PayTo: "0x209693bc6afc0c5328ba36faf03c514ef312287c", Nonce: "0x" + strings.Repeat("ab", 32),
+		ValidBefore: 1, Mock: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool.Exec(context.Background(), `UPDATE x402_payments SET created_at = now() - interval '3 minutes' WHERE id = $1`, row.ID); err != nil {
+		t.Fatal(err)
+	}
 	if err := run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	got, err := l.Get(context.Background(), row.ID)
+	if err != nil || got.Status != ledger.StatusFailed || got.ErrorText() != "mock payment was never confirmed" {
+		t.Fatalf("row after the run: %+v, %v", got, err)
 	}
 }

@@ -97,9 +97,13 @@ type Report struct {
 
 // Body is the response.
 type Body struct {
-	Report  Report `json:"report"`
+	Report Report `json:"report"`
+	// Payment identifies the payment; the content is produced before it settles,
+	// so the transaction is in the PAYMENT-RESPONSE receipt, not here (tx_hash is
+	// set only when the payment had settled earlier).
 	Payment struct {
-		TxHash string `json:"tx_hash"`
+		ID     string `json:"id"`
+		TxHash string `json:"tx_hash,omitempty"`
 		Payer  string `json:"payer"`
 		Amount string `json:"amount"`
 		Mock   bool   `json:"mock"`
@@ -132,7 +136,7 @@ func Handler(now func() time.Time) http.Handler {
 			Title: "Crypto Market Analysis", GeneratedAt: now().UTC().Format(time.RFC3339),
 			Model: "none (deterministic demo)", Assets: snapshot, Analysis: analysis,
 		}
-		b.Payment.TxHash, b.Payment.Payer, b.Payment.Amount, b.Payment.Mock = p.Transaction, p.Payer, p.Amount, p.Mock
+		b.Payment.ID, b.Payment.TxHash, b.Payment.Payer, b.Payment.Amount, b.Payment.Mock = p.PaymentID, p.Transaction, p.Payer, p.Amount, p.Mock
 		w.Header().Set("Cache-Control", "no-store")
 		httpapi.WriteJSON(w, http.StatusOK, b)
 	})

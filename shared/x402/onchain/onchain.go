@@ -31,6 +31,7 @@ const tokenABI = `[
    {"name":"fields","type":"bytes1"},{"name":"name","type":"string"},{"name":"version","type":"string"},
    {"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"},{"name":"salt","type":"bytes32"},
    {"name":"extensions","type":"uint256[]"}]},
+ {"type":"function","name":"balanceOf","stateMutability":"view","inputs":[{"name":"account","type":"address"}],"outputs":[{"name":"","type":"uint256"}]},
  {"type":"function","name":"authorizationState","stateMutability":"view","inputs":[
    {"name":"authorizer","type":"address"},{"name":"nonce","type":"bytes32"}],"outputs":[{"name":"","type":"bool"}]}
 ]`

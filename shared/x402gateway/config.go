@@ -90,8 +90,8 @@ func (c Config) Validate() error {
 	if c.UpstreamTimeout < 100*time.Millisecond || c.UpstreamTimeout > 25*time.Second {
 		errs = append(errs, fmt.Errorf("%s must be between 100ms and 25s (got %s)", VarUpstreamTimeout, c.UpstreamTimeout))
 	}
-	if c.SettleReserve < time.Second || c.SettleReserve > 20*time.Second {
-		errs = append(errs, fmt.Errorf("%s must be between 1s and 20s (got %s)", VarSettleReserve, c.SettleReserve))
+	if c.SettleReserve < 5*time.Second || c.SettleReserve > 20*time.Second {
+		errs = append(errs, fmt.Errorf("%s must be between 5s and 20s (got %s)", VarSettleReserve, c.SettleReserve))
 	}
 	if c.MaxResponseBytes < 1 || c.MaxResponseBytes > MaxResponseBytesLimit {
 		errs = append(errs, fmt.Errorf("%s must be between 1 and %d", VarMaxResponseBytes, MaxResponseBytesLimit))

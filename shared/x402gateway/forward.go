@@ -145,7 +145,7 @@ func (f *forwarder) budget(ctx context.Context) (time.Duration, bool) {
 			d = left
 		}
 	}
-	return d, d >= minUpstreamTime
+	return d, d >= min(minUpstreamTime, f.timeout)
 }
 
 // request builds the upstream request: same method, path suffix, query and body;

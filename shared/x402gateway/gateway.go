@@ -51,6 +51,10 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Log: log})
 }
 
+// recordTimeout is the paywall's bound on recording a settlement; the rest of
+// X402_GATEWAY_SETTLE_RESERVE bounds the settle call itself.
+const recordTimeout = 3 * time.Second
+
 // Deps are the parts New does not build from Config (tests inject them).
 type Deps struct {
 	Facilitator facilitator.Facilitator
@@ -91,6 +95,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 		pw, err := paywall.New(paywall.Config{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
 			Mock: c.MockFacilitator, Now: now, Metrics: rec,
+			// The settle reserve is what the paywall needs after the upstream call.
+			SettleTimeout: c.SettleReserve - recordTimeout, RecordTimeout: recordTimeout,
+			MaxResponseBytes: int(c.MaxResponseBytes),
 		})
 		if err != nil {
 			return nil, err
@@ -189,8 +196,8 @@ func bufferBody(next http.Handler) http.Handler {
 func receiptOf(p paywall.Payment, offer *x402.Offer) Receipt {
 	req := offer.Requirements()
 	return Receipt{
-		Payer: p.Payer, Amount: p.Amount, Network: p.Network,
-		Asset: strings.ToLower(req.Asset), PayTo: strings.ToLower(req.PayTo),
+		PaymentID: p.PaymentID, Payer: p.Payer, Amount: p.Amount, Network: p.Network, Asset: p.Asset,
+		PayTo: strings.ToLower(req.PayTo), Nonce: p.Nonce,
 	}
 }
 

@@ -1,0 +1,177 @@
+package x402gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+	"github.com/insforge/edge-functions-go/shared/x402gateway"
+)
+
+// An upstream that fails in any way is not paid for: no settlement, the claim is
+// released, and the same signed authorization buys the call once the upstream
+// works again (exactly one settle, one delivery).
+func TestUpstreamFailuresAreNotChargedAndTheAuthorizationStaysUsable(t *testing.T) {
+	cases := []struct {
+		name    string
+		respond func(w http.ResponseWriter, r *http.Request)
+		status  int
+		code    string
+	}{
+		{"5xx", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "database on fire at 10.0.0.3", http.StatusInternalServerError)
+		}, http.StatusBadGateway, "upstream_error"},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, http.StatusGatewayTimeout, "upstream_timeout"},
+		{"oversized answer", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(strings.Repeat("x", testMaxBytes+1)))
+		}, http.StatusBadGateway, "upstream_response_too_large"},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/base/elsewhere", http.StatusFound)
+		}, http.StatusBadGateway, "upstream_redirect"},
+		{"credential refused", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusUnauthorized)
+		}, http.StatusBadGateway, "upstream_refused"},
+		{"upstream asks for its own payment", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusPaymentRequired)
+		}, http.StatusBadGateway, "upstream_refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, func(c *x402gateway.Config) { c.UpstreamTimeout = 300 * time.Millisecond })
+			hs.up.Respond(tc.respond)
+			w, p := hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, hs.quoteOffer(), x402.StyleV2)
+			if w.Code != tc.status || errorCode(t, w) != tc.code {
+				t.Fatalf("status %d body %s", w.Code, w.Body)
+			}
+			if strings.Contains(w.Body.String(), "10.0.0.3") || w.Header().Get(x402.HeaderPaymentResponse) != "" {
+				t.Fatalf("upstream detail or a receipt leaked: %v %s", w.Header(), w.Body)
+			}
+			if hs.okx.Accepted("settle") != 0 {
+				t.Fatal("settled a failed delivery")
+			}
+			for _, r := range hs.rows() {
+				if r.Status == ledger.StatusSettled {
+					t.Fatalf("row settled: %+v", r)
+				}
+			}
+			if n := len(hs.up.Calls()); n != 1 {
+				t.Fatalf("upstream called %d times (redirect followed?)", n)
+			}
+
+			// The upstream recovers: the same authorization pays, once.
+			hs.up.Respond(nil)
+			h := http.Header{}
+			h.Set(p.Header(), p.Encode(t))
+			again := hs.do(req{method: http.MethodGet, target: "/pay/quote", header: h})
+			if again.Code != http.StatusOK || !settlementOf(t, again).Success {
+				t.Fatalf("re-presented: %d %s", again.Code, again.Body)
+			}
+			rows := hs.rows()
+			if hs.okx.Accepted("settle") != 1 || len(rows) != 1 || rows[0].Status != ledger.StatusSettled || rows[0].Endpoint != "GET /pay/quote" {
+				t.Fatalf("settles %d rows %+v", hs.okx.Accepted("settle"), rows)
+			}
+		})
+	}
+}
+
+// A 4xx about the caller's own request is relayed, and not charged.
+func TestUpstreamClientErrorIsRelayedAndNotCharged(t *testing.T) {
+	hs := newHarness(t)
+	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":"no such item"}`))
+	})
+	w, _ := hs.paid(req{method: http.MethodGet, target: "/pay/items/404"}, hs.offer("2", "Read an item", "application/json"), x402.StyleV2)
+	if w.Code != http.StatusNotFound || w.Body.String() != `{"error":"no such item"}` || hs.okx.Accepted("settle") != 0 {
+		t.Fatalf("status %d body %s settles %d", w.Code, w.Body, hs.okx.Accepted("settle"))
+	}
+}
+
+// A delivered payment is never served again, in any encoding: 402 with the
+// original receipt, no facilitator call, no upstream call.
+func TestReplayOfADeliveredPaymentIsRefusedWithoutCalls(t *testing.T) {
+	hs := newHarness(t)
+	o := hs.quoteOffer()
+	w, p := hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, o, x402.StyleV2)
+	if w.Code != http.StatusOK {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	tx := settlementOf(t, w).Transaction
+	verifies := hs.okx.Accepted("verify")
+	v1 := *p
+	v1.Style = x402.StyleV1
+	v1.Payload.X402Version, v1.Payload.Accepted, v1.Payload.Resource = 1, nil, nil
+	v1.Payload.Scheme, v1.Payload.Network = x402.SchemeExact, x402test.Network
+	for _, replay := range []*x402test.Payment{p, &v1} {
+		h := http.Header{}
+		h.Set(replay.Header(), replay.Encode(t))
+		r := hs.do(req{method: http.MethodGet, target: "/pay/quote", header: h})
+		if pr := challenge(t, r); pr.Error != x402.ReasonNonceUsed {
+			t.Fatalf("replay reason %q", pr.Error)
+		}
+		name := replay.Style.ResponseHeader()
+		s, err := x402.DecodeSettlementResponse(name, r.Header().Get(name))
+		if err != nil || s.Transaction != tx {
+			t.Fatalf("replay receipt %+v %v", s, err)
+		}
+	}
+	// Presented on another route it buys nothing there either.
+	other := http.Header{}
+	other.Set(p.Header(), p.Encode(t))
+	r := hs.do(req{method: http.MethodGet, target: "/pay/items/1", header: other})
+	if r.Code != http.StatusPaymentRequired {
+		t.Fatalf("other route: %d", r.Code)
+	}
+	if hs.okx.Accepted("verify") != verifies || hs.okx.Accepted("settle") != 1 || len(hs.up.Calls()) != 1 {
+		t.Fatalf("replays cost calls: verify %d→%d settle %d upstream %d", verifies, hs.okx.Accepted("verify"),
+			hs.okx.Accepted("settle"), len(hs.up.Calls()))
+	}
+}
+
+// Concurrent copies of one payment call the upstream once and settle once.
+func TestConcurrentCopiesCallTheUpstreamOnce(t *testing.T) {
+	hs := newHarness(t)
+	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		_, _ = w.Write([]byte(`{}`))
+	})
+	p := hs.payer.Pay(t, hs.quoteOffer(), x402.StyleV2, time.Now())
+	header := p.Encode(t)
+	const n = 10
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := http.Header{}
+			h.Set(p.Header(), header)
+			codes[i] = hs.do(req{method: http.MethodGet, target: "/pay/quote", header: h}).Code
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusAccepted, http.StatusPaymentRequired:
+		default:
+			t.Fatalf("codes %v", codes)
+		}
+	}
+	if ok != 1 || len(hs.up.Calls()) != 1 || hs.okx.Accepted("settle") != 1 {
+		t.Fatalf("codes %v upstream %d settles %d", codes, len(hs.up.Calls()), hs.okx.Accepted("settle"))
+	}
+}

@@ -131,4 +131,16 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
     assert.equal(receipt.transaction, first[0].tx_hash);
     assert.equal((await rowsFor(account.address)).filter((x) => x.status === 'settled').length, 1);
   });
+
+  it('GET /x402/payments breaks revenue down per gateway route', async () => {
+    const r = await fetchT(`${runner.url}/x402/payments`);
+    assert.equal(r.status, 200);
+    const { stats } = await r.json();
+    const quote = stats.endpoints.find((e) => e.endpoint === 'GET /pay/quote');
+    const echo = stats.endpoints.find((e) => e.endpoint === 'POST /pay/echo');
+    assert.ok(quote && quote.requests >= 2, JSON.stringify(stats.endpoints));
+    assert.ok(echo && echo.requests >= 1, JSON.stringify(stats.endpoints));
+    assert.ok(!stats.endpoints.some((e) => e.endpoint === 'GET /pay/fail'), 'a failing route earns nothing');
+    assert.equal(quote.revenue, '0', 'mock rows are never revenue');
+  });
 });

@@ -19,13 +19,14 @@ type Env struct {
 	config.Environment
 }
 
-// Validate names the variable at fault. Mock mode is refused in production.
+// Validate names the variable at fault. Mock mode is allowed only where
+// ENVIRONMENT is explicitly development or test.
 func (e Env) Validate() error {
 	if e.OKXAPI != APIV1 && e.OKXAPI != APIV2 {
 		return fmt.Errorf("OKX_API must be v2 or v1, got %q", e.OKXAPI)
 	}
 	if e.MockFacilitator {
-		if e.IsProduction() {
+		if !MockAllowed(e.Environment) {
 			return ErrMockInProduction
 		}
 		return nil

@@ -17,12 +17,23 @@ type Mock struct{}
 
 var _ Facilitator = Mock{}
 
-// ErrMockInProduction is returned when mock mode is requested in production.
-var ErrMockInProduction = errors.New("MOCK_OKX_FACILITATOR=true is refused when ENVIRONMENT=production")
+// ErrMockInProduction is returned when mock mode is requested anywhere but an
+// explicit development or test environment.
+var ErrMockInProduction = errors.New("MOCK_OKX_FACILITATOR=true needs ENVIRONMENT=development or ENVIRONMENT=test")
 
-// NewMock returns the mock facilitator unless env is production.
+// MockAllowed is the allow-list for mock mode: only an ENVIRONMENT explicitly
+// named development or test. Unset, production, staging, a typo: refused.
+func MockAllowed(env config.Environment) bool {
+	switch strings.ToLower(strings.TrimSpace(env.Name)) {
+	case "development", "test":
+		return true
+	}
+	return false
+}
+
+// NewMock returns the mock facilitator where MockAllowed.
 func NewMock(env config.Environment) (Mock, error) {
-	if env.IsProduction() {
+	if !MockAllowed(env) {
 		return Mock{}, ErrMockInProduction
 	}
 	return Mock{}, nil

@@ -3,7 +3,10 @@ package facilitator_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +249,56 @@ func TestMockRefusesProductionAndIsDeterministic(t *testing.T) {
 	other := request(t)
 	if c, _ := m.Settle(context.Background(), other); c.Transaction == a.Transaction {
 		t.Fatal("two payments got the same mock hash")
+	}
+}
+
+func TestMockModeIsAnAllowList(t *testing.T) {
+	for name, allowed := range map[string]bool{
+		"development": true, "test": true, " Development ": true,
+		"": false, "production": false, "prod": false, "staging": false, "dev": false, "develop": false, "testing": false,
+	} {
+		env := config.Environment{Name: name}
+		if got := facilitator.MockAllowed(env); got != allowed {
+			t.Errorf("ENVIRONMENT=%q: allowed %v", name, got)
+		}
+		_, err := facilitator.NewMock(env)
+		verr := facilitator.Env{OKXAPI: facilitator.APIV2, MockFacilitator: true, Environment: env}.Validate()
+		if (err == nil) != allowed || (verr == nil) != allowed {
+			t.Errorf("ENVIRONMENT=%q: NewMock %v, Validate %v", name, err, verr)
+		}
+		if verr != nil && !strings.Contains(verr.Error(), "ENVIRONMENT") {
+			t.Errorf("error does not name ENVIRONMENT: %v", verr)
+		}
+	}
+}
+
+func TestOKXClientRefusesRedirects(t *testing.T) {
+	var leaked atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("OK-ACCESS-KEY") != "" || r.Header.Get("OK-ACCESS-PASSPHRASE") != "" {
+			leaked.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer target.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	for _, hc := range []*http.Client{nil, {}, {CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
+		c, err := facilitator.NewOKX(facilitator.OKXConfig{BaseURL: redirector.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret,
+			Passphrase: okxtest.Passphrase, HTTPClient: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, verr := c.Verify(context.Background(), request(t))
+		_, serr := c.Settle(context.Background(), request(t))
+		var fe *facilitator.Error
+		if !errors.As(verr, &fe) || fe.HTTPStatus != http.StatusTemporaryRedirect || !facilitator.IsDefinitive(serr) {
+			t.Fatalf("verify %v, settle %v", verr, serr)
+		}
+	}
+	if leaked.Load() != 0 {
+		t.Fatalf("%d requests followed the redirect with OKX credentials", leaked.Load())
 	}
 }

@@ -7,11 +7,12 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
-// Env is the x402 configuration (issue item 8), loaded with config.Load.
+// Env is the x402 configuration, loaded with config.Load.
 type Env struct {
 	PaymentRecipient  string `envconfig:"PAYMENT_RECIPIENT" required:"true"`
 	Price             string `envconfig:"X402_PRICE" default:"1"`
@@ -20,7 +21,18 @@ type Env struct {
 	AssetName         string `envconfig:"X402_ASSET_NAME" default:"Global Dollar"`
 	AssetVersion      string `envconfig:"X402_ASSET_VERSION" default:"1"`
 	MaxTimeoutSeconds int    `envconfig:"X402_MAX_TIMEOUT_SECONDS" default:"300"`
+	// Abuse bounds in front of facilitator verify (docs/x402.md, "Limits").
+	PayerPerMinute        int `envconfig:"X402_PAYER_PER_MINUTE" default:"20"`
+	IPPerMinute           int `envconfig:"X402_IP_PER_MINUTE" default:"60"`
+	MaxConcurrentUpstream int `envconfig:"X402_MAX_CONCURRENT_UPSTREAM" default:"16"`
+	// XLayerRPCURL enables the balanceOf(payer) check before verify.
+	XLayerRPCURL string `envconfig:"XLAYER_RPC_URL"`
 	facilitator.Env
+}
+
+// Limits copies the abuse bounds into cfg.
+func (e Env) Limits(cfg *Config) {
+	cfg.PayerPerMinute, cfg.IPPerMinute, cfg.MaxConcurrentUpstream = e.PayerPerMinute, e.IPPerMinute, e.MaxConcurrentUpstream
 }
 
 // Validate checks every variable, naming the one at fault.
@@ -34,6 +46,19 @@ func (e Env) Validate() error {
 	}
 	if !strings.HasPrefix(e.Asset, "0x") || !common.IsHexAddress(e.Asset) {
 		return errors.New("X402_ASSET must be a 0x-prefixed token address")
+	}
+	for _, v := range []struct {
+		name string
+		val  int
+	}{{"X402_PAYER_PER_MINUTE", e.PayerPerMinute}, {"X402_IP_PER_MINUTE", e.IPPerMinute}, {"X402_MAX_CONCURRENT_UPSTREAM", e.MaxConcurrentUpstream}} {
+		if v.val <= 0 {
+			return fmt.Errorf("%s must be a positive integer", v.name)
+		}
+	}
+	if e.XLayerRPCURL != "" {
+		if _, err := config.CheckURL("XLAYER_RPC_URL", e.XLayerRPCURL); err != nil {
+			return err
+		}
 	}
 	if _, err := x402.NewOffer(e.Params("")); err != nil {
 		switch {
@@ -59,5 +84,5 @@ func (e Env) Params(description string) x402.Params {
 }
 
 // Facilitator builds the OKX client, or the mock when MOCK_OKX_FACILITATOR=true
-// (refused in production).
+// (only where ENVIRONMENT is development or test).
 func (e Env) Facilitator() (facilitator.Facilitator, error) { return e.Env.Build() }

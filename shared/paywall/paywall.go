@@ -89,7 +89,8 @@ type Config struct {
 	PayerPerMinute, PayerBurst int
 	IPPerMinute, IPBurst       int
 	// MaxConcurrentUpstream bounds facilitator calls in flight in this
-	// instance (default 16); past it requests get 503 + Retry-After.
+	// instance (default 16): a verify past it is refused (503 + Retry-After),
+	// a settle waits for a slot within its deadline.
 	MaxConcurrentUpstream int
 	// Balances, when set (XLAYER_RPC_URL), refuses payers whose token balance is
 	// below the price before verify; answers are cached for BalanceCacheTTL (default 15 s).
@@ -334,9 +335,9 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	if err := p.admit(a); err != nil {
 		return err
 	}
+	// The per-instance bound on verify calls: refused at once when full (no claim yet).
 	select {
 	case p.upstream <- struct{}{}:
-		defer func() { <-p.upstream }()
 	default:
 		p.count(MetricBusy, 1, "")
 		e := httpapi.NewError(http.StatusServiceUnavailable, "busy", "too many payments in flight; nothing was charged, retry shortly")
@@ -376,6 +377,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		claimed, replay, cerr = p.cfg.Ledger.Claim(a.ctx, claim)
 	}()
 	vr, verr = p.cfg.Facilitator.Verify(a.ctx, freq)
+	<-p.upstream
 	wg.Wait()
 	switch {
 	case cerr != nil:
@@ -493,7 +495,17 @@ var txHashRE = regexp.MustCompile(`^0x[0-9a-f]{64}$`)
 func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Request, buf *buffer) error {
 	style, network := a.v.Style, freq.Requirements.Network
 	sctx, cancel := context.WithTimeout(a.ctx, p.cfg.SettleTimeout)
-	sr, err := p.cfg.Facilitator.Settle(sctx, freq)
+	// Settles share the bound but wait for a slot: this request holds a claim
+	// and a produced response.
+	var sr *facilitator.SettleResult
+	var err error
+	select {
+	case p.upstream <- struct{}{}:
+		sr, err = p.cfg.Facilitator.Settle(sctx, freq)
+		<-p.upstream
+	case <-sctx.Done():
+		err = &facilitator.Error{Op: "settle", Message: "no upstream slot before the deadline", Definitive: true, Err: sctx.Err()}
+	}
 	cancel()
 	switch {
 	case err != nil && facilitator.IsDefinitive(err):

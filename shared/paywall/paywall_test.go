@@ -16,6 +16,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
@@ -35,6 +36,8 @@ type harness struct {
 	payer  *x402test.Payer
 	h      http.Handler
 	served atomic.Int32
+	// fail, when set, is the status the paid handler answers with (an httpapi error).
+	fail atomic.Int32
 }
 
 type option func(*paywall.Config, *harness)
@@ -65,6 +68,10 @@ func newHarness(t *testing.T, api string, opts ...option) *harness {
 		p, ok := paywall.PaymentFrom(r.Context())
 		if !ok {
 			t.Error("handler ran without a payment")
+		}
+		if code := int(hs.fail.Load()); code != 0 {
+			httpapi.WriteError(w, r, httpapi.NewError(code, "upstream_failed", "the upstream failed"))
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"content": "paid", "tx": p.Transaction, "replay": p.Replay})

@@ -11,6 +11,7 @@ package x402gateway
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -29,6 +31,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
 // Build wires the function from the environment.
@@ -48,7 +51,16 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	if c.MockFacilitator {
 		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
 	}
-	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Log: log})
+	var bal paywall.BalanceReader
+	if c.XLayerRPCURL != "" {
+		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
+		ec, err := ethclient.Dial(c.XLayerRPCURL)
+		if err != nil {
+			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
+		}
+		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
+	}
+	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Balances: bal, Log: log})
 }
 
 // recordTimeout is the paywall's bound on recording a settlement; the rest of
@@ -59,6 +71,7 @@ const recordTimeout = 3 * time.Second
 type Deps struct {
 	Facilitator facilitator.Facilitator
 	Ledger      paywall.Ledger
+	Balances    paywall.BalanceReader // XLAYER_RPC_URL; nil: no balance check
 	Log         *slog.Logger
 	Now         func() time.Time // nil: time.Now
 	Metrics     io.Writer        // CloudWatch EMF lines; nil: stdout
@@ -92,13 +105,15 @@ func New(c Config, d Deps) (http.Handler, error) {
 		if err != nil {
 			return nil, errors.Join(errors.New(VarRoutes+": route "+rt.Key()), err)
 		}
-		pw, err := paywall.New(paywall.Config{
+		pc := paywall.Config{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
-			Mock: c.MockFacilitator, Now: now, Metrics: rec,
+			Mock: c.MockFacilitator, Now: now, Metrics: rec, Balances: d.Balances,
 			// The settle reserve is what the paywall needs after the upstream call.
 			SettleTimeout: c.SettleReserve - recordTimeout, RecordTimeout: recordTimeout,
 			MaxResponseBytes: int(c.MaxResponseBytes),
-		})
+		}
+		c.Limits(&pc)
+		pw, err := paywall.New(pc)
 		if err != nil {
 			return nil, err
 		}

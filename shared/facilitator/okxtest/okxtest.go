@@ -15,10 +15,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // Credentials the fake accepts.
@@ -59,7 +62,12 @@ type Server struct {
 	delay       map[string]time.Duration
 	txStatus    map[string]string
 	byNonce     map[string]string
+	settleTx    string
 }
+
+// SettleTx makes every successful settle report tx as its transaction ("" =
+// the per-authorization TxHash): a malformed or duplicated hash for tests.
+func (s *Server) SettleTx(tx string) { s.mu.Lock(); s.settleTx = tx; s.mu.Unlock() }
 
 // New starts a fake for the API family ("v2" or "v1") and fails t at cleanup if
 // any request was refused, unless AllowRejections was called.
@@ -333,13 +341,36 @@ func strictDecode(body []byte, v any) error {
 	return dec.Decode(v)
 }
 
+var (
+	canonicalSig   = regexp.MustCompile(`^0x[0-9a-f]{128}(1b|1c)$`)
+	canonicalNonce = regexp.MustCompile(`^0x[0-9a-f]{64}$`)
+	canonicalUint  = regexp.MustCompile(`^(0|[1-9][0-9]{0,77})$`)
+)
+
+// checkPayload insists on the canonical spelling the paywall forwards (the
+// parsed authorization, not the client's strings): lower-case hex signature
+// with v = 27/28, EIP-55 addresses, lower-case nonce, decimals without
+// leading zeros.
 func checkPayload(p exactPayload) error {
 	a := p.Authorization
-	if !strings.HasPrefix(p.Signature, "0x") || len(p.Signature) != 132 {
-		return fmt.Errorf("signature must be 65 bytes of 0x hex")
+	if !canonicalSig.MatchString(p.Signature) {
+		return fmt.Errorf("signature must be 65 bytes of lower-case 0x hex with v = 27 or 28")
 	}
 	if a.From == "" || a.To == "" || a.Value == "" || a.ValidAfter == "" || a.ValidBefore == "" || len(a.Nonce) != 66 {
 		return fmt.Errorf("authorization is incomplete")
+	}
+	for _, addr := range []string{a.From, a.To} {
+		if !common.IsHexAddress(addr) || common.HexToAddress(addr).Hex() != addr {
+			return fmt.Errorf("address %q is not EIP-55 checksummed 0x hex", addr)
+		}
+	}
+	if !canonicalNonce.MatchString(a.Nonce) {
+		return fmt.Errorf("nonce is not lower-case 0x hex")
+	}
+	for _, v := range []string{a.Value, a.ValidAfter, a.ValidBefore} {
+		if !canonicalUint.MatchString(v) {
+			return fmt.Errorf("%q is not a canonical decimal", v)
+		}
 	}
 	return nil
 }
@@ -434,6 +465,9 @@ func (s *Server) answerSettle(w http.ResponseWriter, req reqShape) {
 	key := strings.ToLower(req.from + "|" + req.nonce)
 	_, used := s.byNonce[key]
 	tx := TxHash(req.from, req.nonce)
+	if s.settleTx != "" {
+		tx = s.settleTx
+	}
 	if fail == "" && !used {
 		s.byNonce[key] = tx
 		if state == "" {

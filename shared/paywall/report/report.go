@@ -4,10 +4,13 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
@@ -17,6 +20,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
 // Endpoint is the paid route.
@@ -51,20 +55,31 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	if e.MockFacilitator {
 		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
 	}
-	return New(e, fac, ledger.New(c), log, time.Now)
+	var bal paywall.BalanceReader
+	if e.XLayerRPCURL != "" {
+		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
+		ec, err := ethclient.Dial(e.XLayerRPCURL)
+		if err != nil {
+			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
+		}
+		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
+	}
+	return New(e, fac, ledger.New(c), bal, log, time.Now)
 }
 
 // New builds the handler from parts (tests inject them).
-func New(e Env, fac facilitator.Facilitator, l paywall.Ledger, log *slog.Logger, now func() time.Time) (http.Handler, error) {
+func New(e Env, fac facilitator.Facilitator, l paywall.Ledger, bal paywall.BalanceReader, log *slog.Logger, now func() time.Time) (http.Handler, error) {
 	offer, err := x402.NewOffer(e.Params("Crypto market report (demo content)"))
 	if err != nil {
 		return nil, err
 	}
-	pw, err := paywall.New(paywall.Config{
+	cfg := paywall.Config{
 		Offer: offer, Facilitator: fac, Ledger: l, Endpoint: Endpoint,
 		Summary: "Crypto Market Analysis report", Mock: e.MockFacilitator, Now: now,
-		Metrics: metrics.New(os.Stdout, "x402-report"),
-	})
+		Metrics: metrics.New(os.Stdout, "x402-report"), Balances: bal,
+	}
+	e.Limits(&cfg)
+	pw, err := paywall.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
 func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
 	s := insforgetest.New(t)
 	cases := map[string]map[string]string{
-		"MOCK_OKX_FACILITATOR": {"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "production"},
+		"MOCK_OKX_FACILITATOR": {"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "staging"},
 		"PAYMENT_RECIPIENT":    {"MOCK_OKX_FACILITATOR": "true", "PAYMENT_RECIPIENT": "0x1234"},
 		"INSFORGE_SERVICE_KEY": {"MOCK_OKX_FACILITATOR": "true", "INSFORGE_SERVICE_KEY": "not-a-key"},
 		"OKX_API_KEY":          {},

@@ -175,3 +175,27 @@ func TestConcurrentCopiesCallTheUpstreamOnce(t *testing.T) {
 		t.Fatalf("codes %v upstream %d settles %d", codes, len(hs.up.Calls()), hs.okx.Accepted("settle"))
 	}
 }
+
+// The abuse bounds are the function's, not each route's: a payer over its
+// per-minute budget is refused on every route, before any facilitator call.
+func TestAbuseBoundsAreSharedAcrossRoutes(t *testing.T) {
+	hs := newHarness(t, func(c *x402gateway.Config) { c.PayerPerMinute = 2 })
+	items := hs.offer("2", "Read an item", "application/json")
+	for i, step := range []struct {
+		target string
+		offer  *x402.Offer
+		want   int
+	}{
+		{"/pay/quote", hs.quoteOffer(), http.StatusOK},
+		{"/pay/items/1", items, http.StatusOK},
+		{"/pay/items/2", items, http.StatusTooManyRequests},
+	} {
+		w, _ := hs.paid(req{method: http.MethodGet, target: step.target}, step.offer, x402.StyleV2)
+		if w.Code != step.want {
+			t.Fatalf("step %d %s: %d %s", i, step.target, w.Code, w.Body)
+		}
+	}
+	if hs.okx.Accepted("verify") != 2 || len(hs.up.Calls()) != 2 {
+		t.Fatalf("verify %d upstream %d", hs.okx.Accepted("verify"), len(hs.up.Calls()))
+	}
+}

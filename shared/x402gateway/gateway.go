@@ -98,6 +98,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 	rec := metrics.New(d.Metrics, "x402-gateway")
 	g := &dispatcher{mux: http.NewServeMux()}
 	methods := map[string]bool{http.MethodOptions: true}
+	var first *paywall.Paywall
 	for _, rt := range routes {
 		p := c.Params(rt.Description)
 		p.Price, p.MimeType = rt.Price, rt.MimeType
@@ -116,6 +117,12 @@ func New(c Config, d Deps) (http.Handler, error) {
 		pw, err := paywall.New(pc)
 		if err != nil {
 			return nil, err
+		}
+		// One set of abuse bounds for the whole function, not one per route.
+		if first == nil {
+			first = pw
+		} else {
+			pw.ShareBoundsWith(first)
 		}
 		fw := &forwarder{
 			route: rt, base: base, client: client, authHeader: http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader)),

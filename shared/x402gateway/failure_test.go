@@ -1,7 +1,9 @@
 package x402gateway_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +199,47 @@ func TestAbuseBoundsAreSharedAcrossRoutes(t *testing.T) {
 	}
 	if hs.okx.Accepted("verify") != 2 || len(hs.up.Calls()) != 2 {
 		t.Fatalf("verify %d upstream %d", hs.okx.Accepted("verify"), len(hs.up.Calls()))
+	}
+}
+
+// The upstream's time comes from the invocation: its deadline minus the settle
+// reserve. Too little left means no upstream call at all; a slow upstream is cut
+// at the derived bound, well before the configured timeout.
+func TestUpstreamTimeIsDerivedFromTheInvocationDeadline(t *testing.T) {
+	hs := newHarness(t, func(c *x402gateway.Config) { c.UpstreamTimeout = 10 * time.Second })
+	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(8 * time.Second):
+		}
+	})
+	do := func(left time.Duration) (*httptest.ResponseRecorder, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), left)
+		defer cancel()
+		p := hs.payer.Pay(t, hs.quoteOffer(), x402.StyleV2, time.Now())
+		r := httptest.NewRequest(http.MethodGet, "http://localhost/pay/quote", nil).WithContext(ctx)
+		r.Header.Set(p.Header(), p.Encode(t))
+		w := httptest.NewRecorder()
+		began := time.Now()
+		hs.h.ServeHTTP(w, r)
+		return w, time.Since(began)
+	}
+	// Reserve 5 s: with 5.2 s left nothing is worth starting.
+	w, _ := do(5200 * time.Millisecond)
+	if w.Code != http.StatusServiceUnavailable || errorCode(t, w) != "insufficient_time" || len(hs.up.Calls()) != 0 {
+		t.Fatalf("short deadline: %d %s upstream %d", w.Code, w.Body, len(hs.up.Calls()))
+	}
+	// With 6.5 s left the upstream gets about 1.5 s, not 10 s.
+	w, took := do(6500 * time.Millisecond)
+	if w.Code != http.StatusGatewayTimeout || took > 4*time.Second || len(hs.up.Calls()) != 1 {
+		t.Fatalf("derived bound: %d after %s, upstream %d", w.Code, took, len(hs.up.Calls()))
+	}
+	if hs.okx.Accepted("settle") != 0 {
+		t.Fatal("settled without a delivery")
+	}
+	for _, r := range hs.rows() {
+		if r.Status == ledger.StatusSettled || r.Status == ledger.StatusPending {
+			t.Fatalf("row left %s: %+v", r.Status, r)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -201,7 +202,7 @@ func (r *RouteSpec) normalise() error {
 	if !routeMethods[r.Method] {
 		return fmt.Errorf("method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", r.Method)
 	}
-	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%") ||
+	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%") || strings.Contains(r.Path, "{$}") ||
 		(len(r.Path) > 1 && strings.HasSuffix(r.Path, "/")) || strings.Contains(r.Path, "//") {
 		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query or escapes", r.Path)
 	}
@@ -240,12 +241,20 @@ func (r *RouteSpec) normalise() error {
 func register(mux *http.ServeMux, r RouteSpec, h http.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("invalid or conflicting pattern: %v", v)
+			err = fmt.Errorf("invalid or conflicting pattern: %s", registeredAt.ReplaceAllString(fmt.Sprint(v), ""))
 		}
 	}()
-	mux.Handle(r.Method+" "+r.Path, h)
+	p := r.Path
+	if p == "/" {
+		p = "/{$}" // the root itself; a bare "/" would be ServeMux's catch-all
+	}
+	mux.Handle(r.Method+" "+p, h)
 	return nil
 }
+
+// registeredAt is ServeMux's note of where a pattern was registered: always
+// this file, so it says nothing about the configuration.
+var registeredAt = regexp.MustCompile(` \(registered at [^)]*\)`)
 
 func jsonErr(err error) error {
 	var se *json.SyntaxError

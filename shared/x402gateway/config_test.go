@@ -1,6 +1,8 @@
 package x402gateway
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -78,6 +80,7 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"relative path", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"a","price":"1","description":"d"}]`}},
 		{"dot segment", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/../b","price":"1","description":"d"}]`}},
 		{"trailing slash", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/","price":"1","description":"d"}]`}},
+		{"exact-match marker", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{$}","price":"1","description":"d"}]`}},
 		{"bad wildcard", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{x...}/b","price":"1","description":"d"}]`}},
 		{"bad mime", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","mimeType":"json"}]`}},
 		{"body cap too big", VarRoutes, map[string]string{VarRoutes: `[{"method":"POST","path":"/a","price":"1","description":"d","maxRequestBytes":99999999}]`}},
@@ -126,5 +129,22 @@ func TestSpecificRoutesWinAndConflictsAreRefused(t *testing.T) {
 	}
 	if routes[3].Key() != "POST /pay/items/{id}" {
 		t.Fatalf("key %q", routes[3].Key())
+	}
+}
+
+// A route for the upstream's root is that path only, never ServeMux's catch-all.
+func TestRootRouteMatchesOnlyTheRoot(t *testing.T) {
+	routes, err := ParseRoutes(`[{"method":"GET","path":"/","price":"1","description":"root"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dispatcher{mux: http.NewServeMux()}
+	if err := register(d.mux, routes[0], &routeHandler{route: routes[0], h: http.NotFoundHandler()}); err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]bool{"/pay/": true, "/pay/other": false, "/pay/a/b": false, "/pay": false} {
+		if got := d.find(httptest.NewRequest(http.MethodGet, target, nil)) != nil; got != want {
+			t.Errorf("%s: matched %v, want %v", target, got, want)
+		}
 	}
 }

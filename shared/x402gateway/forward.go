@@ -100,7 +100,7 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 		return upstreamErr(ctx, err)
 	}
 	log.Info("upstream answered", slog.String("route", f.route.Key()), slog.Int("upstream_status", res.StatusCode),
-		slog.Int("bytes", len(buf)), slog.Duration("upstream_time", f.now().Sub(began)))
+		slog.Int("bytes", len(buf)), slog.Float64("upstream_ms", float64(f.now().Sub(began).Microseconds())/1000))
 	switch s := res.StatusCode; {
 	case int64(len(buf)) > f.maxResponse:
 		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
@@ -162,9 +162,11 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 	if len(body) == 0 {
 		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
 	}
-	forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, f.authHeader)
 	if f.auth != "" {
+		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, f.authHeader)
 		out.Header.Set(f.authHeader, f.auth)
+	} else {
+		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, "")
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		out.Header.Set("X-Forwarded-For", host)

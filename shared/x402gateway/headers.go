@@ -69,8 +69,11 @@ func forwardRequestHeaders(dst, src http.Header, forwardAuthorization bool, cred
 	if !forwardAuthorization {
 		dst.Del("Authorization")
 	}
-	// A caller must never supply the gateway's own credential header.
-	dst.Del(credentialHeader)
+	// A caller must never supply the gateway's own credential header ("" when
+	// the gateway sends none).
+	if credentialHeader != "" {
+		dst.Del(credentialHeader)
+	}
 }
 
 // responseAllowed are the upstream response headers a paying client receives.

@@ -243,3 +243,31 @@ func TestUpstreamTimeIsDerivedFromTheInvocationDeadline(t *testing.T) {
 		}
 	}
 }
+
+// Logs name what happened (route, upstream status, error codes) but never the
+// gateway's credential, the receipt, its key or the payment header.
+func TestLogsCarryNoSecretsOrPaymentHeaders(t *testing.T) {
+	hs := newHarness(t)
+	w, p := hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, hs.quoteOffer(), x402.StyleV2)
+	if w.Code != http.StatusOK {
+		t.Fatalf("paid: %d", w.Code)
+	}
+	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	if w, _ := hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, hs.quoteOffer(), x402.StyleV2); w.Code != http.StatusBadGateway {
+		t.Fatalf("failing: %d", w.Code)
+	}
+	logs := hs.logs.String()
+	for _, want := range []string{`"msg":"upstream answered"`, `"route":"GET /pay/quote"`, `"upstream_status":200`,
+		`"upstream_status":500`, `"code":"upstream_error"`} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	receipt := hs.up.Calls()[0].Header.Get(x402gateway.HeaderReceipt)
+	for name, secret := range map[string]string{"credential": upstreamKey, "receipt key": receiptKey, "receipt": receipt,
+		"payment header": p.Encode(t), "signature": p.Payload.Payload.Signature} {
+		if secret == "" || strings.Contains(logs, secret) {
+			t.Fatalf("logs contain the %s (or it is empty)", name)
+		}
+	}
+}

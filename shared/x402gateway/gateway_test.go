@@ -100,10 +100,29 @@ type harness struct {
 	cfg    x402gateway.Config
 	payer  *x402test.Payer
 	h      http.Handler
+	logs   *syncBuffer
+}
+
+// syncBuffer collects log lines from concurrent requests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
-	hs := &harness{t: t, okx: okxtest.New(t, facilitator.APIV2), up: newUpstream(t), payer: x402test.NewPayer(t)}
+	hs := &harness{t: t, okx: okxtest.New(t, facilitator.APIV2), up: newUpstream(t), payer: x402test.NewPayer(t), logs: &syncBuffer{}}
 	hs.ledger = ledger.New(insforgetest.New(t).ServiceClient())
 	hs.cfg = x402gateway.Config{
 		UpstreamURL: hs.up.URL + "/base", Routes: testRoutes,
@@ -124,7 +143,8 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.h, err = x402gateway.New(hs.cfg, x402gateway.Deps{Facilitator: fac, Ledger: hs.ledger, Log: quiet, Metrics: io.Discard})
+	hs.h, err = x402gateway.New(hs.cfg, x402gateway.Deps{Facilitator: fac, Ledger: hs.ledger,
+		Log: slog.New(slog.NewJSONHandler(hs.logs, nil)), Metrics: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

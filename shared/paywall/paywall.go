@@ -331,9 +331,12 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return p.known(a, row)
 	}
 
-	// 5. Abuse bounds before any upstream call.
-	if err := p.admit(a); err != nil {
+	// 5. Abuse bounds before any upstream call, and time enough to settle.
+	if answered, err := p.admit(a); answered || err != nil {
 		return err
+	}
+	if !p.timeToSettle(a) {
+		return p.noTime()
 	}
 	// The per-instance bound on verify calls: refused at once when full (no claim yet).
 	select {
@@ -422,12 +425,9 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	}
 
 	// 8. Settle only if the invocation can still settle and record.
-	if left := time.Until(a.deadline); left < p.cfg.SettleTimeout+p.cfg.RecordTimeout {
+	if !p.timeToSettle(a) {
 		p.release(a, claimed.ID, "not enough time left to settle")
-		p.count(MetricDeadline, 1, "")
-		e := httpapi.NewError(http.StatusServiceUnavailable, "deadline", "not enough time left to settle; nothing was charged, retry")
-		e.Header = http.Header{"Retry-After": {"1"}}
-		return e
+		return p.noTime()
 	}
 	return p.settle(a, claimed, freq, buf)
 }
@@ -443,8 +443,23 @@ func (p *Paywall) budget(parent context.Context) (context.Context, time.Time, co
 	return ctx, dl, cancel
 }
 
+// timeToSettle reports whether the invocation's remaining time covers a
+// settle and its record: past that point the function could be killed with
+// money moved and nothing written.
+func (p *Paywall) timeToSettle(a *attempt) bool {
+	return a.deadline.Sub(p.cfg.Now()) >= p.cfg.SettleTimeout+p.cfg.RecordTimeout
+}
+
+func (p *Paywall) noTime() error {
+	p.count(MetricDeadline, 1, "")
+	e := httpapi.NewError(http.StatusServiceUnavailable, "deadline", "not enough time left to settle; nothing was charged, retry")
+	e.Header = http.Header{"Retry-After": {"1"}}
+	return e
+}
+
 // admit applies the per-payer and per-IP bounds and the optional balance check.
-func (p *Paywall) admit(a *attempt) error {
+// answered is true when it wrote the answer itself (a 402).
+func (p *Paywall) admit(a *attempt) (answered bool, err error) {
 	now := p.cfg.Now()
 	for _, l := range []struct {
 		lim *limiter
@@ -454,7 +469,7 @@ func (p *Paywall) admit(a *attempt) error {
 			p.count(MetricRateLimited, 1, "")
 			e := httpapi.NewError(http.StatusTooManyRequests, "rate_limited", "too many new payments; nothing was charged, retry later")
 			e.Header = http.Header{"Retry-After": {strconv.Itoa(retryAfter(wait))}}
-			return e
+			return false, e
 		}
 	}
 	if p.balances != nil {
@@ -464,10 +479,10 @@ func (p *Paywall) admit(a *attempt) error {
 			a.log.Warn("balance check unavailable", slog.String("error", err.Error()))
 		} else if bal.Cmp(a.v.Msg.Value) < 0 {
 			p.count(MetricFailed, 1, StageBalance)
-			return p.challenge(a.w, a.resourceURL, ReasonInsufficient, "the payer's token balance is below the price")
+			return true, p.challenge(a.w, a.resourceURL, ReasonInsufficient, "the payer's token balance is below the price")
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // produce runs the paid handler into a bounded buffer. A panic releases the

@@ -271,3 +271,45 @@ func TestLogsCarryNoSecretsOrPaymentHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A settlement with an unknown outcome is answered 202 and the upstream's answer
+// is dropped; once the row settles (the reconciler's job, done by hand here) the
+// same payment gets its one delivery: the upstream is called again with the
+// same payment_id, a "settled" receipt carrying the transaction. Afterwards the
+// payment is spent.
+func TestDeliveryAfterAPendingSettlementCallsTheUpstreamWithASettledReceipt(t *testing.T) {
+	hs := newHarness(t)
+	hs.okx.SettleStatus("pending")
+	w, p := hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, hs.quoteOffer(), x402.StyleV2)
+	if w.Code != http.StatusAccepted || len(hs.up.Calls()) != 1 {
+		t.Fatalf("pending: %d %s upstream %d", w.Code, w.Body, len(hs.up.Calls()))
+	}
+	rows := hs.rows()
+	if len(rows) != 1 || rows[0].Status != ledger.StatusPending || rows[0].Tx() == "" {
+		t.Fatalf("rows %+v", rows)
+	}
+	if err := hs.ledger.Settle(context.Background(), rows[0].ID, rows[0].Tx(), false); err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set(p.Header(), p.Encode(t))
+	w = hs.do(req{method: http.MethodGet, target: "/pay/quote", header: h})
+	if w.Code != http.StatusOK || settlementOf(t, w).Transaction != rows[0].Tx() {
+		t.Fatalf("delivery: %d %s", w.Code, w.Body)
+	}
+	calls := hs.up.Calls()
+	if len(calls) != 2 || calls[1].ReceiptErr != nil {
+		t.Fatalf("upstream calls %d (%v)", len(calls), calls[len(calls)-1].ReceiptErr)
+	}
+	first, second := calls[0].Receipt, calls[1].Receipt
+	if first.Status != x402gateway.ReceiptStatusVerified || first.Transaction != "" ||
+		second.Status != x402gateway.ReceiptStatusSettled || second.Transaction != rows[0].Tx() || second.PaymentID != first.PaymentID {
+		t.Fatalf("receipts %+v / %+v", first, second)
+	}
+	if w := hs.do(req{method: http.MethodGet, target: "/pay/quote", header: h}); w.Code != http.StatusPaymentRequired || len(hs.up.Calls()) != 2 {
+		t.Fatalf("after delivery: %d upstream %d", w.Code, len(hs.up.Calls()))
+	}
+	if hs.okx.Accepted("settle") != 1 {
+		t.Fatalf("settles %d", hs.okx.Accepted("settle"))
+	}
+}

@@ -1,6 +1,8 @@
 package x402gateway_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -311,5 +313,41 @@ func TestDeliveryAfterAPendingSettlementCallsTheUpstreamWithASettledReceipt(t *t
 	}
 	if hs.okx.Accepted("settle") != 1 {
 		t.Fatalf("settles %d", hs.okx.Accepted("settle"))
+	}
+}
+
+// A gzip answer is decoded by the transport (and capped decoded) before it is
+// relayed; the caller gets plain bytes without a stale Content-Encoding.
+func TestGzipAnswersAreDecodedAndCappedDecoded(t *testing.T) {
+	hs := newHarness(t)
+	gz := func(plain string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write([]byte(plain))
+		_ = zw.Close()
+		return b.Bytes()
+	}
+	small, big := gz(`{"ok":true}`), gz(strings.Repeat("a", 10*testMaxBytes))
+	body := small
+	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	w, _ := hs.paid(req{method: http.MethodGet, target: "/pay/quote", header: http.Header{"Accept-Encoding": {"br"}}}, hs.quoteOffer(), x402.StyleV2)
+	if w.Code != http.StatusOK || w.Body.String() != `{"ok":true}` || w.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("small: %d %v %q", w.Code, w.Header(), w.Body)
+	}
+	if len(big) > testMaxBytes {
+		t.Fatal("the compressed answer must fit the cap for this test to mean anything")
+	}
+	body = big
+	w, _ = hs.paid(req{method: http.MethodGet, target: "/pay/quote"}, hs.quoteOffer(), x402.StyleV2)
+	if w.Code != http.StatusBadGateway || errorCode(t, w) != "upstream_response_too_large" || hs.okx.Accepted("settle") != 1 {
+		t.Fatalf("big: %d %s settles %d", w.Code, w.Body, hs.okx.Accepted("settle"))
 	}
 }

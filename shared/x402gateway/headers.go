@@ -77,10 +77,12 @@ func forwardRequestHeaders(dst, src http.Header, forwardAuthorization bool, cred
 }
 
 // responseAllowed are the upstream response headers a paying client receives.
-// Everything else (Set-Cookie, CORS, caching, hop-by-hop, x402 headers, length
-// and encoding, which this side recomputes) stays behind.
+// Everything else (Set-Cookie, CORS, caching, hop-by-hop, x402 headers, length,
+// which this side recomputes) stays behind. Content-Encoding survives only when
+// the transport did not decode the body itself (an encoding it did not ask for):
+// the bytes are relayed as they are, so their encoding must be too.
 var responseAllowed = map[string]bool{
-	"Content-Type": true, "Content-Language": true, "Content-Disposition": true,
+	"Content-Type": true, "Content-Encoding": true, "Content-Language": true, "Content-Disposition": true,
 	"Etag": true, "Last-Modified": true, "Link": true, "Retry-After": true,
 }
 

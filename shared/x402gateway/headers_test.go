@@ -40,13 +40,13 @@ func TestForwardRequestHeaders(t *testing.T) {
 
 func TestCopyResponseHeadersIsAnAllowList(t *testing.T) {
 	src := http.Header{
-		"Content-Type": {"text/csv"}, "Etag": {`"1"`}, "X-Rate-Remaining": {"9"}, "Set-Cookie": {"a=1"},
+		"Content-Type": {"text/csv"}, "Content-Encoding": {"br"}, "Etag": {`"1"`}, "X-Rate-Remaining": {"9"}, "Set-Cookie": {"a=1"},
 		"Payment-Response": {"forged"}, "X-Payment-Response": {"forged"}, "X-Request-Id": {"up"},
 		"Access-Control-Allow-Origin": {"*"}, "Cache-Control": {"public"}, "Content-Length": {"9"}, "Connection": {"close"},
 	}
 	dst := http.Header{}
 	copyResponseHeaders(dst, src)
-	want := http.Header{"Content-Type": {"text/csv"}, "Etag": {`"1"`}, "X-Rate-Remaining": {"9"}}
+	want := http.Header{"Content-Type": {"text/csv"}, "Content-Encoding": {"br"}, "Etag": {`"1"`}, "X-Rate-Remaining": {"9"}}
 	if !reflect.DeepEqual(dst, want) {
 		t.Fatalf("got %v", dst)
 	}

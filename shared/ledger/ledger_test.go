@@ -263,11 +263,11 @@ func TestMigrationRLSRealtimeAndIdempotence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range ms {
-			if m.Name == "0003_x402_payments.sql" {
-				for range 2 {
+		for range 2 {
+			for _, m := range ms {
+				if m.Name == "0003_x402_payments.sql" || m.Name == "0005_x402_ledger_hardening.sql" {
 					if err := s.AdminExec(ctx, m.SQL); err != nil {
-						t.Fatalf("re-apply: %v", err)
+						t.Fatalf("re-apply %s: %v", m.Name, err)
 					}
 				}
 			}

@@ -10,13 +10,14 @@ package x402gateway
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if d.Metrics == nil {
 		d.Metrics = os.Stdout
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	routes, err := ParseRoutes(c.Routes)
 	if err != nil {
 		return nil, err
@@ -104,7 +108,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		p.Price, p.MimeType = rt.Price, rt.MimeType
 		offer, err := x402.NewOffer(p)
 		if err != nil {
-			return nil, errors.Join(errors.New(VarRoutes+": route "+rt.Key()), err)
+			return nil, fmt.Errorf("%s: route %s: %w", VarRoutes, rt.Key(), err)
 		}
 		pc := paywall.Config{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
@@ -138,10 +142,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		}
 		methods[rt.Method] = true
 	}
-	allow := make([]string, 0, len(methods))
-	for m := range methods {
-		allow = append(allow, m)
-	}
+	allow := slices.Sorted(maps.Keys(methods))
 	return httpapi.Chain(g,
 		httpapi.Recover(),
 		httpapi.RequestID(log),

@@ -51,16 +51,16 @@ type Config struct {
 	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
 
 	// UpstreamURL is the API the gateway sells: https, or http to loopback.
-	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL" required:"true"`
+	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL"`
 	// Routes is the route table as JSON (format: RouteSpec, docs/gateway.md).
-	Routes string `envconfig:"X402_GATEWAY_ROUTES" required:"true"`
+	Routes string `envconfig:"X402_GATEWAY_ROUTES"`
 	// UpstreamAuthHeader names the header that carries UpstreamAuth.
 	UpstreamAuthHeader string `envconfig:"X402_GATEWAY_UPSTREAM_AUTH_HEADER" default:"Authorization"`
 	// UpstreamAuth is the gateway's own credential for the upstream (the whole
 	// header value, e.g. "Bearer sk_…"); empty sends none.
 	UpstreamAuth string `envconfig:"X402_GATEWAY_UPSTREAM_AUTH" secret:"true"`
 	// ReceiptKey signs X-Payment-Receipt (HS256); at least 32 bytes.
-	ReceiptKey string `envconfig:"X402_GATEWAY_RECEIPT_KEY" required:"true" secret:"true"`
+	ReceiptKey string `envconfig:"X402_GATEWAY_RECEIPT_KEY" secret:"true"`
 	// UpstreamTimeout bounds one upstream call; the invocation deadline minus
 	// SettleReserve bounds it further.
 	UpstreamTimeout time.Duration `envconfig:"X402_GATEWAY_UPSTREAM_TIMEOUT" default:"10s"`
@@ -71,11 +71,43 @@ type Config struct {
 	MaxResponseBytes int64 `envconfig:"X402_GATEWAY_MAX_RESPONSE_BYTES" default:"1048576"`
 }
 
+// ConfigError is a bad value of one of the gateway's variables. Var names it;
+// the message never quotes a secret.
+type ConfigError struct {
+	Var string
+	msg string
+	err error
+}
+
+func (e *ConfigError) Error() string { return e.msg }
+func (e *ConfigError) Unwrap() error { return e.err }
+
+// configErr builds a ConfigError whose message starts with the variable.
+func configErr(v string, cause error, format string, args ...any) *ConfigError {
+	msg := v + " " + fmt.Sprintf(format, args...)
+	if cause != nil {
+		msg += ": " + cause.Error()
+	}
+	return &ConfigError{Var: v, msg: msg, err: cause}
+}
+
 // Validate checks every variable, naming the one at fault and never quoting a
 // secret.
 func (c Config) Validate() error {
-	var errs []error
-	errs = append(errs, c.Env.Validate(), c.Config.Validate())
+	errs := []error{c.Env.Validate(), c.Config.Validate()}
+	// Required values are checked here rather than by envconfig, so that a
+	// missing one is a *ConfigError like any other bad value.
+	missing := false
+	for _, req := range []struct{ name, value string }{
+		{VarUpstreamURL, c.UpstreamURL}, {VarRoutes, c.Routes}, {VarReceiptKey, c.ReceiptKey},
+	} {
+		if strings.TrimSpace(req.value) == "" {
+			errs, missing = append(errs, configErr(req.name, nil, "is required")), true
+		}
+	}
+	if missing {
+		return errors.Join(errs...)
+	}
 	if _, err := upstreamBase(c.UpstreamURL); err != nil {
 		errs = append(errs, err)
 	}
@@ -86,16 +118,16 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if len(c.ReceiptKey) < MinReceiptKeyBytes {
-		errs = append(errs, fmt.Errorf("%s must be at least %d bytes (an HMAC-SHA256 key)", VarReceiptKey, MinReceiptKeyBytes))
+		errs = append(errs, configErr(VarReceiptKey, nil, "must be at least %d bytes (an HMAC-SHA256 key)", MinReceiptKeyBytes))
 	}
 	if c.UpstreamTimeout < 100*time.Millisecond || c.UpstreamTimeout > 25*time.Second {
-		errs = append(errs, fmt.Errorf("%s must be between 100ms and 25s (got %s)", VarUpstreamTimeout, c.UpstreamTimeout))
+		errs = append(errs, configErr(VarUpstreamTimeout, nil, "must be between 100ms and 25s (got %s)", c.UpstreamTimeout))
 	}
 	if c.SettleReserve < 5*time.Second || c.SettleReserve > 20*time.Second {
-		errs = append(errs, fmt.Errorf("%s must be between 5s and 20s (got %s)", VarSettleReserve, c.SettleReserve))
+		errs = append(errs, configErr(VarSettleReserve, nil, "must be between 5s and 20s (got %s)", c.SettleReserve))
 	}
 	if c.MaxResponseBytes < 1 || c.MaxResponseBytes > MaxResponseBytesLimit {
-		errs = append(errs, fmt.Errorf("%s must be between 1 and %d", VarMaxResponseBytes, MaxResponseBytesLimit))
+		errs = append(errs, configErr(VarMaxResponseBytes, nil, "must be between 1 and %d", MaxResponseBytesLimit))
 	}
 	return errors.Join(errs...)
 }
@@ -103,10 +135,10 @@ func (c Config) Validate() error {
 func (c Config) checkAuthHeader() error {
 	name := http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader))
 	if !validHeaderName(name) || reservedUpstreamHeader(name) {
-		return fmt.Errorf("%s must be a header name the gateway does not manage itself (got %q)", VarUpstreamAuthHeader, c.UpstreamAuthHeader)
+		return configErr(VarUpstreamAuthHeader, nil, "must be a header name the gateway does not manage itself (got %q)", c.UpstreamAuthHeader)
 	}
 	if c.UpstreamAuth != "" && !validHeaderValue(c.UpstreamAuth) {
-		return fmt.Errorf("%s is not a valid header value", VarUpstreamAuth)
+		return configErr(VarUpstreamAuth, nil, "is not a valid header value")
 	}
 	if c.UpstreamAuth != "" && name == "Authorization" {
 		routes, err := ParseRoutes(c.Routes)
@@ -115,8 +147,8 @@ func (c Config) checkAuthHeader() error {
 		}
 		for _, r := range routes {
 			if r.ForwardAuthorization {
-				return fmt.Errorf("%s: route %s forwards the caller's Authorization while %s is sent as Authorization; use another %s",
-					VarRoutes, r.Key(), VarUpstreamAuth, VarUpstreamAuthHeader)
+				return configErr(VarRoutes, nil, "route %s forwards the caller's Authorization while %s is sent as Authorization; use another %s",
+					r.Key(), VarUpstreamAuth, VarUpstreamAuthHeader)
 			}
 		}
 	}
@@ -128,10 +160,10 @@ func (c Config) checkAuthHeader() error {
 func upstreamBase(raw string) (*url.URL, error) {
 	u, err := config.CheckURL(VarUpstreamURL, raw)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{Var: VarUpstreamURL, msg: err.Error(), err: err}
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("%s must be a base URL without credentials, query or fragment", VarUpstreamURL)
+		return nil, configErr(VarUpstreamURL, nil, "must be a base URL without credentials, query or fragment")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
@@ -176,22 +208,22 @@ func ParseRoutes(raw string) ([]RouteSpec, error) {
 	dec.DisallowUnknownFields()
 	var routes []RouteSpec
 	if err := dec.Decode(&routes); err != nil {
-		return nil, fmt.Errorf("%s must be a JSON array of routes: %w", VarRoutes, jsonErr(err))
+		return nil, configErr(VarRoutes, jsonErr(err), "must be a JSON array of routes")
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%s must hold exactly one JSON array", VarRoutes)
+		return nil, configErr(VarRoutes, nil, "must hold exactly one JSON array")
 	}
 	if len(routes) == 0 || len(routes) > MaxRoutes {
-		return nil, fmt.Errorf("%s must list between 1 and %d routes", VarRoutes, MaxRoutes)
+		return nil, configErr(VarRoutes, nil, "must list between 1 and %d routes", MaxRoutes)
 	}
 	mux := http.NewServeMux()
 	for i := range routes {
 		r := &routes[i]
 		if err := r.normalise(); err != nil {
-			return nil, fmt.Errorf("%s: route %d: %w", VarRoutes, i, err)
+			return nil, configErr(VarRoutes, err, "route %d", i)
 		}
 		if err := register(mux, *r, http.NotFoundHandler()); err != nil {
-			return nil, fmt.Errorf("%s: route %d (%s): %w", VarRoutes, i, r.Key(), err)
+			return nil, configErr(VarRoutes, err, "route %d (%s)", i, r.Key())
 		}
 	}
 	return routes, nil

@@ -1,6 +1,7 @@
 package x402gateway
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -105,7 +106,7 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 			}
 			var c Config
 			err := config.Load(&c)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !names(err, tc.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.want)
 			}
 			for _, secret := range []string{"upstream-secret-value", testReceiptKey, "short-secret-value"} {
@@ -115,6 +116,29 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// names reports whether err holds a *ConfigError for v; variables the gateway
+// does not own (the paywall's, the ledger's) are named in their message.
+func names(err error, v string) bool {
+	var ce *ConfigError
+	if errors.As(err, &ce) && ce.Var == v {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if names(e, v) {
+				return true
+			}
+		}
+		return false
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return names(inner, v)
+		}
+	}
+	return !strings.HasPrefix(v, "X402_GATEWAY_") && strings.Contains(err.Error(), v)
 }
 
 func TestSpecificRoutesWinAndConflictsAreRefused(t *testing.T) {

@@ -108,7 +108,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		p.Price, p.MimeType = rt.Price, rt.MimeType
 		offer, err := x402.NewOffer(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: route %s: %w", VarRoutes, rt.Key(), err)
+			return nil, configErr(VarRoutes, err, "route %s", rt.Key())
 		}
 		pc := paywall.Config{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,

@@ -65,3 +65,19 @@ func TestDevGatewaySellsTheLocalUpstreamWithZeroConfiguration(t *testing.T) {
 		t.Fatalf("unpriced path: %d", r.StatusCode)
 	}
 }
+
+// A bad route table fails the gateway's cold start the way Lambda reports it,
+// naming the variable.
+func TestDevGatewayInitFailureNamesTheRouteVariable(t *testing.T) {
+	const fn = "X402GatewayFunction"
+	env := startOne(t, fn, `{"Parameters": {"X402_GATEWAY_ROUTES": "[{\"method\":\"GET\",\"path\":\"/a\",\"price\":\"0\",\"description\":\"free?\"}]"}}`)
+	ev := sampleEvent(t, env, "x402-gateway-challenge.json")
+	payload, _ := json.Marshal(ev)
+	res, err := env.Pools[fn].Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err == nil || res.Err.Phase != "init" || res.Err.Type != "Runtime.ConfigError" || !strings.Contains(res.Err.Message, "X402_GATEWAY_ROUTES") {
+		t.Fatalf("result %+v, want an init Runtime.ConfigError naming X402_GATEWAY_ROUTES", res.Err)
+	}
+}

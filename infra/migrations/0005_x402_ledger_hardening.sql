@@ -125,13 +125,18 @@ DROP TRIGGER IF EXISTS x402_payments_tally ON public.x402_payments;
 CREATE TRIGGER x402_payments_tally AFTER INSERT OR UPDATE OR DELETE ON public.x402_payments
   FOR EACH ROW EXECUTE FUNCTION public.x402_payments_tally();
 
--- Rebuild the totals from the rows (a no-op when they already agree). The lock
--- keeps writers out while the totals and the trigger are brought in line.
-LOCK TABLE public.x402_payments IN SHARE ROW EXCLUSIVE MODE;
-DELETE FROM public.x402_payment_totals;
-INSERT INTO public.x402_payment_totals (endpoint, requests, revenue, latest_payment)
-SELECT endpoint, count(*), coalesce(sum(amount::numeric) FILTER (WHERE NOT mock), 0), max(created_at)
-  FROM public.x402_payments WHERE status = 'settled' GROUP BY endpoint;
+-- Rebuild the totals from the rows (a no-op when they already agree). One
+-- statement, so it is atomic whether or not the runner wraps the file in a
+-- transaction; the lock keeps writers out while the totals are brought in line.
+DO $$
+BEGIN
+  LOCK TABLE public.x402_payments IN SHARE ROW EXCLUSIVE MODE;
+  DELETE FROM public.x402_payment_totals;
+  INSERT INTO public.x402_payment_totals (endpoint, requests, revenue, latest_payment)
+  SELECT endpoint, count(*), coalesce(sum(amount::numeric) FILTER (WHERE NOT mock), 0), max(created_at)
+    FROM public.x402_payments WHERE status = 'settled' GROUP BY endpoint;
+END
+$$;
 
 -- Stats for GET /x402/payments: the same totals as before plus a per-endpoint
 -- breakdown, read from the totals (one row per endpoint, not per payment).

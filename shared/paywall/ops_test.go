@@ -68,34 +68,37 @@ type opsCase struct {
 	script func(*okxtest.Server)
 	status int
 	want   map[string]float64
+	// logs are messages the case must log (so the secret scan reads real lines).
+	logs []string
 }
 
 func opsCases() []opsCase {
 	return []opsCase{
-		{"settled", nil, nil, 200, map[string]float64{paywall.MetricSettled: 1, paywall.MetricDelivered: 1}},
+		{"settled", nil, nil, 200, map[string]float64{paywall.MetricSettled: 1, paywall.MetricDelivered: 1}, []string{"payment settled and delivered"}},
 		{"verify rejected", nil, func(s *okxtest.Server) { s.VerifyInvalid("insufficient_funds") }, 402,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerify: 1, paywall.MetricReleased: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerify: 1, paywall.MetricReleased: 1}, []string{"payment refused by the facilitator"}},
 		{"verify unreachable", nil, func(s *okxtest.Server) { s.HTTPError("verify", 503) }, 502,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerifyError: 1, paywall.MetricReleased: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageVerifyError: 1, paywall.MetricReleased: 1}, []string{"request failed"}},
 		{"settle failed", nil, func(s *okxtest.Server) { s.SettleFail("insufficient_funds") }, 402,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettle: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettle: 1}, []string{"settlement failed"}},
 		{"settle refused", nil, func(s *okxtest.Server) { s.Code("settle", "50113") }, 502,
-			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettleRefused: 1, paywall.MetricReleased: 1}},
+			map[string]float64{paywall.MetricFailed + "/" + paywall.StageSettleRefused: 1, paywall.MetricReleased: 1}, []string{"request failed"}},
 		{"settle pending", nil, func(s *okxtest.Server) { s.SettleStatus("timeout") }, 202,
-			map[string]float64{paywall.MetricPending: 1}},
+			map[string]float64{paywall.MetricPending: 1}, []string{"settlement pending; row left for the reconciler"}},
 		{"settle outcome unknown", nil, func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202,
-			map[string]float64{paywall.MetricPending: 1}},
+			map[string]float64{paywall.MetricPending: 1}, []string{"settle outcome unknown; row left pending"}},
 		{"ledger down before settle", []option{func(c *paywall.Config, h *harness) {
 			down, err := insforge.New(insforge.Options{BaseURL: "http://127.0.0.1:1", Token: "ik_down_0123456789", MaxRetries: -1})
 			if err != nil {
 				h.t.Fatal(err)
 			}
 			c.Ledger = ledger.New(down)
-		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerLookup: 1}},
+		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerLookup: 1}, []string{"request failed"}},
 		{"ledger update fails after settle", []option{func(c *paywall.Config, h *harness) {
 			c.Ledger = &settleFails{Ledger: h.ledger}
 			c.SettleRecordAttempts = 3
-		}}, nil, 202, map[string]float64{paywall.MetricSettled: 1, paywall.MetricLedgerRetries: 2, paywall.MetricLedgerRecordFailed: 1}},
+		}}, nil, 202, map[string]float64{paywall.MetricSettled: 1, paywall.MetricLedgerRetries: 2, paywall.MetricLedgerRecordFailed: 1},
+			[]string{"settled payment could not be recorded; row left pending for the reconciler"}},
 	}
 }
 
@@ -137,6 +140,14 @@ func TestNoSecretOrPaymentHeaderIsLogged(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h, header, logs, emf := runOps(t, c)
 			all := logs.String() + emf.String()
+			if len(c.logs) == 0 {
+				t.Fatal("every case names the lines it must log")
+			}
+			for _, msg := range c.logs {
+				if !strings.Contains(logs.String(), `"msg":"`+msg+`"`) {
+					t.Fatalf("expected log line %q missing:\n%s", msg, logs.String())
+				}
+			}
 			var pl x402.PaymentPayload
 			if err := x402.DecodeHeader(x402.HeaderPaymentSignature, header, &pl); err != nil {
 				t.Fatal(err)

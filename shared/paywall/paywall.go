@@ -401,9 +401,10 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
 			"the payment facilitator could not verify the payment; nothing was charged", verr)
 	case !vr.Valid:
-		p.release(a, claimed.ID, "verify refused: "+boundedReason(vr.Reason, x402.ReasonUnexpectedVerify))
-		p.count(MetricFailed, 1, StageVerify)
 		reason := boundedReason(vr.Reason, x402.ReasonUnexpectedVerify)
+		a.log.Info("payment refused by the facilitator", slog.String("payment_id", claimed.ID), slog.String("reason", reason))
+		p.release(a, claimed.ID, "verify refused: "+reason)
+		p.count(MetricFailed, 1, StageVerify)
 		return p.challenge(a.w, a.resourceURL, reason, "the facilitator rejected the payment ("+reason+")")
 	}
 
@@ -543,6 +544,7 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 		return p.pending(a.w, style, a.payer, "", "settlement outcome unknown")
 	case sr.Status == facilitator.StatusFailed:
 		reason := boundedReason(sr.Reason, x402.ReasonUnexpectedSettle)
+		a.log.Warn("settlement failed", slog.String("payment_id", row.ID), slog.String("reason", reason))
 		p.fail(a, row.ID, "settle failed: "+reason)
 		p.count(MetricFailed, 1, StageSettle)
 		p.setResponse(a.w, style, x402.SettlementResponse{Success: false, ErrorReason: reason, Payer: a.payer, Network: network})
@@ -567,6 +569,8 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 			}
 		}
 		p.count(MetricPending, 1, "")
+		a.log.Warn("settlement pending; row left for the reconciler", slog.String("payment_id", row.ID), slog.String("tx", tx),
+			slog.String("status", sr.Status))
 		return p.pending(a.w, style, a.payer, tx, "settlement "+sr.Status)
 	}
 
@@ -588,6 +592,7 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 		return p.pending(a.w, style, a.payer, tx, "settled; recording the payment")
 	}
 	p.count(MetricDelivered, 1, "")
+	a.log.Info("payment settled and delivered", slog.String("payment_id", row.ID), slog.String("payer", a.payer), slog.String("tx", tx))
 	p.setResponse(a.w, style, x402.SettlementResponse{Success: true, Payer: a.payer, Transaction: tx, Network: network})
 	buf.flush(a.w)
 	return nil

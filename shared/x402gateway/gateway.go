@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -55,7 +54,7 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	var bal paywall.BalanceReader
 	if c.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
-		ec, err := ethclient.Dial(c.XLayerRPCURL)
+		ec, err := onchain.Dial(c.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}

@@ -196,9 +196,17 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
     assert.equal(rows.length, 2);
     assert.notEqual(rows[0].nonce, rows[1].nonce);
     assert.equal(seen.length, 2);
+    // One payment buys one delivery: the replay is a 402 "nonce already used" carrying the original receipt.
     const replay = await fetchT(`${w.api}/x402/report`, { method: 'POST', headers: { 'PAYMENT-SIGNATURE': seen[0] } });
     const replayBody = await replay.text();
-    assert.ok(replay.status < 500, `replay answered ${replay.status}: ${replayBody}`);
+    assert.equal(replay.status, 402, replayBody);
+    assert.equal(unb64json(replay.headers.get('payment-required')).error, 'invalid_exact_evm_nonce_already_used');
+    assert.ok(!replayBody.includes('"report"'), 'the content was delivered twice');
+    const receipt = decodePaymentResponseHeader(replay.headers.get('payment-response'));
+    const first = rows.find((row) => row.nonce === unb64json(seen[0]).payload.authorization.nonce.toLowerCase());
+    assert.ok(first && first.delivered_at, JSON.stringify(rows));
+    assert.equal(receipt.success, true);
+    assert.equal(receipt.transaction, first.tx_hash);
     rows = await rowsFor(account.address);
     assert.equal(rows.length, 2, 'a replayed payment must not create a row or settle again');
 
@@ -228,6 +236,8 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
     const body = await r.json();
     assert.ok(Array.isArray(body.payments) && body.payments.length >= 4, JSON.stringify(body).slice(0, 300));
     assert.equal(body.stats.totalRevenue, '0');
+    assert.ok(body.payments.every((p) => !('error' in p)), 'public rows carry no error text');
+    assert.deepEqual(body.stats.endpoints.map((e) => e.endpoint), ['/x402/report']);
   });
 });
 

@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ethereum/go-ethereum/ethclient"
-
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/insforge"
@@ -67,7 +65,7 @@ func Build(log *slog.Logger) (func(context.Context) error, error) {
 		Metrics: metrics.New(os.Stdout, "x402-reconcile")}
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; calls carry their own deadline.
-		ec, err := ethclient.Dial(e.XLayerRPCURL)
+		ec, err := onchain.Dial(e.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}

@@ -10,8 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ethereum/go-ethereum/ethclient"
-
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
@@ -58,7 +56,7 @@ func Build(log *slog.Logger) (http.Handler, error) {
 	var bal paywall.BalanceReader
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
-		ec, err := ethclient.Dial(e.XLayerRPCURL)
+		ec, err := onchain.Dial(e.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}

@@ -3,6 +3,8 @@ package onchain_test
 import (
 	"context"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -103,5 +105,32 @@ func TestBalanceOf(t *testing.T) {
 	b, err := onchain.Reader{Caller: dial(t, n)}.BalanceOf(context.Background(), usdg, holder)
 	if err != nil || b.Int64() != 42 {
 		t.Fatalf("balance %v %v", b, err)
+	}
+}
+
+func TestDialRefusesRedirects(t *testing.T) {
+	n := rpctest.New(t, 196, usdg, "Global Dollar", "1")
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, n.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	c, err := onchain.Dial(redirector.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := (onchain.Reader{Caller: c}).BalanceOf(context.Background(), usdg, usdg); err == nil {
+		t.Fatal("a redirected RPC answered")
+	}
+	if n.Calls("balanceOf") != 0 {
+		t.Fatal("the redirect was followed")
+	}
+	direct, err := onchain.Dial(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	if _, err := (onchain.Reader{Caller: direct}).BalanceOf(context.Background(), usdg, usdg); err != nil {
+		t.Fatal(err)
 	}
 }

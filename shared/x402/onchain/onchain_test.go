@@ -2,6 +2,8 @@ package onchain_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -88,5 +90,35 @@ func TestAuthorizationState(t *testing.T) {
 	used, err = onchain.AuthorizationState(context.Background(), c, usdg, from, nonce)
 	if err != nil || !used {
 		t.Fatalf("after = %v, %v", used, err)
+	}
+}
+
+// The node answers with separators computed by viem (stored in
+// ../testdata/viem_vectors.json), not by the code under test.
+func TestCheckDomainMatchesSeparatorsComputedByViem(t *testing.T) {
+	b, err := os.ReadFile("../testdata/viem_vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Domains []struct {
+			Name, Version, Separator string
+		} `json:"domains"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil || len(f.Domains) != len(onchain.KnownPairs) {
+		t.Fatalf("domains %+v %v", f.Domains, err)
+	}
+	for _, d := range f.Domains {
+		t.Run(d.Name+"/"+d.Version, func(t *testing.T) {
+			n := rpctest.New(t, 196, usdg, "not used", "0")
+			n.Separator, n.NoEIP712Domain = common.HexToHash(d.Separator), true
+			r, err := onchain.CheckDomain(context.Background(), dial(t, n), usdg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, ok := r.Match(); !ok || m.Name != d.Name || m.Version != d.Version || m.Separator != n.Separator {
+				t.Fatalf("match %+v %v", m, ok)
+			}
+		})
 	}
 }

@@ -30,6 +30,9 @@ type Node struct {
 	Name, Version string
 	// NoEIP712Domain / NoSeparator make those calls revert.
 	NoEIP712Domain, NoSeparator bool
+	// Separator, when set, is what DOMAIN_SEPARATOR() returns (a value computed
+	// elsewhere); otherwise it is computed from Name and Version.
+	Separator common.Hash
 
 	mu       sync.Mutex
 	used     map[string]bool
@@ -178,7 +181,10 @@ func (n *Node) handle(req rpcReq) (any, string) {
 		if n.NoSeparator {
 			return nil, "execution reverted"
 		}
-		sep, _ := x402.DomainSeparator(x402.Domain{Name: n.Name, Version: n.Version, ChainID: n.ChainID, Contract: n.Token})
+		sep := n.Separator
+		if sep == (common.Hash{}) {
+			sep, _ = x402.DomainSeparator(x402.Domain{Name: n.Name, Version: n.Version, ChainID: n.ChainID, Contract: n.Token})
+		}
 		out, err = m.Outputs.Pack(sep)
 	case "eip712Domain":
 		if n.NoEIP712Domain {

@@ -34,10 +34,10 @@ const (
 const (
 	MaxRoutes              = 100
 	DefaultMaxRequestBytes = 64 << 10
-	// MaxRequestBytesLimit stays under Lambda's 6 MB synchronous payload.
-	MaxRequestBytesLimit = 5 << 20
-	// MaxResponseBytesLimit stays under Lambda's 6 MB response payload.
-	MaxResponseBytesLimit = 5 << 20
+	// MaxRequestBytesLimit and MaxResponseBytesLimit keep a binary body under
+	// Lambda's 6 MB payload limits once base64-encoded (4 MiB → 5.6 MB).
+	MaxRequestBytesLimit  = 4 << 20
+	MaxResponseBytesLimit = 4 << 20
 	// MinReceiptKeyBytes is the HMAC-SHA256 key size (RFC 7518 §3.2).
 	MinReceiptKeyBytes = 32
 )

@@ -157,8 +157,8 @@ func TestFacilitatorTransactionHashIsValidated(t *testing.T) {
 			emf := &lockedBuffer{}
 			hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.Metrics = metrics.New(emf, "x402-report") })
 			if tc.metric == paywall.MetricTxHashConflict {
-				hs.seed(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()), func(*ledger.Claim) {})
-				hs.okx.SettleTx("0x" + strings.Repeat("ab", 32)) // the seeded row's hash
+				hs.foreignRow(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()), func(*ledger.Claim) {})
+				hs.okx.SettleTx("0x" + strings.Repeat("ab", 32)) // the foreign row's hash
 			} else {
 				hs.okx.SettleTx(tc.tx)
 			}

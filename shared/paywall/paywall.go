@@ -181,6 +181,7 @@ type Paywall struct {
 	ips      *limiter
 	upstream chan struct{}
 	balances *balanceCache
+	inflight sync.Map // ledger.Key → struct{}: authorizations being processed here
 }
 
 // New validates cfg.
@@ -313,6 +314,13 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	a.payer = strings.ToLower(a.v.Msg.From.Hex())
 	a.key = ledger.Key{Network: req.Network, Asset: strings.ToLower(req.Asset), Payer: a.payer,
 		Nonce: strings.ToLower(a.v.Msg.Nonce.Hex())}
+
+	// One presentation of an authorization at a time in this instance: a copy
+	// arriving while another is in flight is told to come back, at no cost.
+	if _, busy := p.inflight.LoadOrStore(a.key, struct{}{}); busy {
+		return p.pending(w, a.v.Style, a.payer, "", "this payment is being processed")
+	}
+	defer p.inflight.Delete(a.key)
 
 	// From here the work must finish even if the client goes away, within the
 	// invocation's deadline.
@@ -613,6 +621,11 @@ func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is being settled")
 	case ledger.StatusNeedsReview:
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is under review")
+	case ledger.StatusReleased:
+		// Released by a concurrent presentation between our lookup and claim.
+		e := httpapi.NewError(http.StatusServiceUnavailable, "payment_in_flight", "this payment is being presented concurrently; nothing was charged, retry shortly")
+		e.Header = http.Header{"Retry-After": {"1"}}
+		return e
 	case ledger.StatusSettled:
 		if row.Delivered() {
 			p.count(MetricReplayRefused, 1, "")

@@ -152,12 +152,11 @@ func TestTwentyConcurrentCopiesInMixedSpellingsDeliverOnce(t *testing.T) {
 			t.Fatalf("unexpected status %d (codes %v)", c, codes)
 		}
 	}
-	got := hs.tally(n)
-	// Verify runs only for copies that found no row; never more than one per copy.
-	if got.deliveries != 1 || got.settles != 1 || got.verifies < 1 || got.verifies > 20 {
-		t.Fatalf("tally %+v (codes %v)", got, codes)
+	// Copies in flight together in one instance wait for the first (202); later
+	// ones are answered from the ledger: one verify in all.
+	if got, want := hs.tally(n), (tally{1, 1, 1}); got != want {
+		t.Fatalf("tally %+v, want %+v (codes %v)", got, want, codes)
 	}
-	t.Logf("20 copies: %+v", got)
 	rows := hs.rows()
 	if len(rows) != 1 || rows[0].Status != ledger.StatusSettled || !rows[0].Delivered() {
 		t.Fatalf("rows %+v", rows)
@@ -193,10 +192,14 @@ func TestPendingThenSettledIsDeliveredOnceOnRepresentation(t *testing.T) {
 	wg.Wait()
 	n := 0
 	for _, r := range res {
-		if delivered(r) {
+		switch {
+		case delivered(r):
 			n++
-		} else if reason := challengeReason(t, r); reason != x402.ReasonNonceUsed {
-			t.Fatalf("loser: %q", reason)
+		case r.Code == http.StatusAccepted: // still in flight here: come back later
+		default:
+			if reason := challengeReason(t, r); reason != x402.ReasonNonceUsed {
+				t.Fatalf("loser: %q", reason)
+			}
 		}
 	}
 	if got, want := hs.tally(n), (tally{1, 1, 1}); got != want {
@@ -210,8 +213,8 @@ func TestPendingThenSettledIsDeliveredOnceOnRepresentation(t *testing.T) {
 	}
 }
 
-// seed writes a settled row for p's authorization as another deployment would.
-func (hs *harness) seed(p *x402test.Payment, mut func(c *ledger.Claim)) {
+// foreignRow writes a settled row for p's authorization as another deployment would.
+func (hs *harness) foreignRow(p *x402test.Payment, mut func(c *ledger.Claim)) {
 	a := p.Payload.Payload.Authorization
 	c := ledger.Claim{PayerAddress: strings.ToLower(a.From), Endpoint: "/x402/report", Amount: x402test.Price,
 		Network: x402test.Network, Asset: x402test.Asset, PayTo: strings.ToLower(x402test.PayTo),
@@ -237,7 +240,7 @@ func TestRowsThatDoNotMatchTheOfferProveNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hs := newHarness(t, facilitator.APIV2)
 			p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
-			hs.seed(p, mut)
+			hs.foreignRow(p, mut)
 			w := hs.pay(p)
 			if delivered(w) || challengeReason(t, w) != paywall.ReasonRowMismatch {
 				t.Fatalf("status %d body %s", w.Code, w.Body)
@@ -270,5 +273,32 @@ func TestAFailedHandlerReleasesTheClaimAndTheSameAuthorizationPaysLater(t *testi
 	}
 	if rows := hs.rows(); rows[0].Status != ledger.StatusSettled || !rows[0].Delivered() {
 		t.Fatalf("rows %+v", rows)
+	}
+}
+
+// releasedRace is the real ledger whose claim reports a row released by a
+// concurrent presentation between this request's lookup and its claim.
+type releasedRace struct{ *ledger.Ledger }
+
+func (r releasedRace) Claim(ctx context.Context, c ledger.Claim) (*ledger.Payment, bool, error) {
+	row, _, err := r.Ledger.Claim(ctx, c)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := r.Release(ctx, row.ID, "concurrent"); err != nil {
+		return nil, false, err
+	}
+	row.Status = ledger.StatusReleased
+	return row, true, nil
+}
+
+func TestAClaimLostToAConcurrentReleaseAsksForARetryWithoutSettling(t *testing.T) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) { c.Ledger = releasedRace{h.ledger} })
+	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || errorCode(t, w) != "payment_in_flight" {
+		t.Fatalf("status %d body %s", w.Code, w.Body)
+	}
+	if len(hs.okx.Calls("settle")) != 0 || hs.served.Load() != 0 {
+		t.Fatal("settled or served")
 	}
 }

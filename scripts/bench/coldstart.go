@@ -48,6 +48,7 @@ var coldCases = []coldCase{
 	{Fn: "X402ReportFunction", Dir: "x402-report", Event: "x402-report-challenge.json", Status: 402},
 	{Fn: "X402PaymentsFunction", Dir: "x402-payments", Event: "x402-payments-list.json", Status: 200},
 	{Fn: "X402ReconcileFunction", Dir: "x402-reconcile", Event: "x402-reconcile-scheduled.json", Status: 0},
+	{Fn: "X402GatewayFunction", Dir: "x402-gateway", Event: "x402-gateway-challenge.json", Status: 402},
 }
 
 // coldResult is one function's cold starts.

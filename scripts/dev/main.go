@@ -137,6 +137,9 @@ func banner(env *devenv.Env, base string) {
 			}
 		}
 	}
+	if up := env.Upstream; up != nil {
+		fmt.Fprintf(w, "x402 gateway upstream (local demo API, sold at %s/pay/…): %s\n", base, up.URL)
+	}
 	if env.JWTSecret != "" {
 		fmt.Fprintf(w, "Dev INSFORGE_JWT_SECRET (generated for this run): %s\n", env.JWTSecret)
 	}
@@ -160,6 +163,9 @@ func banner(env *devenv.Env, base string) {
 	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(devissuer.Providers, "|"))
 	if exists(filepath.Join(root, "scripts", "x402-pay")) {
 		fmt.Fprintf(w, "  go run ./scripts/x402-pay %s/x402/report\n", base)
+		if env.Upstream != nil {
+			fmt.Fprintf(w, "  go run ./scripts/x402-pay -X GET %s/pay/quote?symbol=ETH   # the x402 gateway in front of the local upstream\n", base)
+		}
 		fmt.Fprintf(w, "  curl -s %s/x402/payments\n", base)
 	}
 	fmt.Fprintln(w, "\nLogs of the functions follow (Ctrl-C stops everything).")

@@ -54,6 +54,7 @@ type Env struct {
 	Issuer      *devissuer.Issuer
 	JWTSecret   string // the dev INSFORGE_JWT_SECRET when generated here
 	Insforge    *insforgetest.Stack
+	Upstream    *Upstream // the local API sold by the x402 gateway
 	Vars        map[string]map[string]string
 	Notes       []string
 	BuildTime   time.Duration

@@ -7,6 +7,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/shared/x402gateway"
 )
 
 // DevPaymentRecipient receives the (mock) x402 payments in development.
@@ -85,6 +86,19 @@ func (e *Env) startDev(ctx context.Context, o Options, fns []samtemplate.Functio
 	p.common["MOCK_OKX_FACILITATOR"] = "true"
 	p.common["PAYMENT_RECIPIENT"] = DevPaymentRecipient
 
+	// The x402 gateway sells a tiny local upstream unless the developer names one.
+	if _, given := userValue(file, fns, x402gateway.VarUpstreamURL); !given && needsUpstream(fns) {
+		up, err := StartUpstream()
+		if err != nil {
+			e.Notes = append(e.Notes, "local gateway upstream not started: "+err.Error())
+		} else {
+			e.Upstream = up
+			e.closers = append(e.closers, func() { _ = up.Close() })
+			for k, v := range up.Vars() {
+				p.common[k] = v
+			}
+		}
+	}
 	if _, given := userValue(file, fns, "INSFORGE_BASE_URL"); !given && needsInsforge(fns) {
 		st, err := startInsforge(ctx, o, secret)
 		if err != nil {

@@ -184,6 +184,7 @@ func TestProjectTemplate(t *testing.T) {
 		"TokenWorkOSFunction": "/token/workos", "TokenKindeFunction": "/token/kinde", "TokenAuth0Function": "/token/auth0",
 		"TokenStytchFunction": "/token/stytch", "TokenBetterAuthFunction": "/token/better-auth", "TokenClerkFunction": "/token/clerk",
 		"TokenOidcFunction": "/token/oidc", "X402ReportFunction": "/x402/report", "X402PaymentsFunction": "/x402/payments", "X402ReconcileFunction": "",
+		"X402GatewayFunction": "/pay/{proxy+}",
 	}
 	if len(fns) != len(want) {
 		t.Fatalf("%d functions, want %d", len(fns), len(want))
@@ -228,7 +229,8 @@ func TestProjectTemplate(t *testing.T) {
 			t.Errorf("%s: MOCK_OKX_FACILITATOR = %q", f.LogicalID, v.Value)
 		}
 	}
-	for _, name := range []string{"InsforgeJwtSecret", "StytchSecret", "OkxApiKey", "OkxSecretKey", "OkxPassphrase", "InsforgeServiceKey"} {
+	for _, name := range []string{"InsforgeJwtSecret", "StytchSecret", "OkxApiKey", "OkxSecretKey", "OkxPassphrase", "InsforgeServiceKey",
+		"GatewayUpstreamAuth", "GatewayReceiptKey"} {
 		if !tm.Parameters[name].NoEcho {
 			t.Errorf("parameter %s must be NoEcho", name)
 		}

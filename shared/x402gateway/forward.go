@@ -1,0 +1,209 @@
+package x402gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/paywall"
+	"github.com/insforge/edge-functions-go/shared/x402"
+)
+
+// minUpstreamTime is the least time worth giving an upstream call; with less
+// left before the settlement reserve, the call is not made.
+const minUpstreamTime = 500 * time.Millisecond
+
+// forwarder is the paid handler behind each route's paywall: it calls the
+// upstream once, buffered and bounded, and answers the upstream's 2xx as is.
+// Anything else becomes a non-2xx answer, which the paywall never settles.
+type forwarder struct {
+	route       RouteSpec
+	base        *url.URL
+	client      *http.Client
+	authHeader  string
+	auth        string
+	receiptKey  []byte
+	timeout     time.Duration
+	reserve     time.Duration
+	maxResponse int64
+	now         func() time.Time
+	offer       *x402.Offer
+}
+
+// newUpstreamClient never follows redirects (a 3xx is an upstream error) and
+// ignores proxy environment variables; every call has a context deadline.
+func newUpstreamClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout + time.Second,
+		Transport: &http.Transport{
+			Proxy:                  nil,
+			DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:    5 * time.Second,
+			MaxResponseHeaderBytes: 64 << 10,
+			MaxIdleConnsPerHost:    16,
+			IdleConnTimeout:        90 * time.Second,
+			ForceAttemptHTTP2:      true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpapi.HandlerFunc(f.serve).ServeHTTP(w, r)
+}
+
+func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
+	pay, ok := paywall.PaymentFrom(r.Context())
+	if !ok {
+		// Only reachable if the forwarder is mounted without its paywall.
+		return httpapi.NewError(http.StatusPaymentRequired, "payment_required", "payment required")
+	}
+	log := httpapi.Logger(r.Context())
+	budget, ok := f.budget(r.Context())
+	if !ok {
+		e := httpapi.NewError(http.StatusServiceUnavailable, "insufficient_time",
+			"not enough time left to call the upstream and settle; nothing was charged, retry")
+		e.Header = http.Header{"Retry-After": {"1"}}
+		return e
+	}
+	body, err := io.ReadAll(r.Body) // already read into memory and size-capped by bufferBody
+	if err != nil {
+		return httpapi.Wrap(http.StatusBadRequest, "invalid_request", "request body could not be read", err)
+	}
+	suffix, escaped := routePath(r)
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
+	defer cancel()
+	out, err := f.request(ctx, r, pay, suffix, escaped, body)
+	if err != nil {
+		return err
+	}
+
+	began := f.now()
+	res, err := f.client.Do(out)
+	if err != nil {
+		return upstreamErr(ctx, err)
+	}
+	defer res.Body.Close()
+	buf, err := io.ReadAll(io.LimitReader(res.Body, f.maxResponse+1))
+	if err != nil {
+		return upstreamErr(ctx, err)
+	}
+	log.Info("upstream answered", slog.String("route", f.route.Key()), slog.Int("upstream_status", res.StatusCode),
+		slog.Int("bytes", len(buf)), slog.Float64("upstream_ms", float64(f.now().Sub(began).Microseconds())/1000))
+	switch s := res.StatusCode; {
+	case int64(len(buf)) > f.maxResponse:
+		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
+			fmt.Sprintf("the upstream response exceeds %d bytes; nothing was charged", f.maxResponse))
+	case s >= 300 && s < 400:
+		return httpapi.NewError(http.StatusBadGateway, "upstream_redirect",
+			"the upstream answered with a redirect, which is not followed; nothing was charged")
+	case s >= 500:
+		return httpapi.NewError(http.StatusBadGateway, "upstream_error",
+			"the upstream failed (HTTP "+strconv.Itoa(s)+"); nothing was charged")
+	case s == http.StatusPaymentRequired,
+		(s == http.StatusUnauthorized || s == http.StatusProxyAuthRequired) && !f.route.ForwardAuthorization:
+		// The gateway's own credential was refused, or the upstream wants its
+		// own payment: the caller can do nothing about either.
+		return httpapi.NewError(http.StatusBadGateway, "upstream_refused",
+			"the upstream refused the gateway (HTTP "+strconv.Itoa(s)+"); nothing was charged")
+	case s < 200:
+		return httpapi.NewError(http.StatusBadGateway, "upstream_error", "unexpected upstream status; nothing was charged")
+	}
+	// 2xx (charged by the paywall) or a 4xx about the caller's own request
+	// (relayed, not charged).
+	copyResponseHeaders(w.Header(), res.Header)
+	if w.Header().Get("Content-Type") == "" && len(buf) > 0 {
+		w.Header().Set("Content-Type", f.route.MimeType)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(res.StatusCode)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf)
+	}
+	return nil
+}
+
+// budget is the upstream call's time: the configured timeout, cut so that the
+// settlement reserve remains before the invocation deadline.
+func (f *forwarder) budget(ctx context.Context) (time.Duration, bool) {
+	d := f.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		left := dl.Sub(f.now()) - f.reserve
+		if left < d {
+			d = left
+		}
+	}
+	return d, d >= min(minUpstreamTime, f.timeout)
+}
+
+// request builds the upstream request: same method, path suffix, query and body;
+// filtered headers; the gateway's credential; the signed receipt.
+func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Payment, suffix, escaped string, body []byte) (*http.Request, error) {
+	u := *f.base
+	u.Path = f.base.Path + suffix
+	u.RawPath = f.base.EscapedPath() + escaped
+	u.RawQuery = r.URL.RawQuery
+	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, httpapi.Wrap(http.StatusBadRequest, "invalid_request", "the request cannot be forwarded", err)
+	}
+	if len(body) == 0 {
+		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
+	}
+	if f.auth != "" {
+		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, f.authHeader)
+		out.Header.Set(f.authHeader, f.auth)
+	} else {
+		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, "")
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		out.Header.Set("X-Forwarded-For", host)
+	} else if r.RemoteAddr != "" {
+		out.Header.Set("X-Forwarded-For", r.RemoteAddr)
+	}
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	if out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", "x402-gateway")
+	}
+	now := f.now()
+	rc := receiptOf(pay, f.offer)
+	rc.Issuer = ReceiptIssuer
+	rc.Audience = []string{f.base.String()}
+	rc.IssuedAt = jwtTime(now)
+	rc.ExpiresAt = jwtTime(now.Add(ReceiptTTL))
+	rc.Route, rc.Method, rc.Path, rc.Query = f.route.Key(), r.Method, suffix, r.URL.RawQuery
+	rc.Status = ReceiptStatusVerified
+	if pay.Transaction != "" {
+		rc.Status, rc.Transaction = ReceiptStatusSettled, pay.Transaction
+	}
+	tok, err := signReceipt(f.receiptKey, rc)
+	if err != nil {
+		return nil, err
+	}
+	out.Header.Set(HeaderReceipt, tok)
+	return out, nil
+}
+
+// upstreamErr maps a failed call: the deadline is 504, anything else 502. The
+// cause (which may name the upstream host) is logged, never shown.
+func upstreamErr(ctx context.Context, err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+		return httpapi.Wrap(http.StatusGatewayTimeout, "upstream_timeout",
+			"the upstream did not answer in time; nothing was charged", err)
+	}
+	return httpapi.Wrap(http.StatusBadGateway, "upstream_unavailable",
+		"the upstream could not be reached; nothing was charged", err)
+}

@@ -1,0 +1,239 @@
+// Package x402gateway sells an existing HTTP API per call with x402
+// (functions/x402-gateway, ANY /pay/{proxy+}): a table of priced routes, each
+// behind its own paywall offer, forwarding paid requests to one upstream.
+//
+// The upstream is called after the payment is verified and claimed in the
+// ledger, and before it is settled; the paywall settles only when the upstream
+// answered 2xx, so a caller pays only for what was delivered. Configuration,
+// forwarding rules and the failure matrix: docs/gateway.md.
+package x402gateway
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
+	"github.com/insforge/edge-functions-go/shared/paywall"
+	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+)
+
+// Build wires the function from the environment.
+func Build(log *slog.Logger) (http.Handler, error) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		return nil, err
+	}
+	ic, err := insforge.NewFromConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	fac, err := c.Facilitator()
+	if err != nil {
+		return nil, err
+	}
+	if c.MockFacilitator {
+		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
+	}
+	var bal paywall.BalanceReader
+	if c.XLayerRPCURL != "" {
+		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
+		ec, err := onchain.Dial(c.XLayerRPCURL)
+		if err != nil {
+			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
+		}
+		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
+	}
+	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Balances: bal, Log: log})
+}
+
+// recordTimeout is the paywall's bound on recording a settlement; the rest of
+// X402_GATEWAY_SETTLE_RESERVE bounds the settle call itself.
+const recordTimeout = 3 * time.Second
+
+// Deps are the parts New does not build from Config (tests inject them).
+type Deps struct {
+	Facilitator facilitator.Facilitator
+	Ledger      paywall.Ledger
+	Balances    paywall.BalanceReader // XLAYER_RPC_URL; nil: no balance check
+	Log         *slog.Logger
+	Now         func() time.Time // nil: time.Now
+	Metrics     io.Writer        // CloudWatch EMF lines; nil: stdout
+}
+
+// New builds the handler. c must have passed Validate (config.Load runs it).
+func New(c Config, d Deps) (http.Handler, error) {
+	now, fac, l, log := d.Now, d.Facilitator, d.Ledger, d.Log
+	if now == nil {
+		now = time.Now
+	}
+	if d.Metrics == nil {
+		d.Metrics = os.Stdout
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	routes, err := ParseRoutes(c.Routes)
+	if err != nil {
+		return nil, err
+	}
+	base, err := upstreamBase(c.UpstreamURL)
+	if err != nil {
+		return nil, err
+	}
+	client := newUpstreamClient(c.UpstreamTimeout)
+	rec := metrics.New(d.Metrics, "x402-gateway")
+	g := &dispatcher{mux: http.NewServeMux()}
+	methods := map[string]bool{http.MethodOptions: true}
+	var first *paywall.Paywall
+	for _, rt := range routes {
+		p := c.Params(rt.Description)
+		p.Price, p.MimeType = rt.Price, rt.MimeType
+		offer, err := x402.NewOffer(p)
+		if err != nil {
+			return nil, configErr(VarRoutes, err, "route %s", rt.Key())
+		}
+		pc := paywall.Config{
+			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
+			Mock: c.MockFacilitator, Now: now, Metrics: rec, Balances: d.Balances,
+			// The settle reserve is what the paywall needs after the upstream call.
+			SettleTimeout: c.SettleReserve - recordTimeout, RecordTimeout: recordTimeout,
+			MaxResponseBytes: int(c.MaxResponseBytes),
+		}
+		c.Limits(&pc)
+		pw, err := paywall.New(pc)
+		if err != nil {
+			return nil, err
+		}
+		// One set of abuse bounds for the whole function, not one per route.
+		if first == nil {
+			first = pw
+		} else {
+			pw.ShareBoundsWith(first)
+		}
+		fw := &forwarder{
+			route: rt, base: base, client: client, authHeader: http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader)),
+			auth: c.UpstreamAuth, receiptKey: []byte(c.ReceiptKey), timeout: c.UpstreamTimeout, reserve: c.SettleReserve,
+			maxResponse: c.MaxResponseBytes, now: now, offer: offer,
+		}
+		h := &routeHandler{route: rt, h: httpapi.Chain(pw.Wrap(fw),
+			httpapi.Limits(httpapi.DefaultMaxHeaderBytes, rt.MaxRequestBytes),
+			bufferBody,
+		)}
+		if err := register(g.mux, rt, h); err != nil {
+			return nil, err
+		}
+		methods[rt.Method] = true
+	}
+	allow := slices.Sorted(maps.Keys(methods))
+	return httpapi.Chain(g,
+		httpapi.Recover(),
+		httpapi.RequestID(log),
+		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow}.Middleware(),
+		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
+	), nil
+}
+
+// dispatcher finds the priced route of a request; anything unpriced is 404
+// before any payment processing.
+type dispatcher struct{ mux *http.ServeMux }
+
+type routeHandler struct {
+	route RouteSpec
+	h     http.Handler
+}
+
+func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { rh.h.ServeHTTP(w, r) }
+
+func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rh := d.find(r); rh != nil {
+		rh.ServeHTTP(w, r)
+		return
+	}
+	httpapi.WriteError(w, r, httpapi.NewError(http.StatusNotFound, "no_priced_route",
+		"no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
+}
+
+func (d *dispatcher) find(r *http.Request) *routeHandler {
+	suffix, escaped := routePath(r)
+	// Only canonical paths: no dot segments, no doubled or trailing slash, no
+	// encoded slash (it would split differently here and upstream).
+	if suffix == "" || path.Clean(suffix) != suffix || strings.Contains(strings.ToLower(escaped), "%2f") {
+		return nil
+	}
+	probe := *r
+	u := *r.URL
+	u.Path, u.RawPath = suffix, ""
+	probe.URL = &u
+	h, _ := d.mux.Handler(&probe)
+	rh, ok := h.(*routeHandler) // not ServeMux's own redirect or 404/405 handlers
+	if !ok || rh.route.Method != r.Method {
+		return nil // ServeMux lets GET routes answer HEAD; a price is per method
+	}
+	return rh
+}
+
+// routePath returns the path after Prefix, decoded and as sent; "" when the
+// request is not under Prefix.
+func routePath(r *http.Request) (suffix, escaped string) {
+	s, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	e, eok := strings.CutPrefix(r.URL.EscapedPath(), Prefix)
+	if !ok || !eok || !strings.HasPrefix(s, "/") || !strings.HasPrefix(e, "/") {
+		return "", ""
+	}
+	return s, e
+}
+
+// bufferBody reads the (size-limited) body before the paywall, so an oversized
+// or unreadable body is refused before any facilitator or ledger call.
+func bufferBody(next http.Handler) http.Handler {
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		b, err := httpapi.ReadBody(r)
+		if err != nil {
+			return err
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		next.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// receiptOf fills the payment fields of a receipt.
+func receiptOf(p paywall.Payment, offer *x402.Offer) Receipt {
+	req := offer.Requirements()
+	return Receipt{
+		PaymentID: p.PaymentID, Payer: p.Payer, Amount: p.Amount, Network: p.Network, Asset: p.Asset,
+		PayTo: strings.ToLower(req.PayTo), Nonce: p.Nonce,
+	}
+}
+
+func jwtTime(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
+
+// sanitize keeps client-supplied text short and printable before it is echoed.
+func sanitize(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/ledger/paymentsapi"
+	"github.com/insforge/edge-functions-go/shared/x402payments"
 )
 
-func main() { launch.HTTP("x402-payments", paymentsapi.Build) }
+func main() { launch.HTTP("x402-payments", x402payments.Build) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/ledger/reconcile"
+	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 )
 
-func main() { launch.Task("x402-reconcile", reconcile.Build) }
+func main() { launch.Task("x402-reconcile", x402reconcile.Build) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/paywall/report"
+	"github.com/insforge/edge-functions-go/shared/x402report"
 )
 
-func main() { launch.HTTP("x402-report", report.Build) }
+func main() { launch.HTTP("x402-report", x402report.Build) }

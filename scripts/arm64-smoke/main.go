@@ -25,9 +25,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/parity"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/parity"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
@@ -53,7 +53,7 @@ func run() error {
 		}
 	}
 	logs := &tail{}
-	env, err := devenv.Start(context.Background(), devenv.Options{
+	env, err := runner.Start(context.Background(), runner.Options{
 		Template: *template, Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1, Logs: logs,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -134,11 +134,11 @@ type result struct {
 
 // check answers one sample event with the arm64 artifact and the host build and
 // compares the answers.
-func check(env *devenv.Env, arm map[string]*runtimeapi.Pool, s parity.Sample, key *ecdsa.PrivateKey) (r result) {
+func check(env *runner.Runner, arm map[string]*runtimeapi.Pool, s parity.Sample, key *ecdsa.PrivateKey) (r result) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	host := env.Pools[s.Function]
-	event, err := devenv.Fill(s.Raw, env.Issuer)
+	event, err := runner.Fill(s.Raw, env.Issuer)
 	if s.Paid {
 		event = s.Raw // the payment placeholder is signed per run by parity.Pay
 		err = nil

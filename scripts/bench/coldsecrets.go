@@ -13,7 +13,7 @@ import (
 
 // coldSecrets is the cold start as deployed: every secret-tagged variable moved
 // into a Secrets Manager secret on a local moto_server, the function given only
-// CONFIG_SECRETS (BenchmarkColdStartWithSecrets in scripts/internal/devenv, which
+// CONFIG_SECRETS (BenchmarkColdStartWithSecrets in scripts/runner, which
 // starts moto through scripts/ensure-moto).
 type coldSecrets struct {
 	Runs  int
@@ -25,7 +25,7 @@ type coldSecrets struct {
 func runColdSecrets(ctx context.Context, root string, n int) *coldSecrets {
 	res := &coldSecrets{Runs: n, Total: map[string]float64{}, Init: map[string]float64{}}
 	cmd := exec.CommandContext(ctx, goTool(), "test", "-run", "^$", "-bench", "^BenchmarkColdStartWithSecrets$",
-		"-benchtime", strconv.Itoa(n)+"x", "-count", "1", "-v", "./scripts/internal/devenv/")
+		"-benchtime", strconv.Itoa(n)+"x", "-count", "1", "-v", "./scripts/runner/")
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 // coldCase is one function and the sample event of its first invocation.
@@ -26,7 +26,7 @@ type coldCase struct {
 	Floor          bool   // a reference, not a function with a budget
 }
 
-// floorFn is the runner's own test function (scripts/internal/testfn/testdata/echofn):
+// floorFn is the runner's own test function (scripts/runner/testfn/testdata/echofn):
 // launch.HTTP + config.Load + a trivial handler. Its cold start and its latency
 // through the runner are the floor every function pays before doing any work.
 const floorFn = "echofn"
@@ -70,7 +70,7 @@ func coldBudget(dir string) time.Duration {
 // runCold starts every function n times from a fresh process (a new pool each
 // time, so nothing is warm) through the runner's Runtime API implementation. The
 // functions are interleaved round-robin so a burst of outside load is shared.
-func runCold(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.Spec, cases []coldCase, root string, n int,
+func runCold(ctx context.Context, env *runner.Runner, specs map[string]runtimeapi.Spec, cases []coldCase, root string, n int,
 	log func(string, ...any)) []*coldResult {
 	res := make([]*coldResult, len(cases))
 	payloads := make([][]byte, len(cases))
@@ -100,7 +100,7 @@ func runCold(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.S
 			if r.Err != "" {
 				continue
 			}
-			payload, err := devenv.Fill(payloads[i], env.Issuer)
+			payload, err := runner.Fill(payloads[i], env.Issuer)
 			if err != nil {
 				r.Err = err.Error()
 				continue

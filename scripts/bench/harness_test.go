@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 // TestHarnessMeasuresTheFloorFunctionThroughTheRuntimeAPI runs the cold-start and
@@ -28,7 +28,7 @@ func TestHarnessMeasuresTheFloorFunctionThroughTheRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs := map[string]runtimeapi.Spec{floorFn: spec}
-	env := &devenv.Env{Unavailable: map[string]string{}}
+	env := &runner.Runner{Unavailable: map[string]string{}}
 	logf := func(string, ...any) {}
 
 	cold := runCold(ctx, env, specs, []coldCase{floorCold, {Fn: "Missing", Dir: "missing", Event: "x.json"}}, root, 3, logf)

@@ -16,9 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 // loadCase is one route driven through the runner's HTTP API.
@@ -29,15 +29,15 @@ type loadCase struct {
 	// issuer so the run can report how many JWKS fetches it caused.
 	JWKSVar string
 	// Header returns the request headers (e.g. a fresh dev credential).
-	Header func(env *devenv.Env) (http.Header, error)
+	Header func(env *runner.Runner) (http.Header, error)
 }
 
 var loadCases = []loadCase{
 	{Name: "floor: echofn (launch.HTTP, trivial handler)", Fn: floorFn, Method: http.MethodPost, Path: "/echo", Status: 200,
-		Header: func(*devenv.Env) (http.Header, error) { return http.Header{}, nil }},
+		Header: func(*runner.Runner) (http.Header, error) { return http.Header{}, nil }},
 	{Name: "bridge (Clerk, RS256 JWT → InsForge token)", Fn: "TokenClerkFunction", Method: http.MethodPost,
 		Path: "/token/clerk", Status: 200, JWKSVar: "CLERK_JWKS_URL",
-		Header: func(env *devenv.Env) (http.Header, error) {
+		Header: func(env *runner.Runner) (http.Header, error) {
 			cred, err := env.Issuer.Credential("clerk", "user_bench_1", "jwt", time.Hour)
 			if err != nil {
 				return nil, err
@@ -46,7 +46,7 @@ var loadCases = []loadCase{
 		}},
 	{Name: "x402 challenge (POST /x402/report without payment → 402)", Fn: "X402ReportFunction", Method: http.MethodPost,
 		Path: "/x402/report", Status: 402,
-		Header: func(*devenv.Env) (http.Header, error) {
+		Header: func(*runner.Runner) (http.Header, error) {
 			return http.Header{"Content-Type": {"application/json"}}, nil
 		}},
 }
@@ -104,7 +104,7 @@ func startCountingProxy(target string) (*countingProxy, error) {
 // runLoad serves the case's route through the runner (gateway → Runtime API →
 // real binaries, at most Procs processes) on loopback and drives it with
 // Concurrency workers: Warmup requests first, then the measured run.
-func runLoad(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.Spec, c loadCase, o loadOpts) (loadResult, error) {
+func runLoad(ctx context.Context, env *runner.Runner, specs map[string]runtimeapi.Spec, c loadCase, o loadOpts) (loadResult, error) {
 	res := loadResult{Case: c, Opts: o}
 	spec, ok := specs[c.Fn]
 	if !ok {
@@ -135,17 +135,17 @@ func runLoad(ctx context.Context, env *devenv.Env, specs map[string]runtimeapi.S
 	pool := runtimeapi.NewPool(spec)
 	defer pool.Close()
 
-	routes := []gateway.Route{{Method: "ANY", Path: c.Path, Function: c.Fn}}
+	routes := []apigateway.Route{{Method: "ANY", Path: c.Path, Function: c.Fn}}
 	for _, f := range env.Functions {
 		if f.LogicalID == c.Fn {
 			// The template's routes, so the request goes exactly where API Gateway sends it.
 			routes = routes[:0]
 			for _, r := range f.Routes {
-				routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
+				routes = append(routes, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
 			}
 		}
 	}
-	h := &gateway.Handler{Router: gateway.NewRouter(routes), Functions: map[string]gateway.Invoker{c.Fn: pool},
+	h := &apigateway.Handler{Router: apigateway.NewRouter(routes), Functions: map[string]apigateway.Invoker{c.Fn: pool},
 		Log: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

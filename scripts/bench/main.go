@@ -32,8 +32,8 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 func main() {
@@ -96,7 +96,7 @@ func main() {
 	}
 	if sections["load"] || sections["cold"] {
 		logf("starting the local runner (builds host binaries, dev issuer, local InsForge stack)")
-		env, err := devenv.Start(ctx, devenv.Options{Template: filepath.Join(root, "template.yaml"), Dev: true,
+		env, err := runner.Start(ctx, runner.Options{Template: filepath.Join(root, "template.yaml"), Dev: true,
 			IssuerAddr: "127.0.0.1:0", MaxProcs: *procs, Logs: io.Discard, Log: slog.New(slog.DiscardHandler),
 			CacheDir: filepath.Join(tmp, "dev")})
 		if err != nil {
@@ -180,7 +180,7 @@ func main() {
 func floorSpec(ctx context.Context, root, dir string) (runtimeapi.Spec, error) {
 	bin := filepath.Join(dir, floorFn)
 	cmd := exec.CommandContext(ctx, goTool(), "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin,
-		"./scripts/internal/testfn/testdata/echofn")
+		"./scripts/runner/testfn/testdata/echofn")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return runtimeapi.Spec{}, fmt.Errorf("build echofn: %w\n%s", err, out)

@@ -96,7 +96,7 @@ func (r *results) markdown(svgName string) string {
 
 	if len(r.Load) > 0 || len(r.LoadErrs) > 0 {
 		w("## Load through the local runner\n\n")
-		w("Real binaries behind the runner's HTTP API and Lambda Runtime API (`scripts/internal/gateway`, `runtimeapi`), loopback only. ")
+		w("Real binaries behind the runner's HTTP API and Lambda Runtime API (`scripts/runner/apigateway`, `runtimeapi`), loopback only. ")
 		w("Latency is client-side (HTTP → event → function → response). JWKS fetches are counted by a proxy in front of the dev issuer's JWKS; ")
 		w("each process fetches once at init (warm-up), and the target during the measured run is 0.\n\n")
 		w("| route | requests | workers / processes | throughput | p50 | p90 | p99 | errors | JWKS fetches warm-up / run |\n|---|--:|---|--:|--:|--:|--:|--:|---|\n")

@@ -29,9 +29,9 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/config"
 )
 
@@ -95,7 +95,7 @@ func main() {
 		fail(err)
 	}
 	var logs countingLogs
-	env, err := devenv.Start(ctx, devenv.Options{Template: filepath.Join(root, "template.yaml"), Dev: true, IssuerAddr: "127.0.0.1:0",
+	env, err := runner.Start(ctx, runner.Options{Template: filepath.Join(root, "template.yaml"), Dev: true, IssuerAddr: "127.0.0.1:0",
 		Only: []string{"TokenClerkFunction", "X402ReportFunction"}, MaxProcs: 1, Logs: &logs,
 		Log: slog.New(slog.DiscardHandler), CacheDir: filepath.Join(os.TempDir(), "cost-model")})
 	if err != nil {
@@ -139,7 +139,7 @@ func fail(err error) {
 
 // measure runs one warm-up and n measured requests on one warm process and
 // counts the bytes the function wrote for them.
-func measure(ctx context.Context, env *devenv.Env, logs *countingLogs, root string, s scenario, n int) (measured, error) {
+func measure(ctx context.Context, env *runner.Runner, logs *countingLogs, root string, s scenario, n int) (measured, error) {
 	pool, ok := env.Pools[s.Fn]
 	if !ok {
 		return measured{}, fmt.Errorf("not available: %s", env.Unavailable[s.Fn])
@@ -150,7 +150,7 @@ func measure(ctx context.Context, env *devenv.Env, logs *countingLogs, root stri
 	}
 	var inits []float64
 	for i := 0; i < 5; i++ {
-		payload, err := devenv.Fill(raw, env.Issuer)
+		payload, err := runner.Fill(raw, env.Issuer)
 		if err != nil {
 			return measured{}, err
 		}
@@ -165,7 +165,7 @@ func measure(ctx context.Context, env *devenv.Env, logs *countingLogs, root stri
 	sort.Float64s(inits)
 	p := runtimeapi.NewPool(pool.Spec())
 	invoke := func() (time.Duration, error) {
-		payload, err := devenv.Fill(raw, env.Issuer)
+		payload, err := runner.Fill(raw, env.Issuer)
 		if err != nil {
 			return 0, err
 		}

@@ -17,15 +17,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
+	"github.com/insforge/edge-functions-go/shared/localidentity"
 )
 
 func main() {
 	issuer := flag.String("issuer", envOr("DEV_ISSUER_URL", "http://127.0.0.1:3001"), "dev issuer URL (printed by make dev)")
 	kind := flag.String("kind", "jwt", "jwt (all providers), session (stytch, better-auth) or cookie (better-auth)")
-	ttl := flag.Duration("ttl", devissuer.DefaultTTL, "credential lifetime")
+	ttl := flag.Duration("ttl", localidentity.DefaultTTL, "credential lifetime")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: dev-token <%s> <user-id> [--kind jwt|session|cookie] [--ttl 10m]\n", strings.Join(devissuer.Providers, "|"))
+		fmt.Fprintf(os.Stderr, "usage: dev-token <%s> <user-id> [--kind jwt|session|cookie] [--ttl 10m]\n", strings.Join(localidentity.Providers, "|"))
 		flag.PrintDefaults()
 	}
 	// Accept flags before or after the positional arguments.

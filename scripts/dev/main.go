@@ -21,10 +21,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/devissuer"
-	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/localidentity"
 )
 
 func main() {
@@ -35,7 +35,7 @@ func main() {
 }
 
 func run() error {
-	overrides := devenv.Overrides{}
+	overrides := runner.Overrides{}
 	addr := flag.String("addr", "127.0.0.1:3000", "HTTP API listen address (loopback)")
 	issuerAddr := flag.String("issuer-addr", "127.0.0.1:3001", "dev identity issuer listen address (loopback)")
 	template := flag.String("template", "template.yaml", "SAM template")
@@ -57,7 +57,7 @@ func run() error {
 	defer stop()
 
 	fmt.Fprintln(os.Stderr, "building functions for this host…")
-	env, err := devenv.Start(ctx, devenv.Options{
+	env, err := runner.Start(ctx, runner.Options{
 		Template: *template, EnvVarsFile: *envVars, ParameterOverrides: overrides,
 		Dev: !*noDev, IssuerAddr: *issuerAddr, MaxProcs: *maxProcs, Log: log, InsforgeAddr: *insforgeAddr,
 	})
@@ -69,17 +69,17 @@ func run() error {
 		return err
 	}
 
-	var routes []gateway.Route
+	var routes []apigateway.Route
 	for _, f := range env.Functions {
 		for _, r := range f.Routes {
-			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
+			routes = append(routes, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
 		}
 	}
-	invokers := map[string]gateway.Invoker{}
+	invokers := map[string]apigateway.Invoker{}
 	for id, p := range env.Pools {
 		invokers[id] = p
 	}
-	h := &gateway.Handler{Router: gateway.NewRouter(routes), Functions: invokers, Unavailable: env.Unavailable, Log: log}
+	h := &apigateway.Handler{Router: apigateway.NewRouter(routes), Functions: invokers, Unavailable: env.Unavailable, Log: log}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func run() error {
 	return nil
 }
 
-func banner(env *devenv.Env, base string) {
+func banner(env *runner.Runner, base string) {
 	w := os.Stdout
 	root := env.Template.Dir()
 	fmt.Fprintf(w, "\nInsForge edge functions: local HTTP API at %s (built in %s; real bootstrap binaries, Lambda Runtime API)\n\n",
@@ -124,7 +124,7 @@ func banner(env *devenv.Env, base string) {
 	}
 	if env.Issuer != nil {
 		fmt.Fprintf(w, "\nDev identity issuer: %s (JWKS for %s; Stytch sessions/authenticate and Better Auth get-session emulated)\n",
-			env.Issuer.URL, strings.Join(devissuer.Providers, ", "))
+			env.Issuer.URL, strings.Join(localidentity.Providers, ", "))
 	}
 	if st := env.Insforge; st != nil {
 		fmt.Fprintf(w, "InsForge local stack (throwaway PostgreSQL, infra/migrations applied): %s  anon key %s  (service key passed to the x402 functions)\n",
@@ -160,7 +160,7 @@ func banner(env *devenv.Env, base string) {
 		}
 		fmt.Fprintf(w, "  INSFORGE_JWT_SECRET=%s go run ./scripts/token-doctor \"$(curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\"\n", secret, base)
 	}
-	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(devissuer.Providers, "|"))
+	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(localidentity.Providers, "|"))
 	if exists(filepath.Join(root, "scripts", "x402-pay")) {
 		fmt.Fprintf(w, "  go run ./scripts/x402-pay %s/x402/report\n", base)
 		if env.Upstream != nil {

@@ -5,18 +5,18 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
+	"github.com/insforge/edge-functions-go/scripts/runner"
 )
 
 // startSchedules runs Schedule events with rate() expressions, like EventBridge.
-func startSchedules(ctx context.Context, env *devenv.Env, log *slog.Logger) {
+func startSchedules(ctx context.Context, env *runner.Runner, log *slog.Logger) {
 	for _, f := range env.Functions {
 		p, ok := env.Pools[f.LogicalID]
 		if !ok {
 			continue
 		}
 		for _, expr := range f.Schedules {
-			every, ok := devenv.ParseRate(expr)
+			every, ok := runner.ParseRate(expr)
 			if !ok {
 				log.Warn("schedule not run locally (only rate() expressions are)", "function", f.LogicalID, "schedule", expr)
 				continue
@@ -29,7 +29,7 @@ func startSchedules(ctx context.Context, env *devenv.Env, log *slog.Logger) {
 					case <-ctx.Done():
 						return
 					case now := <-t.C:
-						res, err := p.Invoke(ctx, devenv.ScheduledEvent(now))
+						res, err := p.Invoke(ctx, runner.ScheduledEvent(now))
 						switch {
 						case err != nil:
 							log.Error("scheduled invoke", "function", f.LogicalID, "error", err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
+	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
@@ -50,7 +50,7 @@ func TestEverySampleEventsResponseMatchesTheOpenAPIDescription(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no sample events: %v", err)
 	}
-	env, err := devenv.Start(context.Background(), devenv.Options{
+	env, err := runner.Start(context.Background(), runner.Options{
 		Template: "../../template.yaml", Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1,
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -90,7 +90,7 @@ func TestEverySampleEventsResponseMatchesTheOpenAPIDescription(t *testing.T) {
 				checked += payThroughChecks(t, env, fn, raw)
 				return
 			}
-			payload, err := devenv.Fill(raw, env.Issuer)
+			payload, err := runner.Fill(raw, env.Issuer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,8 +131,8 @@ func TestEverySampleEventsResponseMatchesTheOpenAPIDescription(t *testing.T) {
 
 // payThroughChecks runs the paid-retry event as `make invoke` does, validating the
 // 402 challenge and the paid response.
-func payThroughChecks(t *testing.T, env *devenv.Env, fn string, raw []byte) int {
-	filled, err := devenv.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402__")), env.Issuer)
+func payThroughChecks(t *testing.T, env *runner.Runner, fn string, raw []byte) int {
+	filled, err := runner.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402__")), env.Issuer)
 	if err != nil {
 		t.Fatal(err)
 	}

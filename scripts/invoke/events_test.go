@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 )
 
 // Every sample event is valid JSON in the shape its trigger produces, HTTP events
@@ -27,14 +27,14 @@ func TestSampleEventsMatchTheTemplate(t *testing.T) {
 	}
 	routes := map[string]string{} // path → function
 	covered := map[string]int{}
-	var all []gateway.Route
+	var all []apigateway.Route
 	for _, f := range fns {
 		for _, r := range f.Routes {
 			routes[r.Path] = f.LogicalID
-			all = append(all, gateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
+			all = append(all, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
 		}
 	}
-	router := gateway.NewRouter(all)
+	router := apigateway.NewRouter(all)
 	files, _ := filepath.Glob("../../events/*.json")
 	if len(files) == 0 {
 		t.Fatal("no sample events")

@@ -7,7 +7,7 @@
 //
 // Placeholders in the event are filled from the dev environment, so sample events
 // stay valid: {{dev-token <provider> <user-id> [jwt|session|cookie]}} becomes a
-// fresh credential from the dev identity issuer (devenv.Fill), and a payment header
+// fresh credential from the dev identity issuer (runner.Fill), and a payment header
 // of {{x402-payment}} is signed for the function's own 402 challenge (x402.go).
 package main
 
@@ -23,8 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/devenv"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 }
 
 func run() (int, error) {
-	overrides := devenv.Overrides{}
+	overrides := runner.Overrides{}
 	template := flag.String("template", "template.yaml", "SAM template")
 	envVars := flag.String("env-vars", "", "SAM env-vars JSON file")
 	flag.Var(overrides, "parameter-overrides", "CloudFormation parameter overrides, 'Name=Value ...'")
@@ -59,7 +59,7 @@ func run() (int, error) {
 		logs = io.Discard
 	}
 	ctx := context.Background()
-	env, err := devenv.Start(ctx, devenv.Options{
+	env, err := runner.Start(ctx, runner.Options{
 		Template: *template, EnvVarsFile: *envVars, ParameterOverrides: overrides, Dev: !*noDev,
 		IssuerAddr: "127.0.0.1:0", Only: []string{fn}, MaxProcs: 1, Logs: logs,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -75,13 +75,13 @@ func run() (int, error) {
 		return 1, err
 	}
 	if bytes.Contains(raw, []byte(x402Placeholder)) {
-		filled, err := devenv.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402_PAYMENT_PLACEHOLDER__")), env.Issuer)
+		filled, err := runner.Fill(bytes.ReplaceAll(raw, []byte(x402Placeholder), []byte("__X402_PAYMENT_PLACEHOLDER__")), env.Issuer)
 		if err != nil {
 			return 1, err
 		}
 		return payAndInvoke(ctx, env.Pools[fn], bytes.ReplaceAll(filled, []byte("__X402_PAYMENT_PLACEHOLDER__"), []byte(x402Placeholder)))
 	}
-	payload, err := devenv.Fill(raw, env.Issuer)
+	payload, err := runner.Fill(raw, env.Issuer)
 	if err != nil {
 		return 1, err
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/gateway"
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
@@ -91,7 +91,7 @@ func (t *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			r.Header[k] = v
 		}
 	}
-	ev, err := gateway.Event(r, gateway.Match{RouteKey: t.routeKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
+	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: t.routeKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (t *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%s: %s", res.Err.Type, res.Err.Message)
 	}
 	rec := httptest.NewRecorder()
-	if err := gateway.WriteResponse(rec, res.Payload); err != nil {
+	if err := apigateway.WriteResponse(rec, res.Payload); err != nil {
 		return nil, err
 	}
 	out := rec.Result()

@@ -11,10 +11,10 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
-	"github.com/insforge/edge-functions-go/shared/ledger/paymentsapi"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
+	"github.com/insforge/edge-functions-go/shared/x402payments"
 )
 
 // The deployed wiring: Build from the environment, pay two routes with the
@@ -50,13 +50,13 @@ func TestBuiltGatewayPaysAndReportsRevenuePerRoute(t *testing.T) {
 		t.Fatalf("upstream calls %+v", calls)
 	}
 
-	ph, err := paymentsapi.Build(quiet)
+	ph, err := x402payments.Build(quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
 	ph.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
-	var body paymentsapi.Body
+	var body x402payments.Body
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != http.StatusOK {
 		t.Fatalf("payments %d %s", w.Code, w.Body)
 	}

@@ -1,6 +1,6 @@
 //go:build e2e
 
-// Command insforge-stack runs the InsForge-compatible stack (shared/insforge/insforgetest: the
+// Command insforge-stack runs the InsForge-compatible stack (shared/localinsforge: the
 // records API on real PostgreSQL with the project's migrations) for the end-to-end suite. It
 // prints the stack's coordinates as one JSON line on stdout and runs until SIGINT/SIGTERM or
 // until stdin closes (so it never outlives the Node harness that started it). SIGUSR1 stops its
@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/localinsforge"
 )
 
 func main() {
@@ -38,7 +38,7 @@ func run() error {
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := insforgetest.Start(startCtx, insforgetest.Options{
+	s, err := localinsforge.Start(startCtx, localinsforge.Options{
 		Addr:       os.Getenv("INSFORGE_ADDR"),
 		JWTSecret:  os.Getenv("INSFORGE_JWT_SECRET"),
 		ServiceKey: os.Getenv("INSFORGE_SERVICE_KEY"),

@@ -1,5 +1,5 @@
 // The Go side, started for real: the InsForge-compatible stack (scripts/e2e/insforge-stack, built
-// from shared/insforge/insforgetest) and the local runner (scripts/dev), which runs each function's
+// from shared/localinsforge) and the local runner (scripts/dev), which runs each function's
 // real bootstrap binary through the Lambda Runtime API, configured by a SAM env.json file.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ export function goAvailable() {
 }
 export const runnerPresent = () => existsSync(path.join(REPO_ROOT, 'scripts', 'dev'));
 export const functionPresent = (dir) => existsSync(path.join(REPO_ROOT, 'functions', dir, 'main.go'));
-export const stackPresent = () => existsSync(path.join(REPO_ROOT, 'shared', 'insforge', 'insforgetest', 'stack.go'));
+export const stackPresent = () => existsSync(path.join(REPO_ROOT, 'shared', 'localinsforge', 'stack.go'));
 
 /** go build with a deadline; returns the binary path. */
 export async function goBuild(pkg, name) {

@@ -14,7 +14,7 @@ const missing = [
   !goAvailable() && 'go toolchain',
   !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
   !runnerPresent() && 'scripts/dev (local runner)',
-  !stackPresent() && 'shared/insforge/insforgetest',
+  !stackPresent() && 'shared/localinsforge',
   ...['better-auth', 'workos', 'clerk', 'auth0'].map((b) => !functionPresent(`token-${b}`) && `functions/token-${b}`),
 ].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);

@@ -23,7 +23,7 @@ const missing = [
   !goAvailable() && 'go toolchain',
   !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
   !runnerPresent() && 'scripts/dev (local runner)',
-  !stackPresent() && 'shared/insforge/insforgetest',
+  !stackPresent() && 'shared/localinsforge',
   !functionPresent('x402-payments') && 'functions/x402-payments',
   !functionPresent('x402-report') && 'functions/x402-report',
   !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',
@@ -84,7 +84,7 @@ describe('payments dashboard (Chromium, live over InsForge realtime)', { skip },
 
   it('serves the vendored SDK exactly as esbuild builds it from the pinned @insforge/sdk', async () => {
     assert.equal(readFileSync(VENDORED, 'utf8'), await bundleDashboardSdk(),
-      'shared/ledger/dashboard/assets/insforge-sdk.mjs is stale: run node scripts/e2e/lib/dashboard-sdk.mjs --write');
+      'shared/x402payments/dashboard/assets/insforge-sdk.mjs is stale: run node scripts/e2e/lib/dashboard-sdk.mjs --write');
     const res = await fetch(`${w.api}/x402/dashboard`);
     const csp = res.headers.get('content-security-policy');
     assert.match(csp, /default-src 'none'/);

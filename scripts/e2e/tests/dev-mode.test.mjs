@@ -17,7 +17,7 @@ import { CI, chromiumPath, freePort, jwtPayload, ARTIFACTS, LOOPBACK, REPO_ROOT 
 const pexec = promisify(execFile);
 const missing = [
   !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !chromiumPath() && 'chromium', !runnerPresent() && 'scripts/dev', !stackPresent() && 'insforgetest',
+  !chromiumPath() && 'chromium', !runnerPresent() && 'scripts/dev', !stackPresent() && 'localinsforge',
   !functionPresent('token-clerk') && 'functions/token-clerk', !functionPresent('token-better-auth') && 'functions/token-better-auth',
 ].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);

@@ -21,7 +21,7 @@ const missing = [
   !goAvailable() && 'go toolchain',
   !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
   !runnerPresent() && 'scripts/dev (local runner)',
-  !stackPresent() && 'shared/insforge/insforgetest',
+  !stackPresent() && 'shared/localinsforge',
   !functionPresent('token-clerk') && 'functions/token-clerk',
   !functionPresent('token-better-auth') && 'functions/token-better-auth',
   !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',

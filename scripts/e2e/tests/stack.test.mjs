@@ -20,7 +20,7 @@ const need = {
     !goAvailable() && 'go toolchain',
     !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
     !runnerPresent() && 'scripts/dev (local runner)',
-    !stackPresent() && 'shared/insforge/insforgetest',
+    !stackPresent() && 'shared/localinsforge',
   ],
   bridges: BRIDGES.map((b) => !functionPresent(`token-${b}`) && `functions/token-${b}`),
   x402: [!functionPresent('x402-report') && 'functions/x402-report', !functionPresent('x402-payments') && 'functions/x402-payments'],

@@ -14,7 +14,7 @@ import { ExactEvmScheme } from '@x402/evm';
 
 const missing = [
   !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !runnerPresent() && 'scripts/dev', !stackPresent() && 'insforgetest',
+  !runnerPresent() && 'scripts/dev', !stackPresent() && 'localinsforge',
   !functionPresent('x402-gateway') && 'functions/x402-gateway', !functionPresent('x402-payments') && 'functions/x402-payments',
 ].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);

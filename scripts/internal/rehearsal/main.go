@@ -20,8 +20,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/runtimeapi"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
 const refusedMethod = `{"version":"2.0","routeKey":"$default","rawPath":"/","rawQueryString":"","headers":{"host":"localhost"},` +

@@ -1,0 +1,114 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/secretstore/mototest"
+)
+
+// secretVars are the variables the functions tag secret:"true" today (the
+// template check finds them by scanning the source; a benchmark can name them).
+var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE", "INSFORGE_SERVICE_KEY"}
+
+// BenchmarkColdStartWithSecrets is BenchmarkColdStart as deployed: every
+// secret-tagged variable is moved out of the environment into a Secrets Manager
+// secret on a local moto_server, and the function gets only CONFIG_SECRETS and
+// the role's credentials. The difference to BenchmarkColdStart is the cost of
+// the signed GetSecretValue call at init (moto answers from Python on loopback,
+// so it is an upper bound for the client side, not Secrets Manager's latency).
+//
+//	go test -run '^$' -bench ColdStartWithSecrets -benchtime 20x ./scripts/runner/
+func BenchmarkColdStartWithSecrets(b *testing.B) {
+	moto := mototest.Start(b)
+	cases := []struct{ fn, event string }{
+		{"TokenWorkOSFunction", "token-workos-valid.json"},
+		{"TokenKindeFunction", "token-kinde-valid.json"},
+		{"TokenAuth0Function", "token-auth0-valid.json"},
+		{"TokenStytchFunction", "token-stytch-valid.json"},
+		{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
+		{"TokenClerkFunction", "token-clerk-valid.json"},
+		{"X402ReportFunction", "x402-report-challenge.json"},
+		{"X402PaymentsFunction", "x402-payments-list.json"},
+		{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
+	}
+	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
+		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	for _, c := range cases {
+		pool, ok := env.Pools[c.fn]
+		if !ok {
+			b.Fatalf("%s is not available: %s", c.fn, env.Unavailable[c.fn])
+		}
+		spec := pool.Spec()
+		spec.Env = secretsOutOfEnv(b, moto, c.fn, spec.Env)
+		b.Run(c.fn, func(b *testing.B) {
+			raw, err := os.ReadFile(filepath.Join("../../events", c.event))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var initTotal time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				payload, err := Fill(raw, env.Issuer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := runtimeapi.NewPool(spec)
+				b.StartTimer()
+				res, err := p.Invoke(context.Background(), payload)
+				b.StopTimer()
+				p.Close()
+				if err != nil || res.Err != nil || !res.ColdStart {
+					b.Fatalf("invoke: %v %+v cold=%v", err, res.Err, res.ColdStart)
+				}
+				var out struct{ StatusCode int }
+				_ = json.Unmarshal(res.Payload, &out)
+				if out.StatusCode >= 500 {
+					b.Fatalf("first response %d: %.300s", out.StatusCode, res.Payload)
+				}
+				initTotal += res.InitDuration
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
+		})
+	}
+}
+
+// secretsOutOfEnv moves the secret variables of env into a new secret and
+// returns the environment a deployed function sees instead.
+func secretsOutOfEnv(b *testing.B, moto *mototest.Server, fn string, env map[string]string) map[string]string {
+	b.Helper()
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	moved := map[string]string{}
+	for _, k := range secretVars {
+		if v := out[k]; v != "" {
+			moved[k] = v
+			delete(out, k)
+		}
+	}
+	if len(moved) == 0 {
+		b.Fatalf("%s has no secret variable to move: nothing would be measured", fn)
+	}
+	doc, _ := json.Marshal(moved)
+	out[config.SecretsVar] = moto.CreateSecret(b, "bench/"+fn, string(doc))
+	for k, v := range moto.Env(mototest.AccessKey, mototest.SecretKey) {
+		out[k] = v
+	}
+	return out
+}

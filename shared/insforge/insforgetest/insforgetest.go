@@ -1,0 +1,73 @@
+// Package insforgetest starts the local InsForge (shared/localinsforge) for a test:
+// one database per test on the process's shared PostgreSQL cluster, closed when the
+// test ends. Without PostgreSQL the test is skipped, or fails when CI is on.
+package insforgetest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/localinsforge"
+)
+
+// Stack and Options are the emulator's.
+type (
+	Stack   = localinsforge.Stack
+	Options = localinsforge.Options
+)
+
+// Helpers of the emulator, re-exported for tests.
+var (
+	UserClaims   = localinsforge.UserClaims
+	AnonClaims   = localinsforge.AnonClaims
+	AdminClaims  = localinsforge.AdminClaims
+	NoMigrations = localinsforge.NoMigrations
+	Start        = localinsforge.Start
+)
+
+// Main runs the tests and then stops the shared cluster:
+//
+//	func TestMain(m *testing.M) { insforgetest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	_ = localinsforge.CloseSharedCluster()
+	os.Exit(code)
+}
+
+// RequireCI reports whether a missing dependency must fail rather than skip.
+func RequireCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// New returns a fresh stack (its own database, on the process's shared cluster)
+// and closes it when t ends. Without PostgreSQL it skips, or fails when CI=true.
+func New(t testing.TB) *Stack { return NewWith(t, Options{}) }
+
+// NewWith is New with options.
+func NewWith(t testing.TB, o Options) *Stack {
+	t.Helper()
+	c, err := localinsforge.SharedCluster()
+	if err != nil {
+		if errors.Is(err, localinsforge.ErrNoPostgres) && !RequireCI() {
+			t.Skipf("insforgetest: %v (CI=true turns this into a failure)", err)
+		}
+		t.Fatalf("insforgetest: PostgreSQL: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := localinsforge.StartOn(ctx, c, o)
+	if err != nil {
+		t.Fatalf("insforgetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("insforgetest: close: %v", err)
+		}
+	})
+	return s
+}

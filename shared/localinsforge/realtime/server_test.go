@@ -1,0 +1,401 @@
+package realtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+)
+
+func TestMain(m *testing.M) { insforgetest.Main(m) }
+
+func publish(t testing.TB, s *insforgetest.Stack, channel, ev string, payload any) {
+	t.Helper()
+	b, _ := json.Marshal(payload)
+	err := s.AsRole(context.Background(), "project_admin", insforgetest.AdminClaims, func(tx pgx.Tx) error {
+		var id *string
+		if err := tx.QueryRow(context.Background(), `SELECT realtime.publish($1, $2, $3::jsonb)::text`, channel, ev, string(b)).Scan(&id); err != nil {
+			return err
+		}
+		if id == nil {
+			return fmt.Errorf("no channel matches %q", channel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// privateChannels lets an authenticated user subscribe to private:<own sub>
+// only, through RLS on realtime.channels and realtime.channel_name(), as
+// InsForge's realtime guide does for order:<id>.
+const privateChannels = `
+INSERT INTO realtime.channels (pattern, description) VALUES ('private:%', 'per user'), ('order:%', 'orders');
+ALTER TABLE realtime.channels ENABLE ROW LEVEL SECURITY;
+CREATE POLICY open_channels ON realtime.channels FOR SELECT USING (pattern NOT LIKE 'private:%');
+CREATE POLICY own_private ON realtime.channels FOR SELECT TO authenticated
+  USING (pattern = 'private:%' AND realtime.channel_name() = 'private:' || (auth.jwt() ->> 'sub'));`
+
+func TestSubscribersGetOnlyWhatTheChannelRulesAllow(t *testing.T) {
+	s := insforgetest.New(t)
+	ctx := context.Background()
+	if _, err := s.Pool.Exec(ctx, privateChannels); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := s.UserToken("alice", "alice@example.com")
+	bob, _ := s.UserToken("bob", "")
+
+	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	b := dial(t, s.URL, map[string]any{"token": bob})
+	admin := dial(t, s.URL, map[string]any{"apiKey": s.ServiceKey})
+	for _, p := range []*peer{anon, a, b, admin} {
+		p.connected()
+	}
+
+	cases := []struct {
+		name    string
+		p       *peer
+		channel string
+		ok      bool
+	}{
+		{"anon on the ledger channel", anon, "x402_payments", true},
+		{"a LIKE pattern matches", anon, "order:42", true},
+		{"no channel row", anon, "nowhere", false},
+		{"anon on a private channel", anon, "private:alice", false},
+		{"the owner on her private channel", a, "private:alice", true},
+		{"another user on it", b, "private:alice", false},
+		{"the API key bypasses RLS", admin, "private:alice", true},
+		{"empty name", anon, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ack := c.p.subscribe(c.channel)
+			if ack["ok"] != c.ok || ack["channel"] != c.channel {
+				t.Fatalf("ack = %v, want ok=%v for %q", ack, c.ok, c.channel)
+			}
+			if c.ok {
+				members, _ := ack["presence"].(map[string]any)["members"].([]any)
+				if len(members) == 0 {
+					t.Fatalf("ack has no presence members: %v", ack)
+				}
+				return
+			}
+			e, _ := ack["error"].(map[string]any)
+			if e["code"] != "REALTIME_UNAUTHORIZED" {
+				t.Fatalf("error = %v", ack["error"])
+			}
+		})
+	}
+
+	b.mustSubscribe("x402_payments")
+	publish(t, s, "private:alice", "note", map[string]any{"n": 1})
+	publish(t, s, "x402_payments", "ping", map[string]any{"n": 2})
+	got, ok := a.next("note", 5*time.Second)
+	if !ok {
+		t.Fatal("alice did not get her private message")
+	}
+	meta, _ := got.body["meta"].(map[string]any)
+	if got.body["n"] != float64(1) || meta["channel"] != "realtime:private:alice" || meta["senderType"] != "system" || meta["messageId"] == "" {
+		t.Fatalf("message = %v", got.body)
+	}
+	if _, ok := admin.next("note", 5*time.Second); !ok {
+		t.Fatal("the API key subscriber did not get the private message")
+	}
+	// The ledger message comes after the private one on one LISTEN stream, so
+	// once anon and bob have it, a leaked private message would already be there.
+	for name, p := range map[string]*peer{"anon": anon, "bob": b} {
+		if _, ok := p.next("ping", 5*time.Second); !ok {
+			t.Fatalf("%s did not get the ledger message", name)
+		}
+		for len(p.events) > 0 {
+			if e := <-p.events; e.name == "note" {
+				t.Fatalf("%s got a message of a channel it was refused: %v", name, e.body)
+			}
+		}
+	}
+	var audience int
+	if err := s.Pool.QueryRow(ctx, `SELECT ws_audience_count FROM realtime.messages WHERE event_name = 'note'`).Scan(&audience); err != nil || audience != 2 {
+		t.Fatalf("ws_audience_count = %d (%v), want 2", audience, err)
+	}
+}
+
+func TestHandshakesAreCheckedLikeInsForge(t *testing.T) {
+	s := insforgetest.New(t)
+	other := insforgetest.New(t)
+	foreign, _ := other.UserToken("mallory", "")
+	cases := []struct {
+		name string
+		auth map[string]any
+		want string
+	}{
+		{"no credential", map[string]any{}, "No authentication provided"},
+		{"wrong anon key", map[string]any{"token": "anon_" + s.AnonKey[5:10]}, "Invalid anon key"},
+		{"wrong API key", map[string]any{"apiKey": "ik_nope"}, "Invalid API key"},
+		{"token of another secret", map[string]any{"token": foreign}, "Invalid authentication"},
+		{"API key in the token slot", map[string]any{"token": s.ServiceKey}, "Invalid authentication"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := dial(t, s.URL, c.auth).refused(); got != c.want {
+				t.Fatalf("connect_error %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestMessagesArriveInOrderPerChannel(t *testing.T) {
+	s := insforgetest.New(t)
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO realtime.channels (pattern) VALUES ('a'), ('b')`); err != nil {
+		t.Fatal(err)
+	}
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	p.connected()
+	p.mustSubscribe("a")
+	p.mustSubscribe("b")
+	const n = 60
+	for i := range n {
+		ch := "a"
+		if i%3 == 0 {
+			ch = "b"
+		}
+		publish(t, s, ch, "seq", map[string]any{"i": i, "ch": ch})
+	}
+	last := map[string]float64{"a": -1, "b": -1}
+	for range n {
+		e, ok := p.next("seq", 5*time.Second)
+		if !ok {
+			t.Fatal("missing messages")
+		}
+		ch, _ := e.body["ch"].(string)
+		i, _ := e.body["i"].(float64)
+		if i <= last[ch] {
+			t.Fatalf("channel %s: %v after %v", ch, i, last[ch])
+		}
+		last[ch] = i
+	}
+}
+
+func TestFanOutOfAHundredMessagesToTenSubscribersDespiteAStalledOne(t *testing.T) {
+	s := insforgetest.New(t)
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO realtime.channels (pattern) VALUES ('backlog')`); err != nil {
+		t.Fatal(err)
+	}
+	const subs, msgs = 10, 100
+	// A subscriber that stops reading its socket, with 6.4 MB already queued for
+	// it (more than loopback socket buffers hold), so the server's writes to it
+	// are backed up when the measured messages go out.
+	stalled := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	stalled.connected()
+	stalled.mustSubscribe("x402_payments")
+	stalled.mustSubscribe("backlog")
+	defer stalled.stallReads()()
+	pad := strings.Repeat("x", 64<<10)
+	for i := range 100 {
+		publish(t, s, "backlog", "filler", map[string]any{"i": i, "pad": pad})
+	}
+
+	peers := make([]*peer, subs)
+	for i := range peers {
+		peers[i] = dial(t, s.URL, map[string]any{"token": s.AnonKey})
+		peers[i].connected()
+		peers[i].mustSubscribe("x402_payments")
+	}
+	start := time.Now()
+	for i := range msgs {
+		publish(t, s, "x402_payments", "INSERT_x402_payments", map[string]any{"new": ledgerRow(i)})
+	}
+	published := time.Since(start)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var lastAt time.Time
+	errs := make(chan error, subs)
+	for k, p := range peers {
+		wg.Go(func() {
+			for i := range msgs {
+				e, ok := p.next("INSERT_x402_payments", 10*time.Second)
+				if !ok {
+					errs <- fmt.Errorf("subscriber %d got %d of %d", k, i, msgs)
+					return
+				}
+				if got := e.body["new"].(map[string]any)["i"]; got != float64(i) {
+					errs <- fmt.Errorf("subscriber %d: message %v at position %d", k, got, i)
+					return
+				}
+				if i == msgs-1 {
+					mu.Lock()
+					if e.at.After(lastAt) {
+						lastAt = e.at
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d ledger messages to %d subscribers (+1 stalled with a 6.4 MB backlog): published in %v (one transaction each), all delivered %v after the first publish",
+		msgs, subs, published.Round(time.Millisecond), lastAt.Sub(start).Round(time.Millisecond))
+}
+
+// ledgerRow is shaped like an x402_payments row as the trigger publishes it.
+func ledgerRow(i int) map[string]any {
+	return map[string]any{
+		"i": i, "id": fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "payer_address": "0x" + strings.Repeat("a", 40),
+		"endpoint": "/x402/report", "amount": "10000", "tx_hash": "0x" + strings.Repeat("b", 64), "chain": "xlayer",
+		"status": "settled", "created_at": "2026-11-30T10:00:00Z", "network": "eip155:196",
+		"asset": "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8", "pay_to": "0x" + strings.Repeat("c", 40),
+		"nonce": "0x" + strings.Repeat("d", 64), "valid_before": 1796000000, "mock": true,
+	}
+}
+
+func TestReconnectsResume(t *testing.T) {
+	s := insforgetest.New(t)
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	p.connected()
+	p.mustSubscribe("x402_payments")
+	publish(t, s, "x402_payments", "m", map[string]any{"i": 1})
+	if _, ok := p.next("m", 5*time.Second); !ok {
+		t.Fatal("no message before the disconnect")
+	}
+
+	t.Run("the client reconnects and subscribes again", func(t *testing.T) {
+		p.close()
+		publish(t, s, "x402_payments", "m", map[string]any{"i": 2}) // nobody listening: dropped, as in InsForge
+		p.open()
+		p.connected()
+		p.mustSubscribe("x402_payments")
+		publish(t, s, "x402_payments", "m", map[string]any{"i": 3})
+		for {
+			// i=2 may still arrive: the server can see the disconnect after it.
+			e, ok := p.next("m", 5*time.Second)
+			if !ok {
+				t.Fatal("nothing after the reconnect")
+			}
+			if e.body["i"] == float64(3) {
+				break
+			}
+		}
+	})
+
+	t.Run("the server's LISTEN connection comes back", func(t *testing.T) {
+		var killed bool
+		if err := s.Pool.QueryRow(context.Background(), `SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN realtime_message'`).Scan(&killed); err != nil || !killed {
+			t.Fatalf("terminate the LISTEN backend: %v %v", killed, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for i := 0; ; i++ {
+			publish(t, s, "x402_payments", "m", map[string]any{"i": 100 + i})
+			if _, ok := p.next("m", 200*time.Millisecond); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no delivery after the LISTEN connection was killed")
+			}
+		}
+	})
+}
+
+func TestUnsubscribeAndPresence(t *testing.T) {
+	s := insforgetest.New(t)
+	alice, _ := s.UserToken("alice", "")
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	o := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	a.connected()
+	o.connected()
+	o.mustSubscribe("x402_payments")
+	ack := a.subscribe("x402_payments")
+	members, _ := ack["presence"].(map[string]any)["members"].([]any)
+	if len(members) != 2 {
+		t.Fatalf("members = %v", members)
+	}
+	j, ok := o.next("presence:join", 5*time.Second)
+	if !ok || j.body["member"].(map[string]any)["presenceId"] != "alice" || j.body["meta"].(map[string]any)["channel"] != "x402_payments" {
+		t.Fatalf("presence:join = %v", j.body)
+	}
+	a.emit("realtime:unsubscribe", map[string]any{"channel": "x402_payments"}, false)
+	if l, ok := o.next("presence:leave", 5*time.Second); !ok || l.body["member"].(map[string]any)["type"] != "user" {
+		t.Fatalf("presence:leave = %v", l.body)
+	}
+	publish(t, s, "x402_payments", "after", map[string]any{})
+	if _, ok := o.next("after", 5*time.Second); !ok {
+		t.Fatal("the remaining subscriber got nothing")
+	}
+	if e, ok := a.next("after", 300*time.Millisecond); ok {
+		t.Fatalf("unsubscribed client got %v", e.body)
+	}
+}
+
+func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
+	s := insforgetest.New(t)
+	if _, err := s.Pool.Exec(context.Background(), `
+		ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY users_send ON realtime.messages FOR INSERT TO authenticated WITH CHECK (channel_name = 'x402_payments');`); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := s.UserToken("6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10", "")
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	a.connected()
+	anon.connected()
+
+	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
+	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_NOT_SUBSCRIBED" {
+		t.Fatalf("unsubscribed publish: %v", e.body)
+	}
+	anon.mustSubscribe("x402_payments")
+	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
+	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_UNAUTHORIZED" {
+		t.Fatalf("RLS-refused publish: %v", e.body)
+	}
+	a.mustSubscribe("x402_payments")
+	a.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{"text": "yo"}}, false)
+	e, ok := anon.next("hi", 5*time.Second)
+	meta, _ := e.body["meta"].(map[string]any)
+	if !ok || e.body["text"] != "yo" || meta["senderType"] != "user" || meta["senderId"] != "6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10" {
+		t.Fatalf("user publish: %v %v", ok, e.body)
+	}
+}
+
+func TestStopRefusesAndDisconnectsAndARestartServesAgain(t *testing.T) {
+	s := insforgetest.New(t)
+	p := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	p.connected()
+	p.mustSubscribe("x402_payments")
+	s.StopRealtime()
+	if _, ok := p.next("disconnect", 5*time.Second); !ok {
+		t.Fatal("socket not disconnected by Stop")
+	}
+	res, err := http.Get(s.URL + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("handshake after Stop: %d, want 503", res.StatusCode)
+	}
+
+	if err := s.RestartRealtime(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	again.connected()
+	again.mustSubscribe("x402_payments")
+	publish(t, s, "x402_payments", "back", map[string]any{})
+	if _, ok := again.next("back", 5*time.Second); !ok {
+		t.Fatal("no delivery after the restart")
+	}
+}

@@ -1,0 +1,98 @@
+package x402reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/metrics"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+)
+
+// Env is the reconciler function's configuration.
+type Env struct {
+	facilitator.Env
+	insforge.Config
+	// XLayerRPCURL enables authorizationState checks; without it, rows with no
+	// transaction hash cannot be decided (they stay pending and are logged).
+	XLayerRPCURL string `envconfig:"XLAYER_RPC_URL"`
+	// After must exceed the paywall's settle deadline (20 s) by a margin.
+	After time.Duration `envconfig:"X402_RECONCILE_AFTER" default:"2m"`
+	// LogsLookback is how many blocks eth_getLogs searches for an authorization.
+	LogsLookback uint64 `envconfig:"X402_LOGS_LOOKBACK_BLOCKS" default:"10000"`
+}
+
+// Validate names the variable at fault.
+func (e Env) Validate() error {
+	var errs []error
+	errs = append(errs, e.Env.Validate(), e.Config.Validate())
+	if e.XLayerRPCURL != "" {
+		if _, err := config.CheckURL("XLAYER_RPC_URL", e.XLayerRPCURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if e.LogsLookback == 0 {
+		errs = append(errs, errors.New("X402_LOGS_LOOKBACK_BLOCKS must be positive"))
+	}
+	if e.After < time.Minute {
+		errs = append(errs, fmt.Errorf("X402_RECONCILE_AFTER must be at least 1m (got %s): younger rows may still be settling", e.After))
+	}
+	return errors.Join(errs...)
+}
+
+// Build wires the scheduled task from the environment.
+func Build(log *slog.Logger) (func(context.Context) error, error) {
+	var e Env
+	if err := config.Load(&e); err != nil {
+		return nil, err
+	}
+	c, err := insforge.NewFromConfig(e.Config)
+	if err != nil {
+		return nil, err
+	}
+	fac, err := e.Build()
+	if err != nil {
+		return nil, err
+	}
+	r := &Reconciler{Store: ledger.New(c), Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
+		Metrics: metrics.New(os.Stdout, "x402-reconcile")}
+	if e.XLayerRPCURL != "" {
+		// Dial does not connect for HTTP endpoints; calls carry their own deadline.
+		ec, err := onchain.Dial(e.XLayerRPCURL)
+		if err != nil {
+			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
+		}
+		r.Chain = onchain.Reader{Caller: ec}
+	} else {
+		log.Warn("XLAYER_RPC_URL is not set: pending payments without a transaction hash cannot be resolved")
+	}
+	return func(ctx context.Context) error {
+		rep, err := r.Run(ctx)
+		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
+			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved), slog.Int("confirmed", rep.Confirmed),
+			slog.Int("needs_review", rep.NeedsReview), slog.Int("cancelled", rep.Cancelled), slog.Int("reverted", rep.Reverted))
+		Record(r.Metrics, rep, err)
+		return err
+	}, nil
+}
+
+// Record emits one run's metrics: a run that examined the ledger reports the
+// oldest pending age (0 included, so the alarm sees data while all is well); a
+// run that failed before reading any row reports only the failure (a 0 age
+// would claim nothing is stuck).
+func Record(m *metrics.Recorder, rep Report, err error) {
+	if err == nil || rep.Checked > 0 {
+		m.Add(MetricOldestPendingMinutes, math.Floor(rep.OldestUnresolved.Minutes()), "None", nil)
+	}
+	if err != nil {
+		m.Count(MetricRunsFailed, nil)
+	}
+}

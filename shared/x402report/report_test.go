@@ -1,0 +1,126 @@
+package x402report_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/x402/payer"
+	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+	"github.com/insforge/edge-functions-go/shared/x402payments"
+	"github.com/insforge/edge-functions-go/shared/x402report"
+)
+
+func TestMain(m *testing.M) { insforgetest.Main(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func env(t *testing.T, s *insforgetest.Stack, kv map[string]string) {
+	base := map[string]string{
+		"PAYMENT_RECIPIENT": x402test.PayTo, "X402_PRICE": "1",
+		"INSFORGE_BASE_URL": s.URL, "INSFORGE_SERVICE_KEY": s.ServiceKey,
+		"ENVIRONMENT": "development", "ALLOWED_ORIGINS": "https://app.example.com",
+	}
+	for k, v := range kv {
+		base[k] = v
+	}
+	for k, v := range base {
+		t.Setenv(k, v)
+	}
+}
+
+// The deployed wiring, end to end: Build from the environment, pay with the
+// payer CLI's client, then read the ledger through GET /x402/payments.
+func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
+	for _, mode := range []string{"mock", "okx"} {
+		t.Run(mode, func(t *testing.T) {
+			s := insforgetest.New(t)
+			kv := map[string]string{"MOCK_OKX_FACILITATOR": "true"}
+			if mode == "okx" {
+				o := okxtest.New(t, "v2")
+				kv = map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret, "OKX_PASSPHRASE": okxtest.Passphrase}
+			}
+			env(t, s, kv)
+			h, err := x402report.Build(quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			key, _, _ := payer.LoadKey("")
+			c := &payer.Client{Key: key, MaxAmount: big.NewInt(10)}
+			res, err := c.Pay(context.Background(), http.MethodPost, srv.URL+x402report.Endpoint, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body x402report.Body
+			if err := json.Unmarshal(res.Body, &body); err != nil || res.Status != 200 || !res.Settlement.Success ||
+				body.Payment.ID == "" || body.Payment.TxHash != "" || res.Settlement.Transaction == "" || len(body.Report.Assets) != 5 || body.Payment.Mock != (mode == "mock") {
+				t.Fatalf("status %d body %s settlement %+v", res.Status, res.Body, res.Settlement)
+			}
+
+			ph, err := x402payments.Build(quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			ph.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
+			var pb x402payments.Body
+			if err := json.Unmarshal(w.Body.Bytes(), &pb); err != nil || w.Code != 200 || len(pb.Payments) != 1 {
+				t.Fatalf("payments %d %s", w.Code, w.Body)
+			}
+			wantRevenue := map[string]string{"mock": "0", "okx": "1"}[mode]
+			if pb.Stats.TotalRequests != 1 || pb.Stats.TotalRevenue != wantRevenue || pb.Stats.LatestPayment == nil ||
+				!strings.EqualFold(pb.Payments[0].PayerAddress, res.Payer.Hex()) {
+				t.Fatalf("stats %+v payments %+v", pb.Stats, pb.Payments)
+			}
+		})
+	}
+}
+
+func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
+	s := insforgetest.New(t)
+	cases := map[string]map[string]string{
+		"MOCK_OKX_FACILITATOR": {"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "staging"},
+		"PAYMENT_RECIPIENT":    {"MOCK_OKX_FACILITATOR": "true", "PAYMENT_RECIPIENT": "0x1234"},
+		"INSFORGE_SERVICE_KEY": {"MOCK_OKX_FACILITATOR": "true", "INSFORGE_SERVICE_KEY": "not-a-key"},
+		"OKX_API_KEY":          {},
+	}
+	for name, kv := range cases {
+		t.Run(name, func(t *testing.T) {
+			env(t, s, kv)
+			if _, err := x402report.Build(quiet); err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v, want one naming %s", err, name)
+			}
+		})
+	}
+}
+
+func TestReportEndpointOnlyAcceptsPOSTAndOwnsCORS(t *testing.T) {
+	s := insforgetest.New(t)
+	env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
+	h, err := x402report.Build(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, x402report.Endpoint, nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET = %d", w.Code)
+	}
+	r := httptest.NewRequest(http.MethodPost, x402report.Endpoint, nil)
+	r.Header.Set("Origin", "https://app.example.com")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusPaymentRequired || !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "PAYMENT-REQUIRED") {
+		t.Fatalf("status %d headers %v", w.Code, w.Header())
+	}
+}

@@ -30,7 +30,8 @@ type Sample struct {
 }
 
 // Samples reads every events/*.json under dir and names the function that takes
-// it: HTTP events by their route, scheduled events by the scheduled function whose
+// it: HTTP events by their route key (so /pay/quote finds ANY /pay/{proxy+}),
+// scheduled events by the scheduled function whose
 // package the file name carries. An event no function takes is an error.
 func Samples(dir string, fns []samtemplate.Function) ([]Sample, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -54,14 +55,16 @@ func Samples(dir string, fns []samtemplate.Function) ([]Sample, error) {
 			return nil, err
 		}
 		var probe struct {
-			Source  string `json:"source"`
-			RawPath string `json:"rawPath"`
+			Source   string `json:"source"`
+			RawPath  string `json:"rawPath"`
+			RouteKey string `json:"routeKey"`
 		}
 		if err := json.Unmarshal(raw, &probe); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
+		_, routePath, _ := strings.Cut(probe.RouteKey, " ")
 		s := Sample{Name: strings.TrimSuffix(filepath.Base(file), ".json"), File: file, Raw: raw,
-			Function: routes[probe.RawPath], HTTP: probe.Source == "" && probe.RawPath != "",
+			Function: routes[routePath], HTTP: probe.Source == "" && probe.RawPath != "",
 			Paid: bytes.Contains(raw, []byte(PaymentPlaceholder))}
 		if probe.Source == "aws.events" {
 			for _, f := range fns {

@@ -148,6 +148,7 @@ type handler struct {
 // event), the largest share of what a successful request costs in CloudWatch.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	m, err := h.exchange(w, r)
+	err = httpError(err)
 	if err == nil {
 		attrs := []slog.Attr{slog.String("subject", m.subject), slog.String("source", m.source),
 			slog.Bool("email", m.email), slog.Int64("expires_at", m.expiresAt), slog.Bool("capped", m.capped)}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // DiscoveryPath is appended to an issuer (without its trailing slash) to find its
@@ -180,13 +178,9 @@ func (d *discovery) waitFirst(wait time.Duration) error {
 	return d.perm
 }
 
-// CodeMisconfigured is the error code when the bridge's configuration contradicts
-// the provider (found after cold start, when discovery was unreachable at first).
-const CodeMisconfigured = "bridge_misconfigured"
-
 // verifier returns the JWKS verifier once discovery succeeded. Before that a
-// request gets 503 (try again) while the provider is unreachable, or 500 when
-// discovery showed the configuration to be wrong.
+// request gets KindUnavailable (try again) while the provider is unreachable, or
+// KindMisconfigured when discovery showed the configuration to be wrong.
 func (d *discovery) verifier(ctx context.Context) (*JWTVerifier, error) {
 	select {
 	case <-d.first:
@@ -199,8 +193,7 @@ func (d *discovery) verifier(ctx context.Context) (*JWTVerifier, error) {
 	case d.jwt != nil:
 		return d.jwt, nil
 	case d.perm != nil:
-		return nil, httpapi.Wrap(http.StatusInternalServerError, CodeMisconfigured,
-			"the "+d.provider+" bridge is misconfigured: its settings contradict the provider's discovery document (the function's logs name the variable)", d.perm)
+		return nil, Misconfigured("the "+d.provider+" bridge is misconfigured: its settings contradict the provider's discovery document (the function's logs name the variable)", d.perm)
 	}
 	return nil, Unavailable(d.provider+" (discovery)", d.lastErr)
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // Bounds on what opaque credentials can cost the provider. Every opaque token is
@@ -22,7 +20,7 @@ const (
 	// DefaultSessionLookupsPerSecond and DefaultSessionLookupBurst bound upstream
 	// session lookups per instance. A Lambda instance serves one request at a
 	// time, each lookup taking tens of milliseconds, so real traffic stays well
-	// under this; a flood gets 503 session_lookup_throttled instead.
+	// under this; a flood gets KindThrottled (session_lookup_throttled) instead.
 	DefaultSessionLookupsPerSecond = 10
 	DefaultSessionLookupBurst      = 20
 	// DefaultNegativeCacheTTL is how long a credential the provider refused is
@@ -68,8 +66,8 @@ func (g *guardedSessions) Verify(ctx context.Context, c Credential) (Identity, e
 		return Identity{}, Throttled(g.provider)
 	}
 	id, err := g.next.Verify(ctx, c)
-	var he *httpapi.Error
-	if errors.As(err, &he) && he.Code == CodeInvalidToken {
+	var ie *Error
+	if errors.As(err, &ie) && ie.Kind == KindInvalid {
 		g.refused.add(key, now)
 	}
 	return id, err

@@ -4,9 +4,9 @@
 // Providers differ only by configuration: one small file per provider maps its
 // environment variables onto the shared verifiers.
 //
-// Errors are *httpapi.Error so the HTTP layer can show them as they are:
-// 401 invalid_token / token_expired for a credential that is not good, and 503
-// provider_unavailable when the provider (JWKS, API) cannot be reached.
+// Errors are *Error values with a Kind (a credential that is not good, a provider
+// that cannot be reached, ...), a message safe to show and the cause for the logs.
+// This package knows nothing of HTTP: the bridge maps kinds to statuses and headers.
 package identity
 
 import (
@@ -20,8 +20,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // Identity is who the provider says the caller is.
@@ -47,8 +45,9 @@ type Credential struct {
 	Cookie string
 }
 
-// Verifier checks a credential. It returns *httpapi.Error values: 401 for a bad
-// credential, 503 when the provider cannot be reached.
+// Verifier checks a credential. It returns *Error values (KindInvalid and the
+// other credential kinds for a bad credential, KindUnavailable when the provider
+// cannot be reached); the bridge maps kinds to HTTP.
 type Verifier interface {
 	Verify(ctx context.Context, c Credential) (Identity, error)
 }
@@ -137,7 +136,7 @@ const (
 	// Clerk tokens live 60s (nbf already 5s early) and providers recommend 5-30s;
 	// 30s keeps the window small next to 5-minute-plus token lifetimes.
 	DefaultLeeway = 30 * time.Second
-	// MaxLeeway is the most clock skew the issue allows.
+	// MaxLeeway is the most clock skew accepted.
 	MaxLeeway = 60 * time.Second
 	// MaxResponseBytes caps every provider response (JWKS, Stytch, Better Auth).
 	MaxResponseBytes = 1 << 20
@@ -192,82 +191,82 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Error codes shown to clients. Every code a bridge can answer with is listed
-// here (and CodeMissingCredential in shared/bridge, plus the shared HTTP ones:
-// request_too_large, method_not_allowed, origin_not_allowed, invalid_preflight,
-// internal_error).
+// Error codes shown to clients, one per Kind (Kind.Code). Every code a bridge can
+// answer with is listed here (and CodeMissingCredential in shared/bridge, plus the
+// shared HTTP ones: request_too_large, method_not_allowed, origin_not_allowed,
+// invalid_preflight, internal_error).
 const (
-	// 401: the credential is not acceptable (forged, malformed, wrong issuer or
-	// audience, ambiguous: two Authorization headers or the same cookie twice).
+	// KindInvalid: the credential is not acceptable (forged, malformed, wrong issuer
+	// or audience, ambiguous: two Authorization headers or the same cookie twice).
 	CodeInvalidToken = "invalid_token"
-	// 401: the credential has expired or has less than MinRemaining left.
+	// KindExpired: the credential has expired or has less than MinRemaining left.
 	CodeTokenExpired = "token_expired"
-	// 401: a genuine credential, but not a user's session: a machine
+	// KindNotUserSession: a genuine credential, but not a user's session: a machine
 	// (client-credentials) token, a token for another app, a third-party token.
 	CodeNotUserSession = "not_user_session"
-	// 401: an impersonation token (act claim) while the operator has not allowed them.
+	// KindImpersonation: an impersonation token (act claim) while the operator has not allowed them.
 	CodeImpersonationRefused = "impersonation_refused"
-	// 503: the provider (JWKS or session API) cannot be reached.
+	// KindUnavailable: the provider (JWKS, discovery or session API) cannot be reached.
 	CodeProviderUnavailable = "provider_unavailable"
-	// 503: this instance is looking up too many opaque sessions right now; retry.
+	// KindThrottled: this instance is looking up too many opaque sessions right now; retry.
 	CodeLookupThrottled = "session_lookup_throttled"
+	// KindMisconfigured: the bridge's configuration contradicts the provider (found
+	// after cold start, when discovery was unreachable at first).
+	CodeMisconfigured = "bridge_misconfigured"
 )
 
 // AllCodes lists every error code of this package (documentation, tests).
 var AllCodes = []string{CodeInvalidToken, CodeTokenExpired, CodeNotUserSession, CodeImpersonationRefused,
-	CodeProviderUnavailable, CodeLookupThrottled}
+	CodeProviderUnavailable, CodeLookupThrottled, CodeMisconfigured}
 
-// Invalid is a 401 for a credential that is not acceptable. message is shown to
-// the client; cause is logged only.
-func Invalid(message string, cause error) *httpapi.Error {
-	e := httpapi.Wrap(http.StatusUnauthorized, CodeInvalidToken, message, cause)
-	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
-	return e
+// Invalid is a credential that is not acceptable (KindInvalid). message is shown
+// to the client; cause is logged only.
+func Invalid(message string, cause error) *Error {
+	return &Error{Kind: KindInvalid, Message: message, Err: cause}
 }
 
-// Expired is a 401 for an expired credential.
-func Expired(provider string, cause error) *httpapi.Error {
-	e := httpapi.Wrap(http.StatusUnauthorized, CodeTokenExpired,
-		"the "+provider+" token has expired; get a fresh one from the provider and retry", cause)
-	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="expired"`}}
-	return e
+// Expired is an expired credential, or one with less than MinRemaining left (KindExpired).
+func Expired(provider string, cause error) *Error {
+	return &Error{Kind: KindExpired,
+		Message: "the " + provider + " token has expired; get a fresh one from the provider and retry", Err: cause}
 }
 
-// NotUserSession is a 401 for a genuine credential that is not a user's session
-// (machine, third-party or another app's token). message says which rule failed
-// and, where it could lock out a real setup, what to change.
-func NotUserSession(message string, cause error) *httpapi.Error {
-	e := httpapi.Wrap(http.StatusUnauthorized, CodeNotUserSession, message, cause)
-	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
-	return e
+// NotUserSession is a genuine credential that is not a user's session (machine,
+// third-party or another app's token). message says which rule failed and, where
+// it could lock out a real setup, what to change.
+func NotUserSession(message string, cause error) *Error {
+	return &Error{Kind: KindNotUserSession, Message: message, Err: cause}
 }
 
-// ImpersonationRefused is a 401 for a token that carries an act (actor) claim.
-func ImpersonationRefused(provider, optIn string) *httpapi.Error {
+// ImpersonationRefused is a token that carries an act (actor) claim while the
+// operator has not allowed impersonation; optIn names the variable that would.
+func ImpersonationRefused(provider, optIn string) *Error {
 	msg := "the " + provider + " token is an impersonation token (act claim); impersonation is not allowed by this bridge"
 	if optIn != "" {
 		msg += " (set " + optIn + "=true to allow it; the actor is then logged with every mint)"
 	}
-	e := httpapi.NewError(http.StatusUnauthorized, CodeImpersonationRefused, msg)
-	e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
-	return e
+	return &Error{Kind: KindImpersonation, Message: msg}
 }
 
-// Throttled is a 503 when this instance has used up its budget of upstream
+// Throttled is returned when this instance has used up its budget of upstream
 // session lookups; the caller retries shortly.
-func Throttled(provider string) *httpapi.Error {
-	e := httpapi.NewError(http.StatusServiceUnavailable, CodeLookupThrottled,
-		"too many "+provider+" session checks right now; try again shortly")
-	e.Header = http.Header{"Retry-After": {"1"}}
-	return e
+func Throttled(provider string) *Error {
+	return &Error{Kind: KindThrottled,
+		Message:    "too many " + provider + " session checks right now; try again shortly",
+		RetryAfter: time.Second}
 }
 
-// Unavailable is a 503 for a provider that cannot be reached; the cause is logged.
-func Unavailable(provider string, cause error) *httpapi.Error {
-	e := httpapi.Wrap(http.StatusServiceUnavailable, CodeProviderUnavailable,
-		"could not reach "+provider+" to check the credential; try again shortly", cause)
-	e.Header = http.Header{"Retry-After": {"5"}}
-	return e
+// Unavailable is a provider that cannot be reached; the cause is logged.
+func Unavailable(provider string, cause error) *Error {
+	return &Error{Kind: KindUnavailable,
+		Message:    "could not reach " + provider + " to check the credential; try again shortly",
+		RetryAfter: 5 * time.Second, Err: cause}
+}
+
+// Misconfigured is a bridge whose configuration contradicts what the provider
+// publishes (found after cold start); message names no secret, cause is logged.
+func Misconfigured(message string, cause error) *Error {
+	return &Error{Kind: KindMisconfigured, Message: message, Err: cause}
 }
 
 // checkSubject enforces what InsForge and Postgres need from sub: non-empty,

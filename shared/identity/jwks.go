@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,19 +246,19 @@ func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error, refetched b
 	var ke *keyErr
 	switch {
 	case errors.As(err, &ke):
-		// The key lookup failed: the provider is unreachable (503); or the keys were
-		// just fetched and still lack this kid (401); or the unknown-kid refetch is in
-		// its cooldown, so we could not look (503 + Retry-After). Answering 401 in the
-		// last case would let anyone who sends a random kid every cooldown make a
-		// freshly rotated key look invalid (clients read 401 as "signed out") until the
-		// next background refresh.
+		// The key lookup failed: the provider is unreachable (unavailable); or the keys
+		// were just fetched and still lack this kid (invalid); or the unknown-kid
+		// refetch is in its cooldown, so we could not look (unavailable, retry after the
+		// cooldown). Answering invalid in the last case would let anyone who sends a
+		// random kid every cooldown make a freshly rotated key look invalid (clients
+		// read invalid_token as "signed out") until the next background refresh.
 		if ok, cause := v.keys.health(); !ok {
 			return Unavailable(p+" (signing keys)", errors.Join(cause, err))
 		}
 		if !refetched {
 			e := Unavailable(p+" (signing keys)", errors.Join(errKIDCooldown, err))
 			e.Message = "the " + p + " token is signed with a key that is not known yet; the provider's keys were refreshed moments ago, try again shortly"
-			e.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(v.keys.cooldown.Seconds())))))
+			e.RetryAfter = max(time.Second, time.Duration(math.Ceil(v.keys.cooldown.Seconds()))*time.Second)
 			return e
 		}
 		return Invalid("the "+p+" token is signed with a key the provider does not publish", err)
@@ -288,7 +287,7 @@ func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error, refetched b
 }
 
 // keySet is keyfunc's cached, self-refreshing JWKS plus what keyfunc does not
-// track: whether the provider is currently reachable (to tell 503 from 401) and
+// track: whether the provider is currently reachable (to tell unavailable from invalid) and
 // throttled logging of fetch failures.
 type keySet struct {
 	provider, url string

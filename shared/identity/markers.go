@@ -12,7 +12,7 @@ import (
 // Marker is one rule, declared as data by a provider's configuration, that tells
 // a user's session token from a machine (client-credentials), third-party or
 // other app's token signed by the same keys. A token must pass every marker of its
-// provider; a failure is a 401 not_user_session with Reason as the message.
+// provider; a failure is KindNotUserSession with Reason as the message.
 //
 // A claim's value is compared as a string, or element by element when it is an
 // array of strings (Kinde's gty is ["client_credentials"]).

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 func claimsOf(t *testing.T, js string) *Claims {
@@ -57,9 +55,9 @@ func TestMarkersRefuseWhatTheyDeclare(t *testing.T) {
 				}
 				return
 			}
-			var he *httpapi.Error
-			if !errors.As(err, &he) || he.Code != CodeNotUserSession || he.Status != 401 {
-				t.Fatalf("err = %v, want 401 %s", err, CodeNotUserSession)
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Kind != KindNotUserSession || ie.Kind.Code() != CodeNotUserSession {
+				t.Fatalf("err = %v, want %s", err, CodeNotUserSession)
 			}
 		})
 	}

@@ -159,7 +159,7 @@ func (s oidcSettings) fromDiscovery(doc discoveryDoc) (JWTConfig, error) {
 // is fetched in the background from cold start; cold start waits for its first
 // answer at most DiscoveryInitWait, so an issuer that contradicts OIDC_ISSUER fails
 // init naming the variable, while a provider that is down or slow does not (its
-// requests get 503 until discovery succeeds, and 500 bridge_misconfigured if it
+// requests get KindUnavailable until discovery succeeds, and KindMisconfigured if it
 // then shows the configuration to be wrong).
 func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 	s, err := c.settings()

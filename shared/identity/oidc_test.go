@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/insforge/edge-functions-go/shared/config"
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
 
@@ -154,7 +154,8 @@ func discoveryServer(t *testing.T, doc func(base string) map[string]any) *httpte
 			http.NotFound(w, r)
 			return
 		}
-		httpapi.WriteJSON(w, 200, doc(srv.URL))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(doc(srv.URL))
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -184,9 +185,9 @@ func TestOIDCUnreachableDiscoveryDoesNotFailInit(t *testing.T) {
 			}
 			t.Cleanup(p.Close)
 			_, err = p.Verify(context.Background(), Credential{Token: "a.b.c"})
-			var he *httpapi.Error
-			if !errors.As(err, &he) || he.Status != 503 || he.Code != CodeProviderUnavailable {
-				t.Fatalf("err = %v, want 503 provider_unavailable", err)
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Kind != KindUnavailable || ie.RetryAfter != 5*time.Second {
+				t.Fatalf("err = %v, want provider_unavailable with a 5s retry hint", err)
 			}
 			if !strings.Contains(logs.String(), "oidc discovery failed") {
 				t.Fatalf("the failure is not logged: %s", logs.String())
@@ -210,9 +211,9 @@ func TestOIDCSlowDiscoveryDoesNotHoldInit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err = p.Verify(ctx, Credential{Token: "a.b.c"})
-	var he *httpapi.Error
-	if !errors.As(err, &he) || he.Status != 503 {
-		t.Fatalf("err = %v, want 503", err)
+	var ie *Error
+	if !errors.As(err, &ie) || ie.Kind != KindUnavailable {
+		t.Fatalf("err = %v, want provider_unavailable", err)
 	}
 }
 
@@ -272,9 +273,9 @@ func TestOIDCClaims(t *testing.T) {
 			t.Cleanup(p.Close)
 			id, err := p.Verify(context.Background(), Credential{Token: tc.tok})
 			if tc.sub == "" {
-				var he *httpapi.Error
-				if !errors.As(err, &he) || he.Status != 401 || !strings.Contains(he.Message, tc.refusal) {
-					t.Fatalf("err = %v, want 401 mentioning %q", err, tc.refusal)
+				var ie *Error
+				if !errors.As(err, &ie) || ie.Kind != KindInvalid || !strings.Contains(ie.Message, tc.refusal) {
+					t.Fatalf("err = %v, want invalid_token mentioning %q", err, tc.refusal)
 				}
 				return
 			}

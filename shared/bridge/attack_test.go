@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ type attack struct {
 	req     func(e *env) *http.Request                               // may serve warm-up requests itself
 	status  int                                                      // expected status
 	code    string                                                   // expected error code ("" for 200)
+	message string                                                   // the error message must contain this ("" = any)
 	minted  func(t *testing.T, e *env, w *httptest.ResponseRecorder) // extra checks for 200
 	noEmail bool                                                     // the minted token must carry no email
 	email   string                                                   // the minted token must carry this email
@@ -117,8 +119,10 @@ func expectedEmail(e *env) string {
 
 func okRequest(e *env) *http.Request { return e.bearer(e.token(nil)) }
 
-// waitFor retries until a request gets 200 (the JWKS came back and the refetch
-// cooldown passed) or a few seconds went by.
+// waitFor200 polls until a request gets 200 or a few seconds went by. It is only
+// for outages that heal in the background, outside any request (a first JWKS fetch
+// still in flight when the provider comes back); where the request itself refetches
+// the keys, use refetchAtOnce and exchanged instead: one request, no waiting.
 func waitFor200(e *env, mk func() *http.Request) *httptest.ResponseRecorder {
 	var w *httptest.ResponseRecorder
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
@@ -127,6 +131,20 @@ func waitFor200(e *env, mk func() *http.Request) *httptest.ResponseRecorder {
 		}
 	}
 	return w
+}
+
+// refetchAtOnce sets the unknown-kid refetch cooldown to 1 ns (before the bridge
+// is built): keyfunc's limiter then always allows a refetch, so the request that
+// meets new or returning keys fetches them itself, within that request.
+func refetchAtOnce(e *env) { e.opts.UnknownKIDCooldown = time.Nanosecond }
+
+// exchanged serves one ordinary request and fails the test unless it mints: no
+// retries and no waiting, because the refetch happens inside the request.
+func exchanged(e *env, what string) {
+	e.t.Helper()
+	if w := e.serve(okRequest(e)); w.Code != http.StatusOK {
+		e.t.Fatalf("%s: %d %s", what, w.Code, w.Body)
+	}
 }
 
 var attacks = []attack{
@@ -217,6 +235,7 @@ var attacks = []attack{
 				"jwk": identitytest.JWK(k), "jku": "https://attacker.example/jwks", "x5u": "https://attacker.example/x5"}))
 		}},
 	{name: "retired key after rotation is refused", status: 401, code: codeInvalid,
+		message: "signed with a key the provider does not publish", cold: refetchAtOnce,
 		req: func(e *env) *http.Request {
 			old := e.iss.Current()
 			if w := e.serve(okRequest(e)); w.Code != 200 {
@@ -224,9 +243,7 @@ var attacks = []attack{
 			}
 			e.iss.Rotate(true)
 			// The new key is fetched (unknown kid), which drops the retired one.
-			if w := waitFor200(e, func() *http.Request { return okRequest(e) }); w.Code != 200 {
-				e.t.Fatalf("rotated key: %d %s", w.Code, w.Body)
-			}
+			exchanged(e, "rotated key")
 			return e.bearer(identitytest.SignWith(old, e.claims(nil), nil))
 		}},
 
@@ -572,11 +589,19 @@ var attacks = []attack{
 	{name: "JWKS answers over 1 MiB at cold start", status: 503, code: codeUnavailable,
 		cold: func(e *env) { e.iss.SetMode(identitytest.Huge) }, req: okRequest},
 	{name: "JWKS down at cold start recovers when it is back", status: 200,
-		cold: func(e *env) { e.iss.SetDown(true) },
+		cold: func(e *env) { e.iss.SetDown(true); refetchAtOnce(e) },
 		req: func(e *env) *http.Request {
 			expectError(e.t, e.serve(okRequest(e)), 503, codeUnavailable)
 			e.iss.SetDown(false)
-			waitFor200(e, func() *http.Request { return okRequest(e) })
+			if e.spec.name != "oidc" {
+				exchanged(e, "JWKS back")
+				return okRequest(e)
+			}
+			// OIDC discovery was down too; it is retried in the background, not by
+			// the request, so this one outage heals asynchronously.
+			if w := waitFor200(e, func() *http.Request { return okRequest(e) }); w.Code != http.StatusOK {
+				e.t.Fatalf("discovery and JWKS back: %d %s", w.Code, w.Body)
+			}
 			return okRequest(e)
 		}},
 	{name: "JWKS down after a successful fetch: cached keys keep working", status: 200,
@@ -679,8 +704,8 @@ var attacks = []attack{
 	{name: "stytch: aud of another project", status: 401, code: codeInvalid, applies: only("stytch"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("aud", []string{"project-test-other"}))) }},
 	{name: "auth0: opaque access token says an audience is needed", status: 401, code: codeInvalid, applies: only("auth0"),
-		req:    func(e *env) *http.Request { return e.bearer("h7Tkd9s0_mOpaQUEtokenWITHOUTdots") },
-		minted: nil},
+		message: "request the token with audience",
+		req:     func(e *env) *http.Request { return e.bearer("h7Tkd9s0_mOpaQUEtokenWITHOUTdots") }},
 	{name: "auth0: client-credentials token (gty)", status: 401, code: codeNotUser, applies: only("auth0"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("gty", "client-credentials"))) }},
 	{name: "auth0: client-credentials token (sub @clients)", status: 401, code: codeNotUser, applies: only("auth0"),
@@ -887,6 +912,12 @@ func TestAttackSuite(t *testing.T) {
 					}
 					if a.status != 200 {
 						expectError(t, w, a.status, a.code)
+						if a.message != "" {
+							var body struct{ Message string }
+							if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || !strings.Contains(body.Message, a.message) {
+								t.Fatalf("message %q, want it to contain %q", body.Message, a.message)
+							}
+						}
 						if strings.Count(e.logs.String(), `"msg":"token minted"`) != mintsBefore {
 							t.Fatalf("a token was minted on an error path:\n%s", e.logs)
 						}

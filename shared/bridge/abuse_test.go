@@ -12,7 +12,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
 
-// randomBearers are n credentials an attacker might send, from a fixed seed: half
+// randomBearers are n credentials an attacker might send, the same every run: half
 // arbitrary printable junk of random length, half shaped exactly like the
 // provider's session tokens (the worst case: the attacker knows the format).
 func randomBearers(sp spec, n int) []string {

@@ -794,6 +794,8 @@ var attacks = []attack{
 		req: func(e *env) *http.Request {
 			expectError(e.t, e.serve(okRequest(e)), 503, codeUnavailable)
 			e.iss.SetDown(false)
+			// Discovery is retried in the background, not by the request: poll until
+			// it has answered (the verdict then stays 500, never a mint).
 			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
 				if w := e.serve(okRequest(e)); w.Code != 503 {
 					break

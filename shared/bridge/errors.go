@@ -11,7 +11,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
-// Headers sent with refused credentials (RFC 6750 §3): clients that read
+// Headers sent with refused credentials (RFC 6750, section 3): clients that read
 // WWW-Authenticate learn the token is bad, and whether it merely expired.
 const (
 	bearerInvalid = `Bearer error="invalid_token"`

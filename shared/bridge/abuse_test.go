@@ -58,6 +58,18 @@ func TestRandomBearersAreBoundedUpstream(t *testing.T) {
 				if w.Code == http.StatusOK || strings.Contains(w.Body.String(), `"token"`) {
 					t.Fatalf("random bearer %d minted: %s", i, w.Body)
 				}
+				// A refusal says what it is: 401 with the bearer challenge, or the
+				// limiter's 503 with a one-second retry hint.
+				switch w.Code {
+				case http.StatusUnauthorized:
+					if got := w.Header().Get("Www-Authenticate"); got != `Bearer error="invalid_token"` {
+						t.Fatalf("random bearer %d: 401 with WWW-Authenticate %q", i, got)
+					}
+				case http.StatusServiceUnavailable:
+					if !strings.Contains(w.Body.String(), `"error":"`+identity.CodeLookupThrottled+`"`) || w.Header().Get("Retry-After") != "1" {
+						t.Fatalf("random bearer %d: 503 %v %s, want %s with Retry-After 1", i, w.Header(), w.Body, identity.CodeLookupThrottled)
+					}
+				}
 				if d := e.sessions.Calls() - before; i%2 == 0 {
 					junkCalls += d
 				} else {

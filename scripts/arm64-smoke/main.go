@@ -61,9 +61,6 @@ func run() error {
 		return err
 	}
 	defer env.Close()
-	if len(env.Unavailable) > 0 {
-		return fmt.Errorf("functions that cannot run: %v", env.Unavailable)
-	}
 	if env.Insforge == nil {
 		return fmt.Errorf("the local InsForge stack did not start: %v", env.Notes)
 	}

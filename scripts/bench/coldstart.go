@@ -77,7 +77,7 @@ func runCold(ctx context.Context, env *runner.Runner, specs map[string]runtimeap
 	for i, c := range cases {
 		res[i] = &coldResult{Case: c}
 		if _, ok := specs[c.Fn]; !ok {
-			res[i].Err = "not available: " + env.Unavailable[c.Fn]
+			res[i].Err = "not available: the runner has no " + c.Fn
 			continue
 		}
 		if c.Payload != nil {

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -79,7 +79,7 @@ func run() error {
 	for id, p := range env.Pools {
 		invokers[id] = p
 	}
-	h := &apigateway.Handler{Router: apigateway.NewRouter(routes), Functions: invokers, Unavailable: env.Unavailable, Log: log}
+	h := &apigateway.Handler{Router: apigateway.NewRouter(routes), Functions: invokers, Log: log}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -105,21 +105,16 @@ func run() error {
 
 func banner(env *runner.Runner, base string) {
 	w := os.Stdout
-	root := env.Template.Dir()
 	fmt.Fprintf(w, "\nInsForge edge functions: local HTTP API at %s (built in %s; real bootstrap binaries, Lambda Runtime API)\n\n",
 		base, env.BuildTime.Round(time.Millisecond))
 	fmt.Fprintln(w, "Routes (from template.yaml):")
 	for _, f := range env.Functions {
-		state := ""
-		if why, bad := env.Unavailable[f.LogicalID]; bad {
-			state = "   [unavailable: " + why + "]"
-		}
 		for _, r := range f.Routes {
-			fmt.Fprintf(w, "  %-4s %s%-20s → %s (timeout %s)%s\n", r.Method, base, r.Path, f.LogicalID, f.Timeout, state)
+			fmt.Fprintf(w, "  %-4s %s%-20s → %s (timeout %s)\n", r.Method, base, r.Path, f.LogicalID, f.Timeout)
 		}
 		for _, s := range f.Schedules {
-			fmt.Fprintf(w, "  schedule %-28s → %s (run now: make invoke FN=%s EVENT=events/x402-reconcile-scheduled.json)%s\n",
-				s, f.LogicalID, f.LogicalID, state)
+			fmt.Fprintf(w, "  schedule %-28s → %s (run now: make invoke FN=%s EVENT=events/x402-reconcile-scheduled.json)\n",
+				s, f.LogicalID, f.LogicalID)
 		}
 	}
 	if env.Issuer != nil {
@@ -132,7 +127,7 @@ func banner(env *runner.Runner, base string) {
 	}
 	for _, f := range env.Functions {
 		for _, r := range f.Routes {
-			if _, bad := env.Unavailable[f.LogicalID]; !bad && r.Path == "/x402/dashboard" {
+			if r.Path == "/x402/dashboard" {
 				fmt.Fprintf(w, "Payments dashboard (live over InsForge realtime): %s%s\n", base, r.Path)
 			}
 		}
@@ -153,25 +148,13 @@ func banner(env *runner.Runner, base string) {
 	fmt.Fprintln(w, "\nTry it (copy-paste):")
 	fmt.Fprintf(w, "  TOKEN=$(go run ./scripts/dev-token%s clerk user_2dev)\n", issuerFlag)
 	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk\n", base)
-	if exists(filepath.Join(root, "scripts", "token-doctor")) {
-		secret := env.JWTSecret
-		if secret == "" {
-			secret = "$INSFORGE_JWT_SECRET"
-		}
-		fmt.Fprintf(w, "  INSFORGE_JWT_SECRET=%s go run ./scripts/token-doctor \"$(curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\"\n", secret, base)
-	}
+	secret := cmp.Or(env.JWTSecret, "$INSFORGE_JWT_SECRET")
+	fmt.Fprintf(w, "  INSFORGE_JWT_SECRET=%s go run ./scripts/token-doctor \"$(curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\"\n", secret, base)
 	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(localidentity.Providers, "|"))
-	if exists(filepath.Join(root, "scripts", "x402-pay")) {
-		fmt.Fprintf(w, "  go run ./scripts/x402-pay %s/x402/report\n", base)
-		if env.Upstream != nil {
-			fmt.Fprintf(w, "  go run ./scripts/x402-pay -X GET %s/pay/quote?symbol=ETH   # the x402 gateway in front of the local upstream\n", base)
-		}
-		fmt.Fprintf(w, "  curl -s %s/x402/payments\n", base)
+	fmt.Fprintf(w, "  go run ./scripts/x402-pay %s/x402/report\n", base)
+	if env.Upstream != nil {
+		fmt.Fprintf(w, "  go run ./scripts/x402-pay -X GET %s/pay/quote?symbol=ETH   # the x402 gateway in front of the local upstream\n", base)
 	}
+	fmt.Fprintf(w, "  curl -s %s/x402/payments\n", base)
 	fmt.Fprintln(w, "\nLogs of the functions follow (Ctrl-C stops everything).")
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

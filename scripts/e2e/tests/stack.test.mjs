@@ -10,20 +10,15 @@ import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
 import { v2Fetch, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable, runnerPresent, functionPresent, stackPresent } from '../lib/stack.mjs';
+import { goAvailable } from '../lib/stack.mjs';
 import { findPgBin } from '../lib/pg.mjs';
 import { CI, chromiumPath, fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
 
-const BRIDGES = ['workos', 'kinde', 'auth0', 'stytch', 'clerk', 'better-auth'];
 const need = {
   common: [
     !goAvailable() && 'go toolchain',
     !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-    !runnerPresent() && 'scripts/dev (local runner)',
-    !stackPresent() && 'shared/localinsforge',
   ],
-  bridges: BRIDGES.map((b) => !functionPresent(`token-${b}`) && `functions/token-${b}`),
-  x402: [!functionPresent('x402-report') && 'functions/x402-report', !functionPresent('x402-payments') && 'functions/x402-payments'],
   browser: [!chromiumPath() && 'chromium (scripts/e2e/ensure-deps)'],
 };
 const all = Object.values(need).flat().filter(Boolean);
@@ -40,7 +35,7 @@ mkdirSync(ARTIFACTS, { recursive: true });
 before(async () => { if (!skip) w = await startWorld({ browser: !need.browser[0] }); }, { timeout: 360_000 });
 after(async () => { await w?.stop(); });
 
-describe('Better Auth (real server) → /token/better-auth', { skip: skipFor('bridges') }, () => {
+describe('Better Auth (real server) → /token/better-auth', { skip }, () => {
   let a; let b; const ba = () => baClient(w.ba.url);
   before(async () => {
     a = await ba().signUp(`alice-${Date.now()}@example.com`, 'correct horse battery', 'Alice');
@@ -94,7 +89,7 @@ describe('Better Auth (real server) → /token/better-auth', { skip: skipFor('br
   });
 });
 
-describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip: skipFor('bridges') }, () => {
+describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip }, () => {
   for (const name of ['workos', 'kinde', 'auth0', 'stytch', 'clerk']) {
     describe(name, () => {
       const p = () => w.issuers.providers[name];
@@ -143,7 +138,7 @@ describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip: ski
   }
 });
 
-describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { skip: skipFor('x402') }, () => {
+describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { skip }, () => {
   let db;
   before(async () => { db = new pg.Client({ connectionString: w.insforge.databaseUrl }); await db.connect(); });
   after(async () => { await db?.end(); });
@@ -241,7 +236,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
   });
 });
 
-describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: skipFor('bridges', 'browser') }, () => {
+describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: skipFor('browser') }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });
@@ -308,7 +303,7 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
   });
 });
 
-describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: skipFor('x402', 'browser') }, () => {
+describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: skipFor('browser') }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });

@@ -334,8 +334,8 @@ func TestProcessSeesOnlyDeclaredAndLambdaVariables(t *testing.T) {
 }
 
 func TestUnknownRouteIs404(t *testing.T) {
-	h := &apigateway.Handler{Router: apigateway.NewRouter([]apigateway.Route{{Method: "ANY", Path: "/token/workos", Function: "F"}}),
-		Unavailable: map[string]string{"F": "functions/token-workos does not exist"}}
+	// F is routed but not running (the runner was started with a subset): 501, not 404.
+	h := &apigateway.Handler{Router: apigateway.NewRouter([]apigateway.Route{{Method: "ANY", Path: "/token/workos", Function: "F"}})}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for path, want := range map[string]int{"/nope": 404, "/token/workos": 501, "/token/workos/extra": 404} {

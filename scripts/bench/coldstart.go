@@ -59,7 +59,7 @@ type coldResult struct {
 	Err   string
 }
 
-// ColdBudget is issue 7's cold-start budget for a function directory name.
+// coldBudget is the cold-start budget for a function directory name.
 func coldBudget(dir string) time.Duration {
 	if strings.HasPrefix(dir, "token-") {
 		return 20 * time.Millisecond

@@ -216,7 +216,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
     assert.equal((await rowsFor(account.address)).length, 2);
   });
 
-  it("the seed guide's hybrid client (PAYMENT-SIGNATURE with v1 fields, signed with viem) pays", async () => {
+  it("the InsForge x402 guide's hybrid client (PAYMENT-SIGNATURE with v1 fields, signed with viem) pays", async () => {
     const account = newAccount();
     const { challengeResponse, response } = await payLikeGuide(`${w.api}/x402/report`, account);
     assert.equal(challengeResponse.status, 402);

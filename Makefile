@@ -9,7 +9,7 @@ test: lint unit spa
 # The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
 spa:
 	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
-	  elif [ "$$CI" = true ]; then echo "spa: node is required in CI"; exit 1; \
+	  elif [ "$$CI" = true ] || [ "$$CI" = 1 ]; then echo "spa: node is required in CI"; exit 1; \
 	  else echo "spa: node not found, shared/spa tests not run"; fi
 
 lint:

@@ -1,8 +1,3 @@
-// Package runner assembles a local Lambda environment from template.yaml: it builds
-// each function for the host, computes each function's environment the way
-// `sam local` does (template values, shell, --env-vars file), adds the zero-config
-// development profile (dev identity issuer, generated JWT secret, mock facilitator,
-// local InsForge stack) and creates one runtimeapi.Pool per function.
 package runner
 
 import (

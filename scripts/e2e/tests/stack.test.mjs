@@ -293,13 +293,27 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
 
   it('a page on a disallowed origin is blocked by the browser (no token reaches it)', async () => {
     const E = await openSpa(browser, w.evil.origin);
-    const { token } = await w.issuers.providers.clerk.mint();
+    const { token, sub } = await w.issuers.providers.clerk.mint();
     const r = await E.page.evaluate(([u, t]) => window.e2e.bridge(u, { bearer: t }), [`${w.api}/token/clerk`, token]);
     assert.match(r.error ?? '', /Failed to fetch/, JSON.stringify(r));
     const rc = await E.page.evaluate((u) => window.e2e.bridge(u, { cookies: true }), `${w.api}/token/better-auth`);
     assert.match(rc.error ?? '', /Failed to fetch/, JSON.stringify(rc));
     await E.page.screenshot({ path: path.join(ARTIFACTS, 'spa-disallowed-origin.png'), fullPage: true });
     await E.context.close();
+    // "Failed to fetch" is also what a crashed server gives. The same call from the allowed
+    // origin gets a token for the same credential, so the bridge is up and the block is CORS.
+    const A = await openSpa(browser, w.spa.origin);
+    const ok = await A.page.evaluate(([u, t]) => window.e2e.bridge(u, { bearer: t }), [`${w.api}/token/clerk`, token]);
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.equal(jwtPayload(ok.body.token).sub, sub);
+    await A.context.close();
+    // And the server itself refuses the disallowed origin: 403 origin_not_allowed, no CORS grant.
+    for (const bridge of ['clerk', 'better-auth']) {
+      const res = await fetchT(`${w.api}/token/${bridge}`, { method: 'POST', headers: { origin: w.evil.origin, authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 403, bridge);
+      assert.equal((await res.json()).error, 'origin_not_allowed', bridge);
+      assert.equal(res.headers.get('access-control-allow-origin'), null, bridge);
+    }
   });
 });
 

@@ -9,7 +9,7 @@ test: lint unit spa
 # The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
 spa:
 	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
-	  elif [ "$$CI" = true ]; then echo "spa: node is required in CI"; exit 1; \
+	  elif [ "$$CI" = true ] || [ "$$CI" = 1 ]; then echo "spa: node is required in CI"; exit 1; \
 	  else echo "spa: node not found, shared/spa tests not run"; fi
 
 lint:
@@ -37,10 +37,9 @@ LAMBDA_GOENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 SAMTOOL      := $(GO) run ./scripts/internal/cmd/samtool
 
-## build: cross-compile every function that exists to bin/<LogicalId>/bootstrap (linux/arm64)
+## build: cross-compile every function in template.yaml to bin/<LogicalId>/bootstrap (linux/arm64)
 build:
-	@$(SAMTOOL) functions | while read -r id pkg state; do \
-	  if [ "$$state" != present ]; then echo "skip $$id: $$pkg does not exist yet"; continue; fi; \
+	@fns=$$($(SAMTOOL) functions) && echo "$$fns" | while read -r id pkg; do \
 	  echo "build $$id ($$pkg)"; \
 	  $(LAMBDA_GOENV) $(GO) build $(LAMBDA_FLAGS) -o bin/$$id/bootstrap $$pkg || exit 1; \
 	done

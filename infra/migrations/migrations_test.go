@@ -57,8 +57,8 @@ func asUser(t *testing.T, s *insforgetest.Stack, sg *signer.Signer, token string
 	return s.AsRole(ctx, "authenticated", string(claims), fn)
 }
 
-// Issue 2 item 8: a token minted by shared/signer sees only its own todos; user A
-// can never read or write user B's rows.
+// Row-level security holds for the bridges' tokens: a token minted by shared/signer
+// sees only its own todos; user A can never read or write user B's rows.
 func TestTodosRLSWithSignerTokens(t *testing.T) {
 	s := insforgetest.New(t)
 	sg, err := signer.New(signer.Config{Secret: s.JWTSecret, TTL: time.Hour})

@@ -59,7 +59,7 @@ type coldResult struct {
 	Err   string
 }
 
-// ColdBudget is issue 7's cold-start budget for a function directory name.
+// coldBudget is the cold-start budget for a function directory name.
 func coldBudget(dir string) time.Duration {
 	if strings.HasPrefix(dir, "token-") {
 		return 20 * time.Millisecond
@@ -77,7 +77,7 @@ func runCold(ctx context.Context, env *runner.Runner, specs map[string]runtimeap
 	for i, c := range cases {
 		res[i] = &coldResult{Case: c}
 		if _, ok := specs[c.Fn]; !ok {
-			res[i].Err = "not available: " + env.Unavailable[c.Fn]
+			res[i].Err = "not available: the runner has no " + c.Fn
 			continue
 		}
 		if c.Payload != nil {

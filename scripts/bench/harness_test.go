@@ -28,7 +28,7 @@ func TestHarnessMeasuresTheFloorFunctionThroughTheRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs := map[string]runtimeapi.Spec{floorFn: spec}
-	env := &runner.Runner{Unavailable: map[string]string{}}
+	env := &runner.Runner{} // no Pools: "Missing" below is a function the runner does not have
 	logf := func(string, ...any) {}
 
 	cold := runCold(ctx, env, specs, []coldCase{floorCold, {Fn: "Missing", Dir: "missing", Event: "x.json"}}, root, 3, logf)

@@ -108,7 +108,7 @@ func runLoad(ctx context.Context, env *runner.Runner, specs map[string]runtimeap
 	res := loadResult{Case: c, Opts: o}
 	spec, ok := specs[c.Fn]
 	if !ok {
-		return res, fmt.Errorf("%s not available: %s", c.Fn, env.Unavailable[c.Fn])
+		return res, fmt.Errorf("%s not available: the runner has no such function", c.Fn)
 	}
 	spec.Env = maps.Clone(spec.Env)
 	spec.MaxProcesses = o.Procs

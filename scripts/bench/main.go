@@ -1,4 +1,4 @@
-// Command bench measures what issue 7 budgets and writes docs/benchmarks.md and
+// Command bench measures the performance budgets (docs/benchmarks.md) and writes docs/benchmarks.md and
 // docs/benchmarks.svg (`make bench`; not part of `make test`):
 //
 //   - hot-path Go benchmarks (bridge verify+mint per key type, opaque sessions via a
@@ -36,13 +36,17 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run holds the deferred cleanup (signal stop, deadline, temporary directory), so
+// it returns the exit code instead of calling os.Exit past its defers.
+func run() int {
 	var (
 		out       = flag.String("out", "docs/benchmarks.md", "markdown report (the SVG is written beside it)")
 		only      = flag.String("only", "micro,load,cold,size", "sections to run")
 		rounds    = flag.Int("rounds", 5, "micro-benchmark rounds (median across rounds)")
 		benchtime = flag.String("benchtime", "200ms", "go test -benchtime per benchmark per round")
-		coldRuns  = flag.Int("cold", 20, "cold starts per function (median reported; ≥ 20 per issue 7)")
+		coldRuns  = flag.Int("cold", 20, "cold starts per function (median reported; the budget asks for ≥ 20)")
 		initRuns  = flag.Int("inittrace", 10, "GODEBUG=inittrace=1 runs per function")
 		requests  = flag.Int("requests", 2000, "measured requests per load case (bounded also by -duration)")
 		duration  = flag.Duration("duration", 15*time.Second, "time limit of each load case")
@@ -60,7 +64,7 @@ func main() {
 	root, err := budget.ModuleRoot(".")
 	if err != nil {
 		logf("%v", err)
-		os.Exit(2)
+		return 2
 	}
 	sections := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -69,7 +73,7 @@ func main() {
 	tmp, err := os.MkdirTemp("", "bench-")
 	if err != nil {
 		logf("%v", err)
-		os.Exit(2)
+		return 2
 	}
 	defer os.RemoveAll(tmp)
 
@@ -163,17 +167,18 @@ func main() {
 	svgPath := strings.TrimSuffix(outPath, filepath.Ext(outPath)) + ".svg"
 	if err := os.WriteFile(svgPath, []byte(r.chart()), 0o644); err != nil {
 		logf("%v", err)
-		os.Exit(2)
+		return 2
 	}
 	if err := os.WriteFile(outPath, []byte(r.markdown(filepath.Base(svgPath))+costSection(outPath)), 0o644); err != nil {
 		logf("%v", err)
-		os.Exit(2)
+		return 2
 	}
 	logf("wrote %s and %s", rel(root, outPath), rel(root, svgPath))
 	if failed {
 		logf("some measurements failed (see the report)")
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // floorSpec builds the runner's echofn like the dev runner builds functions.

@@ -47,7 +47,7 @@ var ratios = []ratio{
 	{"Count", "", 0, "one CloudWatch EMF metric line"},
 }
 
-// EIP3009BudgetNs is issue 7's budget for local EIP-3009 verification.
+// EIP3009BudgetNs is the budget for local EIP-3009 verification.
 const EIP3009BudgetNs = 150_000
 
 // microResult is the median of each benchmark over the rounds.

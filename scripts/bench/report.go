@@ -60,7 +60,7 @@ func (r *results) markdown(svgName string) string {
 		w("floors beside their subjects, the order reversed every other round. *× floor* is the median of the per-round ratios ")
 		w("(subject and floor measured seconds apart), which cancels most of the outside load; ns/op columns are plain medians. ")
 		w("Floors: one bare RS256 (or EdDSA) verify + one HS256 sign with golang-jwt; one bare ecrecover. ")
-		w("Budgets (issue 7): verify+mint ≤ 1.5× its floor; EIP-3009 verification ≤ 150 µs/op.\n\n")
+		w("Budgets: verify+mint ≤ 1.5× its floor; EIP-3009 verification ≤ 150 µs/op.\n\n")
 		w("| benchmark | what | ns/op | B/op | allocs/op | floor | × floor | budget |\n|---|---|--:|--:|--:|---|--:|---|\n")
 		listed := map[string]bool{}
 		for _, q := range ratios {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -19,8 +20,8 @@ import (
 )
 
 func main() {
-	rpc := flag.String("rpc", envOr("XLAYER_RPC_URL", "https://rpc.xlayer.tech"), "JSON-RPC URL")
-	token := flag.String("token", envOr("X402_ASSET", "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"), "token address")
+	rpc := flag.String("rpc", cmp.Or(os.Getenv("XLAYER_RPC_URL"), "https://rpc.xlayer.tech"), "JSON-RPC URL")
+	token := flag.String("token", cmp.Or(os.Getenv("X402_ASSET"), "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"), "token address")
 	flag.Parse()
 	if _, err := config.CheckURL("rpc", *rpc); err != nil {
 		fail(err)
@@ -60,13 +61,6 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("use X402_ASSET_NAME=%q X402_ASSET_VERSION=%q\n", m.Name, m.Version)
-}
-
-func envOr(k, d string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return d
 }
 
 func fail(err error) {

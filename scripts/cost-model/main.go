@@ -142,7 +142,7 @@ func fail(err error) {
 func measure(ctx context.Context, env *runner.Runner, logs *countingLogs, root string, s scenario, n int) (measured, error) {
 	pool, ok := env.Pools[s.Fn]
 	if !ok {
-		return measured{}, fmt.Errorf("not available: %s", env.Unavailable[s.Fn])
+		return measured{}, fmt.Errorf("not available: the runner has no %s", s.Fn)
 	}
 	raw, err := os.ReadFile(filepath.Join(root, "events", s.Event))
 	if err != nil {

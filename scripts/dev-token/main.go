@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 )
 
 func main() {
-	issuer := flag.String("issuer", envOr("DEV_ISSUER_URL", "http://127.0.0.1:3001"), "dev issuer URL (printed by make dev)")
+	issuer := flag.String("issuer", cmp.Or(os.Getenv("DEV_ISSUER_URL"), "http://127.0.0.1:3001"), "dev issuer URL (printed by make dev)")
 	kind := flag.String("kind", "jwt", "jwt (all providers), session (stytch, better-auth) or cookie (better-auth)")
 	ttl := flag.Duration("ttl", localidentity.DefaultTTL, "credential lifetime")
 	flag.Usage = func() {
@@ -59,11 +60,4 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(body.Credential)
-}
-
-func envOr(k, d string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return d
 }

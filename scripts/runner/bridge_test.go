@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -209,10 +210,13 @@ func TestRealBridgeOverHTTPWithSessionCookie(t *testing.T) {
 	srv := httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes),
 		Functions: map[string]apigateway.Invoker{fn: env.Pools[fn]}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer srv.Close()
-	cookie, err := env.Issuer.Credential("better-auth", "ba_http_user", "cookie", 0)
+	// A session shorter than TOKEN_TTL (1h): the minted token must not outlive it.
+	const sessionTTL = 5 * time.Minute
+	cookie, err := env.Issuer.Credential("better-auth", "ba_http_user", "cookie", sessionTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sessionEnds := time.Now().Add(sessionTTL) // the session expires no later than this
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/token/better-auth", nil)
 	req.Header.Set("Cookie", "theme=dark; "+cookie)
 	req.Header.Set("Origin", "http://localhost:5173")
@@ -221,10 +225,20 @@ func TestRealBridgeOverHTTPWithSessionCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&body)
-	if res.StatusCode != 200 || body["token"] == nil {
-		t.Fatalf("HTTP %d %v, want a minted token", res.StatusCode, body)
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("HTTP %d %s, want a minted token", res.StatusCode, raw)
+	}
+	sign, err := signer.New(signer.Config{Secret: env.Vars[fn]["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := minted(t, sign, string(raw))
+	if c.Subject != "ba_http_user" || c.Role != "authenticated" {
+		t.Errorf("minted sub %q role %q, want ba_http_user / authenticated", c.Subject, c.Role)
+	}
+	if c.ExpiresAt == nil || c.ExpiresAt.After(sessionEnds) {
+		t.Errorf("minted exp %v outlives the session (ends by %v)", c.ExpiresAt, sessionEnds)
 	}
 	if res.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" || res.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("CORS headers %v", res.Header)

@@ -41,7 +41,7 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Run(c.fn, func(b *testing.B) {
 			pool, ok := env.Pools[c.fn]
 			if !ok {
-				b.Fatalf("%s is not available: %s", c.fn, env.Unavailable[c.fn])
+				b.Fatalf("the runner has no %s", c.fn)
 			}
 			raw, err := os.ReadFile(filepath.Join("../../events", c.event))
 			if err != nil {

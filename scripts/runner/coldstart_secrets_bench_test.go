@@ -49,7 +49,7 @@ func BenchmarkColdStartWithSecrets(b *testing.B) {
 	for _, c := range cases {
 		pool, ok := env.Pools[c.fn]
 		if !ok {
-			b.Fatalf("%s is not available: %s", c.fn, env.Unavailable[c.fn])
+			b.Fatalf("the runner has no %s", c.fn)
 		}
 		spec := pool.Spec()
 		spec.Env = secretsOutOfEnv(b, moto, c.fn, spec.Env)

@@ -1,8 +1,3 @@
-// Package runner assembles a local Lambda environment from template.yaml: it builds
-// each function for the host, computes each function's environment the way
-// `sam local` does (template values, shell, --env-vars file), adds the zero-config
-// development profile (dev identity issuer, generated JWT secret, mock facilitator,
-// local InsForge stack) and creates one runtimeapi.Pool per function.
 package runner
 
 import (
@@ -17,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -47,18 +41,17 @@ type Options struct {
 
 // Runner is a prepared local environment.
 type Runner struct {
-	Template    *samtemplate.Template
-	Functions   []samtemplate.Function
-	Pools       map[string]*runtimeapi.Pool
-	Unavailable map[string]string // logical id → why it cannot run
-	Issuer      *localidentity.Server
-	JWTSecret   string // the dev INSFORGE_JWT_SECRET when generated here
-	Insforge    *localinsforge.Stack
-	Upstream    *Upstream // the local API sold by the x402 gateway
-	Vars        map[string]map[string]string
-	Notes       []string
-	BuildTime   time.Duration
-	closers     []func()
+	Template  *samtemplate.Template
+	Functions []samtemplate.Function
+	Pools     map[string]*runtimeapi.Pool
+	Issuer    *localidentity.Server
+	JWTSecret string // the dev INSFORGE_JWT_SECRET when generated here
+	Insforge  *localinsforge.Stack
+	Upstream  *Upstream // the local API sold by the x402 gateway
+	Vars      map[string]map[string]string
+	Notes     []string
+	BuildTime time.Duration
+	closers   []func()
 }
 
 // Start builds and prepares everything; processes start on the first invocation.
@@ -96,8 +89,16 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		}
 		fns = keep
 	}
-	e := &Runner{Template: t, Functions: fns, Pools: map[string]*runtimeapi.Pool{}, Unavailable: map[string]string{},
-		Vars: map[string]map[string]string{}}
+	// A declared function without its package is a template error, reported before anything starts.
+	for _, f := range fns {
+		if f.Package == "" {
+			return nil, fmt.Errorf("%s: %s: no Metadata.GoPackage", o.Template, f.LogicalID)
+		}
+		if !isDir(filepath.Join(t.Dir(), f.Package)) {
+			return nil, fmt.Errorf("%s: %s: Metadata.GoPackage %s does not exist", o.Template, f.LogicalID, f.Package)
+		}
+	}
+	e := &Runner{Template: t, Functions: fns, Pools: map[string]*runtimeapi.Pool{}, Vars: map[string]map[string]string{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -119,7 +120,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		}
 	}
 
-	// Build every function that exists, in one go build (parallel, cached by Go).
+	// Build every function in one go build (parallel, cached by Go).
 	cache := o.CacheDir
 	if cache == "" {
 		cache = filepath.Join(t.Dir(), ".cache", "dev")
@@ -130,14 +131,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	var pkgs []string
 	for _, f := range fns {
-		switch {
-		case f.Package == "":
-			e.Unavailable[f.LogicalID] = "no Metadata.GoPackage in template.yaml"
-		case !isDir(filepath.Join(t.Dir(), f.Package)):
-			e.Unavailable[f.LogicalID] = f.Package + " does not exist (yet)"
-		default:
-			pkgs = append(pkgs, f.Package)
-		}
+		pkgs = append(pkgs, f.Package)
 	}
 	if len(pkgs) > 0 {
 		began := time.Now()
@@ -150,9 +144,6 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	for _, f := range fns {
 		vars := resolveVars(f, fileVars, profile)
 		e.Vars[f.LogicalID] = vars
-		if _, bad := e.Unavailable[f.LogicalID]; bad {
-			continue
-		}
 		max := o.MaxProcs
 		if max <= 0 {
 			max = 4
@@ -287,14 +278,4 @@ func randomSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// SortedIDs returns the logical ids of fns in template order (already) or sorted.
-func SortedIDs(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

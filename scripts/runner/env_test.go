@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
@@ -69,5 +71,32 @@ func TestParseRate(t *testing.T) {
 		if got != want {
 			t.Errorf("ParseRate(%q) = %q, want %q", expr, got, want)
 		}
+	}
+}
+
+func TestStartRefusesADeclaredFunctionWithoutItsPackage(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "template.yaml")
+	_ = os.WriteFile(tmpl, []byte(`AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  GhostFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: bootstrap
+      Runtime: provided.al2023
+    Metadata:
+      BuildMethod: makefile
+      GoPackage: ./functions/ghost
+`), 0o600)
+	env, err := Start(context.Background(), Options{Template: tmpl, CacheDir: t.TempDir()})
+	if err == nil {
+		env.Close()
+		t.Fatal("Start succeeded with a function whose package does not exist")
+	}
+	want := "GhostFunction: Metadata.GoPackage ./functions/ghost does not exist"
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not contain %q", err, want)
 	}
 }

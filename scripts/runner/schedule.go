@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -38,4 +40,42 @@ func ScheduledEvent(now time.Time) []byte {
 		"resources": []string{"arn:aws:events:us-east-1:123456789012:rule/local-schedule"}, "detail": map[string]any{},
 	})
 	return b
+}
+
+// startSchedules runs Schedule events with rate() expressions, like EventBridge.
+func startSchedules(ctx context.Context, env *Runner, log *slog.Logger) {
+	for _, f := range env.Functions {
+		p, ok := env.Pools[f.LogicalID]
+		if !ok {
+			continue
+		}
+		for _, expr := range f.Schedules {
+			every, ok := ParseRate(expr)
+			if !ok {
+				log.Warn("schedule not run locally (only rate() expressions are)", "function", f.LogicalID, "schedule", expr)
+				continue
+			}
+			go func() {
+				t := time.NewTicker(every)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case now := <-t.C:
+						res, err := p.Invoke(ctx, ScheduledEvent(now))
+						switch {
+						case err != nil:
+							log.Error("scheduled invoke", "function", f.LogicalID, "error", err)
+						case res.Err != nil:
+							log.Error("scheduled invoke failed", "function", f.LogicalID, "error_type", res.Err.Type, "error", res.Err.Message)
+						default:
+							log.Info("REPORT", "function", f.LogicalID, "request_id", res.RequestID, "trigger", "schedule",
+								"duration_ms", res.Duration.Milliseconds())
+						}
+					}
+				}
+			}()
+		}
+	}
 }

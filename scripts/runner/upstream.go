@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
 )
 
@@ -66,7 +67,7 @@ func (u *Upstream) handler() http.Handler {
 		if sym == "" {
 			sym = "BTC"
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"symbol": sym, "price": "84250.00", "source": "local dev upstream",
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"symbol": sym, "price": "84250.00", "source": "local dev upstream",
 			"paid_by": rc.Payer, "amount": rc.Amount, "payment_id": rc.PaymentID})
 	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +77,7 @@ func (u *Upstream) handler() http.Handler {
 		}
 		var body json.RawMessage
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_json", "message": "send a JSON body"})
+			httpapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_json", "message": "send a JSON body"})
 			return
 		}
 		names := make([]string, 0, len(r.Header))
@@ -84,14 +85,14 @@ func (u *Upstream) handler() http.Handler {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		writeJSON(w, http.StatusOK, map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
 			"body": body, "headers": names, "receipt": rc})
 	})
 	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := u.check(w, r); !ok {
 			return
 		}
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "demo_failure", "message": "this route always fails"})
+		httpapi.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "demo_failure", "message": "this route always fails"})
 	})
 	return mux
 }
@@ -99,21 +100,15 @@ func (u *Upstream) handler() http.Handler {
 // check refuses requests without the gateway's credential or a valid receipt.
 func (u *Upstream) check(w http.ResponseWriter, r *http.Request) (*x402gateway.Receipt, bool) {
 	if r.Header.Get("Authorization") != u.Credential {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "message": "not the gateway"})
+		httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "message": "not the gateway"})
 		return nil, false
 	}
 	rc, err := x402gateway.VerifyReceipt([]byte(u.ReceiptKey), r.Header.Get(x402gateway.HeaderReceipt), u.URL, time.Now())
 	if err != nil || rc.Method != r.Method || rc.Path != r.URL.Path {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_receipt", "message": "no valid payment receipt"})
+		httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_receipt", "message": "no valid payment receipt"})
 		return nil, false
 	}
 	return rc, true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func needsUpstream(fns []samtemplate.Function) bool {

@@ -1,6 +1,6 @@
 // Real OIDC/OAuth2 servers (oauth2-mock-server, one per provider) issuing RS256 access tokens
-// shaped like WorkOS, Kinde, Auth0, Stytch session JWTs and Clerk session tokens (claims per
-// shared/reference/providers.md). Each provider keeps its real issuer string while its JWKS is
+// shaped like WorkOS, Kinde, Auth0, Stytch session JWTs and Clerk session tokens (claims as each
+// provider documents them; the links are in docs/providers.md). Each provider keeps its real issuer string while its JWKS is
 // served from loopback at the provider's real JWKS path, so the bridges run with only URL overrides.
 import { randomUUID, randomBytes } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';

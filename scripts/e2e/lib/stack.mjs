@@ -15,9 +15,6 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 export function goAvailable() {
   return ['/usr/local/go/bin/go', '/usr/bin/go'].some(existsSync) || (process.env.PATH || '').split(':').some((d) => existsSync(path.join(d, 'go')));
 }
-export const runnerPresent = () => existsSync(path.join(REPO_ROOT, 'scripts', 'dev'));
-export const functionPresent = (dir) => existsSync(path.join(REPO_ROOT, 'functions', dir, 'main.go'));
-export const stackPresent = () => existsSync(path.join(REPO_ROOT, 'shared', 'localinsforge', 'stack.go'));
 
 /** go build with a deadline; returns the binary path. */
 export async function goBuild(pkg, name) {

@@ -1,5 +1,5 @@
 // x402 payers: the real @x402/fetch + @x402/evm v2 client with a viem local account, and the
-// InsForge seed guide's hybrid client (v1 fields in PAYMENT-REQUIRED, paid with PAYMENT-SIGNATURE,
+// InsForge x402 guide's hybrid client (docs/x402.md links it) (v1 fields in PAYMENT-REQUIRED, paid with PAYMENT-SIGNATURE,
 // EIP-3009 signed with viem's signTypedData), reproduced from the guide's lib/x402-client.ts.
 import { randomBytes } from 'node:crypto';
 import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from '@x402/fetch';
@@ -43,7 +43,7 @@ export const b64json = (v) => Buffer.from(JSON.stringify(v), 'utf8').toString('b
 export const unb64json = (s) => JSON.parse(Buffer.from(s, 'base64').toString('utf8'));
 
 /**
- * The seed guide's consumer flow: POST → 402 + PAYMENT-REQUIRED (atob JSON, x402Version 1 fields,
+ * The InsForge x402 guide's consumer flow: POST → 402 + PAYMENT-REQUIRED (atob JSON, x402Version 1 fields,
  * CAIP-2 network) → sign EIP-3009 with signTypedData → retry with PAYMENT-SIGNATURE = btoa(JSON).
  * Returns {challengeResponse, challenge, paymentPayload, response}.
  */

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { startWorld } from '../lib/world.mjs';
 import { v2Fetch, newAccount } from '../lib/x402.mjs';
 import { launchChromium } from '../lib/browser.mjs';
-import { goAvailable, runnerPresent, functionPresent, stackPresent } from '../lib/stack.mjs';
+import { goAvailable } from '../lib/stack.mjs';
 import { bundleDashboardSdk, VENDORED } from '../lib/dashboard-sdk.mjs';
 import { findPgBin } from '../lib/pg.mjs';
 import { CI, chromiumPath, ARTIFACTS, REPO_ROOT } from '../lib/util.mjs';
@@ -22,10 +22,6 @@ const pexec = promisify(execFile);
 const missing = [
   !goAvailable() && 'go toolchain',
   !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !runnerPresent() && 'scripts/dev (local runner)',
-  !stackPresent() && 'shared/localinsforge',
-  !functionPresent('x402-payments') && 'functions/x402-payments',
-  !functionPresent('x402-report') && 'functions/x402-report',
   !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',
 ].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);

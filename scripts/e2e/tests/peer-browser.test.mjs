@@ -69,12 +69,22 @@ test('chromium: the SPA signs in to Better Auth cross-origin; the session cookie
 
 test('chromium: an origin Better Auth does not trust cannot read its responses', async (t) => {
   if (!requireDep(t, ready(), 'chromium or PostgreSQL not available')) return;
-  const { page, context } = await openSpa(browser, evil.origin);
-  const r = await page.evaluate(async (u) => {
+  const getSession = async (u) => {
     try { const res = await fetch(`${u}/api/auth/get-session`, { credentials: 'include' }); return { status: res.status }; } catch (e) { return { error: String(e) }; }
-  }, ba.url);
+  };
+  const { page, context } = await openSpa(browser, evil.origin);
+  const r = await page.evaluate(getSession, ba.url);
   assert.match(r.error ?? '', /Failed to fetch/);
   await context.close();
+  // "Failed to fetch" is also what a crashed server gives: the same call from the trusted
+  // origin succeeds, and Better Auth answers the untrusted origin without a CORS grant.
+  const trusted = await openSpa(browser, spa.origin);
+  const ok = await trusted.page.evaluate(getSession, ba.url);
+  assert.equal(ok.status, 200, JSON.stringify(ok));
+  await trusted.context.close();
+  const res = await fetch(`${ba.url}/api/auth/get-session`, { headers: { origin: evil.origin }, signal: AbortSignal.timeout(15_000) });
+  await res.arrayBuffer();
+  assert.equal(res.headers.get('access-control-allow-origin'), null);
 });
 
 test('@insforge/sdk in chromium: setAccessToken sends the token as Bearer to /api/database/records/<table>', async (t) => {

@@ -5,12 +5,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startIssuers } from '../lib/oidc.mjs';
-import { startRunner, goAvailable, runnerPresent, functionPresent } from '../lib/stack.mjs';
+import { startRunner, goAvailable } from '../lib/stack.mjs';
 import { callBridge, assertMinted, assertRefused } from '../lib/assert-token.mjs';
 import { CI, fetchT, jwtHeader } from '../lib/util.mjs';
 
-const missing = [!goAvailable() && 'go toolchain', !runnerPresent() && 'scripts/dev (local runner)',
-  !functionPresent('token-oidc') && 'functions/token-oidc'].filter(Boolean);
+const missing = [!goAvailable() && 'go toolchain'].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
 const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
 

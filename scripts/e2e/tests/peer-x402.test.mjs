@@ -1,5 +1,5 @@
-// Peer on its own: the real @x402/fetch + @x402/evm v2 client (viem local account) and the seed
-// guide's hybrid client, paying a minimal loopback resource that checks what they send exactly as
+// Peer on its own: the real @x402/fetch + @x402/evm v2 client (viem local account) and the InsForge
+// x402 guide's hybrid client, paying a minimal loopback resource that checks what they send exactly as
 // the x402 v2 HTTP transport specifies (std base64 JSON headers) and verifies the EIP-712 signature.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,7 +87,7 @@ test('@x402/fetch without spendControls refuses to pay USDG on X Layer (document
   assert.equal(seen.length, before, 'no payment was sent');
 });
 
-test("seed guide's hybrid client (x402Version 1 fields in PAYMENT-REQUIRED, PAYMENT-SIGNATURE) signs a valid EIP-3009 authorization", async () => {
+test("the InsForge x402 guide's hybrid client (x402Version 1 fields in PAYMENT-REQUIRED, PAYMENT-SIGNATURE) signs a valid EIP-3009 authorization", async () => {
   const account = newAccount();
   const { challengeResponse, challenge, response } = await payLikeGuide(`${base}/hybrid`, account);
   assert.equal(challengeResponse.status, 402);

@@ -13,17 +13,13 @@ import { startWorld } from '../lib/world.mjs';
 import { startBetterAuth, baClient } from '../lib/better-auth.mjs';
 import { callBridge } from '../lib/assert-token.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable, runnerPresent, functionPresent, stackPresent, startRunner } from '../lib/stack.mjs';
+import { goAvailable, startRunner } from '../lib/stack.mjs';
 import { findPgBin, createDatabase } from '../lib/pg.mjs';
 import { CI, chromiumPath, ARTIFACTS, sleep } from '../lib/util.mjs';
 
 const missing = [
   !goAvailable() && 'go toolchain',
   !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !runnerPresent() && 'scripts/dev (local runner)',
-  !stackPresent() && 'shared/localinsforge',
-  !functionPresent('token-clerk') && 'functions/token-clerk',
-  !functionPresent('token-better-auth') && 'functions/token-better-auth',
   !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',
 ].filter(Boolean);
 if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);

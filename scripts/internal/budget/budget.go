@@ -1,6 +1,6 @@
 // Package budget builds every function the way it is deployed (linux/arm64,
 // static, stripped) and checks the binary-size budgets and the dependency rules
-// of issue 7. Sizes are deterministic for a given toolchain and go.sum, so they
+// of the performance budgets (docs/benchmarks.md). Sizes are deterministic for a given toolchain and go.sum, so they
 // are asserted (make size-check fails); times are only reported (scripts/bench).
 package budget
 
@@ -31,7 +31,7 @@ type Class struct {
 	Forbidden []string
 }
 
-// Classes are the budgets of issue 7. A function matching no class fails the
+// Classes are the binary-size budgets. A function matching no class fails the
 // check: a new function must be given a budget, not slip through.
 var Classes = []Class{
 	{Name: "bridge", Prefix: "token-", Budget: 8 * MB,

@@ -22,11 +22,8 @@ type Invoker interface {
 // Handler serves the HTTP API: route → event → function → response.
 type Handler struct {
 	Router    *Router
-	Functions map[string]Invoker
-	// Unavailable explains functions that are declared but cannot run (e.g. their
-	// package does not exist yet); their routes answer 501 with the reason.
-	Unavailable map[string]string
-	Log         *slog.Logger
+	Functions map[string]Invoker // a routed function missing here (runner started with a subset) answers 501
+	Log       *slog.Logger
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -40,10 +37,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, ok := h.Router.Find(r.Method, r.URL.EscapedPath())
 	if !ok {
 		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route in template.yaml matches %s %s", r.Method, r.URL.Path))
-		return
-	}
-	if why, bad := h.Unavailable[m.Function]; bad {
-		WriteError(w, http.StatusNotImplemented, "function_unavailable", m.Function+": "+why)
 		return
 	}
 	fn, ok := h.Functions[m.Function]

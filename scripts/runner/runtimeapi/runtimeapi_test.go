@@ -55,6 +55,20 @@ func (l *lines) String() string {
 	return l.b.String()
 }
 
+// signal closes seen once a written line contains word (the process announces a state).
+type signal struct {
+	word string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (s *signal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), s.word) {
+		s.once.Do(func() { close(s.seen) })
+	}
+	return len(p), nil
+}
+
 func pool(t *testing.T, mode string, mod func(*runtimeapi.Spec)) (*runtimeapi.Pool, *lines) {
 	t.Helper()
 	logs := &lines{}
@@ -271,14 +285,17 @@ func TestExitDuringAnInvocationNamesTheRequest(t *testing.T) {
 // With every process busy and the cap reached, an invocation waits for a free one
 // and gives up when its context ends; a closed pool refuses invocations.
 func TestPoolLimitsAndClose(t *testing.T) {
-	p, _ := pool(t, "", func(s *runtimeapi.Spec) { s.MaxProcesses = 1; s.Timeout = time.Second })
+	running := &signal{word: "busy", seen: make(chan struct{})}
+	p, _ := pool(t, "", func(s *runtimeapi.Spec) { s.MaxProcesses = 1; s.Timeout = time.Second; s.Logs = running })
 	busy := make(chan runtimeapi.Result, 1)
 	go func() {
 		res, _ := p.Invoke(context.Background(), []byte(`{"do":"sleep"}`))
 		busy <- res
 	}()
-	for p.Processes() == 0 {
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-running.seen: // the only process is inside the sleeping invocation
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sleeping invocation never started")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

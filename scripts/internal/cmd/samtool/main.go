@@ -2,9 +2,10 @@
 // SAM check and the local runner all read the same source of truth:
 //
 //	samtool package <LogicalId>        Go package of a function (Metadata.GoPackage)
-//	samtool functions                  "<LogicalId> <package> present|missing" per function
-//	samtool present-template <out>     template.yaml without the functions whose package
-//	                                   directory does not exist (yet); lists them on stderr
+//	samtool functions                  "<LogicalId> <package>" per function
+//
+// A declared function whose package directory is missing is a template error: both
+// commands fail naming it, so a build never silently leaves a function out.
 package main
 
 import (
@@ -12,8 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
@@ -31,7 +30,7 @@ func run(args []string) error {
 		tmplPath = "template.yaml"
 	}
 	if len(args) == 0 {
-		return errors.New("usage: samtool package <LogicalId> | functions | present-template <out>")
+		return errors.New("usage: samtool package <LogicalId> | functions")
 	}
 	t, err := samtemplate.Load(tmplPath)
 	if err != nil {
@@ -45,6 +44,14 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, f := range fns {
+		if f.Package == "" {
+			return fmt.Errorf("%s: %s has no Metadata.GoPackage", tmplPath, f.LogicalID)
+		}
+		if !exists(filepath.Join(t.Dir(), f.Package)) {
+			return fmt.Errorf("%s: %s: Metadata.GoPackage %s does not exist", tmplPath, f.LogicalID, f.Package)
+		}
+	}
 	switch args[0] {
 	case "package":
 		if len(args) != 2 {
@@ -52,9 +59,6 @@ func run(args []string) error {
 		}
 		for _, f := range fns {
 			if f.LogicalID == args[1] {
-				if f.Package == "" {
-					return fmt.Errorf("%s has no Metadata.GoPackage in %s", f.LogicalID, tmplPath)
-				}
 				fmt.Println(f.Package)
 				return nil
 			}
@@ -62,24 +66,9 @@ func run(args []string) error {
 		return fmt.Errorf("no function %q in %s", args[1], tmplPath)
 	case "functions":
 		for _, f := range fns {
-			state := "present"
-			if !exists(filepath.Join(t.Dir(), f.Package)) {
-				state = "missing"
-			}
-			fmt.Println(f.LogicalID, f.Package, state)
+			fmt.Println(f.LogicalID, f.Package)
 		}
 		return nil
-	case "present-template":
-		if len(args) != 2 {
-			return errors.New("usage: samtool present-template <out>")
-		}
-		var missing []string
-		for _, f := range fns {
-			if !exists(filepath.Join(t.Dir(), f.Package)) {
-				missing = append(missing, f.LogicalID)
-			}
-		}
-		return writeWithout(tmplPath, args[1], missing)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -87,41 +76,4 @@ func run(args []string) error {
 func exists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-// writeWithout copies the template, dropping the given resources and keeping every
-// tag (!Ref, !If…) intact, and removes outputs that reference nothing but them.
-func writeWithout(in, out string, drop []string) error {
-	raw, err := os.ReadFile(in)
-	if err != nil {
-		return err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return err
-	}
-	root := doc.Content[0]
-	set := map[string]bool{}
-	for _, d := range drop {
-		set[d] = true
-		fmt.Fprintf(os.Stderr, "samtool: %s left out: its package directory does not exist yet\n", d)
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "Resources" {
-			continue
-		}
-		m := root.Content[i+1]
-		var kept []*yaml.Node
-		for j := 0; j+1 < len(m.Content); j += 2 {
-			if !set[m.Content[j].Value] {
-				kept = append(kept, m.Content[j], m.Content[j+1])
-			}
-		}
-		m.Content = kept
-	}
-	b, err := yaml.Marshal(&doc)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(out, b, 0o644)
 }

@@ -80,6 +80,7 @@ func main() {
 		case "oversize":
 			notes = []int{respond(`"` + string(bytes.Repeat([]byte("a"), 6<<20)) + `"`)}
 		case "sleep":
+			fmt.Println("busy") // tells a test the invocation is running
 			time.Sleep(time.Hour)
 		case "exit":
 			fmt.Fprintln(os.Stderr, "last words")

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
-// x402Placeholder marks the payment header of a paid-retry event.
-const x402Placeholder = "{{x402-payment}}"
+// X402Placeholder marks the payment header of a paid-retry event.
+const X402Placeholder = "{{x402-payment}}"
 
 // payAndInvoke handles an event whose payment header is {{x402-payment}}: the
 // request the event describes is sent without that header (the function answers
@@ -47,7 +47,7 @@ func payAndInvoke(ctx context.Context, p *runtimeapi.Pool, raw []byte) (int, err
 	}
 	extra := http.Header{}
 	for k, v := range ev.Headers {
-		if !strings.Contains(v, x402Placeholder) {
+		if !strings.Contains(v, X402Placeholder) {
 			extra.Set(k, v)
 		}
 	}
@@ -60,7 +60,7 @@ func payAndInvoke(ctx context.Context, p *runtimeapi.Pool, raw []byte) (int, err
 			crypto.PubkeyToAddress(key.PublicKey).Hex())
 	}
 	c := &payer.Client{Key: key, MaxAmount: big.NewInt(1_000_000),
-		HTTP: &http.Client{Transport: &lambdaTransport{pool: p, routeKey: ev.RouteKey, extra: extra}}}
+		HTTP: &http.Client{Transport: &LambdaTransport{Pool: p, RouteKey: ev.RouteKey, Extra: extra}}}
 	res, err := c.Pay(ctx, ev.RequestContext.HTTP.Method, url, body)
 	if err != nil {
 		return 1, fmt.Errorf("paying: %w", err)
@@ -77,21 +77,21 @@ func payAndInvoke(ctx context.Context, p *runtimeapi.Pool, raw []byte) (int, err
 	return 0, nil
 }
 
-// lambdaTransport sends HTTP requests to a function as payload 2.0 events.
-type lambdaTransport struct {
-	pool     *runtimeapi.Pool
-	routeKey string
-	extra    http.Header // the event's other headers
+// LambdaTransport sends HTTP requests to a function as payload 2.0 events.
+type LambdaTransport struct {
+	Pool     *runtimeapi.Pool
+	RouteKey string
+	Extra    http.Header // the event's other headers
 }
 
-func (t *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	for k, v := range t.extra {
+	for k, v := range t.Extra {
 		if r.Header.Get(k) == "" {
 			r.Header[k] = v
 		}
 	}
-	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: t.routeKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
+	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: t.RouteKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (t *lambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.pool.Invoke(r.Context(), payload)
+	res, err := t.Pool.Invoke(r.Context(), payload)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,282 @@
+package archcheck
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const mod = "github.com/insforge/edge-functions-go/"
+
+// pkg is what the rules need from `go list -json`. Paths inside the module are
+// relative ("shared/httpapi"); standard and third-party paths stay as they are.
+type pkg struct {
+	ImportPath string
+	Name       string
+	Imports    []string
+	Deps       []string
+}
+
+// graph returns the non-test build graph of args (one `go list -deps -json`),
+// keyed by module-relative import path, module packages only.
+func graph(t *testing.T, args ...string) map[string]pkg {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-json"}, args...)...)
+	cmd.Dir = "../../.." // the module root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %v: %v\n%s", args, err, stderr.String())
+	}
+	g := map[string]pkg{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list output: %v", err)
+		}
+		if !strings.HasPrefix(p.ImportPath, mod) {
+			continue
+		}
+		p.ImportPath = rel(p.ImportPath)
+		p.Imports = rels(p.Imports)
+		p.Deps = rels(p.Deps)
+		g[p.ImportPath] = p
+	}
+	return g
+}
+
+var (
+	moduleOnce sync.Once
+	moduleG    map[string]pkg
+	e2eG       map[string]pkg
+)
+
+// module is the graph of every package (./...) and, separately, of the e2e-tagged commands.
+func module(t *testing.T) (all, e2e map[string]pkg) {
+	t.Helper()
+	moduleOnce.Do(func() {
+		moduleG = graph(t, "./...")
+		e2eG = graph(t, "-tags", "e2e", "./scripts/e2e/...")
+	})
+	if moduleG == nil {
+		t.Fatal("the module graph could not be read (see the first failure)")
+	}
+	// A rule over an empty or partial graph would pass without checking anything.
+	for _, want := range []string{"shared/httpapi", "shared/identity", "shared/bridge", "functions/token-clerk", "functions/x402-report", "scripts/runner"} {
+		if _, ok := moduleG[want]; !ok {
+			t.Fatalf("go list ./... has no %s: the graph is incomplete", want)
+		}
+	}
+	if _, ok := e2eG["scripts/e2e/insforge-stack"]; !ok {
+		t.Fatal("go list -tags e2e ./scripts/e2e/... has no scripts/e2e/insforge-stack")
+	}
+	return moduleG, e2eG
+}
+
+func rel(p string) string { return strings.TrimPrefix(p, mod) }
+
+func rels(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = rel(p)
+	}
+	return out
+}
+
+func set(xs ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func sorted(g map[string]pkg) []pkg {
+	ps := make([]pkg, 0, len(g))
+	for _, p := range g {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b pkg) int { return strings.Compare(a.ImportPath, b.ImportPath) })
+	return ps
+}
+
+// under reports whether p is dir or inside it.
+func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// isTestHelper: a package whose name ends in "test" (httptest-style wrappers, fixtures).
+func isTestHelper(p string) bool { return strings.HasSuffix(path.Base(p), "test") }
+
+// edge packages know HTTP statuses and headers; every other shared package is domain.
+var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/paywall", "shared/x402report",
+	"shared/x402payments", "shared/x402payments/dashboard", "shared/x402reconcile", "shared/x402gateway")
+
+// apps are the application packages functions/* import (edge minus the HTTP libraries).
+var apps = set("shared/bridge", "shared/x402report", "shared/x402payments", "shared/x402payments/dashboard",
+	"shared/x402reconcile", "shared/x402gateway")
+
+// libraries contain no consumers (no apps, no commands).
+var libraries = []string{"shared/config", "shared/httpapi", "shared/metrics", "shared/signer", "shared/identity",
+	"shared/insforge", "shared/ledger", "shared/x402", "shared/facilitator", "shared/paywall", "shared/secretstore"}
+
+// httpapiExceptions are domain packages still allowed to import shared/httpapi while
+// their errors move to domain errors mapped at the edge. Temporary: the test fails
+// once an exception is no longer needed, so the set only ever shrinks to empty.
+var httpapiExceptions = set(
+	"shared/identity", // returns *httpapi.Error until *identity.Error (mapped by shared/bridge) replaces it
+)
+
+// R1: no domain package reaches shared/httpapi, directly or through another package.
+func TestDomainPackagesDoNotImportHTTPAPI(t *testing.T) {
+	all, _ := module(t)
+	for _, p := range sorted(all) {
+		if !under(p.ImportPath, "shared") || edge[p.ImportPath] || strings.HasPrefix(p.ImportPath, "shared/local") ||
+			isTestHelper(p.ImportPath) {
+			continue
+		}
+		reaches := slices.Contains(p.Deps, "shared/httpapi")
+		switch {
+		case httpapiExceptions[p.ImportPath] && !reaches:
+			t.Errorf("%s no longer imports shared/httpapi: remove it from httpapiExceptions", p.ImportPath)
+		case reaches && !httpapiExceptions[p.ImportPath]:
+			t.Errorf("%s imports shared/httpapi (via %s): domain packages return domain errors; the edge maps them to HTTP",
+				p.ImportPath, directVia(all, p, "shared/httpapi"))
+		}
+	}
+}
+
+// directVia names which direct import of p leads to target (target itself if direct).
+func directVia(g map[string]pkg, p pkg, target string) string {
+	for _, imp := range p.Imports {
+		if imp == target {
+			return target
+		}
+	}
+	for _, imp := range p.Imports {
+		if d, ok := g[imp]; ok && slices.Contains(d.Deps, target) {
+			return imp
+		}
+	}
+	return "?"
+}
+
+// R2: non-test code never links a *test package, nor the testing package.
+func TestNonTestCodeImportsNoTestPackage(t *testing.T) {
+	all, e2e := module(t)
+	for name, g := range map[string]map[string]pkg{"./...": all, "-tags e2e ./scripts/e2e/...": e2e} {
+		for _, p := range sorted(g) {
+			if isTestHelper(p.ImportPath) {
+				continue
+			}
+			for _, d := range p.Deps {
+				if d == "testing" || (inModule(d) && isTestHelper(d)) {
+					t.Errorf("%s imports %s (%s)", p.ImportPath, d, name)
+				}
+			}
+		}
+	}
+}
+
+// inModule: module paths were made relative above, so they start with a top-level directory
+// of the repository (standard and third-party paths never do: std has no such roots, others have a dot).
+func inModule(p string) bool {
+	switch strings.SplitN(p, "/", 2)[0] {
+	case "shared", "functions", "scripts", "infra":
+		return true
+	}
+	return false
+}
+
+// R3: bridges never link go-ethereum or pgx (cold start, binary size), nor the x402
+// packages that would bring them.
+func TestBridgesLinkNeitherGoEthereumNorPgx(t *testing.T) {
+	all, _ := module(t)
+	n := 0
+	for _, p := range sorted(all) {
+		if !strings.HasPrefix(p.ImportPath, "functions/token-") {
+			continue
+		}
+		n++
+		for _, d := range p.Deps {
+			if under(d, "github.com/ethereum/go-ethereum") || strings.HasPrefix(d, "github.com/jackc/pgx") ||
+				under(d, "shared/x402") || under(d, "shared/facilitator") || under(d, "shared/paywall") {
+				t.Errorf("%s imports %s", p.ImportPath, d)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no functions/token-* package in the graph")
+	}
+}
+
+// R4: functions/<name> is wiring only: shared/launch plus its application package
+// (shared/<name without dashes>; the token-* bridges share shared/bridge and name
+// their provider from shared/identity).
+func TestFunctionsAreWiringOnly(t *testing.T) {
+	all, _ := module(t)
+	for _, p := range sorted(all) {
+		if !strings.HasPrefix(p.ImportPath, "functions/") {
+			continue
+		}
+		name := path.Base(p.ImportPath)
+		want := []string{"shared/launch", "shared/" + strings.ReplaceAll(name, "-", "")}
+		if strings.HasPrefix(name, "token-") {
+			want = []string{"shared/bridge", "shared/identity", "shared/launch"}
+		}
+		got := slices.Sorted(slices.Values(p.Imports))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s imports %v, want exactly %v", p.ImportPath, got, want)
+		}
+		if p.Name != "main" {
+			t.Errorf("%s is package %s, want main", p.ImportPath, p.Name)
+		}
+	}
+}
+
+// R5: libraries contain no consumers: no command under them, no application package
+// imported by them.
+func TestLibrariesContainNoConsumers(t *testing.T) {
+	all, _ := module(t)
+	for _, p := range sorted(all) {
+		if !slices.ContainsFunc(libraries, func(l string) bool { return under(p.ImportPath, l) }) {
+			continue
+		}
+		if p.Name == "main" {
+			t.Errorf("%s is a command inside a library", p.ImportPath)
+		}
+		if apps[p.ImportPath] {
+			t.Errorf("%s is an application package inside a library", p.ImportPath)
+		}
+		for _, d := range p.Deps {
+			if apps[d] {
+				t.Errorf("%s imports %s", p.ImportPath, d)
+			}
+		}
+	}
+}
+
+// R6: dependencies point from scripts to the product, never back.
+func TestProductDoesNotImportScripts(t *testing.T) {
+	all, _ := module(t)
+	for _, p := range sorted(all) {
+		if !under(p.ImportPath, "shared") && !under(p.ImportPath, "functions") && !under(p.ImportPath, "infra") {
+			continue
+		}
+		for _, d := range p.Deps {
+			if under(d, "scripts") {
+				t.Errorf("%s imports %s", p.ImportPath, d)
+			}
+		}
+	}
+}

@@ -129,13 +129,6 @@ var apps = set("shared/bridge", "shared/x402report", "shared/x402payments", "sha
 var libraries = []string{"shared/config", "shared/httpapi", "shared/metrics", "shared/signer", "shared/identity",
 	"shared/insforge", "shared/ledger", "shared/x402", "shared/facilitator", "shared/paywall", "shared/secretstore"}
 
-// httpapiExceptions are domain packages still allowed to import shared/httpapi while
-// their errors move to domain errors mapped at the edge. Temporary: the test fails
-// once an exception is no longer needed, so the set only ever shrinks to empty.
-var httpapiExceptions = set(
-	"shared/identity", // returns *httpapi.Error until *identity.Error (mapped by shared/bridge) replaces it
-)
-
 // R1: no domain package reaches shared/httpapi, directly or through another package.
 func TestDomainPackagesDoNotImportHTTPAPI(t *testing.T) {
 	all, _ := module(t)
@@ -144,11 +137,7 @@ func TestDomainPackagesDoNotImportHTTPAPI(t *testing.T) {
 			isTestHelper(p.ImportPath) {
 			continue
 		}
-		reaches := slices.Contains(p.Deps, "shared/httpapi")
-		switch {
-		case httpapiExceptions[p.ImportPath] && !reaches:
-			t.Errorf("%s no longer imports shared/httpapi: remove it from httpapiExceptions", p.ImportPath)
-		case reaches && !httpapiExceptions[p.ImportPath]:
+		if slices.Contains(p.Deps, "shared/httpapi") {
 			t.Errorf("%s imports shared/httpapi (via %s): domain packages return domain errors; the edge maps them to HTTP",
 				p.ImportPath, directVia(all, p, "shared/httpapi"))
 		}

@@ -23,7 +23,7 @@ import (
 const (
 	maxBodyBytes   = 8 << 20
 	stmtTimeout    = "10s"
-	version        = "2.3.1" // the InsForge version reference/insforge.md was read at
+	version        = "2.3.1" // the InsForge release (root package.json) whose behaviour this mirrors
 	objectMimeType = "application/vnd.pgrst.object+json"
 )
 

@@ -23,12 +23,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // Providers lists the providers in the order the banner shows them.
@@ -307,42 +308,42 @@ func (is *Server) routes() http.Handler {
 	edJWKS := is.jwks(true)
 	mux.HandleFunc("GET /workos/sso/jwks/{client}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("client") != WorkOSClientID {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "unknown client id"})
+			httpapi.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "unknown client id"})
 			return
 		}
-		writeJSON(w, 200, rsaJWKS)
+		httpapi.WriteJSON(w, 200, rsaJWKS)
 	})
-	mux.HandleFunc("GET /kinde/.well-known/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
-	mux.HandleFunc("GET /auth0/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
-	mux.HandleFunc("GET /clerk/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
+	mux.HandleFunc("GET /kinde/.well-known/jwks", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteJSON(w, 200, rsaJWKS) })
+	mux.HandleFunc("GET /auth0/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteJSON(w, 200, rsaJWKS) })
+	mux.HandleFunc("GET /clerk/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteJSON(w, 200, rsaJWKS) })
 	mux.HandleFunc("GET /stytch/v1/sessions/jwks/{project}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("project") != StytchProjectID {
 			stytchError(w, http.StatusNotFound, "project_not_found", "Project could not be found.")
 			return
 		}
-		writeJSON(w, 200, map[string]any{"keys": rsaJWKS["keys"], "status_code": 200, "request_id": "request-id-test-" + uuid()})
+		httpapi.WriteJSON(w, 200, map[string]any{"keys": rsaJWKS["keys"], "status_code": 200, "request_id": "request-id-test-" + uuid()})
 	})
 	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		iss := is.issuer("oidc")
-		writeJSON(w, 200, map[string]any{
+		httpapi.WriteJSON(w, 200, map[string]any{
 			"issuer": iss, "jwks_uri": iss + "/jwks", "authorization_endpoint": iss + "/authorize",
 			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"RS256"},
 		})
 	})
-	mux.HandleFunc("GET /oidc/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
+	mux.HandleFunc("GET /oidc/jwks", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteJSON(w, 200, rsaJWKS) })
 	mux.HandleFunc("POST /stytch/v1/sessions/authenticate", is.stytchAuthenticate)
-	mux.HandleFunc("GET /better-auth/api/auth/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, edJWKS) })
+	mux.HandleFunc("GET /better-auth/api/auth/jwks", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteJSON(w, 200, edJWKS) })
 	mux.HandleFunc("GET /better-auth/api/auth/get-session", is.getSession)
 	mux.HandleFunc("GET /dev/token", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		ttl, _ := time.ParseDuration(q.Get("ttl"))
 		cred, err := is.Credential(q.Get("provider"), q.Get("sub"), q.Get("kind"), ttl)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": err.Error()})
+			httpapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": err.Error()})
 			return
 		}
-		writeJSON(w, 200, map[string]string{"credential": cred})
+		httpapi.WriteJSON(w, 200, map[string]string{"credential": cred})
 	})
 	return mux
 }
@@ -396,7 +397,7 @@ func (is *Server) stytchAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sj, _ := is.jwt("stytch", s.UserID, time.Now(), 5*time.Minute)
-	writeJSON(w, 200, map[string]any{
+	httpapi.WriteJSON(w, 200, map[string]any{
 		"status_code": 200, "request_id": "request-id-test-" + uuid(),
 		"session": map[string]any{
 			"session_id": s.ID, "user_id": s.UserID, "authentication_factors": []any{}, "roles": []string{"stytch_user"},
@@ -433,11 +434,11 @@ func (is *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	s, ok := is.sessions[tok]
 	is.mu.Unlock()
 	if tok == "" || !ok || time.Now().After(s.Expires) {
-		writeJSON(w, 200, nil)
+		httpapi.WriteJSON(w, 200, nil)
 		return
 	}
 	created := s.Started.UTC().Format(time.RFC3339)
-	writeJSON(w, 200, map[string]any{
+	httpapi.WriteJSON(w, 200, map[string]any{
 		"session": map[string]any{"id": s.ID, "token": tok, "expiresAt": s.Expires.UTC().Format(time.RFC3339), "userId": s.UserID,
 			"ipAddress": "127.0.0.1", "userAgent": r.UserAgent(), "createdAt": created, "updatedAt": created},
 		"user": map[string]any{"id": s.UserID, "name": s.UserID, "email": s.Email, "emailVerified": true, "image": nil,
@@ -488,25 +489,9 @@ func (is *Server) EnvFor() map[string]string {
 	return out
 }
 
-// SortedKeys is a helper for stable output.
-func SortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func stytchError(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, map[string]any{"status_code": status, "request_id": "request-id-test-" + uuid(),
+	httpapi.WriteJSON(w, status, map[string]any{"status_code": status, "request_id": "request-id-test-" + uuid(),
 		"error_type": typ, "error_message": msg, "error_url": "https://stytch.com/docs/api/errors/" + fmt.Sprint(status)})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func email(user string) string {

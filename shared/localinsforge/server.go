@@ -226,7 +226,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeAPIErr(w, &apiErr{Status: pgStatus(pe.Code), Code: pe.Code, Message: pe.Message, Details: pe.Detail, Hint: pe.Hint})
 		return
 	}
-	s.log.Error("insforgetest: request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	s.log.Error("localinsforge: request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	writeEnvelope(w, &envelopeErr{http.StatusInternalServerError, "INTERNAL_ERROR", "internal error", ""})
 }
 

@@ -1,11 +1,15 @@
 package localidentity
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +102,11 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 // scripted misbehaviour and the sessions they know.
 type sessionFake struct {
 	strict
+	// ForgetExpired makes a session past its ExpiresAt unknown, as Stytch and Better
+	// Auth treat it. Off, the emulation reports the past expiry as it is (a provider
+	// the bridge must not trust blindly).
+	ForgetExpired bool
+
 	calls    atomic.Int64
 	mode     atomic.Int32
 	sessMu   sync.Mutex
@@ -126,6 +135,9 @@ func (f *sessionFake) session(value string) (User, bool) {
 	f.sessMu.Lock()
 	defer f.sessMu.Unlock()
 	u, ok := f.sessions[value]
+	if ok && f.ForgetExpired && !u.ExpiresAt.IsZero() && time.Now().After(u.ExpiresAt) {
+		return User{}, false
+	}
 	return u, ok
 }
 
@@ -220,6 +232,33 @@ type BetterAuthAPI struct {
 	// BasePath (default /api/auth) and CookiePrefix (default better-auth) mirror
 	// Better Auth's basePath and advanced.cookiePrefix; set them before use.
 	BasePath, CookiePrefix string
+	// Secret, when set, is Better Auth's secret: the session cookie must then be
+	// signed as Better Auth signs it (SignCookie) and a bearer may be the token or
+	// its signed form; sessions are registered under the bare token. Unset, a
+	// session is registered under the exact value the client sends.
+	Secret []byte
+}
+
+// SignCookie is the session cookie value Better Auth sets for token:
+// "<token>.<base64 HMAC-SHA256(secret, token)>", URL-encoded.
+func (b *BetterAuthAPI) SignCookie(token string) string {
+	return url.QueryEscape(token + "." + b.sign(token))
+}
+
+func (b *BetterAuthAPI) sign(token string) string {
+	m := hmac.New(sha256.New, b.Secret)
+	m.Write([]byte(token))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// unsign splits "token.signature" at the last dot and checks the signature.
+func (b *BetterAuthAPI) unsign(v string) (string, bool) {
+	i := strings.LastIndex(v, ".")
+	if i < 0 || len(v)-i-1 != 44 {
+		return "", false
+	}
+	tok, sig := v[:i], v[i+1:]
+	return tok, hmac.Equal([]byte(sig), []byte(b.sign(tok)))
 }
 
 // NewBetterAuthAPI returns the emulation; iss (optional) serves the JWKS.
@@ -270,8 +309,19 @@ func (b *BetterAuthAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		value = cookies[0].Value
+		if b.Secret != nil {
+			v, _ := url.QueryUnescape(value)
+			if tok, ok := b.unsign(v); ok {
+				value = tok
+			} else {
+				value = "" // an unsigned or tampered cookie is no session
+			}
+		}
 	case strings.HasPrefix(auth, "Bearer "):
 		value = strings.TrimPrefix(auth, "Bearer ")
+		if tok, ok := b.unsign(value); ok && b.Secret != nil {
+			value = tok
+		}
 	default:
 		b.violate(w, "no credential forwarded")
 		return

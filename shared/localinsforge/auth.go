@@ -32,8 +32,9 @@ type envelopeErr struct {
 	NextActions string
 }
 
-// authenticate mirrors InsForge's verifyUser and the role mapping of its records and
-// RPC routes (reference/insforge.md §1–§2): x-api-key wins; Bearer ik_… is the API
+// authenticate mirrors InsForge's verifyUser (backend/src/api/middlewares/auth.ts)
+// and the role mapping of its records and RPC routes
+// (backend/src/api/routes/database/, github.com/InsForge/InsForge): x-api-key wins; Bearer ik_… is the API
 // key; Bearer anon_… the anon key; anything else must be an HS256 JWT with a
 // non-empty sub, whose role (default authenticated) picks the Postgres role.
 func (s *server) authenticate(r *http.Request) (principal, *envelopeErr) {

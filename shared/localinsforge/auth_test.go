@@ -9,7 +9,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 )
 
-// Credentials are verified as InsForge's verifyUser does (reference §1–§2).
+// Credentials are verified as InsForge's verifyUser does (backend/src/api/middlewares/auth.ts).
 func TestCredentialsAreVerifiedLikeInsForge(t *testing.T) {
 	s := insforgetest.New(t)
 	fixture(t, s, `CREATE TABLE public.open_items (id int PRIMARY KEY, note text);

@@ -8,7 +8,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 )
 
-// §7: the service key is project_admin (BYPASSRLS) and has no sub, so
+// The service key is project_admin (BYPASSRLS) and has no sub, so
 // requesting_user_id() — and column defaults built on it — are NULL.
 func TestServiceKeyBypassesRLSAndHasNoUser(t *testing.T) {
 	s := insforgetest.New(t)
@@ -54,8 +54,7 @@ func TestServiceKeyBypassesRLSAndHasNoUser(t *testing.T) {
 	}
 }
 
-// §7 and issue 2 item 8: owner-only todos; user A can never read or write user
-// B's rows, over HTTP.
+// Owner-only todos: user A can never read or write user B's rows, over HTTP.
 func TestTodosAreOwnerOnly(t *testing.T) {
 	s := insforgetest.New(t)
 	alice, bob := userToken(t, s, "user_alice"), userToken(t, s, "user_bob")
@@ -137,7 +136,7 @@ func TestDuplicatesAre409WithPostgRESTBody(t *testing.T) {
 	}
 }
 
-// §4/§7: realtime.publish is EXECUTE-only for project_admin; a trigger calling it
+// realtime.publish is EXECUTE-only for project_admin; a trigger calling it
 // must be SECURITY DEFINER to work for authenticated writers.
 func TestPublishTriggerNeedsSecurityDefiner(t *testing.T) {
 	s := insforgetest.New(t)

@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNoPostgres means neither DATABASE_URL nor PostgreSQL server binaries were found.
-var ErrNoPostgres = errors.New("insforgetest: no PostgreSQL: set DATABASE_URL or install PostgreSQL (scripts/ensure-postgres)")
+var ErrNoPostgres = errors.New("localinsforge: no PostgreSQL: set DATABASE_URL or install PostgreSQL (scripts/ensure-postgres)")
 
 // Cluster is a PostgreSQL server the stacks create databases in: either the one
 // DATABASE_URL points at (its login role must be a superuser, since the stack
@@ -47,7 +47,7 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "insforgetest-pg-")
+	dir, err := os.MkdirTemp("", "localinsforge-pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (c *Cluster) start(ctx context.Context, bin string) error {
 	}
 	if cred != nil {
 		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("insforgetest: chown %s: %w", c.dir, err)
+			return fmt.Errorf("localinsforge: chown %s: %w", c.dir, err)
 		}
 	}
 	data := filepath.Join(c.dir, "data")
@@ -74,7 +74,7 @@ func (c *Cluster) start(ctx context.Context, bin string) error {
 		"--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return fmt.Errorf("insforgetest: initdb: %w\n%s", err, out)
+		return fmt.Errorf("localinsforge: initdb: %w\n%s", err, out)
 	}
 	// Unix socket only (no TCP port to collide on), no durability: throwaway data.
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
@@ -89,7 +89,7 @@ func (c *Cluster) start(ctx context.Context, bin string) error {
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("insforgetest: start postgres: %w", err)
+		return fmt.Errorf("localinsforge: start postgres: %w", err)
 	}
 	go func() { _ = c.cmd.Wait(); logf.Close(); close(c.done) }()
 	c.AdminURL = "postgres://postgres@/postgres?sslmode=disable&host=" + url.QueryEscape(c.dir)
@@ -104,13 +104,13 @@ func (c *Cluster) start(ctx context.Context, bin string) error {
 		select {
 		case <-c.done:
 			log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
-			return fmt.Errorf("insforgetest: postgres exited during start:\n%s", log)
+			return fmt.Errorf("localinsforge: postgres exited during start:\n%s", log)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("insforgetest: postgres not ready after 30s: %w", err)
+			return fmt.Errorf("localinsforge: postgres not ready after 30s: %w", err)
 		}
 	}
 }
@@ -144,7 +144,7 @@ func serverCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("insforgetest: running as root needs a 'postgres' OS user to run the server: %w", err)
+		return nil, fmt.Errorf("localinsforge: running as root needs a 'postgres' OS user to run the server: %w", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

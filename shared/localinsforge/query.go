@@ -22,7 +22,7 @@ func (e *apiErr) Error() string { return e.Code + ": " + e.Message }
 
 func unsupported(format string, a ...any) *apiErr {
 	return &apiErr{Status: 400, Code: "PGRST100", Message: fmt.Sprintf(format, a...),
-		Hint: "the insforgetest stack supports a subset of PostgREST; see docs/insforge-stack.md"}
+		Hint: "the local InsForge supports a subset of PostgREST; see docs/insforge-stack.md"}
 }
 
 // table is a relation in the public schema and its columns (name → type as

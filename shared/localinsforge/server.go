@@ -23,7 +23,7 @@ import (
 const (
 	maxBodyBytes   = 8 << 20
 	stmtTimeout    = "10s"
-	version        = "2.3.1" // the InsForge version reference/insforge.md was read at
+	version        = "2.3.1" // the InsForge release (root package.json) whose behaviour this mirrors
 	objectMimeType = "application/vnd.pgrst.object+json"
 )
 
@@ -226,7 +226,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeAPIErr(w, &apiErr{Status: pgStatus(pe.Code), Code: pe.Code, Message: pe.Message, Details: pe.Detail, Hint: pe.Hint})
 		return
 	}
-	s.log.Error("insforgetest: request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	s.log.Error("localinsforge: request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	writeEnvelope(w, &envelopeErr{http.StatusInternalServerError, "INTERNAL_ERROR", "internal error", ""})
 }
 

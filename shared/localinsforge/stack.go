@@ -145,7 +145,7 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 		s.AnonKey = "anon_" + randHex(32)
 	}
 	if len(s.JWTSecret) < signer.MinSecretBytes {
-		return nil, fmt.Errorf("insforgetest: JWTSecret must be at least %d bytes", signer.MinSecretBytes)
+		return nil, fmt.Errorf("localinsforge: JWTSecret must be at least %d bytes", signer.MinSecretBytes)
 	}
 	ms := o.Migrations
 	if ms == nil {
@@ -158,14 +158,14 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	}
 	conn, err := pgx.Connect(ctx, s.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("insforgetest: connect %s: %w", s.dbName, err)
+		return nil, fmt.Errorf("localinsforge: connect %s: %w", s.dbName, err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, surfaceSQL); err != nil {
-		return nil, fmt.Errorf("insforgetest: install InsForge surface: %w", err)
+		return nil, fmt.Errorf("localinsforge: install InsForge surface: %w", err)
 	}
 	if err := migrations.Apply(ctx, conn, ms); err != nil {
-		return nil, fmt.Errorf("insforgetest: %w", err)
+		return nil, fmt.Errorf("localinsforge: %w", err)
 	}
 	cfg, err := pgxpool.ParseConfig(s.DatabaseURL)
 	if err != nil {
@@ -201,7 +201,7 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("insforgetest: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("localinsforge: listen %s: %w", addr, err)
 	}
 	s.srv = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -224,7 +224,7 @@ func (s *Stack) RestartRealtime(ctx context.Context) error {
 		return err
 	}
 	if err := rt.Start(ctx); err != nil {
-		return fmt.Errorf("insforgetest: %w", err)
+		return fmt.Errorf("localinsforge: %w", err)
 	}
 	if old := s.rt.Swap(rt); old != nil {
 		old.Stop()
@@ -237,7 +237,7 @@ var rolesMu sync.Mutex
 func (s *Stack) createDatabase(ctx context.Context) error {
 	admin, err := pgx.Connect(ctx, s.cluster.AdminURL)
 	if err != nil {
-		return fmt.Errorf("insforgetest: connect to PostgreSQL: %w", err)
+		return fmt.Errorf("localinsforge: connect to PostgreSQL: %w", err)
 	}
 	defer admin.Close(ctx)
 	// Roles are cluster-wide; concurrent stacks (or test binaries sharing a
@@ -252,20 +252,20 @@ func (s *Stack) createDatabase(ctx context.Context) error {
 	})
 	rolesMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("insforgetest: create roles (the DATABASE_URL role must be a superuser): %w", err)
+		return fmt.Errorf("localinsforge: create roles (the DATABASE_URL role must be a superuser): %w", err)
 	}
 	s.dbName = "insforge_" + randHex(8)
 	db := pgx.Identifier{s.dbName}.Sanitize()
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		s.dbName = ""
-		return fmt.Errorf("insforgetest: create database: %w", err)
+		return fmt.Errorf("localinsforge: create database: %w", err)
 	}
 	if _, err := admin.Exec(ctx, "GRANT CREATE ON DATABASE "+db+" TO project_admin"); err != nil {
 		return err
 	}
 	u, err := url.Parse(s.cluster.AdminURL)
 	if err != nil {
-		return fmt.Errorf("insforgetest: parse database URL: %w", err)
+		return fmt.Errorf("localinsforge: parse database URL: %w", err)
 	}
 	u.Path = "/" + s.dbName
 	s.DatabaseURL = u.String()
@@ -349,7 +349,7 @@ func (s *Stack) AsRole(ctx context.Context, role, claims string, fn func(pgx.Tx)
 	switch role {
 	case "anon", "authenticated", "project_admin":
 	default:
-		return fmt.Errorf("insforgetest: unknown role %q", role)
+		return fmt.Errorf("localinsforge: unknown role %q", role)
 	}
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {

@@ -1,5 +1,6 @@
--- InsForge's SQL surface, mirrored per reference/insforge.md §4 and §7. Run as the
--- superuser in a fresh database, after roles.sql.
+-- InsForge's SQL surface (deploy/docker-init/db/db-init.sql and the migrations in
+-- backend/src/infra/database/migrations/, github.com/InsForge/InsForge), as far as
+-- our migrations touch it. Run as the superuser in a fresh database, after roles.sql.
 
 -- public (PG15 gives PUBLIC no CREATE on public any more).
 GRANT ALL ON SCHEMA public TO project_admin;

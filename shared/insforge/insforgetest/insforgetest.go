@@ -7,10 +7,10 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/insforge/edge-functions-go/shared/internal/ci"
 	"github.com/insforge/edge-functions-go/shared/localinsforge"
 )
 
@@ -38,14 +38,12 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// RequireCI reports whether a missing dependency must fail rather than skip.
-func RequireCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
+// RequireCI reports whether a missing dependency must fail rather than skip: CI
+// is on (CI=true or CI=1).
+func RequireCI() bool { return ci.Required() }
 
 // New returns a fresh stack (its own database, on the process's shared cluster)
-// and closes it when t ends. Without PostgreSQL it skips, or fails when CI=true.
+// and closes it when t ends. Without PostgreSQL it skips, or fails when CI is on.
 func New(t testing.TB) *Stack { return NewWith(t, Options{}) }
 
 // NewWith is New with options.
@@ -54,7 +52,7 @@ func NewWith(t testing.TB, o Options) *Stack {
 	c, err := localinsforge.SharedCluster()
 	if err != nil {
 		if errors.Is(err, localinsforge.ErrNoPostgres) && !RequireCI() {
-			t.Skipf("insforgetest: %v (CI=true turns this into a failure)", err)
+			t.Skipf("insforgetest: %v (CI=true or CI=1 turns this into a failure)", err)
 		}
 		t.Fatalf("insforgetest: PostgreSQL: %v", err)
 	}

@@ -1,7 +1,7 @@
 // Package mototest runs a real moto_server (a local AWS API server) on a free
 // loopback port for tests: Secrets Manager, IAM and STS with real SigV4 checks
 // once authentication is switched on. scripts/ensure-moto installs moto into a
-// cached venv the first time. With CI=true a moto that cannot be installed or
+// cached venv the first time. With CI on (CI=true or CI=1) a moto that cannot be installed or
 // started fails the test; elsewhere the test is skipped with the reason.
 package mototest
 
@@ -29,6 +29,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/insforge/edge-functions-go/shared/internal/ci"
 )
 
 // Region and the root credentials moto accepts while authentication is off.
@@ -130,8 +131,8 @@ func Start(t testing.TB) *Server {
 
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("moto is required (CI=true): %v", err)
+	if ci.Required() {
+		t.Fatalf("moto is required (CI is on): %v", err)
 	}
 	t.Skipf("moto unavailable (install with scripts/ensure-moto): %v", err)
 }

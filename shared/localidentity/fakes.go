@@ -1,16 +1,22 @@
-package identitytest
+package localidentity
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // User is a provider user behind a session.
@@ -33,7 +39,8 @@ func (u User) expiresAt() time.Time {
 	return u.ExpiresAt
 }
 
-// strict collects protocol violations; the test fails at cleanup if any occurred.
+// strict collects protocol violations: each is answered 400 and recorded, so a
+// test (identitytest) or the runner can report it.
 type strict struct {
 	mu         sync.Mutex
 	violations []string
@@ -53,14 +60,6 @@ func (s *strict) Violations() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.violations...)
-}
-
-func (s *strict) failOnViolations(t testing.TB, name string) {
-	t.Cleanup(func() {
-		for _, v := range s.Violations() {
-			t.Errorf("%s fake: protocol violation: %s", name, v)
-		}
-	})
 }
 
 // Mode makes a fake misbehave.
@@ -103,6 +102,11 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Mode) bool {
 // scripted misbehaviour and the sessions they know.
 type sessionFake struct {
 	strict
+	// ForgetExpired makes a session past its ExpiresAt unknown, as Stytch and Better
+	// Auth treat it. Off, the emulation reports the past expiry as it is (a provider
+	// the bridge must not trust blindly).
+	ForgetExpired bool
+
 	calls    atomic.Int64
 	mode     atomic.Int32
 	sessMu   sync.Mutex
@@ -131,6 +135,9 @@ func (f *sessionFake) session(value string) (User, bool) {
 	f.sessMu.Lock()
 	defer f.sessMu.Unlock()
 	u, ok := f.sessions[value]
+	if ok && f.ForgetExpired && !u.ExpiresAt.IsZero() && time.Now().After(u.ExpiresAt) {
+		return User{}, false
+	}
 	return u, ok
 }
 
@@ -138,7 +145,7 @@ func (f *sessionFake) misbehaving(w http.ResponseWriter, r *http.Request) bool {
 	return misbehave(w, r, Mode(f.mode.Load()))
 }
 
-// StytchAPI is a strict fake of Stytch's consumer API: POST
+// StytchAPI is a strict emulation of Stytch's consumer API (an http.Handler): POST
 // /v1/sessions/authenticate with Basic project_id:secret and exactly
 // {"session_token": …} (session_duration_minutes would extend the session and is
 // a violation), and the project JWKS at /v1/sessions/jwks/<project_id>.
@@ -146,19 +153,15 @@ type StytchAPI struct {
 	sessionFake
 	ProjectID, Secret string
 	Issuer            *Issuer
-	Server            *httptest.Server
 }
 
-// NewStytchAPI starts the fake; iss (optional) serves the JWKS.
-func NewStytchAPI(t testing.TB, projectID, secret string, iss *Issuer) *StytchAPI {
-	s := &StytchAPI{ProjectID: projectID, Secret: secret, Issuer: iss}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Server.Close)
-	s.failOnViolations(t, "stytch")
-	return s
+// NewStytchAPI returns the emulation; iss (optional) serves the JWKS.
+func NewStytchAPI(projectID, secret string, iss *Issuer) *StytchAPI {
+	return &StytchAPI{ProjectID: projectID, Secret: secret, Issuer: iss}
 }
 
-func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers the session check and, with an Issuer, the project JWKS.
+func (s *StytchAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Issuer != nil && r.URL.Path == "/v1/sessions/jwks/"+s.ProjectID {
 		s.Issuer.ServeHTTP(w, r)
 		return
@@ -181,7 +184,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok || user != s.ProjectID || pass != s.Secret {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"status_code": 401, "error_type": "unauthorized_credentials",
+		httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]any{"status_code": 401, "error_type": "unauthorized_credentials",
 			"error_message": "Unauthorized credentials."})
 		return
 	}
@@ -196,12 +199,12 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var token string
 	if len(body) != 1 || json.Unmarshal(body["session_token"], &token) != nil || token == "" {
-		s.violate(w, "body must be exactly {\"session_token\": string}, got keys %v", keys(body))
+		s.violate(w, "body must be exactly {\"session_token\": string}, got keys %v", slices.Sorted(maps.Keys(body)))
 		return
 	}
 	u, ok := s.session(token)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]any{"status_code": 404, "request_id": "request-id-test-1",
+		httpapi.WriteJSON(w, http.StatusNotFound, map[string]any{"status_code": 404, "request_id": "request-id-test-1",
 			"error_type": "session_not_found", "error_message": "Session could not be found.",
 			"error_url": "https://stytch.com/docs/api/errors/404#session_not_found"})
 		return
@@ -210,7 +213,7 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	if u.Email != "" {
 		emails = append(emails, map[string]any{"email_id": "email-test-1", "email": u.Email, "verified": u.EmailVerified})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"status_code": 200, "request_id": "request-id-test-2",
 		"session": map[string]any{"session_id": "session-test-1", "user_id": u.ID, "authentication_factors": []any{},
 			"roles": []string{"stytch_member"}, "expires_at": u.expiresAt().UTC().Format(time.RFC3339)},
@@ -220,28 +223,51 @@ func (s *StytchAPI) serve(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// BetterAuthAPI is a strict fake of a Better Auth server: GET
+// BetterAuthAPI is a strict emulation of a Better Auth server (an http.Handler): GET
 // /api/auth/get-session with exactly one credential (the session cookie or a bearer
 // token), answering the session or null; and the jwt() plugin JWKS at /api/auth/jwks.
 type BetterAuthAPI struct {
 	sessionFake
 	Issuer *Issuer
-	Server *httptest.Server
 	// BasePath (default /api/auth) and CookiePrefix (default better-auth) mirror
 	// Better Auth's basePath and advanced.cookiePrefix; set them before use.
 	BasePath, CookiePrefix string
+	// Secret, when set, is Better Auth's secret: the session cookie must then be
+	// signed as Better Auth signs it (SignCookie) and a bearer may be the token or
+	// its signed form; sessions are registered under the bare token. Unset, a
+	// session is registered under the exact value the client sends.
+	Secret []byte
 }
 
-// NewBetterAuthAPI starts the fake; iss (optional) serves the JWKS.
-func NewBetterAuthAPI(t testing.TB, iss *Issuer) *BetterAuthAPI {
-	b := &BetterAuthAPI{Issuer: iss, BasePath: "/api/auth", CookiePrefix: "better-auth"}
-	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
-	t.Cleanup(b.Server.Close)
-	b.failOnViolations(t, "better-auth")
-	return b
+// SignCookie is the session cookie value Better Auth sets for token:
+// "<token>.<base64 HMAC-SHA256(secret, token)>", URL-encoded.
+func (b *BetterAuthAPI) SignCookie(token string) string {
+	return url.QueryEscape(token + "." + b.sign(token))
 }
 
-func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
+func (b *BetterAuthAPI) sign(token string) string {
+	m := hmac.New(sha256.New, b.Secret)
+	m.Write([]byte(token))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// unsign splits "token.signature" at the last dot and checks the signature.
+func (b *BetterAuthAPI) unsign(v string) (string, bool) {
+	i := strings.LastIndex(v, ".")
+	if i < 0 || len(v)-i-1 != 44 {
+		return "", false
+	}
+	tok, sig := v[:i], v[i+1:]
+	return tok, hmac.Equal([]byte(sig), []byte(b.sign(tok)))
+}
+
+// NewBetterAuthAPI returns the emulation; iss (optional) serves the JWKS.
+func NewBetterAuthAPI(iss *Issuer) *BetterAuthAPI {
+	return &BetterAuthAPI{Issuer: iss, BasePath: "/api/auth", CookiePrefix: "better-auth"}
+}
+
+// ServeHTTP answers get-session and, with an Issuer, the jwt() plugin JWKS.
+func (b *BetterAuthAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b.Issuer != nil && r.URL.Path == b.BasePath+"/jwks" {
 		b.Issuer.ServeHTTP(w, r)
 		return
@@ -283,8 +309,19 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		value = cookies[0].Value
+		if b.Secret != nil {
+			v, _ := url.QueryUnescape(value)
+			if tok, ok := b.unsign(v); ok {
+				value = tok
+			} else {
+				value = "" // an unsigned or tampered cookie is no session
+			}
+		}
 	case strings.HasPrefix(auth, "Bearer "):
 		value = strings.TrimPrefix(auth, "Bearer ")
+		if tok, ok := b.unsign(value); ok && b.Secret != nil {
+			value = tok
+		}
 	default:
 		b.violate(w, "no credential forwarded")
 		return
@@ -292,11 +329,11 @@ func (b *BetterAuthAPI) serve(w http.ResponseWriter, r *http.Request) {
 	u, ok := b.session(value)
 	w.Header().Set("Cache-Control", "no-store")
 	if !ok {
-		writeJSON(w, http.StatusOK, nil) // Better Auth answers null when signed out
+		httpapi.WriteJSON(w, http.StatusOK, nil) // Better Auth answers null when signed out
 		return
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"session": map[string]any{"id": "sess_1", "token": "tok", "userId": u.ID, "impersonatedBy": nullable(u.ImpersonatedBy),
 			"expiresAt": u.expiresAt().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "createdAt": now,
 			"updatedAt": now, "ipAddress": "", "userAgent": ""},
@@ -311,18 +348,4 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func keys(m map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -1,6 +1,4 @@
-// Package identitytest runs a local token issuer for tests and benchmarks: an
-// httptest JWKS server with RS256 or EdDSA keys that can rotate keys and go down.
-package identitytest
+package localidentity
 
 import (
 	"crypto"
@@ -10,14 +8,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -61,10 +58,12 @@ func rsaKey(i int) *rsa.PrivateKey {
 	return rsaPool[i]
 }
 
-// Issuer is a local JWKS server plus the private keys behind it.
+// Issuer serves one provider's JWKS and OpenID Connect discovery document and
+// holds the private keys behind them: it can rotate keys, publish keys it does not
+// sign with, and misbehave (Mode). It is an http.Handler, mounted wherever the
+// provider's JWKS URL points.
 type Issuer struct {
-	Alg    string
-	Server *httptest.Server
+	Alg string
 	// Fetches counts JWKS requests served (successful or not).
 	Fetches atomic.Int64
 
@@ -72,23 +71,22 @@ type Issuer struct {
 	DiscoveryFetches atomic.Int64
 
 	mu        sync.Mutex
-	discIss   *string // issuer named by the discovery document; nil: URL()
+	discIss   *string // issuer named by the discovery document; nil: the request's origin and prefix
 	published []Key   // keys in the JWKS
 	current   Key     // key new tokens are signed with
 	next      int
 	mode      atomic.Int32
 }
 
-// NewIssuer starts an issuer for alg (RS256 or EdDSA) with one key. The server is
-// closed when the test ends.
-func NewIssuer(t testing.TB, alg string) *Issuer {
-	t.Helper()
+// NewIssuer returns an issuer for alg (RS256 or EdDSA) with one key.
+func NewIssuer(alg string) (*Issuer, error) {
+	if alg != "RS256" && alg != "EdDSA" {
+		return nil, errors.New("localidentity: unsupported algorithm " + alg + " (RS256 or EdDSA)")
+	}
 	i := &Issuer{Alg: alg}
 	i.current = i.newKey()
 	i.published = []Key{i.current}
-	i.Server = httptest.NewServer(i)
-	t.Cleanup(i.Server.Close)
-	return i
+	return i, nil
 }
 
 func (i *Issuer) newKey() Key {
@@ -105,14 +103,8 @@ func (i *Issuer) newKey() Key {
 		}
 		return Key{KID: kid, Alg: i.Alg, Private: priv}
 	}
-	panic("identitytest: unsupported alg " + i.Alg)
+	panic("localidentity: unsupported alg " + i.Alg)
 }
-
-// URL is the issuer server's base URL; JWKSURL a path on it that serves the keys.
-func (i *Issuer) URL() string { return i.Server.URL }
-
-// JWKSURL is a URL of the key set.
-func (i *Issuer) JWKSURL() string { return i.Server.URL + "/jwks" }
 
 // SetDown makes the JWKS endpoint answer 503 (down=true) or serve keys again.
 func (i *Issuer) SetDown(down bool) {
@@ -183,7 +175,7 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if disc {
-		i.serveDiscovery(w)
+		i.serveDiscovery(w, r)
 		return
 	}
 	i.mu.Lock()
@@ -196,18 +188,21 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 }
 
-// serveDiscovery answers the provider metadata the OIDC bridge reads. The
-// algorithm list also names HS256 and none, which a bridge must never pick up.
-func (i *Issuer) serveDiscovery(w http.ResponseWriter) {
+// serveDiscovery answers the provider metadata the OIDC bridge reads. The issuer
+// is where the document is mounted (origin plus path prefix) unless
+// SetDiscoveryIssuer overrode it. The algorithm list also names HS256 and none,
+// which a bridge must never pick up.
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	base := "http://" + r.Host + strings.TrimSuffix(r.URL.Path, "/.well-known/openid-configuration")
 	i.mu.Lock()
-	iss := i.URL()
+	iss := base
 	if i.discIss != nil {
 		iss = *i.discIss
 	}
 	i.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"issuer": iss, "jwks_uri": i.JWKSURL(), "authorization_endpoint": i.URL() + "/authorize",
+		"issuer": iss, "jwks_uri": base + "/jwks", "authorization_endpoint": base + "/authorize",
 		"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"HS256", i.Alg, "none"},
 	})
@@ -223,7 +218,7 @@ func JWK(k Key) map[string]string {
 	case ed25519.PublicKey:
 		return map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": k.KID, "use": "sig", "alg": k.Alg, "x": b64(pub)}
 	}
-	panic("identitytest: unsupported key")
+	panic("localidentity: unsupported key")
 }
 
 // Sign signs claims with the current key (kid set).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,7 @@ func TestStytchAuthenticateIsStrict(t *testing.T) {
 	env := is.Env("stytch")
 	url := env["STYTCH_API_URL"] + "/v1/sessions/authenticate"
 	tok, _ := is.Credential("stytch", "user-test-1", "session", time.Minute)
+	expired, _ := is.Credential("stytch", "user-test-3", "session", time.Nanosecond)
 	sj, _ := is.Credential("stytch", "user-test-2", "jwt", time.Minute)
 	pid, secret := env["STYTCH_PROJECT_ID"], env["STYTCH_SECRET"]
 	cases := []struct {
@@ -127,13 +129,15 @@ func TestStytchAuthenticateIsStrict(t *testing.T) {
 		errType, userID        string
 	}{
 		{"session token", pid, secret, `{"session_token":"` + tok + `"}`, 200, "", "user-test-1"},
-		{"session jwt", pid, secret, `{"session_jwt":"` + sj + `"}`, 200, "", "user-test-2"},
 		{"no basic auth", "", "", `{"session_token":"` + tok + `"}`, 401, "unauthorized_credentials", ""},
 		{"wrong secret", pid, "secret-test-wrong", `{"session_token":"` + tok + `"}`, 401, "unauthorized_credentials", ""},
-		{"extends the session", pid, secret, `{"session_token":"` + tok + `","session_duration_minutes":60}`, 400, "dev_session_extension_refused", ""},
-		{"both credentials", pid, secret, `{"session_token":"` + tok + `","session_jwt":"` + sj + `"}`, 400, "invalid_request", ""},
 		{"unknown session", pid, secret, `{"session_token":"nope"}`, 404, "session_not_found", ""},
-		{"tampered jwt", pid, secret, `{"session_jwt":"` + sj[:len(sj)-4] + `AAAA"}`, 404, "session_not_found", ""},
+		{"expired session", pid, secret, `{"session_token":"` + expired + `"}`, 404, "session_not_found", ""},
+		// What a bridge must never send is a protocol violation, answered 400 and
+		// recorded: the bridge only checks a session_token, never extends it.
+		{"extends the session", pid, secret, `{"session_token":"` + tok + `","session_duration_minutes":60}`, 400, "fake_protocol_violation", ""},
+		{"both credentials", pid, secret, `{"session_token":"` + tok + `","session_jwt":"` + sj + `"}`, 400, "fake_protocol_violation", ""},
+		{"session jwt", pid, secret, `{"session_jwt":"` + sj + `"}`, 400, "fake_protocol_violation", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,27 +156,42 @@ func TestStytchAuthenticateIsStrict(t *testing.T) {
 			}
 		})
 	}
+	if v := is.Violations(); len(v) != 3 {
+		t.Errorf("violations %q, want the 3 refused bodies", v)
+	}
 }
 
 func TestBetterAuthGetSession(t *testing.T) {
 	is := start(t)
-	url := is.Env("better-auth")["BETTER_AUTH_URL"] + "/api/auth/get-session"
+	// The query the bridge sends: no cookie cache, no refresh.
+	url := is.Env("better-auth")["BETTER_AUTH_URL"] + "/api/auth/get-session?disableCookieCache=true&disableRefresh=true"
 	raw, _ := is.Credential("better-auth", "ba_user", "session", time.Minute)
+	expired, _ := is.Credential("better-auth", "ba_expired", "cookie", time.Nanosecond)
 	cookie, _ := is.Credential("better-auth", "ba_cookie", "cookie", time.Minute)
 	name, value, _ := strings.Cut(cookie, "=")
 	cases := []struct {
 		name   string
 		set    func(*http.Request)
 		userID string // "" = signed out (null body)
+		status int    // 0 = 200
 	}{
-		{"bearer session token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+raw) }, "ba_user"},
-		{"signed cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: name, Value: value}) }, "ba_cookie"},
-		{"secure cookie name", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "__Secure-" + name, Value: value}) }, "ba_cookie"},
+		{"bearer session token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+raw) }, "ba_user", 0},
+		{"signed cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: name, Value: value}) }, "ba_cookie", 0},
+		{"secure cookie name", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "__Secure-" + name, Value: value}) }, "ba_cookie", 0},
 		{"tampered cookie", func(r *http.Request) {
 			r.AddCookie(&http.Cookie{Name: name, Value: "x" + value})
-		}, ""},
-		{"unsigned token in cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: name, Value: raw}) }, ""},
-		{"nothing", func(*http.Request) {}, ""},
+		}, "", 0},
+		{"unsigned token in cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: name, Value: raw}) }, "", 0},
+		{"expired session", func(r *http.Request) {
+			_, v, _ := strings.Cut(expired, "=")
+			r.AddCookie(&http.Cookie{Name: name, Value: v})
+		}, "", 0},
+		{"signed bearer", func(r *http.Request) {
+			v, _ := neturl.QueryUnescape(value)
+			r.Header.Set("Authorization", "Bearer "+v)
+		}, "ba_cookie", 0},
+		// A bridge always forwards a credential; none is a protocol violation.
+		{"nothing", func(*http.Request) {}, "", http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,6 +204,12 @@ func TestBetterAuthGetSession(t *testing.T) {
 			defer res.Body.Close()
 			var out map[string]map[string]any
 			_ = json.NewDecoder(res.Body).Decode(&out)
+			if tc.status != 0 {
+				if res.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d", res.StatusCode, tc.status)
+				}
+				return
+			}
 			if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "no-store" {
 				t.Fatalf("status %d cache-control %q", res.StatusCode, res.Header.Get("Cache-Control"))
 			}

@@ -1,7 +1,11 @@
-// Package localidentity is the local runner's built-in identity provider: one loopback
-// server that publishes a JWKS for every JWT provider the bridges support and mints
-// credentials in each provider's shape (issuer, audience, claims, algorithm), plus
-// strict emulations of Stytch's sessions/authenticate and Better Auth's get-session.
+// Package localidentity is the identity emulator: one implementation of each
+// upstream the bridges talk to. Issuer serves a provider's JWKS and OpenID Connect
+// discovery document; StytchAPI and BetterAuthAPI are strict emulations of Stytch's
+// sessions/authenticate and Better Auth's get-session (a request a correct bridge
+// never sends is answered 400 and recorded). Unit tests run these handlers through
+// shared/identity/identitytest; Server, the local runner's identity provider, mounts
+// them on one loopback port for every provider and mints credentials in each
+// provider's shape (issuer, audience, claims, algorithm).
 //
 // The bridges need no development code path: the runner points their ordinary
 // *_JWKS_URL / *_ISSUER / *_API_URL variables at this server (Env), and
@@ -10,25 +14,17 @@
 package localidentity
 
 import (
-	"crypto/ed25519"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // Providers lists the providers in the order the banner shows them.
@@ -46,28 +42,19 @@ const (
 	DefaultTTL = 10 * time.Minute
 )
 
-// Server is a running dev identity provider.
+// Server is a running dev identity provider. It mounts the same emulations the
+// tests use (identitytest): one RS256 Issuer for every RS256 provider and the OIDC
+// discovery document, an EdDSA Issuer for Better Auth's jwt() plugin, and the strict
+// StytchAPI and BetterAuthAPI, whose sessions Credential creates.
 type Server struct {
 	URL string // http://127.0.0.1:<port>, no trailing slash
 
-	rsaKey   *rsa.PrivateKey
-	rsaKid   string
-	edKey    ed25519.PrivateKey
-	edKid    string
-	stytchSK string // STYTCH_SECRET the Stytch emulation expects
-	baSecret []byte // Better Auth cookie signing secret
+	rsa, ed *Issuer
+	stytch  *StytchAPI
+	ba      *BetterAuthAPI
 
 	srv *http.Server
 	ln  net.Listener
-
-	mu       sync.Mutex
-	stytch   map[string]session // session_token → session
-	sessions map[string]session // Better Auth session token → session
-}
-
-type session struct {
-	ID, UserID, Email string
-	Started, Expires  time.Time
 }
 
 // Start listens on addr (use "127.0.0.1:0" for an ephemeral port). Only loopback
@@ -80,11 +67,11 @@ func Start(addr string) (*Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("dev issuer must listen on a loopback address, got %q", addr)
 	}
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	rsaIss, err := NewIssuer("RS256")
 	if err != nil {
 		return nil, err
 	}
-	_, ek, err := ed25519.GenerateKey(rand.Reader)
+	edIss, err := NewIssuer("EdDSA")
 	if err != nil {
 		return nil, err
 	}
@@ -92,15 +79,13 @@ func Start(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev issuer: %w", err)
 	}
-	is := &Server{
-		URL:    "http://" + ln.Addr().String(),
-		rsaKey: rk, rsaKid: "dev-rsa-" + randHex(4),
-		edKey: ek, edKid: "dev-ed25519-" + randHex(4),
-		stytchSK: "secret-test-" + randHex(16),
-		baSecret: []byte(randHex(32)),
-		ln:       ln,
-		stytch:   map[string]session{}, sessions: map[string]session{},
-	}
+	is := &Server{URL: "http://" + ln.Addr().String(), rsa: rsaIss, ed: edIss, ln: ln}
+	is.rsa.SetDiscoveryIssuer(is.issuer("oidc"))
+	is.stytch = NewStytchAPI(StytchProjectID, "secret-test-"+randHex(16), is.rsa)
+	is.stytch.ForgetExpired = true
+	is.ba = NewBetterAuthAPI(is.ed)
+	is.ba.Secret = []byte(randHex(32))
+	is.ba.ForgetExpired = true
 	is.srv = &http.Server{Handler: is.routes(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() { _ = is.srv.Serve(ln) }()
 	return is, nil
@@ -108,6 +93,12 @@ func Start(addr string) (*Server, error) {
 
 // Close stops the server.
 func (is *Server) Close() error { return is.srv.Close() }
+
+// Violations returns the protocol violations the Stytch and Better Auth
+// emulations refused so far (each was answered 400).
+func (is *Server) Violations() []string {
+	return append(is.stytch.Violations(), is.ba.Violations()...)
+}
 
 // Env returns the variables that point provider's bridge at this issuer.
 func (is *Server) Env(provider string) map[string]string {
@@ -135,7 +126,7 @@ func (is *Server) Env(provider string) map[string]string {
 	case "stytch":
 		return map[string]string{
 			"STYTCH_PROJECT_ID": StytchProjectID,
-			"STYTCH_SECRET":     is.stytchSK,
+			"STYTCH_SECRET":     is.stytch.Secret,
 			"STYTCH_API_URL":    b + "/stytch",
 			"STYTCH_JWKS_URL":   b + "/stytch/v1/sessions/jwks/" + StytchProjectID,
 		}
@@ -210,28 +201,22 @@ func (is *Server) Credential(provider, user, kind string, ttl time.Duration) (st
 		return is.jwt(provider, user, now, ttl)
 	case kind == "session" && provider == "stytch":
 		tok := randToken(44)
-		is.mu.Lock()
-		is.stytch[tok] = session{ID: "session-test-" + uuid(), UserID: user, Email: email(user), Started: now, Expires: now.Add(ttl)}
-		is.mu.Unlock()
+		is.stytch.AddSession(tok, User{ID: user, Email: email(user), EmailVerified: true, ExpiresAt: now.Add(ttl)})
 		return tok, nil
 	case (kind == "session" || kind == "cookie") && provider == "better-auth":
 		tok := randToken(32)
-		is.mu.Lock()
-		is.sessions[tok] = session{ID: randToken(32), UserID: user, Email: email(user), Started: now, Expires: now.Add(ttl)}
-		is.mu.Unlock()
+		is.ba.AddSession(tok, User{ID: user, Email: email(user), EmailVerified: true, ExpiresAt: now.Add(ttl)})
 		if kind == "session" {
 			return tok, nil
 		}
-		return "better-auth.session_token=" + url.QueryEscape(tok+"."+is.baSign(tok)), nil
+		return "better-auth.session_token=" + is.ba.SignCookie(tok), nil
 	}
 	return "", fmt.Errorf("provider %q has no credential kind %q (jwt for all; session for stytch and better-auth; cookie for better-auth)", provider, kind)
 }
 
 func (is *Server) jwt(provider, user string, now time.Time, ttl time.Duration) (string, error) {
 	c := jwt.MapClaims{"sub": user, "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randHex(12)}
-	method := jwt.SigningMethodRS256
-	var key any = is.rsaKey
-	kid := is.rsaKid
+	key := is.rsa.Current()
 	switch provider {
 	case "workos":
 		c["iss"] = is.issuer(provider)
@@ -263,7 +248,7 @@ func (is *Server) jwt(provider, user string, now time.Time, ttl time.Duration) (
 			"roles": []string{"stytch_user"},
 		}
 	case "better-auth":
-		method, key, kid = nil, is.edKey, is.edKid
+		key = is.ed.Current()
 		c["iss"] = is.issuer(provider)
 		c["aud"] = is.issuer(provider)
 		c["id"] = user
@@ -291,190 +276,44 @@ func (is *Server) jwt(provider, user string, now time.Time, ttl time.Duration) (
 	default:
 		return "", fmt.Errorf("unknown provider %q (one of %s)", provider, strings.Join(Providers, ", "))
 	}
-	var t *jwt.Token
-	if method == nil {
-		t = jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	} else {
-		t = jwt.NewWithClaims(method, c)
-	}
-	t.Header["kid"] = kid
-	return t.SignedString(key)
+	return SignWith(key, c, nil), nil
 }
 
 func (is *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	rsaJWKS := is.jwks(false)
-	edJWKS := is.jwks(true)
 	mux.HandleFunc("GET /workos/sso/jwks/{client}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("client") != WorkOSClientID {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "unknown client id"})
+			httpapi.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "unknown client id"})
 			return
 		}
-		writeJSON(w, 200, rsaJWKS)
+		is.rsa.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("GET /kinde/.well-known/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
-	mux.HandleFunc("GET /auth0/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
-	mux.HandleFunc("GET /clerk/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
+	mux.Handle("GET /kinde/.well-known/jwks", is.rsa)
+	mux.Handle("GET /auth0/.well-known/jwks.json", is.rsa)
+	mux.Handle("GET /clerk/.well-known/jwks.json", is.rsa)
+	mux.Handle("GET /oidc/.well-known/openid-configuration", is.rsa)
+	mux.Handle("GET /oidc/jwks", is.rsa)
+	stytch := http.StripPrefix("/stytch", is.stytch)
 	mux.HandleFunc("GET /stytch/v1/sessions/jwks/{project}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("project") != StytchProjectID {
 			stytchError(w, http.StatusNotFound, "project_not_found", "Project could not be found.")
 			return
 		}
-		writeJSON(w, 200, map[string]any{"keys": rsaJWKS["keys"], "status_code": 200, "request_id": "request-id-test-" + uuid()})
+		stytch.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		iss := is.issuer("oidc")
-		writeJSON(w, 200, map[string]any{
-			"issuer": iss, "jwks_uri": iss + "/jwks", "authorization_endpoint": iss + "/authorize",
-			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-		})
-	})
-	mux.HandleFunc("GET /oidc/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, rsaJWKS) })
-	mux.HandleFunc("POST /stytch/v1/sessions/authenticate", is.stytchAuthenticate)
-	mux.HandleFunc("GET /better-auth/api/auth/jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, edJWKS) })
-	mux.HandleFunc("GET /better-auth/api/auth/get-session", is.getSession)
+	mux.Handle("/stytch/", stytch)
+	mux.Handle("/better-auth/", http.StripPrefix("/better-auth", is.ba))
 	mux.HandleFunc("GET /dev/token", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		ttl, _ := time.ParseDuration(q.Get("ttl"))
 		cred, err := is.Credential(q.Get("provider"), q.Get("sub"), q.Get("kind"), ttl)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": err.Error()})
+			httpapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": err.Error()})
 			return
 		}
-		writeJSON(w, 200, map[string]string{"credential": cred})
+		httpapi.WriteJSON(w, 200, map[string]string{"credential": cred})
 	})
 	return mux
-}
-
-// stytchAuthenticate emulates POST /v1/sessions/authenticate strictly: Basic auth
-// with the project id and secret, a JSON body with exactly one credential, and no
-// session_duration_minutes (which would extend the session; a bridge must not).
-func (is *Server) stytchAuthenticate(w http.ResponseWriter, r *http.Request) {
-	id, secret, ok := r.BasicAuth()
-	if !ok || id != StytchProjectID || !hmac.Equal([]byte(secret), []byte(is.stytchSK)) {
-		stytchError(w, http.StatusUnauthorized, "unauthorized_credentials", "Unauthorized credentials.")
-		return
-	}
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		stytchError(w, http.StatusBadRequest, "invalid_content_type", "Content-Type must be application/json.")
-		return
-	}
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
-		stytchError(w, http.StatusBadRequest, "invalid_json", "Request body is not valid JSON.")
-		return
-	}
-	if _, extends := body["session_duration_minutes"]; extends {
-		stytchError(w, http.StatusBadRequest, "dev_session_extension_refused",
-			"session_duration_minutes extends the session; a token bridge must only check it.")
-		return
-	}
-	var tok, jwtStr string
-	_ = json.Unmarshal(body["session_token"], &tok)
-	_ = json.Unmarshal(body["session_jwt"], &jwtStr)
-	if (tok == "") == (jwtStr == "") {
-		stytchError(w, http.StatusBadRequest, "invalid_request", "Send exactly one of session_token or session_jwt.")
-		return
-	}
-	var s session
-	if tok != "" {
-		is.mu.Lock()
-		s, ok = is.stytch[tok]
-		is.mu.Unlock()
-	} else {
-		var c jwt.MapClaims
-		_, err := jwt.ParseWithClaims(jwtStr, &c, func(*jwt.Token) (any, error) { return &is.rsaKey.PublicKey, nil },
-			jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(is.issuer("stytch")), jwt.WithAudience(StytchProjectID))
-		if err == nil {
-			sub, _ := c.GetSubject()
-			s, ok = session{ID: "session-test-" + uuid(), UserID: sub, Email: email(sub), Started: time.Now(), Expires: time.Now().Add(5 * time.Minute)}, true
-		}
-	}
-	if !ok || time.Now().After(s.Expires) {
-		stytchError(w, http.StatusNotFound, "session_not_found", "Session could not be found.")
-		return
-	}
-	sj, _ := is.jwt("stytch", s.UserID, time.Now(), 5*time.Minute)
-	writeJSON(w, 200, map[string]any{
-		"status_code": 200, "request_id": "request-id-test-" + uuid(),
-		"session": map[string]any{
-			"session_id": s.ID, "user_id": s.UserID, "authentication_factors": []any{}, "roles": []string{"stytch_user"},
-			"started_at": s.Started.UTC().Format(time.RFC3339), "last_accessed_at": time.Now().UTC().Format(time.RFC3339),
-			"expires_at": s.Expires.UTC().Format(time.RFC3339), "attributes": map[string]string{}, "custom_claims": map[string]any{},
-		},
-		"session_token": tok, "session_jwt": sj,
-		"user": map[string]any{"user_id": s.UserID, "emails": []map[string]any{{"email_id": "email-test-" + uuid(), "email": s.Email, "verified": true}}},
-	})
-}
-
-// getSession emulates Better Auth's GET /api/auth/get-session: the session comes
-// from a bearer token (bearer plugin: raw or signed) or the signed session cookie;
-// an unknown or expired session is a 200 with a null body, as in Better Auth.
-func (is *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	tok := ""
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		tok = strings.TrimSpace(strings.TrimPrefix(a, "Bearer "))
-		if t, ok := is.baVerify(tok); ok {
-			tok = t
-		}
-	} else {
-		for _, name := range []string{"better-auth.session_token", "__Secure-better-auth.session_token"} {
-			if c, err := r.Cookie(name); err == nil {
-				v, _ := url.QueryUnescape(c.Value)
-				if t, ok := is.baVerify(v); ok {
-					tok = t
-				}
-			}
-		}
-	}
-	is.mu.Lock()
-	s, ok := is.sessions[tok]
-	is.mu.Unlock()
-	if tok == "" || !ok || time.Now().After(s.Expires) {
-		writeJSON(w, 200, nil)
-		return
-	}
-	created := s.Started.UTC().Format(time.RFC3339)
-	writeJSON(w, 200, map[string]any{
-		"session": map[string]any{"id": s.ID, "token": tok, "expiresAt": s.Expires.UTC().Format(time.RFC3339), "userId": s.UserID,
-			"ipAddress": "127.0.0.1", "userAgent": r.UserAgent(), "createdAt": created, "updatedAt": created},
-		"user": map[string]any{"id": s.UserID, "name": s.UserID, "email": s.Email, "emailVerified": true, "image": nil,
-			"createdAt": created, "updatedAt": created},
-	})
-}
-
-// baSign is Better Auth's cookie signature: std base64 of HMAC-SHA256(secret, token).
-func (is *Server) baSign(tok string) string {
-	m := hmac.New(sha256.New, is.baSecret)
-	m.Write([]byte(tok))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-// baVerify splits "token.signature" at the last dot and checks the signature.
-func (is *Server) baVerify(v string) (string, bool) {
-	i := strings.LastIndex(v, ".")
-	if i < 0 || len(v)-i-1 != 44 {
-		return "", false
-	}
-	tok, sig := v[:i], v[i+1:]
-	return tok, hmac.Equal([]byte(sig), []byte(is.baSign(tok)))
-}
-
-func (is *Server) jwks(ed bool) map[string]any {
-	if ed {
-		return map[string]any{"keys": []map[string]any{{
-			"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": is.edKid,
-			"x": base64.RawURLEncoding.EncodeToString(is.edKey.Public().(ed25519.PublicKey)),
-		}}}
-	}
-	pub := is.rsaKey.PublicKey
-	return map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": is.rsaKid,
-		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}}
 }
 
 // EnvFor returns the dev variables of every provider, merged (for display).
@@ -488,25 +327,9 @@ func (is *Server) EnvFor() map[string]string {
 	return out
 }
 
-// SortedKeys is a helper for stable output.
-func SortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func stytchError(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, map[string]any{"status_code": status, "request_id": "request-id-test-" + uuid(),
+	httpapi.WriteJSON(w, status, map[string]any{"status_code": status, "request_id": "request-id-test-" + uuid(),
 		"error_type": typ, "error_message": msg, "error_url": "https://stytch.com/docs/api/errors/" + fmt.Sprint(status)})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func email(user string) string {

@@ -1,0 +1,500 @@
+// Package localokx is a strict emulator of the OKX x402 facilitator. It checks
+// what the real service would refuse (HMAC over the exact bytes, key, passphrase,
+// timestamp format and freshness, headers, request shape per API family) and
+// answers like OKX, with scriptable failures. Every call is recorded, refused ones
+// with the reason. shared/facilitator/okxtest runs it for a test.
+package localokx
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Credentials the emulator accepts.
+const (
+	Key        = "okx-test-key"
+	Secret     = "okx-test-secret"
+	Passphrase = "okx-test-passphrase"
+)
+
+// Call is one request the emulator received (after its checks passed or failed).
+type Call struct {
+	Op       string // verify, settle, status
+	Method   string
+	Path     string
+	Query    string
+	Body     map[string]any
+	Rejected string // why the emulator refused it, "" if accepted
+}
+
+// Server is the emulator, an http.Handler serving one API family.
+type Server struct {
+	API         string // "v2" or "v1": the family this emulator serves
+	Now         func() time.Time
+	MaxSkew     time.Duration
+	NumericCode bool // send "code":0 instead of "code":"0"
+
+	mu          sync.Mutex
+	calls       []Call
+	verifyFalse string
+	settleFail  string
+	settleState string
+	httpErr     map[string]int
+	codeErr     map[string]string
+	delay       map[string]time.Duration
+	txStatus    map[string]string
+	byNonce     map[string]string
+	settleTx    string
+}
+
+// SettleTx makes every successful settle report tx as its transaction ("" =
+// the per-authorization TxHash): a malformed or duplicated hash for tests.
+func (s *Server) SettleTx(tx string) { s.mu.Lock(); s.settleTx = tx; s.mu.Unlock() }
+
+// New returns an emulator for the API family ("v2" or "v1").
+func New(api string) *Server {
+	return &Server{
+		API: api, Now: time.Now, MaxSkew: 30 * time.Second,
+		httpErr: map[string]int{}, codeErr: map[string]string{}, delay: map[string]time.Duration{},
+		txStatus: map[string]string{}, byNonce: map[string]string{},
+	}
+}
+
+// Rejections returns the refused calls.
+func (s *Server) Rejections() []Call {
+	var out []Call
+	for _, c := range s.Calls("") {
+		if c.Rejected != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// VerifyInvalid makes verify answer isValid=false with reason ("" resets).
+func (s *Server) VerifyInvalid(reason string) { s.mu.Lock(); s.verifyFalse = reason; s.mu.Unlock() }
+
+// SettleFail makes settle answer success=false with reason ("" resets).
+func (s *Server) SettleFail(reason string) { s.mu.Lock(); s.settleFail = reason; s.mu.Unlock() }
+
+// SettleStatus makes settle answer with status "pending" or "timeout" (hash set).
+func (s *Server) SettleStatus(status string) { s.mu.Lock(); s.settleState = status; s.mu.Unlock() }
+
+// HTTPError makes op answer with an HTTP status and no envelope (0 resets).
+func (s *Server) HTTPError(op string, status int) { s.mu.Lock(); s.httpErr[op] = status; s.mu.Unlock() }
+
+// Code makes op answer with an OKX error code ("" resets).
+func (s *Server) Code(op, code string) { s.mu.Lock(); s.codeErr[op] = code; s.mu.Unlock() }
+
+// Delay makes op wait d before answering.
+func (s *Server) Delay(op string, d time.Duration) { s.mu.Lock(); s.delay[op] = d; s.mu.Unlock() }
+
+// SetTxStatus sets what /settle/status reports for tx.
+func (s *Server) SetTxStatus(tx, status string) { s.mu.Lock(); s.txStatus[tx] = status; s.mu.Unlock() }
+
+// Calls returns the calls for op ("" = all).
+func (s *Server) Calls(op string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if op == "" || c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Accepted counts accepted calls for op.
+func (s *Server) Accepted(op string) int {
+	n := 0
+	for _, c := range s.Calls(op) {
+		if c.Rejected == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// TxHash is the hash the emulator assigns to a settlement of (from, nonce).
+func TxHash(from, nonce string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(from + "|" + nonce)))
+	return "0x" + hex.EncodeToString(h[:])
+}
+
+func (s *Server) paths() map[string]string {
+	if s.API == "v1" {
+		return map[string]string{"/api/v6/x402/verify": "verify", "/api/v6/x402/settle": "settle"}
+	}
+	return map[string]string{
+		"/api/v6/pay/x402/verify": "verify", "/api/v6/pay/x402/settle": "settle",
+		"/api/v6/pay/x402/settle/status": "status",
+	}
+}
+
+// ServeHTTP checks the request like OKX and answers it, recording the call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op, ok := s.paths()[r.URL.Path]
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	call := Call{Op: op, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+	_ = json.Unmarshal(body, &call.Body)
+	reject := func(status int, code, why string) {
+		call.Rejected = why
+		s.record(call)
+		s.envelope(w, status, code, why, nil)
+	}
+	if !ok {
+		reject(http.StatusNotFound, "404", "unknown path for API family "+s.API)
+		return
+	}
+	if code, why := s.checkAuth(r, body); code != "" {
+		reject(http.StatusUnauthorized, code, why)
+		return
+	}
+	wantMethod := http.MethodPost
+	if op == "status" {
+		wantMethod = http.MethodGet
+	}
+	if r.Method != wantMethod {
+		reject(http.StatusMethodNotAllowed, "405", "method "+r.Method)
+		return
+	}
+	var req reqShape
+	if op != "status" {
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			reject(http.StatusBadRequest, "51000", "Content-Type is "+ct)
+			return
+		}
+		var err error
+		if req, err = s.checkShape(op, body); err != nil {
+			reject(http.StatusBadRequest, "51000", err.Error())
+			return
+		}
+	} else if len(body) != 0 || !strings.HasPrefix(r.URL.RawQuery, "txHash=0x") {
+		reject(http.StatusBadRequest, "50014", "status needs ?txHash= and no body")
+		return
+	}
+
+	s.mu.Lock()
+	d, httpErr, code := s.delay[op], s.httpErr[op], s.codeErr[op]
+	s.mu.Unlock()
+	s.record(call)
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if httpErr != 0 {
+		http.Error(w, "upstream failure", httpErr)
+		return
+	}
+	if code != "" {
+		s.envelope(w, http.StatusOK, code, "scripted error", nil)
+		return
+	}
+	switch op {
+	case "verify":
+		s.answerVerify(w, req)
+	case "settle":
+		s.answerSettle(w, req)
+	case "status":
+		s.answerStatus(w, r.URL.Query().Get("txHash"))
+	}
+}
+
+func (s *Server) record(c Call) { s.mu.Lock(); s.calls = append(s.calls, c); s.mu.Unlock() }
+
+// checkAuth verifies the four OK-ACCESS headers and the HMAC over
+// timestamp+METHOD+path(+?query)+body, computed here independently.
+func (s *Server) checkAuth(r *http.Request, body []byte) (code, why string) {
+	h := r.Header
+	switch {
+	case h.Get("OK-ACCESS-KEY") == "":
+		return "50103", "OK-ACCESS-KEY missing"
+	case h.Get("OK-ACCESS-PASSPHRASE") == "":
+		return "50104", "OK-ACCESS-PASSPHRASE missing"
+	case h.Get("OK-ACCESS-SIGN") == "":
+		return "50106", "OK-ACCESS-SIGN missing"
+	case h.Get("OK-ACCESS-TIMESTAMP") == "":
+		return "50107", "OK-ACCESS-TIMESTAMP missing"
+	case h.Get("OK-ACCESS-KEY") != Key:
+		return "50111", "invalid OK-ACCESS-KEY"
+	case h.Get("OK-ACCESS-PASSPHRASE") != Passphrase:
+		return "50105", "wrong passphrase"
+	}
+	ts := h.Get("OK-ACCESS-TIMESTAMP")
+	t, err := time.Parse("2006-01-02T15:04:05.000Z", ts)
+	if err != nil || len(ts) != len("2006-01-02T15:04:05.000Z") {
+		return "50112", "timestamp is not ISO-8601 UTC with milliseconds: " + ts
+	}
+	if skew := s.Now().Sub(t); skew > s.MaxSkew || skew < -s.MaxSkew {
+		return "50112", fmt.Sprintf("timestamp off by %s", skew)
+	}
+	path := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	mac := hmac.New(sha256.New, []byte(Secret))
+	mac.Write([]byte(ts + r.Method + path))
+	mac.Write(body)
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(h.Get("OK-ACCESS-SIGN"))) {
+		return "50113", "invalid signature"
+	}
+	return "", ""
+}
+
+type reqShape struct{ from, nonce, network string }
+
+type extra struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type auth struct {
+	From, To, Value, ValidAfter, ValidBefore, Nonce string
+}
+
+type exactPayload struct {
+	Signature     string `json:"signature"`
+	Authorization auth   `json:"authorization"`
+}
+
+type reqV2 struct {
+	Scheme            string `json:"scheme"`
+	Network           string `json:"network"`
+	Amount            string `json:"amount"`
+	Asset             string `json:"asset"`
+	PayTo             string `json:"payTo"`
+	MaxTimeoutSeconds int    `json:"maxTimeoutSeconds"`
+	Extra             *extra `json:"extra"`
+}
+
+type bodyV2 struct {
+	X402Version    int `json:"x402Version"`
+	PaymentPayload struct {
+		X402Version int             `json:"x402Version"`
+		Resource    json.RawMessage `json:"resource"`
+		Accepted    *reqV2          `json:"accepted"`
+		Payload     exactPayload    `json:"payload"`
+		Extensions  json.RawMessage `json:"extensions"`
+	} `json:"paymentPayload"`
+	PaymentRequirements *reqV2 `json:"paymentRequirements"`
+	SyncSettle          *bool  `json:"syncSettle"`
+}
+
+type bodyV1 struct {
+	X402Version    int    `json:"x402Version"`
+	ChainIndex     string `json:"chainIndex"`
+	PaymentPayload struct {
+		X402Version int          `json:"x402Version"`
+		Scheme      string       `json:"scheme"`
+		Network     string       `json:"network"`
+		Payload     exactPayload `json:"payload"`
+	} `json:"paymentPayload"`
+	PaymentRequirements *struct {
+		Scheme            string          `json:"scheme"`
+		Network           string          `json:"network"`
+		MaxAmountRequired string          `json:"maxAmountRequired"`
+		Resource          string          `json:"resource"`
+		Description       string          `json:"description"`
+		MimeType          string          `json:"mimeType"`
+		OutputSchema      json.RawMessage `json:"outputSchema"`
+		PayTo             string          `json:"payTo"`
+		MaxTimeoutSeconds int             `json:"maxTimeoutSeconds"`
+		Asset             string          `json:"asset"`
+		Extra             *extra          `json:"extra"`
+	} `json:"paymentRequirements"`
+	SyncSettle *bool `json:"syncSettle"`
+}
+
+func strictDecode(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+var (
+	canonicalSig   = regexp.MustCompile(`^0x[0-9a-f]{128}(1b|1c)$`)
+	canonicalNonce = regexp.MustCompile(`^0x[0-9a-f]{64}$`)
+	canonicalUint  = regexp.MustCompile(`^(0|[1-9][0-9]{0,77})$`)
+)
+
+// checkPayload insists on the canonical spelling the paywall forwards (the
+// parsed authorization, not the client's strings): lower-case hex signature
+// with v = 27/28, EIP-55 addresses, lower-case nonce, decimals without
+// leading zeros.
+func checkPayload(p exactPayload) error {
+	a := p.Authorization
+	if !canonicalSig.MatchString(p.Signature) {
+		return fmt.Errorf("signature must be 65 bytes of lower-case 0x hex with v = 27 or 28")
+	}
+	if a.From == "" || a.To == "" || a.Value == "" || a.ValidAfter == "" || a.ValidBefore == "" || len(a.Nonce) != 66 {
+		return fmt.Errorf("authorization is incomplete")
+	}
+	for _, addr := range []string{a.From, a.To} {
+		if !common.IsHexAddress(addr) || common.HexToAddress(addr).Hex() != addr {
+			return fmt.Errorf("address %q is not EIP-55 checksummed 0x hex", addr)
+		}
+	}
+	if !canonicalNonce.MatchString(a.Nonce) {
+		return fmt.Errorf("nonce is not lower-case 0x hex")
+	}
+	for _, v := range []string{a.Value, a.ValidAfter, a.ValidBefore} {
+		if !canonicalUint.MatchString(v) {
+			return fmt.Errorf("%q is not a canonical decimal", v)
+		}
+	}
+	return nil
+}
+
+func (s *Server) checkShape(op string, body []byte) (reqShape, error) {
+	if s.API == "v1" {
+		var b bodyV1
+		if err := strictDecode(body, &b); err != nil {
+			return reqShape{}, fmt.Errorf("old API body: %v", err)
+		}
+		pr := b.PaymentRequirements
+		switch {
+		case b.X402Version != 1 || b.PaymentPayload.X402Version != 1:
+			return reqShape{}, fmt.Errorf("old API needs x402Version 1")
+		case b.ChainIndex != "196":
+			return reqShape{}, fmt.Errorf("chainIndex must be \"196\"")
+		case b.PaymentPayload.Scheme != "exact" || b.PaymentPayload.Network == "":
+			return reqShape{}, fmt.Errorf("paymentPayload needs scheme and network")
+		case pr == nil || pr.Scheme != "exact" || pr.MaxAmountRequired == "" || pr.PayTo == "" || pr.Asset == "" || pr.Extra == nil:
+			return reqShape{}, fmt.Errorf("paymentRequirements incomplete")
+		case (op == "settle") != (b.SyncSettle != nil) || (b.SyncSettle != nil && !*b.SyncSettle):
+			return reqShape{}, fmt.Errorf("syncSettle must be true on settle and absent on verify")
+		}
+		if err := checkPayload(b.PaymentPayload.Payload); err != nil {
+			return reqShape{}, err
+		}
+		a := b.PaymentPayload.Payload.Authorization
+		return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network}, nil
+	}
+	var b bodyV2
+	if err := strictDecode(body, &b); err != nil {
+		return reqShape{}, fmt.Errorf("new API body: %v", err)
+	}
+	acc, pr := b.PaymentPayload.Accepted, b.PaymentRequirements
+	complete := func(r *reqV2) bool {
+		return r != nil && r.Scheme == "exact" && r.Network != "" && r.Amount != "" && r.Asset != "" &&
+			r.PayTo != "" && r.MaxTimeoutSeconds > 0 && r.Extra != nil && r.Extra.Name != "" && r.Extra.Version != ""
+	}
+	switch {
+	case b.X402Version != 2 || b.PaymentPayload.X402Version != 2:
+		return reqShape{}, fmt.Errorf("new API needs x402Version 2")
+	case !complete(acc) || !complete(pr):
+		return reqShape{}, fmt.Errorf("accepted and paymentRequirements must be complete v2 requirements")
+	case !sameReq(*acc, *pr):
+		return reqShape{}, fmt.Errorf("accepted does not match paymentRequirements")
+	case (op == "settle") != (b.SyncSettle != nil) || (b.SyncSettle != nil && !*b.SyncSettle):
+		return reqShape{}, fmt.Errorf("syncSettle must be true on settle and absent on verify")
+	}
+	if err := checkPayload(b.PaymentPayload.Payload); err != nil {
+		return reqShape{}, err
+	}
+	a := b.PaymentPayload.Payload.Authorization
+	return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network}, nil
+}
+
+// sameReq compares two complete requirements field by field.
+func sameReq(a, b reqV2) bool {
+	ea, eb := *a.Extra, *b.Extra
+	a.Extra, b.Extra = nil, nil
+	return a == b && ea == eb
+}
+
+func (s *Server) envelope(w http.ResponseWriter, status int, code, msg string, data any) {
+	env := map[string]any{"code": code, "msg": msg, "data": data}
+	if s.NumericCode {
+		var n int
+		fmt.Sscan(code, &n)
+		env["code"] = n
+	}
+	if data != nil && s.API == "v1" {
+		env["data"] = []any{data}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(env)
+}
+
+func (s *Server) answerVerify(w http.ResponseWriter, req reqShape) {
+	s.mu.Lock()
+	reason := s.verifyFalse
+	s.mu.Unlock()
+	d := map[string]any{"isValid": reason == "", "payer": req.from}
+	if reason != "" {
+		d["invalidReason"], d["invalidMessage"] = reason, "scripted"
+	}
+	s.envelope(w, http.StatusOK, "0", "", d)
+}
+
+func (s *Server) answerSettle(w http.ResponseWriter, req reqShape) {
+	s.mu.Lock()
+	fail, state := s.settleFail, s.settleState
+	key := strings.ToLower(req.from + "|" + req.nonce)
+	_, used := s.byNonce[key]
+	tx := TxHash(req.from, req.nonce)
+	if s.settleTx != "" {
+		tx = s.settleTx
+	}
+	if fail == "" && !used {
+		s.byNonce[key] = tx
+		if state == "" {
+			state = "success"
+		}
+		s.txStatus[tx] = state
+	}
+	s.mu.Unlock()
+	switch {
+	case used:
+		fail = "nonce_used" // the chain refuses a second transferWithAuthorization
+	}
+	success := fail == "" && state == "success"
+	if s.API == "v1" {
+		d := map[string]any{"chainIndex": "196", "chainName": "X Layer", "success": success, "payer": req.from, "txHash": ""}
+		if fail == "" {
+			d["txHash"] = tx
+		} else {
+			d["errorMsg"] = fail
+		}
+		s.envelope(w, http.StatusOK, "0", "", d)
+		return
+	}
+	d := map[string]any{"success": success, "payer": req.from, "network": req.network, "transaction": "", "status": state}
+	if fail != "" {
+		d["errorReason"], d["errorMessage"], d["status"] = fail, "scripted", "failed"
+	} else {
+		d["transaction"] = tx
+	}
+	s.envelope(w, http.StatusOK, "0", "", d)
+}
+
+func (s *Server) answerStatus(w http.ResponseWriter, tx string) {
+	s.mu.Lock()
+	st, ok := s.txStatus[tx]
+	s.mu.Unlock()
+	if !ok {
+		s.envelope(w, http.StatusOK, "0", "", map[string]any{"success": false, "errorReason": "not_found", "transaction": tx, "status": ""})
+		return
+	}
+	s.envelope(w, http.StatusOK, "0", "", map[string]any{"success": st == "success", "status": st, "transaction": tx, "network": "eip155:196"})
+}

@@ -1,0 +1,170 @@
+package localokx_test
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insforge/edge-functions-go/shared/facilitator"
+	"github.com/insforge/edge-functions-go/shared/localokx"
+	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+)
+
+func start(t *testing.T, api string) (*localokx.Server, *httptest.Server) {
+	t.Helper()
+	e := localokx.New(api)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return e, srv
+}
+
+// client is the production OKX client pointed at the emulator; mod changes its
+// configuration (wrong secret, skewed clock).
+func client(t *testing.T, api, url string, mod func(*facilitator.OKXConfig)) *facilitator.OKX {
+	t.Helper()
+	cfg := facilitator.OKXConfig{
+		BaseURL: url, APIKey: localokx.Key, SecretKey: localokx.Secret, Passphrase: localokx.Passphrase, API: api,
+		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second, StatusTimeout: 2 * time.Second,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := facilitator.NewOKX(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func request(t *testing.T) facilitator.Request {
+	t.Helper()
+	o := x402test.Offer(t)
+	p := x402test.NewPayer(t).Pay(t, o, x402.StyleV2, time.Now())
+	return facilitator.Request{Payment: p.Payload.Payload, Requirements: o.Requirements(), Resource: o.Resource("http://localhost/x402/report")}
+}
+
+// The real client's calls are accepted in both API families and nothing is
+// recorded as refused.
+func TestCorrectlySignedCallsAreAccepted(t *testing.T) {
+	for _, api := range []string{facilitator.APIV2, facilitator.APIV1} {
+		t.Run(api, func(t *testing.T) {
+			e, srv := start(t, api)
+			c := client(t, api, srv.URL, nil)
+			req := request(t)
+			if v, err := c.Verify(context.Background(), req); err != nil || !v.Valid {
+				t.Fatalf("Verify = %+v, %v", v, err)
+			}
+			if r, err := c.Settle(context.Background(), req); err != nil || !r.Settled() {
+				t.Fatalf("Settle = %+v, %v", r, err)
+			}
+			if e.Accepted("verify") != 1 || e.Accepted("settle") != 1 || len(e.Rejections()) != 0 {
+				t.Fatalf("calls %+v", e.Calls(""))
+			}
+		})
+	}
+}
+
+// A wrong secret (bad HMAC), a wrong passphrase and a stale timestamp are refused
+// like OKX refuses them, and each refusal is recorded with its reason.
+func TestBadCredentialsAreRefusedAndRecorded(t *testing.T) {
+	cases := []struct {
+		name, why string
+		mod       func(*facilitator.OKXConfig)
+	}{
+		{"bad HMAC", "invalid signature", func(c *facilitator.OKXConfig) { c.SecretKey = "not-the-secret" }},
+		{"wrong passphrase", "wrong passphrase", func(c *facilitator.OKXConfig) { c.Passphrase = "not-the-passphrase" }},
+		{"stale timestamp", "timestamp off by", func(c *facilitator.OKXConfig) {
+			c.Now = func() time.Time { return time.Now().Add(-2 * time.Minute) }
+		}},
+	}
+	for _, api := range []string{facilitator.APIV2, facilitator.APIV1} {
+		for _, tc := range cases {
+			t.Run(api+"/"+tc.name, func(t *testing.T) {
+				e, srv := start(t, api)
+				v, err := client(t, api, srv.URL, tc.mod).Verify(context.Background(), request(t))
+				if err == nil {
+					t.Fatalf("Verify = %+v, want an error", v)
+				}
+				rej := e.Rejections()
+				if len(rej) != 1 || rej[0].Op != "verify" || !strings.Contains(rej[0].Rejected, tc.why) {
+					t.Fatalf("rejections %+v, want one verify refused for %q", rej, tc.why)
+				}
+				if e.Accepted("") != 0 {
+					t.Fatalf("accepted %d calls", e.Accepted(""))
+				}
+			})
+		}
+	}
+}
+
+// A correctly signed body of the wrong shape for the family is refused: the
+// emulator checks the request, not only the signature.
+func TestWrongBodyShapeIsRefusedPerFamily(t *testing.T) {
+	cases := []struct {
+		api, why string
+		mutate   func(body map[string]any)
+	}{
+		// The control: the body re-sent unchanged is accepted.
+		{facilitator.APIV2, "", func(map[string]any) {}},
+		{facilitator.APIV1, "", func(map[string]any) {}},
+		{facilitator.APIV2, "accepted does not match paymentRequirements", func(b map[string]any) {
+			b["paymentRequirements"].(map[string]any)["amount"] = "1"
+		}},
+		{facilitator.APIV2, "new API body", func(b map[string]any) { b["chainIndex"] = "196" }},
+		{facilitator.APIV2, "syncSettle must be true on settle and absent on verify", func(b map[string]any) { b["syncSettle"] = true }},
+		{facilitator.APIV1, `chainIndex must be "196"`, func(b map[string]any) { b["chainIndex"] = "1" }},
+		{facilitator.APIV1, "old API needs x402Version 1", func(b map[string]any) { b["x402Version"] = 2 }},
+		{facilitator.APIV1, "signature must be 65 bytes", func(b map[string]any) {
+			p := b["paymentPayload"].(map[string]any)["payload"].(map[string]any)
+			p["signature"] = strings.ToUpper(p["signature"].(string))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.api+"/"+cmp.Or(tc.why, "unchanged"), func(t *testing.T) {
+			e, srv := start(t, tc.api)
+			// The real client's body is the starting point; only the mutation differs.
+			if _, err := client(t, tc.api, srv.URL, nil).Verify(context.Background(), request(t)); err != nil {
+				t.Fatal(err)
+			}
+			body := e.Calls("verify")[0].Body
+			tc.mutate(body)
+			raw, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := map[string]string{facilitator.APIV2: "/api/v6/pay/x402/verify", facilitator.APIV1: "/api/v6/x402/verify"}[tc.api]
+			ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+			r, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(raw))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("OK-ACCESS-KEY", localokx.Key)
+			r.Header.Set("OK-ACCESS-PASSPHRASE", localokx.Passphrase)
+			r.Header.Set("OK-ACCESS-TIMESTAMP", ts)
+			r.Header.Set("OK-ACCESS-SIGN", facilitator.SignOKX(localokx.Secret, ts, http.MethodPost, path, raw))
+			resp, err := srv.Client().Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if tc.why == "" {
+				if resp.StatusCode != http.StatusOK || len(e.Rejections()) != 0 || e.Accepted("verify") != 2 {
+					t.Fatalf("unchanged body: status %d, calls %+v", resp.StatusCode, e.Calls(""))
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", resp.StatusCode)
+			}
+			rej := e.Rejections()
+			if len(rej) != 1 || !strings.Contains(rej[0].Rejected, tc.why) {
+				t.Fatalf("rejections %+v, want one containing %q", rej, tc.why)
+			}
+		})
+	}
+}

@@ -318,11 +318,13 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 // one failure log line (plus the per-request 503 outcome), and the recovery is logged.
 func TestJWKSFailuresLoggedOncePerInterval(t *testing.T) {
 	e := newEnv(t, specNamed("kinde"))
+	// keyfunc's unknown-kid limiter runs on real time; a 1 ns cooldown allows
+	// every refetch, so the requests below really fetch.
+	e.opts.UnknownKIDCooldown = time.Nanosecond
 	e.iss.SetDown(true)
 	e.build()
 	for range 20 {
 		expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
-		time.Sleep(2 * time.Millisecond) // let the unknown-kid cooldown pass so refetches really happen
 	}
 	if n := strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`); n != 1 {
 		t.Fatalf("jwks failure logged %d times, want 1:\n%s", n, e.logs)
@@ -372,26 +374,52 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 // unknown-kid probe starts the refetch cooldown; a token signed with a key the
 // provider rotated to right after must not be answered 401 (clients sign out on
 // 401) but 503 with Retry-After, and it is accepted once the cooldown allows a refetch.
+//
+// keyfunc's limiter runs on real time and a request waits the cooldown out
+// when the rest of it fits in the request's deadline. So that neither verdict
+// depends on how fast this machine runs, each request's deadline is set
+// against the earliest and latest moments the cooldown can end.
 func TestRotationAfterAnUnknownKIDProbeIsNotReportedInvalid(t *testing.T) {
+	const (
+		cooldown       = 3500 * time.Millisecond
+		bridgeDeadline = 3 * time.Second // bridge.Options.Timeout in env.build
+	)
 	e := newEnv(t, specNamed("auth0"))
-	// Longer than the bridge's 3 s request deadline, so a request cannot simply
-	// wait the cooldown out (as it does when the cooldown is shorter).
-	e.opts.UnknownKIDCooldown = 3500 * time.Millisecond
+	e.opts.UnknownKIDCooldown = cooldown
 	e.build()
 	expectMinted(t, e, e.serve(okRequest(e)), e.base["sub"].(string), "")
 	probe := e.iss.Unpublished()
 	probe.KID = "probe"
+	// The probe's refetch takes the limiter's one token at some instant in
+	// [probeStart, probeEnd]; the next refetch is allowed a cooldown later.
+	probeStart := time.Now()
 	expectError(t, e.serve(e.bearer(identitytest.SignWith(probe, e.claims(nil), nil))), 401, codeInvalid)
+	probeEnd := time.Now()
 
 	e.iss.Rotate(false)
-	w := e.serve(okRequest(e))
+	// A deadline before the earliest end of the cooldown: waiting it out is
+	// impossible, whatever the scheduler did since the probe.
+	rotated := okRequest(e)
+	deadline := probeStart.Add(cooldown - 100*time.Millisecond)
+	if time.Until(deadline) < 500*time.Millisecond {
+		t.Fatalf("%s passed between the probe and the next request: too close to the %s cooldown to test it", time.Since(probeStart), cooldown)
+	}
+	ctx, cancel := context.WithDeadline(rotated.Context(), deadline)
+	defer cancel()
+	w := e.serve(rotated.WithContext(ctx))
 	expectError(t, w, 503, codeUnavailable)
 	if got := w.Header().Get("Retry-After"); got != "4" {
 		t.Fatalf("Retry-After = %q, want the cooldown rounded up (4)", got)
 	}
-	if w := waitFor200(e, func() *http.Request { return okRequest(e) }); w.Code != http.StatusOK {
-		t.Fatalf("the rotated key was never accepted: %d %s", w.Code, w.Body)
+
+	// From probeEnd+cooldown-2s on, the rest of the cooldown (at most 2 s) fits
+	// in the bridge's deadline: the request waits it out, refetches and mints.
+	time.Sleep(time.Until(probeEnd.Add(cooldown - bridgeDeadline + time.Second)))
+	w = e.serve(okRequest(e))
+	if w.Code != http.StatusOK {
+		t.Fatalf("the rotated key was not accepted once the cooldown allowed a refetch: %d %s", w.Code, w.Body)
 	}
+	expectMinted(t, e, w, e.base["sub"].(string), "")
 }
 
 func TestFromEnvFailsNamingTheVariable(t *testing.T) {

@@ -2,6 +2,7 @@ package facilitator
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
@@ -250,11 +252,11 @@ func (c *OKX) Status(ctx context.Context, txHash string) (*SettleResult, error) 
 // result normalises both families' settle data into one status.
 func (d settleData) result(network string) *SettleResult {
 	r := &SettleResult{
-		Transaction: firstNonEmpty(d.Transaction, d.TxHash),
-		Network:     firstNonEmpty(d.Network, network),
+		Transaction: cmp.Or(d.Transaction, d.TxHash),
+		Network:     cmp.Or(d.Network, network),
 		Payer:       d.Payer,
 		Reason:      d.ErrorReason,
-		Message:     firstNonEmpty(d.ErrorMessage, d.ErrorMsg),
+		Message:     cmp.Or(d.ErrorMessage, d.ErrorMsg),
 	}
 	status := strings.ToLower(d.Status)
 	switch {
@@ -408,23 +410,7 @@ func codeError(op string, status int, code, msg string) *Error {
 		e.Message = "OKX returned an error"
 	}
 	if msg != "" {
-		e.Err = errors.New(clipMsg(msg))
+		e.Err = errors.New(text.Clip(msg, 200))
 	}
 	return e
-}
-
-func clipMsg(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

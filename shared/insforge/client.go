@@ -64,14 +64,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Options configure a Client. Zero fields take the defaults above.
+// Options configure a Client. Zero fields take the defaults above, except
+// MaxRetries: 0 means none (FromConfig passes INSFORGE_MAX_RETRIES, whose
+// default is DefaultMaxRetries).
 type Options struct {
 	BaseURL string // e.g. https://abc123.us-east.insforge.app
 	// Token is the bearer: the service key (ik_…) or a user JWT.
 	Token            string
 	HTTPClient       *http.Client  // default: a client with Timeout
 	Timeout          time.Duration // per attempt; the caller's context bounds the whole call
-	MaxRetries       int           // extra attempts for idempotent requests; negative = none
+	MaxRetries       int           // extra attempts for idempotent requests; 0 or negative = none
 	MaxResponseBytes int64
 	Backoff          time.Duration // first backoff; doubles, with full jitter
 	MaxBackoff       time.Duration

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,6 +59,19 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // The request is exactly what InsForge expects from a service-key insert (§5).
+// The environment default of INSFORGE_MAX_RETRIES is the documented
+// DefaultMaxRetries (Options' zero value means no retries, so the default lives
+// only in the tag).
+func TestMaxRetriesDefaultIsDefaultMaxRetries(t *testing.T) {
+	f, ok := reflect.TypeFor[insforge.Config]().FieldByName("MaxRetries")
+	if !ok {
+		t.Fatal("insforge.Config has no MaxRetries field")
+	}
+	if got, want := f.Tag.Get("default"), strconv.Itoa(insforge.DefaultMaxRetries); got != want {
+		t.Fatalf("INSFORGE_MAX_RETRIES default = %q, want DefaultMaxRetries (%s)", got, want)
+	}
+}
+
 func TestInsertSendsBearerOnlyAndRepresentation(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

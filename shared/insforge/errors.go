@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 )
 
 // Sentinels for errors.Is. An *Error matches the sentinels its status and code imply,
@@ -102,7 +104,7 @@ func parseError(method, path string, status int, body []byte) *Error {
 	e := &Error{Status: status, Method: method, Path: path}
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil {
-		e.Message = strings.TrimSpace(truncate(string(body), 300))
+		e.Message = strings.TrimSpace(text.Clip(string(body), 300))
 		if e.Message == "" {
 			e.Message = http.StatusText(status)
 		}
@@ -128,13 +130,6 @@ func parseError(method, path string, status int, body []byte) *Error {
 		e.Code, e.Message, e.NextActions = s, str("message"), str("nextActions")
 		return e
 	}
-	e.Message = truncate(string(body), 300)
+	e.Message = text.Clip(string(body), 300)
 	return e
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -99,8 +99,10 @@ func TestRateLimitedVerifyIsNotRetriedAndReleasesTheClaim(t *testing.T) {
 func TestUpstreamBoundRefusesVerifyWhenFull(t *testing.T) {
 	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.MaxConcurrentUpstream = 1 })
 	hs.okx.Delay("verify", 300*time.Millisecond)
-	slow := make(chan int)
-	go func() { slow <- hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())).Code }()
+	first := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+	header, value := first.Header(), first.Encode(t)
+	slow := make(chan exchange)
+	go func() { slow <- hs.serve(header, value) }()
 	deadline := time.Now().Add(2 * time.Second)
 	for len(hs.okx.Calls("verify")) == 0 && len(hs.rows()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -109,7 +111,7 @@ func TestUpstreamBoundRefusesVerifyWhenFull(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || errorCode(t, w) != "busy" || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("second: %d %s", w.Code, w.Body)
 	}
-	if c := <-slow; c != 200 {
+	if c := hs.check(<-slow).Code; c != 200 {
 		t.Fatalf("first: %d", c)
 	}
 }

@@ -61,17 +61,21 @@ func (e Env) Validate() error {
 		}
 	}
 	if _, err := x402.NewOffer(e.Params("")); err != nil {
-		switch {
-		case strings.Contains(err.Error(), "price"):
-			return fmt.Errorf("X402_PRICE: %w", err)
-		case strings.Contains(err.Error(), "maxTimeoutSeconds"):
-			return fmt.Errorf("X402_MAX_TIMEOUT_SECONDS: %w", err)
-		case strings.Contains(err.Error(), "domain"):
-			return fmt.Errorf("X402_ASSET_NAME / X402_ASSET_VERSION: %w", err)
+		var pe *x402.ParamError
+		if errors.As(err, &pe) && offerVars[pe.Param] != "" {
+			return fmt.Errorf("%s: %w", offerVars[pe.Param], err)
 		}
 		return err
 	}
 	return e.Env.Validate()
+}
+
+// offerVars names the variable behind each x402.ParamError.Param that the
+// checks above do not already cover.
+var offerVars = map[string]string{
+	"price":             "X402_PRICE",
+	"maxTimeoutSeconds": "X402_MAX_TIMEOUT_SECONDS",
+	"domain":            "X402_ASSET_NAME / X402_ASSET_VERSION",
 }
 
 // Params returns the offer parameters.

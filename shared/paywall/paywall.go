@@ -26,6 +26,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402"
@@ -731,13 +732,13 @@ func (p *Paywall) release(a *attempt, id, reason string) {
 }
 
 func (p *Paywall) fail(a *attempt, id, reason string) {
-	if err := p.cfg.Ledger.Fail(a.ctx, id, clip(reason)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+	if err := p.cfg.Ledger.Fail(a.ctx, id, text.Clip(reason, 200)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
 		a.log.Error("could not mark payment failed; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
 	}
 }
 
 func (p *Paywall) review(a *attempt, id, reason string) {
-	if err := p.cfg.Ledger.Review(a.ctx, id, clip(reason)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+	if err := p.cfg.Ledger.Review(a.ctx, id, text.Clip(reason, 200)); err != nil && !errors.Is(err, ledger.ErrNotPending) {
 		a.log.Error("could not mark payment for review; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
 	}
 }
@@ -893,20 +894,4 @@ func resourceURL(r *http.Request) string {
 		scheme = "http"
 	}
 	return fmt.Sprintf("%s://%s%s", scheme, host, r.URL.Path)
-}
-
-func clip(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

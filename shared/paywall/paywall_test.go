@@ -65,6 +65,9 @@ func newHarness(t *testing.T, api string, opts ...option) *harness {
 	}
 	hs.h = pw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hs.served.Add(1)
+		if f, ok := r.Context().Value(upstreamKey{}).(*atomic.Bool); ok {
+			f.Store(true)
+		}
 		p, ok := paywall.PaymentFrom(r.Context())
 		if !ok {
 			t.Error("handler ran without a payment")
@@ -79,20 +82,44 @@ func newHarness(t *testing.T, api string, opts ...option) *harness {
 	return hs
 }
 
-func (hs *harness) do(header, value string) *httptest.ResponseRecorder {
+// upstreamKey marks a request's context with the flag the stand-in handler
+// sets when it answers, so concurrent requests each know who answered.
+type upstreamKey struct{}
+
+// exchange is one request through the paywall.
+type exchange struct {
+	r        *http.Request
+	w        *httptest.ResponseRecorder
+	upstream bool // the stand-in handler answered, not the paywall itself
+}
+
+// serve sends one request. It never fails the test, so any goroutine may call
+// it; the test goroutine then passes the result to check.
+func (hs *harness) serve(header, value string) exchange {
+	var answered atomic.Bool
 	r := httptest.NewRequest(http.MethodPost, "http://localhost/x402/report", nil)
+	r = r.WithContext(context.WithValue(r.Context(), upstreamKey{}, &answered))
 	if header != "" {
 		r.Header.Set(header, value)
 	}
 	w := httptest.NewRecorder()
-	served := hs.served.Load()
 	hs.h.ServeHTTP(w, r)
-	if hs.served.Load() == served {
-		// Every answer of the paywall itself proves docs/openapi.yaml; what this
-		// harness's stand-in handler writes is not the report the spec describes.
-		checkContract(hs.t, r, w)
+	return exchange{r: r, w: w, upstream: answered.Load()}
+}
+
+// check proves every answer of the paywall itself against docs/openapi.yaml;
+// what this harness's stand-in handler writes is not the report the spec
+// describes. Test goroutine only (it may t.Fatal).
+func (hs *harness) check(x exchange) *httptest.ResponseRecorder {
+	if !x.upstream {
+		checkContract(hs.t, x.r, x.w)
 	}
-	return w
+	return x.w
+}
+
+// do serves one request and checks it. Test goroutine only.
+func (hs *harness) do(header, value string) *httptest.ResponseRecorder {
+	return hs.check(hs.serve(header, value))
 }
 
 func (hs *harness) pay(p *x402test.Payment) *httptest.ResponseRecorder {
@@ -312,15 +339,19 @@ func TestFiftyConcurrentSubmissionsOfOnePayloadSettleAndDeliverOnce(t *testing.T
 	hs.okx.Delay("settle", 100*time.Millisecond) // keep the winner in flight while the others arrive
 	header := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()).Encode(t)
 	var wg sync.WaitGroup
-	codes := make([]int, 50)
-	for i := range 50 {
+	xs := make([]exchange, 50)
+	for i := range xs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = hs.do(x402.HeaderPaymentSignature, header).Code
+			xs[i] = hs.serve(x402.HeaderPaymentSignature, header)
 		}()
 	}
 	wg.Wait()
+	codes := make([]int, len(xs))
+	for i, x := range xs {
+		codes[i] = hs.check(x).Code
+	}
 	ok := 0
 	for _, c := range codes {
 		switch c {

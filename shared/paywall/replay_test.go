@@ -132,16 +132,22 @@ func TestTwentyConcurrentCopiesInMixedSpellingsDeliverOnce(t *testing.T) {
 	vs := variants(hs.offer)
 	codes := make([]int, 20)
 	oks := make([]bool, 20)
+	xs := make([]exchange, 20)
 	var wg sync.WaitGroup
-	for i := range 20 {
+	for i := range xs {
+		c := vs[i%len(vs)].make(p)
+		header, value := c.Header(), c.Encode(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := hs.pay(vs[i%len(vs)].make(p))
-			codes[i], oks[i] = w.Code, delivered(w)
+			xs[i] = hs.serve(header, value)
 		}()
 	}
 	wg.Wait()
+	for i, x := range xs {
+		w := hs.check(x)
+		codes[i], oks[i] = w.Code, delivered(w)
+	}
 	n := 0
 	for i, c := range codes {
 		switch {
@@ -184,12 +190,18 @@ func TestPendingThenSettledIsDeliveredOnceOnRepresentation(t *testing.T) {
 	}
 	// Two concurrent re-presentations in different encodings: one delivery.
 	var wg sync.WaitGroup
-	res := make([]*httptest.ResponseRecorder, 2)
+	xs := make([]exchange, 2)
 	for i, v := range []variant{variants(hs.offer)[0], variants(hs.offer)[1]} {
+		c := v.make(p)
+		header, value := c.Header(), c.Encode(t)
 		wg.Add(1)
-		go func() { defer wg.Done(); res[i] = hs.pay(v.make(p)) }()
+		go func() { defer wg.Done(); xs[i] = hs.serve(header, value) }()
 	}
 	wg.Wait()
+	res := make([]*httptest.ResponseRecorder, len(xs))
+	for i, x := range xs {
+		res[i] = hs.check(x)
+	}
 	n := 0
 	for _, r := range res {
 		switch {

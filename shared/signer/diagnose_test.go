@@ -107,15 +107,133 @@ func TestDiagnoseExplainsInsForgeVerdicts(t *testing.T) {
 }
 
 // TestDiagnoseAgreesWithVerify: every token Verify accepts, Diagnose accepts as
-// authenticated; the doctor never contradicts the signer.
+// authenticated with the signature checked; the doctor never contradicts the
+// signer.
 func TestDiagnoseAgreesWithVerify(t *testing.T) {
-	now := time.Now()
-	s, _ := New(Config{Secret: docSecret, TTL: time.Minute})
-	tok, _ := s.Mint("user_1", "a@example.com")
-	if _, err := s.Verify(tok.Value); err != nil {
+	now := time.Unix(1_800_000_000, 0)
+	at := func(t time.Time) Option { return WithClock(func() time.Time { return t }) }
+	verifier, err := New(Config{Secret: docSecret, TTL: time.Hour}, at(now))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if d := Diagnose(tok.Value, []byte(docSecret), now); !d.Accepted || d.Role != Role || !d.SignatureChecked {
-		t.Fatalf("%s", d)
+	cases := []struct {
+		name     string
+		ttl      time.Duration
+		clock    time.Time // the minting signer's clock
+		subject  string
+		email    string
+		notAfter time.Time // MintUntil's cap; zero = Mint
+	}{
+		{"with email", time.Hour, now, "user_1", "a@example.com", time.Time{}},
+		{"without email", time.Hour, now, "user_1", "", time.Time{}},
+		{"expiry capped by the credential", time.Hour, now, "user_1", "a@example.com", now.Add(45 * time.Second)},
+		{"cap later than the TTL", time.Hour, now, "user_1", "", now.Add(3 * time.Hour)},
+		{"minimum TTL", MinTTL, now, "user_1", "", time.Time{}},
+		{"maximum TTL", MaxTTL, now, "user_1", "", time.Time{}},
+		{"unicode subject and email", time.Hour, now, "usér_ü_用户_😀", "ñandú@例え.jp", time.Time{}},
+		{"minting clock 10 min behind", time.Hour, now.Add(-10 * time.Minute), "user_1", "", time.Time{}},
+		{"minted almost a TTL ago", time.Minute, now.Add(-59 * time.Second), "user_1", "", time.Time{}},
+		{"sub-second clocks", time.Hour, now.Add(-1500 * time.Millisecond), "user_1", "", now.Add(time.Minute + 999*time.Millisecond)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := New(Config{Secret: docSecret, TTL: c.ttl}, at(c.clock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := s.MintUntil(c.subject, c.email, c.notAfter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := verifier.Verify(tok.Value); err != nil {
+				t.Fatalf("Verify refused a minted token: %v", err)
+			}
+			if d := Diagnose(tok.Value, []byte(docSecret), now); !d.Accepted || d.Role != Role || !d.SignatureChecked {
+				t.Fatalf("Verify accepts, Diagnose says:\n%s", d)
+			}
+		})
+	}
+}
+
+// TestDiagnoseRejectsOnlyWhatVerifyRejects is the other direction over the
+// verdict cases above: a token Diagnose rejects is one Verify rejects too, and
+// one Verify accepts is one Diagnose accepts. (Verify rejecting does not imply
+// Diagnose rejecting: Verify is stricter than InsForge — it requires role,
+// aud and exp, which InsForge does not.) Not in the table: an exp given as a
+// numeric string, which golang-jwt's NumericDate decodes and InsForge refuses.
+func TestDiagnoseRejectsOnlyWhatVerifyRejects(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := WithClock(func() time.Time { return now })
+	hs := func(key string, mod func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{"sub": "user_2abc", "role": Role, "aud": Audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		if mod != nil {
+			mod(c)
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	minter, err := New(Config{Secret: docSecret, TTL: time.Hour}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minted, _ := minter.Mint("kp_123", "")
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	eddsa, _ := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"sub": "x", "role": Role, "aud": Audience,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}).SignedString(edKey)
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","role":"authenticated"}`)) + "."
+	b64 := base64.StdEncoding.EncodeToString([]byte("raw-bytes-secret-0123456789abcdef"))
+
+	cases := []struct {
+		name, token, secret string
+	}{
+		{"a bridge-minted token", minted.Value, docSecret},
+		{"a hand-signed valid token", hs(docSecret, nil), docSecret},
+		{"missing role", hs(docSecret, func(c jwt.MapClaims) { delete(c, "role") }), docSecret},
+		{"anon role", hs(docSecret, func(c jwt.MapClaims) { c["role"] = "anon" }), docSecret},
+		{"no aud", hs(docSecret, func(c jwt.MapClaims) { delete(c, "aud") }), docSecret},
+		{"no exp", hs(docSecret, func(c jwt.MapClaims) { delete(c, "exp") }), docSecret},
+		{"copied WorkOS role member", hs(docSecret, func(c jwt.MapClaims) { c["role"] = "member" }), docSecret},
+		{"service_role", hs(docSecret, func(c jwt.MapClaims) { c["role"] = "service_role" }), docSecret},
+		{"EdDSA", eddsa, docSecret},
+		{"alg none", none, docSecret},
+		{"signed with another secret", hs("another-secret-0123456789abcdef012345", nil), docSecret},
+		{"secret pasted with a newline", hs(docSecret, nil), docSecret + "\n"},
+		{"signer used secret plus newline", hs(docSecret+"\n", nil), docSecret},
+		{"signed with the base64-decoded secret", hs("raw-bytes-secret-0123456789abcdef", nil), b64},
+		{"sub missing", hs(docSecret, func(c jwt.MapClaims) { delete(c, "sub") }), docSecret},
+		{"sub empty", hs(docSecret, func(c jwt.MapClaims) { c["sub"] = "" }), docSecret},
+		{"expired", hs(docSecret, func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Second).Unix() }), docSecret},
+		{"nbf in the future", hs(docSecret, func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), docSecret},
+		{"an opaque session token", "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q", docSecret},
+		{"payload is not JSON", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln", docSecret},
+	}
+	var bothReject, bothAccept int
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := New(Config{Secret: c.secret, TTL: time.Hour}, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, verr := v.Verify(c.token)
+			d := Diagnose(c.token, []byte(c.secret), now)
+			switch {
+			case !d.Accepted && verr == nil:
+				t.Fatalf("Diagnose rejects a token Verify accepts:\n%s", d)
+			case verr == nil && (d.Role != Role || !d.SignatureChecked):
+				t.Fatalf("Verify accepts, Diagnose says:\n%s", d)
+			case !d.Accepted:
+				bothReject++
+			case verr == nil:
+				bothAccept++
+			}
+		})
+	}
+	// Both directions were exercised, not vacuously satisfied.
+	if bothReject < 10 || bothAccept < 2 {
+		t.Fatalf("both reject %d, both accept %d: the table lost its cases", bothReject, bothAccept)
 	}
 }

@@ -35,31 +35,44 @@ type Offer struct {
 	mimeType    string
 }
 
+// ParamError names the offer parameter NewOffer refused, so a caller can point
+// at its own setting without reading the message. Param is one of "asset",
+// "payTo", "price", "domain" (the EIP-712 name and version) or
+// "maxTimeoutSeconds".
+type ParamError struct {
+	Param string
+	Err   error
+}
+
+func (e *ParamError) Error() string { return e.Err.Error() }
+func (e *ParamError) Unwrap() error { return e.Err }
+
 // NewOffer validates p. Addresses are emitted checksummed (what @x402/evm signs).
+// A refused parameter is reported as a *ParamError.
 func NewOffer(p Params) (*Offer, error) {
 	chainID, err := ChainID(p.Network)
 	if err != nil {
 		return nil, err
 	}
 	if !common.IsHexAddress(p.Asset) || !strings.HasPrefix(p.Asset, "0x") {
-		return nil, fmt.Errorf("x402: asset %q is not a 0x address", p.Asset)
+		return nil, &ParamError{"asset", fmt.Errorf("x402: asset %q is not a 0x address", p.Asset)}
 	}
 	if !common.IsHexAddress(p.PayTo) || !strings.HasPrefix(p.PayTo, "0x") {
-		return nil, fmt.Errorf("x402: payTo %q is not a 0x address", p.PayTo)
+		return nil, &ParamError{"payTo", fmt.Errorf("x402: payTo %q is not a 0x address", p.PayTo)}
 	}
 	payTo := common.HexToAddress(p.PayTo)
 	if payTo == (common.Address{}) {
-		return nil, errors.New("x402: payTo is the zero address")
+		return nil, &ParamError{"payTo", errors.New("x402: payTo is the zero address")}
 	}
 	price, ok := parseUint(p.Price)
 	if !ok || price.Sign() <= 0 {
-		return nil, fmt.Errorf("x402: price %q is not a positive integer of atomic units", p.Price)
+		return nil, &ParamError{"price", fmt.Errorf("x402: price %q is not a positive integer of atomic units", p.Price)}
 	}
 	if p.AssetName == "" || p.AssetVersion == "" {
-		return nil, errors.New("x402: the EIP-712 domain name and version are required")
+		return nil, &ParamError{"domain", errors.New("x402: the EIP-712 domain name and version are required")}
 	}
 	if p.MaxTimeoutSeconds < 10 || p.MaxTimeoutSeconds > 3600 {
-		return nil, fmt.Errorf("x402: maxTimeoutSeconds %d is outside 10..3600", p.MaxTimeoutSeconds)
+		return nil, &ParamError{"maxTimeoutSeconds", fmt.Errorf("x402: maxTimeoutSeconds %d is outside 10..3600", p.MaxTimeoutSeconds)}
 	}
 	mime := p.MimeType
 	if mime == "" {

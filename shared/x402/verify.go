@@ -8,6 +8,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 )
 
 // MinValidity is the margin validBefore must leave: the settlement transaction
@@ -195,13 +197,5 @@ func decodeHex(s string) ([]byte, bool) {
 
 // clip keeps client-supplied text short before it is echoed in a message.
 func clip(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	return text.Printable(text.Clip(s, 64))
 }

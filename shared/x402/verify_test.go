@@ -168,23 +168,40 @@ func TestDomainSeparatorMatchesTheGuidesUSDGValue(t *testing.T) {
 }
 
 func TestNewOfferRejectsBadParams(t *testing.T) {
-	cases := map[string]func(*x402.Params){
-		"network not caip2":  func(p *x402.Params) { p.Network = "xlayer" },
-		"network chain zero": func(p *x402.Params) { p.Network = "eip155:0" },
-		"asset not address":  func(p *x402.Params) { p.Asset = "USDG" },
-		"payTo no 0x":        func(p *x402.Params) { p.PayTo = strings.TrimPrefix(x402test.PayTo, "0x") },
-		"payTo zero":         func(p *x402.Params) { p.PayTo = "0x0000000000000000000000000000000000000000" },
-		"price zero":         func(p *x402.Params) { p.Price = "0" },
-		"price decimal":      func(p *x402.Params) { p.Price = "0.01" },
-		"no domain name":     func(p *x402.Params) { p.AssetName = "" },
-		"timeout too small":  func(p *x402.Params) { p.MaxTimeoutSeconds = 1 },
+	// param is the ParamError.Param the refusal names; "" = not a ParamError
+	// (the network is reported by ChainID's own error).
+	cases := map[string]struct {
+		mut   func(*x402.Params)
+		param string
+	}{
+		"network not caip2":  {func(p *x402.Params) { p.Network = "xlayer" }, ""},
+		"network chain zero": {func(p *x402.Params) { p.Network = "eip155:0" }, ""},
+		"asset not address":  {func(p *x402.Params) { p.Asset = "USDG" }, "asset"},
+		"payTo no 0x":        {func(p *x402.Params) { p.PayTo = strings.TrimPrefix(x402test.PayTo, "0x") }, "payTo"},
+		"payTo zero":         {func(p *x402.Params) { p.PayTo = "0x0000000000000000000000000000000000000000" }, "payTo"},
+		"price zero":         {func(p *x402.Params) { p.Price = "0" }, "price"},
+		"price decimal":      {func(p *x402.Params) { p.Price = "0.01" }, "price"},
+		"no domain name":     {func(p *x402.Params) { p.AssetName = "" }, "domain"},
+		"no domain version":  {func(p *x402.Params) { p.AssetVersion = "" }, "domain"},
+		"timeout too small":  {func(p *x402.Params) { p.MaxTimeoutSeconds = 1 }, "maxTimeoutSeconds"},
+		"timeout too large":  {func(p *x402.Params) { p.MaxTimeoutSeconds = 3601 }, "maxTimeoutSeconds"},
 	}
-	for name, mut := range cases {
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := x402test.Params()
-			mut(&p)
-			if _, err := x402.NewOffer(p); err == nil {
+			c.mut(&p)
+			_, err := x402.NewOffer(p)
+			if err == nil {
 				t.Fatal("NewOffer accepted bad params")
+			}
+			var pe *x402.ParamError
+			switch ok := errors.As(err, &pe); {
+			case c.param == "" && ok:
+				t.Fatalf("err = ParamError{%q}, want a plain error", pe.Param)
+			case c.param != "" && !ok:
+				t.Fatalf("err = %T %v, want *x402.ParamError", err, err)
+			case ok && (pe.Param != c.param || pe.Error() != pe.Err.Error()):
+				t.Fatalf("ParamError{%q, %v}, message %q; want Param %q and the wrapped message", pe.Param, pe.Err, pe.Error(), c.param)
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	section := render(res, access, alarmsIn(tpl), *coldShare, *n)
+	section := render(res, access, resourcesOf(tpl, "AWS::CloudWatch::Alarm"), resourcesOf(tpl, "AWS::SecretsManager::Secret"), *coldShare, *n)
 	path := filepath.Join(root, *out)
 	doc, err := os.ReadFile(path)
 	if err != nil {
@@ -279,10 +279,11 @@ func accessLogBytes(tpl *samtemplate.Template) (int, error) {
 	return 0, fmt.Errorf("no HttpApi in template.yaml")
 }
 
-func alarmsIn(tpl *samtemplate.Template) int {
+// resourcesOf counts the template's resources of one type (alarms, secrets): the fixed monthly cost.
+func resourcesOf(tpl *samtemplate.Template, typ string) int {
 	n := 0
 	for _, r := range tpl.Resources() {
-		if r.Type == "AWS::CloudWatch::Alarm" {
+		if r.Type == typ {
 			n++
 		}
 	}
@@ -304,7 +305,7 @@ func ReplaceSection(doc, section string) string {
 	return strings.TrimRight(doc, "\n") + "\n\n" + section
 }
 
-func render(ms []measured, access int, alarms int, coldShare float64, n int) string {
+func render(ms []measured, access, alarms, secrets int, coldShare float64, n int) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	w("%s\n## Cost per million requests\n\n", Begin)
@@ -363,8 +364,8 @@ func render(ms []measured, access int, alarms int, coldShare float64, n int) str
 			m.Name, m.LogBytes, m.Lines, m.DurationMS, billed(m), m.Memory, m.InitMS, m.Secrets)
 	}
 	w(" access-log line %d B; platform start+report lines %.0f B when SystemLogLevel is INFO.\n\n", access, platform)
-	w("Fixed monthly cost, whatever the traffic: %d alarms × $%.2f = $%.2f; 4 secrets × $%.2f = $%.2f (whether the stack creates them or ", alarms, alarmPerMonth,
-		float64(alarms)*alarmPerMonth, secretPerMonth, 4*secretPerMonth)
+	w("Fixed monthly cost, whatever the traffic: %d alarms × $%.2f = $%.2f; %d secrets × $%.2f = $%.2f (whether the stack creates them or ", alarms, alarmPerMonth,
+		float64(alarms)*alarmPerMonth, secrets, secretPerMonth, float64(secrets)*secretPerMonth)
 	w("you pass their ARNs); each EMF metric is a custom metric at $%.2f a month per dimension combination ", metricPerMonth)
 	w("(the dimensionless totals the alarms read add one per metric name). Log storage ($0.03 / GB-month) is bounded by LogRetentionDays.\n\n")
 	mint := ms[0]

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ func clockless(v any, key string) any {
 		}
 		return x
 	case float64:
+		if key == "expires_in" {
+			return lifetime(x)
+		}
 		if key == "expires_at" || key == "iat" || key == "exp" || key == "nbf" {
 			if time.Since(time.Unix(int64(x), 0)).Abs() < 48*time.Hour {
 				return "<unix time near now>"
@@ -92,8 +96,8 @@ func clockless(v any, key string) any {
 		if (key == "tx_hash" || key == "transaction") && strings.HasPrefix(x, "0x") && len(x) == 66 {
 			return "<transaction hash>" // one per settled payment
 		}
-		if key == "id" && isUUID(x) {
-			return "<ledger row id>" // one per payment
+		if (key == "id" || strings.HasSuffix(key, "_id")) && isUUID(x) {
+			return "<ledger row id>" // one per payment (the report's payment.id, the gateway upstream's payment_id)
 		}
 		return x
 	}
@@ -113,8 +117,13 @@ func jwtView(s string) (any, bool) {
 	}
 	iat, _ := claims["iat"].(float64)
 	exp, _ := claims["exp"].(float64)
-	return map[string]any{"jwt_header": header, "jwt_claims": clockless(claims, ""), "jwt_lifetime_s": exp - iat}, true
+	return map[string]any{"jwt_header": header, "jwt_claims": clockless(claims, ""), "jwt_lifetime_s": lifetime(exp - iat)}, true
 }
+
+// lifetime rounds a token lifetime to 10 s: a token capped by its credential's
+// expiry loses the second or two between the credential's mint and the bridge's,
+// which differs from one run to the next.
+func lifetime(s float64) float64 { return math.Round(s/10) * 10 }
 
 // isUUID reports whether s is a canonical (8-4-4-4-12 hex) UUID, the ledger's row id.
 func isUUID(s string) bool {

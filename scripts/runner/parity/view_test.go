@@ -34,12 +34,26 @@ func TestBodyViewIgnoresOnlyTheClock(t *testing.T) {
 		{"a second later, another payment", body("user_1", now+1, 3600, h2, id2), true},
 		{"another subject", body("user_2", now, 3600, h1, id1), false},
 		{"another lifetime", body("user_1", now, 60, h1, id1), false},
+		{"a capped lifetime a second shorter", body("user_1", now, 3599, h1, id1), true},
 		{"a time far from now", body("user_1", now-10*86400, 3600, h1, id1), false},
 		{"a hash that is not one", body("user_1", now, 3600, "0xabc", id1), false},
 		{"an id that is not a UUID", body("user_1", now, 3600, h1, "row-1"), false},
 	} {
 		if got := reflect.DeepEqual(BodyView(tc.other), base); got != tc.equal {
 			t.Errorf("%s: equal %v, want %v\n %s\n %s", tc.name, got, tc.equal, JSON(BodyView(tc.other)), JSON(base))
+		}
+	}
+	// The gateway's upstream echoes the ledger row as payment_id; other keys keep their UUIDs.
+	for _, tc := range []struct {
+		name  string
+		a, b  string
+		equal bool
+	}{
+		{"payment_id is per payment", `{"payment_id":"` + id1 + `"}`, `{"payment_id":"` + id2 + `"}`, true},
+		{"another key keeps its value", `{"subject":"` + id1 + `"}`, `{"subject":"` + id2 + `"}`, false},
+	} {
+		if got := reflect.DeepEqual(BodyView(tc.a), BodyView(tc.b)); got != tc.equal {
+			t.Errorf("%s: equal %v, want %v", tc.name, got, tc.equal)
 		}
 	}
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { E2E_DIR } from './util.mjs';
 
-export const VENDORED = path.join(E2E_DIR, '..', '..', 'shared', 'ledger', 'dashboard', 'assets', 'insforge-sdk.mjs');
+export const VENDORED = path.join(E2E_DIR, '..', '..', 'shared', 'x402payments', 'dashboard', 'assets', 'insforge-sdk.mjs');
 
 export async function bundleDashboardSdk() {
   const pkg = JSON.parse(await readFile(path.join(E2E_DIR, 'node_modules', '@insforge', 'sdk', 'package.json'), 'utf8'));

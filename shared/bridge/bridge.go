@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
@@ -97,22 +98,29 @@ func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
 
 // Build returns the cold-start builder of a bridge function: it loads the
 // provider's configuration C from the environment (validated, naming the variable
-// at fault), then the bridge's own through FromEnv. Bridges differ only by C and
-// its constructor, so every functions/token-*/main.go is one call.
-func Build[C any](newProvider func(C, identity.Options) (*identity.Provider, error)) func(*slog.Logger) (http.Handler, error) {
-	return func(log *slog.Logger) (http.Handler, error) {
+// at fault), then the bridge's own Config. Bridges differ only by C and its
+// constructor, so every functions/token-*/main.go is one call. The metrics are
+// the Runtime's: launch names them after the function, functions/token-<Slug>.
+func Build[C any](newProvider func(C, identity.Options) (*identity.Provider, error)) func(launch.Runtime) (http.Handler, error) {
+	return func(rt launch.Runtime) (http.Handler, error) {
 		var c C
 		if err := config.Load(&c); err != nil {
 			return nil, err
 		}
-		return FromEnv(log, func(o identity.Options) (*identity.Provider, error) { return newProvider(c, o) })
+		return fromEnv(rt.Log(), rt.Metrics, func(o identity.Options) (*identity.Provider, error) { return newProvider(c, o) })
 	}
 }
 
 // FromEnv loads Config from the environment, then builds the provider (so a bad
 // INSFORGE_JWT_SECRET fails init before any provider call starts) and the
-// endpoint: the common tail of every bridge's main.go.
+// endpoint, recording metrics to stdout under functions/token-<Slug>: the entry
+// the tests and the local runner use without a launch.Runtime.
 func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provider, error)) (http.Handler, error) {
+	return fromEnv(log, nil, provider)
+}
+
+// fromEnv is FromEnv with the recorder given (nil: a new one on stdout).
+func fromEnv(log *slog.Logger, m *metrics.Recorder, provider func(identity.Options) (*identity.Provider, error)) (http.Handler, error) {
 	var c Config
 	if err := config.Load(&c); err != nil {
 		return nil, err
@@ -125,8 +133,10 @@ func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provid
 	if err != nil {
 		return nil, err
 	}
-	// The function is named after the provider (functions/token-<slug>).
-	m := metrics.New(os.Stdout, "token-"+Slug(p.Name))
+	if m == nil {
+		// The function is named after the provider (functions/token-<slug>).
+		m = metrics.New(os.Stdout, "token-"+Slug(p.Name))
+	}
 	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log, Metrics: m}), nil
 }
 

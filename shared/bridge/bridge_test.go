@@ -18,6 +18,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 func specNamed(name string) spec {
@@ -436,13 +437,13 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 	t.Setenv("CLERK_ISSUER", "")
 	os.Unsetenv("CLERK_ISSUER")
 	build := bridge.Build(identity.NewClerk)
-	if _, err := build(slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
+	if _, err := build(launch.Runtime{Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
 		t.Fatalf("err = %v, want it to name CLERK_ISSUER", err)
 	}
 	t.Setenv("CLERK_ISSUER", "https://clerk.example.com")
 	t.Setenv("ALLOWED_ORIGINS", appOrigin)
 	t.Setenv("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks") // never answers: the handler must still be built
-	h, err := build(slog.New(slog.DiscardHandler))
+	h, err := build(launch.Runtime{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || h == nil {
 		t.Fatalf("build: %v", err)
 	}

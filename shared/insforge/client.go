@@ -127,8 +127,8 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// NewFromConfig builds a service-key client from Config.
-func NewFromConfig(cfg Config) (*Client, error) {
+// FromConfig builds a service-key client from Config.
+func FromConfig(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(c.Close)
 	f.chain = onchain.Reader{Caller: c}
-	f.fac, err = facilitator.NewOKX(facilitator.OKXConfig{BaseURL: f.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
+	f.fac, err = facilitator.NewOKX(facilitator.OKXOptions{BaseURL: f.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 // Config is required like a real function's secret, so a missing value exercises
@@ -44,12 +45,12 @@ type Echo struct {
 }
 
 // Build loads the configuration and returns the handler (launch.HTTP's build).
-func Build(log *slog.Logger) (http.Handler, error) {
+func Build(rt launch.Runtime) (http.Handler, error) {
 	var cfg Config
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	return New(log), nil
+	return New(rt.Log()), nil
 }
 
 // New returns the handler.

@@ -84,7 +84,7 @@ func TestRealBridgeRuntimeAPIPathMatchesInProcessHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign, err := signer.New(signer.Config{Secret: vars["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL})
+	sign, err := signer.New(signer.Config{Secret: vars["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

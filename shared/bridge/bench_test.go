@@ -57,7 +57,7 @@ func BenchmarkFloorRS256(b *testing.B) { floor(b, "RS256") }
 func BenchmarkFloorEdDSA(b *testing.B) { floor(b, "EdDSA") }
 
 func benchSigner(b *testing.B) *signer.Signer {
-	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour})
+	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

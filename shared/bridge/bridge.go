@@ -125,7 +125,7 @@ func fromEnv(log *slog.Logger, m *metrics.Recorder, provider func(identity.Optio
 	if err := config.Load(&c); err != nil {
 		return nil, err
 	}
-	s, err := signer.New(c.Config)
+	s, err := signer.New(c.Config, signer.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -230,7 +230,7 @@ func newEnv(t *testing.T, sp spec) *env {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.opts = testOptions(logger)
-	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour})
+	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

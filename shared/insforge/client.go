@@ -53,18 +53,20 @@ func (c Config) Validate() error {
 		return err
 	}
 	if !strings.HasPrefix(c.ServiceKey, ServiceKeyPrefix) || len(c.ServiceKey) <= len(ServiceKeyPrefix) {
-		return fmt.Errorf("INSFORGE_SERVICE_KEY must be an InsForge API key starting with %q", ServiceKeyPrefix)
+		return config.Invalid("INSFORGE_SERVICE_KEY", "must be an InsForge API key starting with %q", ServiceKeyPrefix)
 	}
 	if c.Timeout <= 0 || c.Timeout > 2*time.Minute {
-		return fmt.Errorf("INSFORGE_TIMEOUT must be between 0 and 2m (got %s)", c.Timeout)
+		return config.Invalid("INSFORGE_TIMEOUT", "must be between 0 and 2m (got %s)", c.Timeout)
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 10 {
-		return fmt.Errorf("INSFORGE_MAX_RETRIES must be between 0 and 10 (got %d)", c.MaxRetries)
+		return config.Invalid("INSFORGE_MAX_RETRIES", "must be between 0 and 10 (got %d)", c.MaxRetries)
 	}
 	return nil
 }
 
-// Options configure a Client. Zero fields take the defaults above.
+// Options configure a Client. Zero fields take the defaults above, except
+// MaxRetries: 0 means none (FromConfig passes INSFORGE_MAX_RETRIES, whose default
+// is DefaultMaxRetries).
 type Options struct {
 	BaseURL string // e.g. https://abc123.us-east.insforge.app
 	// Token is the bearer: the service key (ik_…) or a user JWT.

@@ -29,7 +29,7 @@ func TestDiagnoseExplainsInsForgeVerdicts(t *testing.T) {
 		}
 		return c
 	}
-	s, err := New(Config{Secret: docSecret, TTL: time.Hour}, WithClock(func() time.Time { return now }))
+	s, err := New(Config{Secret: docSecret, TTL: time.Hour}, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestDiagnoseExplainsInsForgeVerdicts(t *testing.T) {
 // authenticated; the doctor never contradicts the signer.
 func TestDiagnoseAgreesWithVerify(t *testing.T) {
 	now := time.Now()
-	s, _ := New(Config{Secret: docSecret, TTL: time.Minute})
+	s, _ := New(Config{Secret: docSecret, TTL: time.Minute}, Options{})
 	tok, _ := s.Mint("user_1", "a@example.com")
 	if _, err := s.Verify(tok.Value); err != nil {
 		t.Fatal(err)

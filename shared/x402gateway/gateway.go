@@ -25,7 +25,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
-	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
@@ -40,7 +39,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	ic, err := insforge.FromConfig(c.InsForge)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +56,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 		}
 		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
 	}
-	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
+	return New(c, Deps{Facilitator: fac, Ledger: l, Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
 // recordTimeout is the paywall's bound on recording a settlement; the rest of

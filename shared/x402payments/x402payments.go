@@ -50,7 +50,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	ic, err := insforge.FromConfig(c.InsForge)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return WithDashboard(New(c, Deps{Source: ledger.New(ic), Logger: rt.Log()}), page, rt.Log()), nil
+	return WithDashboard(New(c, Deps{Source: l, Logger: rt.Log()}), page, rt.Log()), nil
 }
 
 // WithDashboard routes GET/HEAD under dashboard.Path to page and the rest to api.

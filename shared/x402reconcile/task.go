@@ -59,7 +59,7 @@ func Build(rt launch.Runtime) (func(context.Context) error, error) {
 	if err := config.Load(e.Specs()...); err != nil {
 		return nil, err
 	}
-	c, err := insforge.FromConfig(e.InsForge)
+	l, err := ledger.FromConfig(e.InsForge)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func Build(rt launch.Runtime) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reconciler{Store: ledger.New(c), Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
+	r := &Reconciler{Store: l, Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
 		Metrics: rt.Metrics}
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; calls carry their own deadline.

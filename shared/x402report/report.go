@@ -54,7 +54,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	ic, err := insforge.FromConfig(c.InsForge)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 		}
 		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
 	}
-	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
+	return New(c, Deps{Facilitator: fac, Ledger: l, Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
 // New builds the handler from parts.

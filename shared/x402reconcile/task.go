@@ -67,24 +67,24 @@ func Build(rt launch.Runtime) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reconciler{Store: l, Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
-		Metrics: rt.Metrics}
+	d := Deps{Store: l, Facilitator: fac, Logger: log, Metrics: rt.Metrics, Now: rt.Now}
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; calls carry their own deadline.
 		ec, err := onchain.Dial(e.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}
-		r.Chain = onchain.Reader{Caller: ec}
+		d.Chain = onchain.Reader{Caller: ec}
 	} else {
 		log.Warn("XLAYER_RPC_URL is not set: pending payments without a transaction hash cannot be resolved")
 	}
+	r := New(e, d)
 	return func(ctx context.Context) error {
 		rep, err := r.Run(ctx)
 		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
 			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved), slog.Int("confirmed", rep.Confirmed),
 			slog.Int("needs_review", rep.NeedsReview), slog.Int("cancelled", rep.Cancelled), slog.Int("reverted", rep.Reverted))
-		Record(r.Metrics, rep, err)
+		Record(rt.Metrics, rep, err)
 		return err
 	}, nil
 }

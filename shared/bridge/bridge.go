@@ -38,9 +38,11 @@ func (c Config) Validate() error {
 	return config.CheckOrigins("ALLOWED_ORIGINS", c.AllowedOrigins)
 }
 
-// Options tune the handler.
-type Options struct {
-	AllowedOrigins []string
+// Deps are the bridge's collaborators and tuning: Build makes them from the
+// environment, tests inject them.
+type Deps struct {
+	Provider *identity.Provider
+	Signer   *signer.Signer
 	// Timeout bounds verification, provider calls included. Default 6s: one
 	// provider call (5s client timeout) plus margin, under API Gateway's 30s.
 	Timeout time.Duration
@@ -73,20 +75,21 @@ type Response struct {
 	ExpiresAt int64  `json:"expires_at"`
 }
 
-// New returns the token endpoint for provider p, minting with s.
-func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+// New returns the token endpoint for d.Provider, minting with d.Signer and
+// answering browsers from c.AllowedOrigins.
+func New(c Config, d Deps) http.Handler {
+	if d.Timeout <= 0 {
+		d.Timeout = DefaultTimeout
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if d.Logger == nil {
+		d.Logger = slog.Default()
 	}
-	h := &handler{p: p, s: s, timeout: o.Timeout, metrics: o.Metrics, provider: Slug(p.Name)}
+	h := &handler{p: d.Provider, s: d.Signer, timeout: d.Timeout, metrics: d.Metrics, provider: Slug(d.Provider.Name)}
 	return httpapi.Chain(httpapi.HandlerFunc(h.serve),
 		httpapi.Recover(),
-		httpapi.RequestID(o.Logger.With(slog.String("provider", p.Name))),
+		httpapi.RequestID(d.Logger.With(slog.String("provider", d.Provider.Name))),
 		httpapi.CORS{
-			AllowedOrigins: o.AllowedOrigins,
+			AllowedOrigins: c.AllowedOrigins,
 			AllowMethods:   []string{http.MethodPost, http.MethodGet, http.MethodOptions},
 			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
 			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"}, // browsers read Retry-After on 503 only if exposed
@@ -137,7 +140,7 @@ func fromEnv(log *slog.Logger, m *metrics.Recorder, provider func(identity.Optio
 		// The function is named after the provider (functions/token-<slug>).
 		m = metrics.New(os.Stdout, "token-"+Slug(p.Name))
 	}
-	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log, Metrics: m}), nil
+	return New(c, Deps{Provider: p, Signer: s, Logger: log, Metrics: m}), nil
 }
 
 // Slug is the metric dimension value of a provider name ("Better Auth" → "better-auth").

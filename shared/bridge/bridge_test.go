@@ -251,7 +251,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("wildcard never allows credentials", func(t *testing.T) {
-		h := bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{"*"}, Logger: slog.New(slog.DiscardHandler)})
+		h := bridge.New(bridge.Config{AllowedOrigins: []string{"*"}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Logger: slog.New(slog.DiscardHandler)})
 		r := okRequest(e)
 		r.Header.Set("Origin", "https://any.example.com")
 		w := httptest.NewRecorder()
@@ -309,7 +309,7 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, logs: &syncBuffer{}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
-	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	e.h = bridge.New(bridge.Config{}, bridge.Deps{Provider: p, Signer: s, Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
 	close(release)
 	expectMinted(t, e, waitFor200(e, func() *http.Request { return okRequest(e) }), "user_1", "")

@@ -260,7 +260,7 @@ func (e *env) build() {
 	}
 	e.t.Cleanup(p.Close)
 	e.prov = p
-	e.h = bridge.New(p, e.signer, bridge.Options{AllowedOrigins: []string{appOrigin}, Timeout: 3 * time.Second,
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: e.signer, Timeout: 3 * time.Second,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 }
 

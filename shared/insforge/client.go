@@ -64,9 +64,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Options configure a Client. Zero fields take the defaults above, except
-// MaxRetries: 0 means none (FromConfig passes INSFORGE_MAX_RETRIES, whose default
-// is DefaultMaxRetries).
+// Options configure a Client. Zero fields take the defaults above.
 type Options struct {
 	BaseURL string // e.g. https://abc123.us-east.insforge.app
 	// Token is the bearer: the service key (ik_…) or a user JWT.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 )
 
@@ -58,23 +57,6 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // The request is exactly what InsForge expects from a service-key insert (§5).
-// INSFORGE_MAX_RETRIES defaults to DefaultMaxRetries: Options.MaxRetries cannot
-// take a default of its own (0 means no retries), so the variable's default is
-// the only place the constant applies.
-func TestMaxRetriesVariableDefaultsToDefaultMaxRetries(t *testing.T) {
-	t.Setenv("INSFORGE_BASE_URL", "https://x.insforge.app")
-	t.Setenv("INSFORGE_SERVICE_KEY", "ik_abc")
-	t.Setenv("INSFORGE_MAX_RETRIES", "")
-	t.Setenv("INSFORGE_TIMEOUT", "")
-	var c insforge.Config
-	if err := config.Load(&c); err != nil {
-		t.Fatal(err)
-	}
-	if c.MaxRetries != insforge.DefaultMaxRetries || c.Timeout != insforge.DefaultTimeout {
-		t.Fatalf("MaxRetries %d Timeout %s, want %d and %s", c.MaxRetries, c.Timeout, insforge.DefaultMaxRetries, insforge.DefaultTimeout)
-	}
-}
-
 func TestInsertSendsBearerOnlyAndRepresentation(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -1,6 +1,7 @@
 package paywall
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,7 +38,7 @@ func (e Config) Limits(o *Options) {
 func (e Config) Validate() error {
 	if !strings.HasPrefix(e.PaymentRecipient, "0x") || !common.IsHexAddress(e.PaymentRecipient) ||
 		common.HexToAddress(e.PaymentRecipient) == (common.Address{}) {
-		return config.Invalid("PAYMENT_RECIPIENT", "must be a non-zero 0x-prefixed EVM address")
+		return &config.VarError{Var: "PAYMENT_RECIPIENT", Err: errors.New("PAYMENT_RECIPIENT must be a non-zero 0x-prefixed EVM address")}
 	}
 	if _, err := x402.ChainID(e.Network); err != nil {
 		return &config.VarError{Var: "X402_NETWORK", Err: fmt.Errorf("X402_NETWORK: %w", err)}

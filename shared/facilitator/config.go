@@ -27,7 +27,7 @@ func (c Config) Validate() error {
 	}
 	if c.MockFacilitator {
 		if !MockAllowed(c.Environment) {
-			return ErrMockInProduction
+			return &config.VarError{Var: "MOCK_OKX_FACILITATOR", Err: ErrMockInProduction}
 		}
 		return nil
 	}

@@ -44,10 +44,10 @@ func (e Config) Validate() error {
 		}
 	}
 	if e.LogsLookback == 0 {
-		errs = append(errs, errors.New("X402_LOGS_LOOKBACK_BLOCKS must be positive"))
+		errs = append(errs, config.Invalid("X402_LOGS_LOOKBACK_BLOCKS", "must be positive"))
 	}
 	if e.After < time.Minute {
-		errs = append(errs, fmt.Errorf("X402_RECONCILE_AFTER must be at least 1m (got %s): younger rows may still be settling", e.After))
+		errs = append(errs, config.Invalid("X402_RECONCILE_AFTER", "must be at least 1m (got %s): younger rows may still be settling", e.After))
 	}
 	return errors.Join(errs...)
 }

@@ -6,7 +6,6 @@ package testfn
 
 import (
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -28,7 +27,7 @@ type Config struct {
 // Validate rejects short secrets, naming the variable.
 func (c Config) Validate() error {
 	if len(c.Secret) < 8 {
-		return fmt.Errorf("ECHO_SECRET must be at least 8 bytes")
+		return config.Invalid("ECHO_SECRET", "must be at least 8 bytes")
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func asUser(t *testing.T, s *insforgetest.Stack, sg *signer.Signer, token string
 // sees only its own todos; user A can never read or write user B's rows.
 func TestTodosRLSWithSignerTokens(t *testing.T) {
 	s := insforgetest.New(t)
-	sg, err := signer.New(signer.Config{Secret: s.JWTSecret, TTL: time.Hour})
+	sg, err := signer.New(signer.Config{Secret: s.JWTSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

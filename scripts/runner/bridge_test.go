@@ -85,7 +85,7 @@ func TestRealBridgeRuntimeAPIPathMatchesInProcessHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign, err := signer.New(signer.Config{Secret: vars["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL})
+	sign, err := signer.New(signer.Config{Secret: vars["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestRealBridgeOverHTTPWithSessionCookie(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("HTTP %d %s, want a minted token", res.StatusCode, raw)
 	}
-	sign, err := signer.New(signer.Config{Secret: env.Vars[fn]["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL})
+	sign, err := signer.New(signer.Config{Secret: env.Vars[fn]["INSFORGE_JWT_SECRET"], TTL: signer.DefaultTTL}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 func TestRunExitCodes(t *testing.T) {
 	const secret = "doctor-cli-secret-0123456789abcdef0123"
-	s, err := signer.New(signer.Config{Secret: secret, TTL: time.Hour})
+	s, err := signer.New(signer.Config{Secret: secret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func BenchmarkFloorRS256(b *testing.B) { floor(b, "RS256") }
 func BenchmarkFloorEdDSA(b *testing.B) { floor(b, "EdDSA") }
 
 func benchSigner(b *testing.B) *signer.Signer {
-	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour})
+	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func jwtBridge(b *testing.B, alg string) (http.Handler, *identity.Provider, stri
 		b.Fatal(err)
 	}
 	b.Cleanup(p.Close)
-	h := bridge.New(p, benchSigner(b), bridge.Options{AllowedOrigins: []string{appOrigin}, Logger: benchLogger(),
+	h := bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: benchSigner(b), Logger: benchLogger(),
 		Metrics: benchMetrics(bridge.Slug(p.Name))})
 	tok := iss.Sign(claims)
 	if w := serveBench(h, tok); w.Code != 200 {
@@ -189,7 +189,7 @@ func BenchmarkBridgeOpaqueStytch(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(p.Close)
-	h := bridge.New(p, benchSigner(b), bridge.Options{AllowedOrigins: []string{appOrigin}, Logger: benchLogger(),
+	h := bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: benchSigner(b), Logger: benchLogger(),
 		Metrics: benchMetrics("stytch")})
 	benchHandler(b, h, tok)
 }
@@ -201,7 +201,7 @@ func BenchmarkBridgeOverhead(b *testing.B) {
 	p := &identity.Provider{Name: "Clerk", Verifier: identity.VerifierFunc(func(context.Context, identity.Credential) (identity.Identity, error) {
 		return identity.Identity{Subject: "user_2NNEqL2nrIRdJ194ndJqAHwEfxC"}, nil
 	})}
-	h := bridge.New(p, benchSigner(b), bridge.Options{AllowedOrigins: []string{appOrigin}, Logger: benchLogger(),
+	h := bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: benchSigner(b), Logger: benchLogger(),
 		Metrics: benchMetrics("clerk")})
 	benchHandler(b, h, "opaque-credential")
 }

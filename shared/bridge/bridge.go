@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
@@ -37,9 +38,11 @@ func (c Config) Validate() error {
 	return config.CheckOrigins("ALLOWED_ORIGINS", c.AllowedOrigins)
 }
 
-// Options tune the handler.
-type Options struct {
-	AllowedOrigins []string
+// Deps are the bridge's collaborators and tuning: Build makes them from the
+// environment, tests inject them.
+type Deps struct {
+	Provider *identity.Provider
+	Signer   *signer.Signer
 	// Timeout bounds verification, provider calls included. Default 6s: one
 	// provider call (5s client timeout) plus margin, under API Gateway's 30s.
 	Timeout time.Duration
@@ -72,20 +75,21 @@ type Response struct {
 	ExpiresAt int64  `json:"expires_at"`
 }
 
-// New returns the token endpoint for provider p, minting with s.
-func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+// New returns the token endpoint for d.Provider, minting with d.Signer and
+// answering browsers from c.AllowedOrigins.
+func New(c Config, d Deps) http.Handler {
+	if d.Timeout <= 0 {
+		d.Timeout = DefaultTimeout
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if d.Logger == nil {
+		d.Logger = slog.Default()
 	}
-	h := &handler{p: p, s: s, timeout: o.Timeout, metrics: o.Metrics, provider: Slug(p.Name)}
+	h := &handler{p: d.Provider, s: d.Signer, timeout: d.Timeout, metrics: d.Metrics, provider: Slug(d.Provider.Name)}
 	return httpapi.Chain(httpapi.HandlerFunc(h.serve),
 		httpapi.Recover(),
-		httpapi.RequestID(o.Logger.With(slog.String("provider", p.Name))),
+		httpapi.RequestID(d.Logger.With(slog.String("provider", d.Provider.Name))),
 		httpapi.CORS{
-			AllowedOrigins: o.AllowedOrigins,
+			AllowedOrigins: c.AllowedOrigins,
 			AllowMethods:   []string{http.MethodPost, http.MethodGet, http.MethodOptions},
 			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
 			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"}, // browsers read Retry-After on 503 only if exposed
@@ -97,27 +101,34 @@ func New(p *identity.Provider, s *signer.Signer, o Options) http.Handler {
 
 // Build returns the cold-start builder of a bridge function: it loads the
 // provider's configuration C from the environment (validated, naming the variable
-// at fault), then the bridge's own through FromEnv. Bridges differ only by C and
-// its constructor, so every functions/token-*/main.go is one call.
-func Build[C any](newProvider func(C, identity.Options) (*identity.Provider, error)) func(*slog.Logger) (http.Handler, error) {
-	return func(log *slog.Logger) (http.Handler, error) {
+// at fault), then the bridge's own Config. Bridges differ only by C and its
+// constructor, so every functions/token-*/main.go is one call. The metrics are
+// the Runtime's: launch names them after the function, functions/token-<Slug>.
+func Build[C any](newProvider func(C, identity.Options) (*identity.Provider, error)) func(launch.Runtime) (http.Handler, error) {
+	return func(rt launch.Runtime) (http.Handler, error) {
 		var c C
 		if err := config.Load(&c); err != nil {
 			return nil, err
 		}
-		return FromEnv(log, func(o identity.Options) (*identity.Provider, error) { return newProvider(c, o) })
+		return fromEnv(rt.Log(), rt.Metrics, func(o identity.Options) (*identity.Provider, error) { return newProvider(c, o) })
 	}
 }
 
 // FromEnv loads Config from the environment, then builds the provider (so a bad
 // INSFORGE_JWT_SECRET fails init before any provider call starts) and the
-// endpoint: the common tail of every bridge's main.go.
+// endpoint, recording metrics to stdout under functions/token-<Slug>: the entry
+// the tests and the local runner use without a launch.Runtime.
 func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provider, error)) (http.Handler, error) {
+	return fromEnv(log, nil, provider)
+}
+
+// fromEnv is FromEnv with the recorder given (nil: a new one on stdout).
+func fromEnv(log *slog.Logger, m *metrics.Recorder, provider func(identity.Options) (*identity.Provider, error)) (http.Handler, error) {
 	var c Config
 	if err := config.Load(&c); err != nil {
 		return nil, err
 	}
-	s, err := signer.New(c.Config)
+	s, err := signer.New(c.Config, signer.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +136,11 @@ func FromEnv(log *slog.Logger, provider func(identity.Options) (*identity.Provid
 	if err != nil {
 		return nil, err
 	}
-	// The function is named after the provider (functions/token-<slug>).
-	m := metrics.New(os.Stdout, "token-"+Slug(p.Name))
-	return New(p, s, Options{AllowedOrigins: c.AllowedOrigins, Logger: log, Metrics: m}), nil
+	if m == nil {
+		// The function is named after the provider (functions/token-<slug>).
+		m = metrics.New(os.Stdout, "token-"+Slug(p.Name))
+	}
+	return New(c, Deps{Provider: p, Signer: s, Logger: log, Metrics: m}), nil
 }
 
 // Slug is the metric dimension value of a provider name ("Better Auth" → "better-auth").

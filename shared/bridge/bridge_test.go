@@ -18,6 +18,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 func specNamed(name string) spec {
@@ -250,7 +251,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("wildcard never allows credentials", func(t *testing.T) {
-		h := bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{"*"}, Logger: slog.New(slog.DiscardHandler)})
+		h := bridge.New(bridge.Config{AllowedOrigins: []string{"*"}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Logger: slog.New(slog.DiscardHandler)})
 		r := okRequest(e)
 		r.Header.Set("Origin", "https://any.example.com")
 		w := httptest.NewRecorder()
@@ -308,7 +309,7 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, logs: &syncBuffer{}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
-	e.h = bridge.New(p, s, bridge.Options{Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	e.h = bridge.New(bridge.Config{}, bridge.Deps{Provider: p, Signer: s, Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
 	close(release)
 	expectMinted(t, e, waitFor200(e, func() *http.Request { return okRequest(e) }), "user_1", "")
@@ -464,13 +465,13 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 	t.Setenv("CLERK_ISSUER", "")
 	os.Unsetenv("CLERK_ISSUER")
 	build := bridge.Build(identity.NewClerk)
-	if _, err := build(slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
+	if _, err := build(launch.Runtime{Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
 		t.Fatalf("err = %v, want it to name CLERK_ISSUER", err)
 	}
 	t.Setenv("CLERK_ISSUER", "https://clerk.example.com")
 	t.Setenv("ALLOWED_ORIGINS", appOrigin)
 	t.Setenv("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks") // never answers: the handler must still be built
-	h, err := build(slog.New(slog.DiscardHandler))
+	h, err := build(launch.Runtime{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || h == nil {
 		t.Fatalf("build: %v", err)
 	}

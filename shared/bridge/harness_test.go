@@ -230,7 +230,7 @@ func newEnv(t *testing.T, sp spec) *env {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.opts = testOptions(logger)
-	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour})
+	s, err := signer.New(signer.Config{Secret: testSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func (e *env) build() {
 	}
 	e.t.Cleanup(p.Close)
 	e.prov = p
-	e.h = bridge.New(p, e.signer, bridge.Options{AllowedOrigins: []string{appOrigin}, Timeout: 3 * time.Second,
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: e.signer, Timeout: 3 * time.Second,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 }
 

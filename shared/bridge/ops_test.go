@@ -24,7 +24,7 @@ func opsBridge(e *env, m *syncBuffer) {
 	if e.prov == nil {
 		e.build()
 	}
-	e.h = bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{appOrigin}, Timeout: 3 * time.Second,
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Timeout: 3 * time.Second,
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: metrics.New(m, "token-"+e.spec.name)})
 }
@@ -230,8 +230,7 @@ func TestEveryRequestLogLineHasLevelAndRequestID(t *testing.T) {
 	e := newEnv(t, specNamed("workos"))
 	e.build()
 	reqLogs := &syncBuffer{}
-	e.h = bridge.New(e.prov, e.signer, bridge.Options{AllowedOrigins: []string{appOrigin},
-		Logger: slog.New(slog.NewJSONHandler(reqLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Logger: slog.New(slog.NewJSONHandler(reqLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	waitFor200(e, func() *http.Request { return okRequest(e) })
 	e.serve(e.bearer("nope"))
 	e.serve(httpRequest(http.MethodDelete, "/token"))

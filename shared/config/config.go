@@ -3,53 +3,63 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/kelseyhightower/envconfig"
 )
 
 // Validator is implemented by specs that check more than presence and type.
 type Validator interface{ Validate() error }
 
-// Load fills spec from the environment (variable names come from `envconfig` tags)
-// and runs its Validate method when it has one. Fields tagged `secret:"true"` come
-// from the secrets listed in CONFIG_SECRETS when it is set (see SecretsVar for the
-// precedence), read once per process at cold start.
+// Load fills each spec (a pointer to a struct) from the environment (variable
+// names come from `envconfig` tags) and runs its Validate method when it has one.
+// Every spec is loaded and checked; the errors are joined, so several wrong
+// variables are all named. Fields tagged `secret:"true"` come from the secrets
+// listed in CONFIG_SECRETS when it is set (see SecretsVar for the precedence),
+// read once per process at cold start.
 //
-// An empty variable counts as unset. envconfig alone treats VAR="" as present, so a
-// required secret would pass empty and a default would not apply; and a SAM
-// parameter left at an empty default reaches the function as exactly that.
-func Load(spec any) error {
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && v == "" {
-			os.Unsetenv(k)
+// An empty variable counts as unset: a required secret must not pass empty and a
+// default must apply, and a SAM parameter left at an empty default reaches the
+// function as exactly that. Load only reads the process environment; it never
+// sets or unsets a variable (secrets included).
+func Load(specs ...any) error {
+	var errs []error
+	for _, spec := range specs {
+		if err := load(spec); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	if len(errs) > 0 {
+		return fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func load(spec any) error {
 	fields, err := secretFields(spec)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	set, err := applySecrets(fields)
-	defer func() {
-		for _, k := range set {
-			os.Unsetenv(k)
-		}
-	}()
+	secrets, err := resolveSecrets(fields)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	if err := envconfig.Process("", spec); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+	lookup := func(key string) (string, bool) {
+		if v, isSecret := secrets[key]; isSecret {
+			return v, v != ""
+		}
+		v, ok := os.LookupEnv(key)
+		return v, ok && v != ""
+	}
+	if err := fill(spec, lookup); err != nil {
+		return err
 	}
 	if v, ok := spec.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
+		return v.Validate()
 	}
 	return nil
 }
@@ -90,10 +100,10 @@ func (e Environment) IsProduction() bool {
 func CheckURL(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%s must be an absolute http(s) URL, got %q", name, raw)
+		return nil, Invalid(name, "must be an absolute http(s) URL, got %q", raw)
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%s must use https (plain http is allowed only for loopback hosts), got %q", name, raw)
+		return nil, Invalid(name, "must use https (plain http is allowed only for loopback hosts), got %q", raw)
 	}
 	return u, nil
 }
@@ -114,6 +124,13 @@ func IsLoopback(host string) bool {
 // anyone), and "*" is accepted only as the sole entry. name is the variable
 // reported; entries are reported by position, not by value.
 func CheckOrigins(name string, origins []string) error {
+	if err := checkOrigins(name, origins); err != nil {
+		return &VarError{Var: name, Err: err}
+	}
+	return nil
+}
+
+func checkOrigins(name string, origins []string) error {
 	for i, o := range origins {
 		pos := fmt.Sprintf("%s entry %d", name, i+1)
 		switch {

@@ -150,3 +150,56 @@ func TestCheckOriginsAcceptsOnlyExactOrigins(t *testing.T) {
 		})
 	}
 }
+
+// Configuration errors are typed: the variable is in VarError.Var, so callers
+// never match on text; a value that does not parse is not repeated.
+func TestLoadErrorsAreVarErrors(t *testing.T) {
+	var typed struct {
+		N int    `envconfig:"TEST_CFG_N"`
+		S string `envconfig:"TEST_CFG_NAME" required:"true"`
+	}
+	cases := []struct {
+		name, n, s, want, text string
+	}{
+		{"required missing", "", "", "TEST_CFG_NAME", "required key TEST_CFG_NAME missing value"},
+		{"not a number", "twelve-secret-words", "x", "TEST_CFG_N", "assigning TEST_CFG_N to N: not a valid int"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("TEST_CFG_N", c.n)
+			t.Setenv("TEST_CFG_NAME", c.s)
+			err := Load(&typed)
+			var ve *VarError
+			if !errors.As(err, &ve) || ve.Var != c.want || ve.Error() != c.text {
+				t.Fatalf("err = %v, want a VarError for %s reading %q", err, c.want, c.text)
+			}
+			if strings.Contains(err.Error(), "twelve") {
+				t.Fatalf("the value is repeated: %v", err)
+			}
+		})
+	}
+	if err := Invalid("OKX_API", "must be v2 or v1, got %q", "v3"); err.Error() != `OKX_API must be v2 or v1, got "v3"` {
+		t.Fatalf("Invalid = %q", err)
+	}
+	var ve *VarError
+	if err := CheckOrigins("ALLOWED_ORIGINS", []string{"null"}); !errors.As(err, &ve) || ve.Var != "ALLOWED_ORIGINS" {
+		t.Fatalf("CheckOrigins err = %v", err)
+	}
+	if _, err := CheckURL("X_URL", "ftp://x"); !errors.As(err, &ve) || ve.Var != "X_URL" {
+		t.Fatalf("CheckURL err = %v", err)
+	}
+}
+
+// Several specs are all loaded and all their errors reported.
+func TestLoadJoinsTheErrorsOfEverySpec(t *testing.T) {
+	t.Setenv("TEST_CFG_NAME", "")
+	t.Setenv("TEST_SEC_KEY", "")
+	t.Setenv(SecretsVar, "")
+	var a spec
+	var b secretSpec
+	err := Load(&a, &b)
+	if err == nil || !strings.HasPrefix(err.Error(), "configuration: ") ||
+		!strings.Contains(err.Error(), "TEST_CFG_NAME") || !strings.Contains(err.Error(), "TEST_SEC_KEY") {
+		t.Fatalf("err = %v, want both variables named", err)
+	}
+}

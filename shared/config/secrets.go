@@ -87,6 +87,9 @@ func secretFields(spec any) ([]secretField, error) {
 	walk = func(t reflect.Type) error {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
+			if !f.IsExported() || isTrue(f.Tag.Get("ignored")) {
+				continue // Load does not fill it (a named library Config is its own spec)
+			}
 			if f.Anonymous && f.Type.Kind() == reflect.Struct {
 				if err := walk(f.Type); err != nil {
 					return err
@@ -115,10 +118,11 @@ func secretFields(spec any) ([]secretField, error) {
 	return out, walk(t)
 }
 
-// applySecrets resolves spec's secret fields from CONFIG_SECRETS into the process
-// environment for envconfig to read, and returns the variables it set (unset again
-// after envconfig has run). Without CONFIG_SECRETS it does nothing.
-func applySecrets(fields []secretField) ([]string, error) {
+// resolveSecrets resolves spec's secret fields from CONFIG_SECRETS. The result
+// maps every secret field's variable to its value ("" when an optional one is
+// absent); Load reads those variables from it and nowhere else. Without
+// CONFIG_SECRETS it returns nil and the plain environment is used.
+func resolveSecrets(fields []secretField) (map[string]string, error) {
 	ids := SplitCSV(os.Getenv(SecretsVar))
 	if len(fields) == 0 || len(ids) == 0 {
 		return nil, nil
@@ -127,7 +131,7 @@ func applySecrets(fields []secretField) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var set []string
+	out := make(map[string]string, len(fields))
 	for _, f := range fields {
 		v, ok := values[f.Var]
 		if os.Getenv(f.Var) != "" {
@@ -135,18 +139,14 @@ func applySecrets(fields []secretField) ([]string, error) {
 			if ok {
 				secrets = []string{from[f.Var]}
 			}
-			return set, &SecretError{Var: f.Var, Secrets: secrets, Reason: SecretInEnvironment}
+			return nil, &SecretError{Var: f.Var, Secrets: secrets, Reason: SecretInEnvironment}
 		}
-		if !ok || v == "" {
-			if f.Required {
-				return set, &SecretError{Var: f.Var, Secrets: ids, Reason: SecretMissing}
-			}
-			continue
+		if (!ok || v == "") && f.Required {
+			return nil, &SecretError{Var: f.Var, Secrets: ids, Reason: SecretMissing}
 		}
-		os.Setenv(f.Var, v)
-		set = append(set, f.Var)
+		out[f.Var] = v
 	}
-	return set, nil
+	return out, nil
 }
 
 // readSecrets reads every listed secret once per process and merges their fields.

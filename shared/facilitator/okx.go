@@ -34,8 +34,8 @@ const (
 	maxResponseBytes = 1 << 20
 )
 
-// OKXConfig configures the OKX client.
-type OKXConfig struct {
+// OKXOptions configures the OKX client.
+type OKXOptions struct {
 	BaseURL    string // default https://web3.okx.com
 	APIKey     string
 	SecretKey  string
@@ -54,14 +54,14 @@ type OKXConfig struct {
 
 // OKX is the OKX x402 facilitator client.
 type OKX struct {
-	cfg  OKXConfig
+	cfg  OKXOptions
 	base *url.URL
 }
 
 var _ Facilitator = (*OKX)(nil)
 
 // NewOKX validates cfg and returns a client.
-func NewOKX(cfg OKXConfig) (*OKX, error) {
+func NewOKX(cfg OKXOptions) (*OKX, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "https://web3.okx.com"
 	}

@@ -35,8 +35,8 @@ func request(t testing.TB) facilitator.Request {
 	return facilitator.Request{Payment: p.Payload.Payload, Requirements: o.Requirements(), Resource: o.Resource("http://localhost/x402/report")}
 }
 
-func client(t testing.TB, s *okxtest.Server, mod ...func(*facilitator.OKXConfig)) *facilitator.OKX {
-	cfg := facilitator.OKXConfig{
+func client(t testing.TB, s *okxtest.Server, mod ...func(*facilitator.OKXOptions)) *facilitator.OKX {
+	cfg := facilitator.OKXOptions{
 		BaseURL: s.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase, API: s.API,
 		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second, StatusTimeout: 2 * time.Second,
 	}
@@ -175,7 +175,7 @@ func TestOKXScriptedOutcomes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := okxtest.New(t, tc.api)
 			tc.script(s)
-			c := client(t, s, func(c *facilitator.OKXConfig) { c.VerifyTimeout = 200 * time.Millisecond })
+			c := client(t, s, func(c *facilitator.OKXOptions) { c.VerifyTimeout = 200 * time.Millisecond })
 			tc.check(t, c, request(t))
 			if tc.name == "rate limit is reported, never retried" && len(s.Calls("verify")) != 1 {
 				t.Fatalf("verify calls = %d, want 1 (no retry)", len(s.Calls("verify")))
@@ -187,13 +187,13 @@ func TestOKXScriptedOutcomes(t *testing.T) {
 func TestOKXAuthFailuresAreReportedClearly(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(*facilitator.OKXConfig)
+		mod  func(*facilitator.OKXOptions)
 		code string
 	}{
-		{"wrong secret", func(c *facilitator.OKXConfig) { c.SecretKey = "nope" }, "50113"},
-		{"wrong key", func(c *facilitator.OKXConfig) { c.APIKey = "nope" }, "50111"},
-		{"wrong passphrase", func(c *facilitator.OKXConfig) { c.Passphrase = "nope" }, "50105"},
-		{"clock 5 minutes slow", func(c *facilitator.OKXConfig) {
+		{"wrong secret", func(c *facilitator.OKXOptions) { c.SecretKey = "nope" }, "50113"},
+		{"wrong key", func(c *facilitator.OKXOptions) { c.APIKey = "nope" }, "50111"},
+		{"wrong passphrase", func(c *facilitator.OKXOptions) { c.Passphrase = "nope" }, "50105"},
+		{"clock 5 minutes slow", func(c *facilitator.OKXOptions) {
 			c.Now = func() time.Time { return time.Now().Add(-5 * time.Minute) }
 		}, "50112"},
 	}
@@ -211,12 +211,12 @@ func TestOKXAuthFailuresAreReportedClearly(t *testing.T) {
 }
 
 func TestNewOKXValidatesConfig(t *testing.T) {
-	ok := facilitator.OKXConfig{APIKey: "k", SecretKey: "s", Passphrase: "p"}
-	cases := map[string]func(*facilitator.OKXConfig){
-		"missing secret": func(c *facilitator.OKXConfig) { c.SecretKey = "" },
-		"plain http":     func(c *facilitator.OKXConfig) { c.BaseURL = "http://web3.okx.com" },
-		"unknown api":    func(c *facilitator.OKXConfig) { c.API = "v3" },
-		"not a url":      func(c *facilitator.OKXConfig) { c.BaseURL = "web3.okx.com" },
+	ok := facilitator.OKXOptions{APIKey: "k", SecretKey: "s", Passphrase: "p"}
+	cases := map[string]func(*facilitator.OKXOptions){
+		"missing secret": func(c *facilitator.OKXOptions) { c.SecretKey = "" },
+		"plain http":     func(c *facilitator.OKXOptions) { c.BaseURL = "http://web3.okx.com" },
+		"unknown api":    func(c *facilitator.OKXOptions) { c.API = "v3" },
+		"not a url":      func(c *facilitator.OKXOptions) { c.BaseURL = "web3.okx.com" },
 	}
 	if _, err := facilitator.NewOKX(ok); err != nil {
 		t.Fatalf("valid config refused: %v", err)
@@ -262,7 +262,7 @@ func TestMockModeIsAnAllowList(t *testing.T) {
 			t.Errorf("ENVIRONMENT=%q: allowed %v", name, got)
 		}
 		_, err := facilitator.NewMock(env)
-		verr := facilitator.Env{OKXAPI: facilitator.APIV2, MockFacilitator: true, Environment: env}.Validate()
+		verr := facilitator.Config{OKXAPI: facilitator.APIV2, MockFacilitator: true, Environment: env}.Validate()
 		if (err == nil) != allowed || (verr == nil) != allowed {
 			t.Errorf("ENVIRONMENT=%q: NewMock %v, Validate %v", name, err, verr)
 		}
@@ -286,7 +286,7 @@ func TestOKXClientRefusesRedirects(t *testing.T) {
 	}))
 	defer redirector.Close()
 	for _, hc := range []*http.Client{nil, {}, {CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
-		c, err := facilitator.NewOKX(facilitator.OKXConfig{BaseURL: redirector.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret,
+		c, err := facilitator.NewOKX(facilitator.OKXOptions{BaseURL: redirector.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret,
 			Passphrase: okxtest.Passphrase, HTTPClient: hc})
 		if err != nil {
 			t.Fatal(err)

@@ -25,15 +25,14 @@ type CORS struct {
 	MaxAge int
 }
 
-// DefaultAllowHeaders covers the bridges and the x402 clients. @x402/fetch (2.27) sets
-// Access-Control-Expose-Headers on its paid retry (a response header, meaningless on a
-// request, but the browser still preflights it); without it here a browser cannot pay.
-var DefaultAllowHeaders = []string{"Authorization", "Content-Type", "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Request-Id",
-	"Access-Control-Expose-Headers"}
+// DefaultAllowHeaders are the request headers allowed in preflights when
+// AllowHeaders is empty. Endpoints that take more (the x402 payment headers)
+// pass their own list.
+var DefaultAllowHeaders = []string{"Authorization", "Content-Type", "X-Request-Id"}
 
-// DefaultExposeHeaders lets browser x402 clients read challenges and receipts, and
-// Retry-After (202 pending, 503), which is not CORS-safelisted.
-var DefaultExposeHeaders = []string{"PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "X-Request-Id", "Retry-After"}
+// DefaultExposeHeaders are readable by browser code when ExposeHeaders is empty:
+// the request id, and Retry-After (503), which is not CORS-safelisted.
+var DefaultExposeHeaders = []string{"X-Request-Id", "Retry-After"}
 
 // Middleware returns the CORS middleware. Requests without an Origin header (curl,
 // servers) pass untouched. A browser request from an origin that is not allowed is

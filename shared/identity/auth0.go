@@ -25,20 +25,20 @@ func (c Auth0Config) Validate() error {
 	return jc.check()
 }
 
-func (c Auth0Config) jwt() (JWTConfig, error) {
+func (c Auth0Config) jwt() (JWTSpec, error) {
 	// Accept "tenant.eu.auth0.com" as well as a pasted "https://tenant.eu.auth0.com/".
 	domain := strings.TrimRight(strings.TrimPrefix(strings.TrimSpace(c.Domain), "https://"), "/")
 	if domain == "" || strings.ContainsAny(domain, "/?#@ ") {
-		return JWTConfig{}, fmt.Errorf("AUTH0_DOMAIN must be a host name such as tenant.us.auth0.com (got %q)", c.Domain)
+		return JWTSpec{}, fmt.Errorf("AUTH0_DOMAIN must be a host name such as tenant.us.auth0.com (got %q)", c.Domain)
 	}
 	if _, err := config.CheckURL("AUTH0_DOMAIN", "https://"+domain+"/"); err != nil {
-		return JWTConfig{}, err
+		return JWTSpec{}, err
 	}
 	aud := strings.TrimSpace(c.Audience)
 	if aud == "" {
-		return JWTConfig{}, fmt.Errorf("AUTH0_AUDIENCE must be your API identifier")
+		return JWTSpec{}, fmt.Errorf("AUTH0_AUDIENCE must be your API identifier")
 	}
-	return JWTConfig{
+	return JWTSpec{
 		Provider: "Auth0",
 		JWKSURL:  orDefault(c.JWKSURL, "https://"+domain+"/.well-known/jwks.json"),
 		JWKSVar:  "AUTH0_JWKS_URL",

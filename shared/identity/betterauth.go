@@ -74,10 +74,10 @@ func (c BetterAuthConfig) Validate() error {
 	return jc.check()
 }
 
-func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
+func (c BetterAuthConfig) resolve() (JWTSpec, string, error) {
 	base, err := checkBaseURL("BETTER_AUTH_URL", c.URL)
 	if err != nil {
-		return JWTConfig{}, "", err
+		return JWTSpec{}, "", err
 	}
 	algs := []string(c.Algorithms)
 	if len(algs) == 0 {
@@ -85,16 +85,16 @@ func (c BetterAuthConfig) resolve() (JWTConfig, string, error) {
 	}
 	for _, a := range algs {
 		if !slices.Contains(asymmetric, a) {
-			return JWTConfig{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS: %q is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", a)
+			return JWTSpec{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS: %q is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", a)
 		}
 	}
 	bp, err := c.basePath()
 	if err != nil {
-		return JWTConfig{}, "", err
+		return JWTSpec{}, "", err
 	}
 	// The jwt() plugin's iss and aud both default to the baseURL origin.
 	o := origin(base)
-	return JWTConfig{
+	return JWTSpec{
 		Provider:   "Better Auth",
 		JWKSURL:    orDefault(c.JWKSURL, base+bp+"/jwks"),
 		JWKSVar:    "BETTER_AUTH_JWKS_URL",

@@ -54,16 +54,16 @@ func (c ClerkConfig) parties() ([]string, error) {
 	return out, nil
 }
 
-func (c ClerkConfig) jwt() (JWTConfig, error) {
+func (c ClerkConfig) jwt() (JWTSpec, error) {
 	iss, err := checkBaseURL("CLERK_ISSUER", c.Issuer)
 	if err != nil {
-		return JWTConfig{}, err
+		return JWTSpec{}, err
 	}
 	parties, err := c.parties()
 	if err != nil {
-		return JWTConfig{}, err
+		return JWTSpec{}, err
 	}
-	return JWTConfig{
+	return JWTSpec{
 		Provider:   "Clerk",
 		JWKSURL:    orDefault(c.JWKSURL, iss+"/.well-known/jwks.json"),
 		JWKSVar:    "CLERK_JWKS_URL",

@@ -150,7 +150,7 @@ func TestClerkAuthorizedPartiesDefaultToAllowedOrigins(t *testing.T) {
 
 func TestJWKSPathNeverAcceptsSymmetricAlgorithms(t *testing.T) {
 	for _, alg := range []string{"HS256", "HS512", "none", ""} {
-		_, err := NewJWT(JWTConfig{Provider: "x", JWKSURL: "https://x.example.com/jwks", JWKSVar: "X", Algorithms: []string{alg}, Issuers: []string{"i"}}, Options{})
+		_, err := NewJWT(JWTSpec{Provider: "x", JWKSURL: "https://x.example.com/jwks", JWKSVar: "X", Algorithms: []string{alg}, Issuers: []string{"i"}}, Options{})
 		if err == nil {
 			t.Errorf("%q accepted", alg)
 		}

@@ -26,8 +26,8 @@ import (
 // let anyone holding the (public) JWKS forge tokens, and none needs no key at all.
 var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// JWTConfig describes one provider's JWTs.
-type JWTConfig struct {
+// JWTSpec describes one provider's JWTs.
+type JWTSpec struct {
 	Provider string // display name used in messages
 	// JWKSURL and JWKSVar (the variable it came from, for error messages).
 	JWKSURL, JWKSVar string
@@ -55,7 +55,7 @@ type JWTConfig struct {
 }
 
 // check validates the JWKS URL, the algorithms (asymmetric only) and the issuers.
-func (cfg JWTConfig) check() error {
+func (cfg JWTSpec) check() error {
 	if _, err := config.CheckURL(cfg.JWKSVar, cfg.JWKSURL); err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (c *Claims) actor() (string, bool) {
 
 // JWTVerifier verifies provider JWTs against the provider's JWKS.
 type JWTVerifier struct {
-	cfg           JWTConfig
+	cfg           JWTSpec
 	verifiedClaim string
 	parser        *jwt.Parser
 	keys          *keySet
@@ -149,7 +149,7 @@ type JWTVerifier struct {
 // NewJWT validates cfg and starts loading the JWKS in the background: cold start
 // does not wait for the provider, and a provider that is down at cold start gives
 // 503s until it comes back, not an init failure.
-func NewJWT(cfg JWTConfig, opts Options) (*JWTVerifier, error) {
+func NewJWT(cfg JWTSpec, opts Options) (*JWTVerifier, error) {
 	o := opts.withDefaults()
 	if err := cfg.check(); err != nil {
 		return nil, err

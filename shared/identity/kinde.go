@@ -20,12 +20,12 @@ func (c KindeConfig) Validate() error {
 	return jc.check()
 }
 
-func (c KindeConfig) jwt() (JWTConfig, error) {
+func (c KindeConfig) jwt() (JWTSpec, error) {
 	iss, err := checkBaseURL("KINDE_ISSUER_URL", c.IssuerURL)
 	if err != nil {
-		return JWTConfig{}, err
+		return JWTSpec{}, err
 	}
-	jc := JWTConfig{
+	jc := JWTSpec{
 		Provider:   "Kinde",
 		JWKSURL:    orDefault(c.JWKSURL, iss+"/.well-known/jwks"),
 		JWKSVar:    "KINDE_JWKS_URL",

@@ -113,8 +113,8 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 // jwt is the JWKS verifier's configuration once the JWKS URL and algorithms are
 // known. The audience is checked here (aud, or Cognito's client_id), not by the
 // parser; email (email_verified exactly true), exp and act are the verifier's.
-func (s oidcSettings) jwt(jwksURL, jwksVar string, algs []string) JWTConfig {
-	return JWTConfig{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs, Issuers: []string{s.issuer},
+func (s oidcSettings) jwt(jwksURL, jwksVar string, algs []string) JWTSpec {
+	return JWTSpec{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs, Issuers: []string{s.issuer},
 		Markers: oidcMarkers, Check: s.checkClaims}
 }
 
@@ -129,25 +129,25 @@ var oidcMarkers = []Marker{
 // fromDiscovery checks the discovery document against the configuration and
 // returns the JWKS verifier configuration. Every error is a ConfigError: the
 // document was read, and it contradicts what the operator set.
-func (s oidcSettings) fromDiscovery(doc discoveryDoc) (JWTConfig, error) {
+func (s oidcSettings) fromDiscovery(doc discoveryDoc) (JWTSpec, error) {
 	if doc.Issuer != s.issuer {
 		reason := fmt.Sprintf("the issuer's discovery document names the issuer %q; set OIDC_ISSUER to exactly that (tokens carry it in iss)", doc.Issuer)
-		return JWTConfig{}, &ConfigError{Var: "OIDC_ISSUER", Reason: reason}
+		return JWTSpec{}, &ConfigError{Var: "OIDC_ISSUER", Reason: reason}
 	}
 	jwksURL, jwksVar := s.jwksURL, "OIDC_JWKS_URL"
 	if jwksURL == "" {
 		if doc.JWKSURI == "" {
-			return JWTConfig{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document has no jwks_uri; set OIDC_JWKS_URL"}
+			return JWTSpec{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document has no jwks_uri; set OIDC_JWKS_URL"}
 		}
 		if _, err := config.CheckURL("jwks_uri", doc.JWKSURI); err != nil {
-			return JWTConfig{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document's " + err.Error() + "; set OIDC_JWKS_URL"}
+			return JWTSpec{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document's " + err.Error() + "; set OIDC_JWKS_URL"}
 		}
 		jwksURL = doc.JWKSURI
 	}
 	algs := s.algorithms
 	if len(algs) == 0 {
 		if algs = supportedAlgorithms(doc.IDAlgs); len(algs) == 0 {
-			return JWTConfig{}, &ConfigError{Var: "OIDC_ALGORITHMS", Reason: fmt.Sprintf(
+			return JWTSpec{}, &ConfigError{Var: "OIDC_ALGORITHMS", Reason: fmt.Sprintf(
 				"the discovery document lists no asymmetric signing algorithm (id_token_signing_alg_values_supported: %q); set OIDC_ALGORITHMS", doc.IDAlgs)}
 		}
 	}

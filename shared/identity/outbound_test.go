@@ -78,7 +78,7 @@ func TestOutboundClientsRefuseRedirects(t *testing.T) {
 			return p, identity.Credential{Token: strings.Repeat("b", 32)}
 		}},
 		{"JWKS", func(t *testing.T, redirect string) (verifier, identity.Credential) {
-			v, err := identity.NewJWT(identity.JWTConfig{Provider: "Example", JWKSURL: redirect + "/jwks",
+			v, err := identity.NewJWT(identity.JWTSpec{Provider: "Example", JWKSURL: redirect + "/jwks",
 				JWKSVar: "EXAMPLE_JWKS_URL", Algorithms: []string{"RS256"}, Issuers: []string{iss.URL()}}, opts)
 			if err != nil {
 				t.Fatal(err)

@@ -62,7 +62,7 @@ func orDefault(v, def string) string {
 }
 
 // newJWTProvider builds a Provider around one JWT verifier.
-func newJWTProvider(cfg JWTConfig, cookies []string, opts Options) (*Provider, *JWTVerifier, error) {
+func newJWTProvider(cfg JWTSpec, cookies []string, opts Options) (*Provider, *JWTVerifier, error) {
 	v, err := NewJWT(cfg, opts)
 	if err != nil {
 		return nil, nil, err

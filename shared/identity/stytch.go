@@ -51,10 +51,10 @@ func (c StytchConfig) Validate() error {
 	return jc.check()
 }
 
-func (c StytchConfig) resolve() (JWTConfig, string, error) {
+func (c StytchConfig) resolve() (JWTSpec, string, error) {
 	pid := strings.TrimSpace(c.ProjectID)
 	if err := checkID("STYTCH_PROJECT_ID", pid); err != nil {
-		return JWTConfig{}, "", err
+		return JWTSpec{}, "", err
 	}
 	api := strings.TrimSpace(c.APIURL)
 	if api == "" {
@@ -64,14 +64,14 @@ func (c StytchConfig) resolve() (JWTConfig, string, error) {
 		case strings.HasPrefix(pid, "project-live-"):
 			api = "https://api.stytch.com"
 		default:
-			return JWTConfig{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live- (got %q)", pid)
+			return JWTSpec{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live- (got %q)", pid)
 		}
 	}
 	api, err := checkBaseURL("STYTCH_API_URL", api)
 	if err != nil {
-		return JWTConfig{}, "", err
+		return JWTSpec{}, "", err
 	}
-	return JWTConfig{
+	return JWTSpec{
 		Provider:   "Stytch",
 		JWKSURL:    orDefault(c.JWKSURL, api+"/v1/sessions/jwks/"+pid),
 		JWKSVar:    "STYTCH_JWKS_URL",

@@ -31,10 +31,10 @@ func (c WorkOSConfig) Validate() error {
 	return jc.check()
 }
 
-func (c WorkOSConfig) jwt() (JWTConfig, error) {
+func (c WorkOSConfig) jwt() (JWTSpec, error) {
 	id := strings.TrimSpace(c.ClientID)
 	if err := checkID("WORKOS_CLIENT_ID", id); err != nil {
-		return JWTConfig{}, err
+		return JWTSpec{}, err
 	}
 	issuers := []string(c.Issuers)
 	if len(issuers) == 0 {
@@ -45,10 +45,10 @@ func (c WorkOSConfig) jwt() (JWTConfig, error) {
 	}
 	for _, iss := range issuers {
 		if _, err := config.CheckURL("WORKOS_ISSUERS", iss); err != nil {
-			return JWTConfig{}, err
+			return JWTSpec{}, err
 		}
 	}
-	return JWTConfig{
+	return JWTSpec{
 		Provider:   "WorkOS",
 		JWKSURL:    orDefault(c.JWKSURL, "https://api.workos.com/sso/jwks/"+id),
 		JWKSVar:    "WORKOS_JWKS_URL",

@@ -53,13 +53,13 @@ func (c Config) Validate() error {
 		return err
 	}
 	if !strings.HasPrefix(c.ServiceKey, ServiceKeyPrefix) || len(c.ServiceKey) <= len(ServiceKeyPrefix) {
-		return fmt.Errorf("INSFORGE_SERVICE_KEY must be an InsForge API key starting with %q", ServiceKeyPrefix)
+		return config.Invalid("INSFORGE_SERVICE_KEY", "must be an InsForge API key starting with %q", ServiceKeyPrefix)
 	}
 	if c.Timeout <= 0 || c.Timeout > 2*time.Minute {
-		return fmt.Errorf("INSFORGE_TIMEOUT must be between 0 and 2m (got %s)", c.Timeout)
+		return config.Invalid("INSFORGE_TIMEOUT", "must be between 0 and 2m (got %s)", c.Timeout)
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 10 {
-		return fmt.Errorf("INSFORGE_MAX_RETRIES must be between 0 and 10 (got %d)", c.MaxRetries)
+		return config.Invalid("INSFORGE_MAX_RETRIES", "must be between 0 and 10 (got %d)", c.MaxRetries)
 	}
 	return nil
 }
@@ -129,8 +129,8 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// NewFromConfig builds a service-key client from Config.
-func NewFromConfig(cfg Config) (*Client, error) {
+// FromConfig builds a service-key client from Config.
+func FromConfig(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +16,7 @@ import (
 // error path runs exactly as in a real cold start (a separate process that exits).
 func TestMain(m *testing.M) {
 	if os.Getenv("LAUNCH_TEST_CHILD") == "1" {
-		HTTP("test-fn", func(*slog.Logger) (http.Handler, error) {
+		HTTP("test-fn", func(Runtime) (http.Handler, error) {
 			return nil, errors.New("configuration: required key INSFORGE_JWT_SECRET missing value")
 		})
 		return

@@ -22,6 +22,15 @@ type Ledger struct {
 // New returns a ledger over c (a service-key client).
 func New(c *insforge.Client) *Ledger { return &Ledger{c: c, CallTimeout: 5 * time.Second} }
 
+// FromConfig returns the ledger over a service-key client built from ic.
+func FromConfig(ic insforge.Config) (*Ledger, error) {
+	c, err := insforge.FromConfig(ic)
+	if err != nil {
+		return nil, err
+	}
+	return New(c), nil
+}
+
 func (l *Ledger) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, l.CallTimeout)
 }

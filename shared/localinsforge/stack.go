@@ -304,7 +304,7 @@ func (s *Stack) Close() error {
 // UserToken mints a user token for sub with shared/signer, exactly as the token
 // bridges do (role authenticated, aud insforge-api, 1h).
 func (s *Stack) UserToken(sub, email string) (string, error) {
-	sg, err := signer.New(signer.Config{Secret: s.JWTSecret, TTL: time.Hour})
+	sg, err := signer.New(signer.Config{Secret: s.JWTSecret, TTL: time.Hour}, signer.Options{})
 	if err != nil {
 		return "", err
 	}

@@ -27,9 +27,9 @@ func start(t *testing.T, api string) (*localokx.Server, *httptest.Server) {
 
 // client is the production OKX client pointed at the emulator; mod changes its
 // configuration (wrong secret, skewed clock).
-func client(t *testing.T, api, url string, mod func(*facilitator.OKXConfig)) *facilitator.OKX {
+func client(t *testing.T, api, url string, mod func(*facilitator.OKXOptions)) *facilitator.OKX {
 	t.Helper()
-	cfg := facilitator.OKXConfig{
+	cfg := facilitator.OKXOptions{
 		BaseURL: url, APIKey: localokx.Key, SecretKey: localokx.Secret, Passphrase: localokx.Passphrase, API: api,
 		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second, StatusTimeout: 2 * time.Second,
 	}
@@ -76,11 +76,11 @@ func TestCorrectlySignedCallsAreAccepted(t *testing.T) {
 func TestBadCredentialsAreRefusedAndRecorded(t *testing.T) {
 	cases := []struct {
 		name, why string
-		mod       func(*facilitator.OKXConfig)
+		mod       func(*facilitator.OKXOptions)
 	}{
-		{"bad HMAC", "invalid signature", func(c *facilitator.OKXConfig) { c.SecretKey = "not-the-secret" }},
-		{"wrong passphrase", "wrong passphrase", func(c *facilitator.OKXConfig) { c.Passphrase = "not-the-passphrase" }},
-		{"stale timestamp", "timestamp off by", func(c *facilitator.OKXConfig) {
+		{"bad HMAC", "invalid signature", func(c *facilitator.OKXOptions) { c.SecretKey = "not-the-secret" }},
+		{"wrong passphrase", "wrong passphrase", func(c *facilitator.OKXOptions) { c.Passphrase = "not-the-passphrase" }},
+		{"stale timestamp", "timestamp off by", func(c *facilitator.OKXOptions) {
 			c.Now = func() time.Time { return time.Now().Add(-2 * time.Minute) }
 		}},
 	}

@@ -32,7 +32,7 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 }
 
 func TestPerPayerLimitAnswers429BeforeAnyUpstreamCall(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.PayerPerMinute, c.PayerBurst = 2, 2 })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.PayerPerMinute, c.PayerBurst = 2, 2 })
 	for i := range 2 {
 		if w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())); w.Code != 200 {
 			t.Fatalf("payment %d: %d", i, w.Code)
@@ -54,7 +54,7 @@ func TestPerPayerLimitAnswers429BeforeAnyUpstreamCall(t *testing.T) {
 }
 
 func TestPerIPLimitCoversThrowawayPayers(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.IPPerMinute, c.IPBurst = 3, 3 })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.IPPerMinute, c.IPBurst = 3, 3 })
 	codes := []int{}
 	for range 5 {
 		codes = append(codes, hs.pay(x402test.NewPayer(t).Pay(t, hs.offer, x402.StyleV2, time.Now())).Code)
@@ -71,7 +71,7 @@ func TestPerIPLimitCoversThrowawayPayers(t *testing.T) {
 }
 
 func TestAKnownAuthorizationIsNotCountedByTheLimiter(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.PayerPerMinute, c.PayerBurst = 1, 1 })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.PayerPerMinute, c.PayerBurst = 1, 1 })
 	p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
 	hs.pay(p)
 	for range 3 {
@@ -97,7 +97,7 @@ func TestRateLimitedVerifyIsNotRetriedAndReleasesTheClaim(t *testing.T) {
 }
 
 func TestUpstreamBoundRefusesVerifyWhenFull(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.MaxConcurrentUpstream = 1 })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.MaxConcurrentUpstream = 1 })
 	hs.okx.Delay("verify", 300*time.Millisecond)
 	first := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
 	header, value := first.Header(), first.Encode(t)
@@ -129,7 +129,7 @@ func (b *balances) BalanceOf(context.Context, common.Address, common.Address) (*
 
 func TestBalanceBelowThePriceIsRefusedBeforeVerifyAndCached(t *testing.T) {
 	bal := &balances{bal: big.NewInt(999)} // price is 1000
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.Balances = bal })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.Balances = bal })
 	for range 3 {
 		if r := challengeReason(t, hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))); r != paywall.ReasonInsufficient {
 			t.Fatalf("reason %q", r)
@@ -157,7 +157,7 @@ func TestFacilitatorTransactionHashIsValidated(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			emf := &lockedBuffer{}
-			hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.Metrics = metrics.New(emf, "x402-report") })
+			hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.Metrics = metrics.New(emf, "x402-report") })
 			if tc.metric == paywall.MetricTxHashConflict {
 				hs.foreignRow(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()), func(*ledger.Claim) {})
 				hs.okx.SettleTx("0x" + strings.Repeat("ab", 32)) // the foreign row's hash

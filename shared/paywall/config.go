@@ -8,12 +8,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/insforge/edge-functions-go/shared/config"
-	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
-// Env is the x402 configuration, loaded with config.Load.
-type Env struct {
+// Config is the x402 configuration, loaded with config.Load. The facilitator's
+// variables are facilitator.Config, loaded beside it.
+type Config struct {
 	PaymentRecipient  string `envconfig:"PAYMENT_RECIPIENT" required:"true"`
 	Price             string `envconfig:"X402_PRICE" default:"1"`
 	Network           string `envconfig:"X402_NETWORK" default:"eip155:196"`
@@ -27,32 +27,31 @@ type Env struct {
 	MaxConcurrentUpstream int `envconfig:"X402_MAX_CONCURRENT_UPSTREAM" default:"16"`
 	// XLayerRPCURL enables the balanceOf(payer) check before verify.
 	XLayerRPCURL string `envconfig:"XLAYER_RPC_URL"`
-	facilitator.Env
 }
 
-// Limits copies the abuse bounds into cfg.
-func (e Env) Limits(cfg *Config) {
-	cfg.PayerPerMinute, cfg.IPPerMinute, cfg.MaxConcurrentUpstream = e.PayerPerMinute, e.IPPerMinute, e.MaxConcurrentUpstream
+// Limits copies the abuse bounds into o.
+func (e Config) Limits(o *Options) {
+	o.PayerPerMinute, o.IPPerMinute, o.MaxConcurrentUpstream = e.PayerPerMinute, e.IPPerMinute, e.MaxConcurrentUpstream
 }
 
 // Validate checks every variable, naming the one at fault.
-func (e Env) Validate() error {
+func (e Config) Validate() error {
 	if !strings.HasPrefix(e.PaymentRecipient, "0x") || !common.IsHexAddress(e.PaymentRecipient) ||
 		common.HexToAddress(e.PaymentRecipient) == (common.Address{}) {
-		return errors.New("PAYMENT_RECIPIENT must be a non-zero 0x-prefixed EVM address")
+		return &config.VarError{Var: "PAYMENT_RECIPIENT", Err: errors.New("PAYMENT_RECIPIENT must be a non-zero 0x-prefixed EVM address")}
 	}
 	if _, err := x402.ChainID(e.Network); err != nil {
-		return fmt.Errorf("X402_NETWORK: %w", err)
+		return &config.VarError{Var: "X402_NETWORK", Err: fmt.Errorf("X402_NETWORK: %w", err)}
 	}
 	if !strings.HasPrefix(e.Asset, "0x") || !common.IsHexAddress(e.Asset) {
-		return errors.New("X402_ASSET must be a 0x-prefixed token address")
+		return config.Invalid("X402_ASSET", "must be a 0x-prefixed token address")
 	}
 	for _, v := range []struct {
 		name string
 		val  int
 	}{{"X402_PAYER_PER_MINUTE", e.PayerPerMinute}, {"X402_IP_PER_MINUTE", e.IPPerMinute}, {"X402_MAX_CONCURRENT_UPSTREAM", e.MaxConcurrentUpstream}} {
 		if v.val <= 0 {
-			return fmt.Errorf("%s must be a positive integer", v.name)
+			return config.Invalid(v.name, "must be a positive integer")
 		}
 	}
 	if e.XLayerRPCURL != "" {
@@ -67,7 +66,7 @@ func (e Env) Validate() error {
 		}
 		return err
 	}
-	return e.Env.Validate()
+	return nil
 }
 
 // offerVars names the variable behind each x402.ParamError.Param that the
@@ -79,14 +78,10 @@ var offerVars = map[string]string{
 }
 
 // Params returns the offer parameters.
-func (e Env) Params(description string) x402.Params {
+func (e Config) Params(description string) x402.Params {
 	return x402.Params{
 		Network: e.Network, Asset: e.Asset, AssetName: e.AssetName, AssetVersion: e.AssetVersion,
 		PayTo: e.PaymentRecipient, Price: e.Price, MaxTimeoutSeconds: e.MaxTimeoutSeconds,
 		Description: description, MimeType: "application/json",
 	}
 }
-
-// Facilitator builds the OKX client, or the mock when MOCK_OKX_FACILITATOR=true
-// (only where ENVIRONMENT is development or test).
-func (e Env) Facilitator() (facilitator.Facilitator, error) { return e.Env.Build() }

@@ -26,15 +26,16 @@ func setEnv(t *testing.T, kv map[string]string) {
 
 func TestEnvDefaultsAndFacilitator(t *testing.T) {
 	setEnv(t, nil)
-	var e paywall.Env
-	if err := config.Load(&e); err != nil {
+	var e paywall.Config
+	var fc facilitator.Config
+	if err := config.Load(&e, &fc); err != nil {
 		t.Fatal(err)
 	}
 	if e.Price != "1" || e.Network != "eip155:196" || e.AssetName != "Global Dollar" || e.AssetVersion != "1" ||
-		e.MaxTimeoutSeconds != 300 || e.OKXBaseURL != "https://web3.okx.com" || e.OKXAPI != "v2" || e.MockFacilitator {
-		t.Fatalf("defaults: %+v", e)
+		e.MaxTimeoutSeconds != 300 || fc.OKXBaseURL != "https://web3.okx.com" || fc.OKXAPI != "v2" || fc.MockFacilitator {
+		t.Fatalf("defaults: %+v %+v", e, fc)
 	}
-	f, err := e.Facilitator()
+	f, err := facilitator.FromConfig(fc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +65,9 @@ func TestEnvRejectsBadValuesNamingTheVariable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			setEnv(t, tc.env)
-			var e paywall.Env
-			err := config.Load(&e)
+			var e paywall.Config
+			var fc facilitator.Config
+			err := config.Load(&e, &fc)
 			if err == nil || !strings.Contains(err.Error(), tc.name) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.name)
 			}
@@ -75,19 +77,20 @@ func TestEnvRejectsBadValuesNamingTheVariable(t *testing.T) {
 
 func TestEnvMockOutsideProductionNeedsNoOKXKeys(t *testing.T) {
 	setEnv(t, map[string]string{"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "development", "OKX_API_KEY": ""})
-	var e paywall.Env
-	if err := config.Load(&e); err != nil {
+	var e paywall.Config
+	var fc facilitator.Config
+	if err := config.Load(&e, &fc); err != nil {
 		t.Fatal(err)
 	}
-	f, err := e.Facilitator()
+	f, err := facilitator.FromConfig(fc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := f.(facilitator.Mock); !ok {
 		t.Fatalf("facilitator is %T", f)
 	}
-	e.Name = "production"
-	if _, err := e.Facilitator(); !errors.Is(err, facilitator.ErrMockInProduction) {
+	fc.Name = "production"
+	if _, err := facilitator.FromConfig(fc, nil); !errors.Is(err, facilitator.ErrMockInProduction) {
 		t.Fatalf("production mock: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func TestTooLittleTimeLeftIs503BeforeAnyUpstreamCall(t *testing.T) {
 }
 
 func TestTimeSpentBeforeSettlingReleasesTheClaimWithoutSettling(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) {
 		c.SettleTimeout, c.RecordTimeout = 400*time.Millisecond, 100*time.Millisecond
 	})
 	hs.okx.Delay("verify", 600*time.Millisecond) // eats the margin: 1 s - 0.6 s < 0.5 s
@@ -56,7 +56,7 @@ func TestTimeSpentBeforeSettlingReleasesTheClaimWithoutSettling(t *testing.T) {
 }
 
 func TestASettleOutlivingItsDeadlineLeavesARowForTheReconciler(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) {
 		c.SettleTimeout, c.RecordTimeout = 300*time.Millisecond, 300*time.Millisecond
 	})
 	hs.okx.Delay("settle", time.Second) // OKX settles after we stopped waiting

@@ -87,14 +87,14 @@ func opsCases() []opsCase {
 			map[string]float64{paywall.MetricPending: 1}, []string{"settlement pending; row left for the reconciler"}},
 		{"settle outcome unknown", nil, func(s *okxtest.Server) { s.HTTPError("settle", 500) }, 202,
 			map[string]float64{paywall.MetricPending: 1}, []string{"settle outcome unknown; row left pending"}},
-		{"ledger down before settle", []option{func(c *paywall.Config, h *harness) {
+		{"ledger down before settle", []option{func(c *paywall.Options, h *harness) {
 			down, err := insforge.New(insforge.Options{BaseURL: "http://127.0.0.1:1", Token: "ik_down_0123456789", MaxRetries: -1})
 			if err != nil {
 				h.t.Fatal(err)
 			}
 			c.Ledger = ledger.New(down)
 		}}, nil, 503, map[string]float64{paywall.MetricFailed + "/" + paywall.StageLedgerLookup: 1}, []string{"request failed"}},
-		{"ledger update fails after settle", []option{func(c *paywall.Config, h *harness) {
+		{"ledger update fails after settle", []option{func(c *paywall.Options, h *harness) {
 			c.Ledger = &settleFails{Ledger: h.ledger}
 			c.SettleRecordAttempts = 3
 		}}, nil, 202, map[string]float64{paywall.MetricSettled: 1, paywall.MetricLedgerRetries: 2, paywall.MetricLedgerRecordFailed: 1},
@@ -105,7 +105,7 @@ func opsCases() []opsCase {
 // runOps runs one case with metrics and request-scoped DEBUG logs captured.
 func runOps(t *testing.T, c opsCase) (h *harness, header string, logs, emf *lockedBuffer) {
 	logs, emf = &lockedBuffer{}, &lockedBuffer{}
-	opts := append([]option{func(cfg *paywall.Config, _ *harness) { cfg.Metrics = metrics.New(emf, "x402-report") }}, c.opts...)
+	opts := append([]option{func(cfg *paywall.Options, _ *harness) { cfg.Metrics = metrics.New(emf, "x402-report") }}, c.opts...)
 	h = newHarness(t, facilitator.APIV2, opts...)
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.h = httpapi.Chain(h.h, httpapi.RequestID(logger))

@@ -60,8 +60,8 @@ type BalanceReader interface {
 	BalanceOf(ctx context.Context, token, holder common.Address) (*big.Int, error)
 }
 
-// Config wires a paywall.
-type Config struct {
+// Options wire a paywall: its collaborators and tuning (zero fields take the defaults).
+type Options struct {
 	Offer       *x402.Offer
 	Facilitator facilitator.Facilitator
 	Ledger      Ledger
@@ -176,7 +176,7 @@ func (p *Paywall) count(name string, value float64, stage string) {
 
 // Paywall is the middleware.
 type Paywall struct {
-	cfg      Config
+	cfg      Options
 	verifier *x402.Verifier
 	payers   *limiter
 	ips      *limiter
@@ -186,7 +186,7 @@ type Paywall struct {
 }
 
 // New validates cfg.
-func New(cfg Config) (*Paywall, error) {
+func New(cfg Options) (*Paywall, error) {
 	if cfg.Offer == nil || cfg.Facilitator == nil || cfg.Ledger == nil {
 		return nil, errors.New("paywall: Offer, Facilitator and Ledger are required")
 	}

@@ -40,19 +40,19 @@ type harness struct {
 	fail atomic.Int32
 }
 
-type option func(*paywall.Config, *harness)
+type option func(*paywall.Options, *harness)
 
 func newHarness(t *testing.T, api string, opts ...option) *harness {
 	hs := &harness{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, api), offer: x402test.Offer(t), payer: x402test.NewPayer(t)}
 	hs.ledger = ledger.New(hs.stack.ServiceClient())
-	fac, err := facilitator.NewOKX(facilitator.OKXConfig{
+	fac, err := facilitator.NewOKX(facilitator.OKXOptions{
 		BaseURL: hs.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase, API: api,
 		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := paywall.Config{
+	cfg := paywall.Options{
 		Offer: hs.offer, Facilitator: fac, Ledger: hs.ledger, Endpoint: "/x402/report", Summary: "test report",
 		SettleRecordBackoff: time.Millisecond,
 	}
@@ -333,7 +333,7 @@ func TestASettledPaymentIsDeliveredOnceAndItsReplayGetsTheReceipt(t *testing.T) 
 }
 
 func TestFiftyConcurrentSubmissionsOfOnePayloadSettleAndDeliverOnce(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) {
 		c.PayerPerMinute, c.IPPerMinute, c.MaxConcurrentUpstream = 1000, 1000, 100
 	})
 	hs.okx.Delay("settle", 100*time.Millisecond) // keep the winner in flight while the others arrive
@@ -451,7 +451,7 @@ func TestLedgerDownBeforeSettleIs503AndNothingSettles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) { c.Ledger = ledger.New(down) })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.Ledger = ledger.New(down) })
 	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
 	var body map[string]string
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
@@ -477,7 +477,7 @@ func (s *settleFails) SettleDelivered(context.Context, string, string, bool, tim
 
 func TestLedgerDownAfterSettleAnswers202AndLeavesAResolvableRow(t *testing.T) {
 	var sf *settleFails
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, h *harness) {
 		sf = &settleFails{Ledger: h.ledger}
 		c.Ledger = sf
 		c.SettleRecordAttempts = 3
@@ -499,7 +499,7 @@ func TestLedgerDownAfterSettleAnswers202AndLeavesAResolvableRow(t *testing.T) {
 }
 
 func TestMockModeMarksRowsAndStillRunsLocalChecks(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) {
 		c.Facilitator = facilitator.Mock{}
 		c.Mock = true
 	})

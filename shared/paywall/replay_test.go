@@ -305,7 +305,7 @@ func (r releasedRace) Claim(ctx context.Context, c ledger.Claim) (*ledger.Paymen
 }
 
 func TestAClaimLostToAConcurrentReleaseAsksForARetryWithoutSettling(t *testing.T) {
-	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, h *harness) { c.Ledger = releasedRace{h.ledger} })
+	hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, h *harness) { c.Ledger = releasedRace{h.ledger} })
 	w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || errorCode(t, w) != "payment_in_flight" {
 		t.Fatalf("status %d body %s", w.Code, w.Body)

@@ -43,12 +43,12 @@ func BenchmarkPaidRequestRoundTrips(b *testing.B) {
 	okx := okxtest.New(b, facilitator.APIV2)
 	okx.Delay("verify", roundTripLatency)
 	okx.Delay("settle", roundTripLatency)
-	fac, err := facilitator.NewOKX(facilitator.OKXConfig{BaseURL: okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
+	fac, err := facilitator.NewOKX(facilitator.OKXOptions{BaseURL: okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
 	if err != nil {
 		b.Fatal(err)
 	}
 	offer := x402test.Offer(b)
-	pw, err := paywall.New(paywall.Config{Offer: offer, Facilitator: fac, Ledger: ledger.New(client), Endpoint: "/x402/report", Summary: "bench"})
+	pw, err := paywall.New(paywall.Options{Offer: offer, Facilitator: fac, Ledger: ledger.New(client), Endpoint: "/x402/report", Summary: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 // before any facilitator call. Unshared, each route would have its own budget.
 func TestSharedBoundsCountAPayerOnceAcrossPaywalls(t *testing.T) {
 	for _, shared := range []bool{true, false} {
-		var cfg paywall.Config
-		hs := newHarness(t, facilitator.APIV2, func(c *paywall.Config, _ *harness) {
+		var cfg paywall.Options
+		hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) {
 			c.PayerPerMinute, c.PayerBurst = 1, 1
 			cfg = *c
 		})

@@ -29,7 +29,7 @@ func TestDiagnoseExplainsInsForgeVerdicts(t *testing.T) {
 		}
 		return c
 	}
-	s, err := New(Config{Secret: docSecret, TTL: time.Hour}, WithClock(func() time.Time { return now }))
+	s, err := New(Config{Secret: docSecret, TTL: time.Hour}, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestDiagnoseExplainsInsForgeVerdicts(t *testing.T) {
 // signer.
 func TestDiagnoseAgreesWithVerify(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	at := func(t time.Time) Option { return WithClock(func() time.Time { return t }) }
+	at := func(t time.Time) Options { return Options{Now: func() time.Time { return t }} }
 	verifier, err := New(Config{Secret: docSecret, TTL: time.Hour}, at(now))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestDiagnoseAgreesWithVerify(t *testing.T) {
 // numeric string, which golang-jwt's NumericDate decodes and InsForge refuses.
 func TestDiagnoseRejectsOnlyWhatVerifyRejects(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	clock := WithClock(func() time.Time { return now })
+	clock := Options{Now: func() time.Time { return now }}
 	hs := func(key string, mod func(jwt.MapClaims)) string {
 		c := jwt.MapClaims{"sub": "user_2abc", "role": Role, "aud": Audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		if mod != nil {

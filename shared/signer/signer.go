@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/insforge/edge-functions-go/shared/config"
 )
 
 const (
@@ -37,10 +38,10 @@ type Config struct {
 // Validate checks the secret length and the TTL bounds.
 func (c Config) Validate() error {
 	if len(c.Secret) < MinSecretBytes {
-		return fmt.Errorf("INSFORGE_JWT_SECRET must be at least %d bytes (got %d)", MinSecretBytes, len(c.Secret))
+		return config.Invalid("INSFORGE_JWT_SECRET", "must be at least %d bytes (got %d)", MinSecretBytes, len(c.Secret))
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return fmt.Errorf("TOKEN_TTL must be between %s and %s (got %s)", MinTTL, MaxTTL, c.TTL)
+		return config.Invalid("TOKEN_TTL", "must be between %s and %s (got %s)", MinTTL, MaxTTL, c.TTL)
 	}
 	return nil
 }
@@ -69,21 +70,21 @@ type Signer struct {
 	parser *jwt.Parser
 }
 
-// Option customises a Signer.
-type Option func(*Signer)
-
-// WithClock sets the clock (tests).
-func WithClock(now func() time.Time) Option { return func(s *Signer) { s.now = now } }
+// Options tune a Signer; the zero value takes the defaults.
+type Options struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
 
 // New returns a Signer. It rejects secrets shorter than MinSecretBytes and TTLs
 // outside [MinTTL, MaxTTL].
-func New(cfg Config, opts ...Option) (*Signer, error) {
+func New(cfg Config, o Options) (*Signer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	s := &Signer{secret: []byte(cfg.Secret), ttl: cfg.TTL, now: time.Now}
-	for _, o := range opts {
-		o(s)
+	if o.Now != nil {
+		s.now = o.Now
 	}
 	s.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),

@@ -15,7 +15,7 @@ const secret = "0123456789abcdef0123456789abcdef-test-secret"
 
 func newSigner(t *testing.T, now time.Time) *Signer {
 	t.Helper()
-	s, err := New(Config{Secret: secret, TTL: time.Hour}, WithClock(func() time.Time { return now }))
+	s, err := New(Config{Secret: secret, TTL: time.Hour}, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,13 +36,13 @@ func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := New(c.cfg)
+			_, err := New(c.cfg, Options{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want mention of %s", err, c.want)
 			}
 		})
 	}
-	if _, err := New(Config{Secret: strings.Repeat("x", 32), TTL: 24 * time.Hour}); err != nil {
+	if _, err := New(Config{Secret: strings.Repeat("x", 32), TTL: 24 * time.Hour}, Options{}); err != nil {
 		t.Fatalf("32-byte secret and 24h TTL must be accepted: %v", err)
 	}
 }

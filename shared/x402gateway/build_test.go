@@ -11,6 +11,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
@@ -32,7 +33,7 @@ func TestBuiltGatewayPaysAndReportsRevenuePerRoute(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	h, err := x402gateway.Build(quiet)
+	h, err := x402gateway.Build(launch.Runtime{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestBuiltGatewayPaysAndReportsRevenuePerRoute(t *testing.T) {
 		t.Fatalf("upstream calls %+v", calls)
 	}
 
-	ph, err := x402payments.Build(quiet)
+	ph, err := x402payments.Build(launch.Runtime{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

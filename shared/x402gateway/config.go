@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
@@ -46,9 +47,10 @@ const (
 // x402 settings (recipient, network, asset, facilitator) are the paywall's;
 // the price and description come from each route.
 type Config struct {
-	paywall.Env
-	insforge.Config
-	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	Paywall        paywall.Config     `ignored:"true"`
+	Facilitator    facilitator.Config `ignored:"true"`
+	InsForge       insforge.Config    `ignored:"true"`
+	AllowedOrigins config.CSV         `envconfig:"ALLOWED_ORIGINS" default:"*"`
 
 	// UpstreamURL is the API the gateway sells: https, or http to loopback.
 	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL"`
@@ -71,30 +73,27 @@ type Config struct {
 	MaxResponseBytes int64 `envconfig:"X402_GATEWAY_MAX_RESPONSE_BYTES" default:"1048576"`
 }
 
-// ConfigError is a bad value of one of the gateway's variables. Var names it;
-// the message never quotes a secret.
-type ConfigError struct {
-	Var string
-	msg string
-	err error
-}
-
-func (e *ConfigError) Error() string { return e.msg }
-func (e *ConfigError) Unwrap() error { return e.err }
+// ConfigError is a configuration error naming its variable (Var); the message
+// never quotes a secret. It is the project's config.VarError.
+type ConfigError = config.VarError
 
 // configErr builds a ConfigError whose message starts with the variable.
 func configErr(v string, cause error, format string, args ...any) *ConfigError {
 	msg := v + " " + fmt.Sprintf(format, args...)
 	if cause != nil {
-		msg += ": " + cause.Error()
+		return &ConfigError{Var: v, Err: fmt.Errorf("%s: %w", msg, cause)}
 	}
-	return &ConfigError{Var: v, msg: msg, err: cause}
+	return &ConfigError{Var: v, Err: errors.New(msg)}
 }
+
+// Specs lists what config.Load fills: c and its library configurations (they
+// validate themselves; the errors are joined).
+func (c *Config) Specs() []any { return []any{c, &c.Paywall, &c.Facilitator, &c.InsForge} }
 
 // Validate checks every variable, naming the one at fault and never quoting a
 // secret.
 func (c Config) Validate() error {
-	errs := []error{c.Env.Validate(), c.Config.Validate()}
+	var errs []error
 	// Required values are checked here rather than by envconfig, so that a
 	// missing one is a *ConfigError like any other bad value.
 	missing := false
@@ -160,7 +159,7 @@ func (c Config) checkAuthHeader() error {
 func upstreamBase(raw string) (*url.URL, error) {
 	u, err := config.CheckURL(VarUpstreamURL, raw)
 	if err != nil {
-		return nil, &ConfigError{Var: VarUpstreamURL, msg: err.Error(), err: err}
+		return nil, &ConfigError{Var: VarUpstreamURL, Err: err}
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, configErr(VarUpstreamURL, nil, "must be a base URL without credentials, query or fragment")

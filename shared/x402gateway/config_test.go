@@ -37,7 +37,7 @@ func validEnv(t *testing.T) {
 func TestConfigLoadsDefaultsAndNormalisesRoutes(t *testing.T) {
 	validEnv(t)
 	var c Config
-	if err := config.Load(&c); err != nil {
+	if err := config.Load(c.Specs()...); err != nil {
 		t.Fatal(err)
 	}
 	if c.UpstreamAuthHeader != "Authorization" || c.UpstreamTimeout.String() != "10s" || c.MaxResponseBytes != 1<<20 {
@@ -105,7 +105,7 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var c Config
-			err := config.Load(&c)
+			err := config.Load(c.Specs()...)
 			if err == nil || !names(err, tc.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.want)
 			}

@@ -183,7 +183,7 @@ func TestConcurrentCopiesCallTheUpstreamOnce(t *testing.T) {
 // The abuse bounds are the function's, not each route's: a payer over its
 // per-minute budget is refused on every route, before any facilitator call.
 func TestAbuseBoundsAreSharedAcrossRoutes(t *testing.T) {
-	hs := newHarness(t, func(c *x402gateway.Config) { c.PayerPerMinute = 2 })
+	hs := newHarness(t, func(c *x402gateway.Config) { c.Paywall.PayerPerMinute = 2 })
 	items := hs.offer("2", "Read an item", "application/json")
 	for i, step := range []struct {
 		target string

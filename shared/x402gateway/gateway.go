@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
-	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
@@ -35,32 +34,29 @@ import (
 )
 
 // Build wires the function from the environment.
-func Build(log *slog.Logger) (http.Handler, error) {
+func Build(rt launch.Runtime) (http.Handler, error) {
 	var c Config
-	if err := config.Load(&c); err != nil {
+	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	ic, err := insforge.NewFromConfig(c.Config)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
-	fac, err := c.Facilitator()
+	fac, err := facilitator.FromConfig(c.Facilitator, rt.Log())
 	if err != nil {
 		return nil, err
-	}
-	if c.MockFacilitator {
-		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
 	}
 	var bal paywall.BalanceReader
-	if c.XLayerRPCURL != "" {
+	if c.Paywall.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
-		ec, err := onchain.Dial(c.XLayerRPCURL)
+		ec, err := onchain.Dial(c.Paywall.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}
 		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
 	}
-	return New(c, Deps{Facilitator: fac, Ledger: ledger.New(ic), Balances: bal, Log: log})
+	return New(c, Deps{Facilitator: fac, Ledger: l, Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
 // recordTimeout is the paywall's bound on recording a settlement; the rest of
@@ -72,19 +68,16 @@ type Deps struct {
 	Facilitator facilitator.Facilitator
 	Ledger      paywall.Ledger
 	Balances    paywall.BalanceReader // XLAYER_RPC_URL; nil: no balance check
-	Log         *slog.Logger
-	Now         func() time.Time // nil: time.Now
-	Metrics     io.Writer        // CloudWatch EMF lines; nil: stdout
+	Logger      *slog.Logger
+	Now         func() time.Time  // nil: time.Now
+	Metrics     *metrics.Recorder // CloudWatch EMF; nil records nothing
 }
 
 // New builds the handler. c must have passed Validate (config.Load runs it).
 func New(c Config, d Deps) (http.Handler, error) {
-	now, fac, l, log := d.Now, d.Facilitator, d.Ledger, d.Log
+	now, fac, l, log := d.Now, d.Facilitator, d.Ledger, d.Logger
 	if now == nil {
 		now = time.Now
-	}
-	if d.Metrics == nil {
-		d.Metrics = os.Stdout
 	}
 	if log == nil {
 		log = slog.Default()
@@ -98,25 +91,25 @@ func New(c Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	client := newUpstreamClient(c.UpstreamTimeout)
-	rec := metrics.New(d.Metrics, "x402-gateway")
+	rec := d.Metrics
 	g := &dispatcher{mux: http.NewServeMux()}
 	methods := map[string]bool{http.MethodOptions: true}
 	var first *paywall.Paywall
 	for _, rt := range routes {
-		p := c.Params(rt.Description)
+		p := c.Paywall.Params(rt.Description)
 		p.Price, p.MimeType = rt.Price, rt.MimeType
 		offer, err := x402.NewOffer(p)
 		if err != nil {
 			return nil, configErr(VarRoutes, err, "route %s", rt.Key())
 		}
-		pc := paywall.Config{
+		pc := paywall.Options{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
-			Mock: c.MockFacilitator, Now: now, Metrics: rec, Balances: d.Balances,
+			Mock: c.Facilitator.MockFacilitator, Now: now, Metrics: rec, Balances: d.Balances,
 			// The settle reserve is what the paywall needs after the upstream call.
 			SettleTimeout: c.SettleReserve - recordTimeout, RecordTimeout: recordTimeout,
 			MaxResponseBytes: int(c.MaxResponseBytes),
 		}
-		c.Limits(&pc)
+		c.Paywall.Limits(&pc)
 		pw, err := paywall.New(pc)
 		if err != nil {
 			return nil, err
@@ -145,7 +138,8 @@ func New(c Config, d Deps) (http.Handler, error) {
 	return httpapi.Chain(g,
 		httpapi.Recover(),
 		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow}.Middleware(),
+		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
+			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
 	), nil
 }

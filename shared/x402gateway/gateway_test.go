@@ -130,13 +130,13 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 		UpstreamTimeout: 2 * time.Second, SettleReserve: 5 * time.Second, MaxResponseBytes: testMaxBytes,
 		AllowedOrigins: []string{"https://app.example.com"},
 	}
-	hs.cfg.PaymentRecipient, hs.cfg.Network, hs.cfg.Asset = x402test.PayTo, x402test.Network, x402test.Asset
-	hs.cfg.AssetName, hs.cfg.AssetVersion, hs.cfg.MaxTimeoutSeconds = x402test.TokenName, x402test.TokenVer, 300
-	hs.cfg.Price, hs.cfg.OKXAPI = "1", facilitator.APIV2
+	hs.cfg.Paywall.PaymentRecipient, hs.cfg.Paywall.Network, hs.cfg.Paywall.Asset = x402test.PayTo, x402test.Network, x402test.Asset
+	hs.cfg.Paywall.AssetName, hs.cfg.Paywall.AssetVersion, hs.cfg.Paywall.MaxTimeoutSeconds = x402test.TokenName, x402test.TokenVer, 300
+	hs.cfg.Paywall.Price, hs.cfg.Facilitator.OKXAPI = "1", facilitator.APIV2
 	for _, m := range mutate {
 		m(&hs.cfg)
 	}
-	fac, err := facilitator.NewOKX(facilitator.OKXConfig{
+	fac, err := facilitator.NewOKX(facilitator.OKXOptions{
 		BaseURL: hs.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase,
 		API: facilitator.APIV2, VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second,
 	})
@@ -144,7 +144,7 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 		t.Fatal(err)
 	}
 	hs.h, err = x402gateway.New(hs.cfg, x402gateway.Deps{Facilitator: fac, Ledger: hs.ledger,
-		Log: slog.New(slog.NewJSONHandler(hs.logs, nil)), Metrics: io.Discard})
+		Logger: slog.New(slog.NewJSONHandler(hs.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 // offer is what the gateway offers for a route: the shared x402 settings with
 // the route's price, description and MIME type.
 func (hs *harness) offer(price, description, mime string) *x402.Offer {
-	p := hs.cfg.Params(description)
+	p := hs.cfg.Paywall.Params(description)
 	p.Price, p.MimeType = price, mime
 	o, err := x402.NewOffer(p)
 	if err != nil {

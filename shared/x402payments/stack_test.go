@@ -47,7 +47,7 @@ func TestPaymentsHavePerEndpointTotalsAndNoErrorText(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	x402payments.New(l, []string{"*"}, quiet()).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
+	x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: l, Logger: quiet()}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
 	if w.Code != 200 || strings.Contains(w.Body.String(), "private") || strings.Contains(w.Body.String(), `"error"`) {
 		t.Fatalf("status %d body %s", w.Code, w.Body)
 	}
@@ -104,7 +104,7 @@ func BenchmarkPaymentsAt100kRows(b *testing.B) {
 		src  x402payments.Source
 	}{{"totals table", l}, {"full scan (previous)", scanStats{l, s}}} {
 		b.Run(c.name, func(b *testing.B) {
-			h := x402payments.New(c.src, []string{"*"}, quiet())
+			h := x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: c.src, Logger: quiet()})
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))

@@ -13,6 +13,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/x402payments/dashboard"
 )
@@ -20,10 +21,21 @@ import (
 // Latest is how many rows are returned.
 const Latest = 50
 
-// Env is the function's configuration.
-type Env struct {
-	insforge.Config
-	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+// Config is the function's configuration: its own variables and the libraries'
+// configurations, each loaded as its own spec (see Specs).
+type Config struct {
+	AllowedOrigins config.CSV       `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	InsForge       insforge.Config  `ignored:"true"`
+	Dashboard      dashboard.Config `ignored:"true"`
+}
+
+// Specs lists what config.Load fills: c and its library configurations.
+func (c *Config) Specs() []any { return []any{c, &c.InsForge, &c.Dashboard} }
+
+// Deps are the collaborators Build makes from Config (tests inject them).
+type Deps struct {
+	Source Source
+	Logger *slog.Logger
 }
 
 // Source is what the endpoint reads.
@@ -33,24 +45,20 @@ type Source interface {
 }
 
 // Build wires the function from the environment.
-func Build(log *slog.Logger) (http.Handler, error) {
-	var e Env
-	if err := config.Load(&e); err != nil {
+func Build(rt launch.Runtime) (http.Handler, error) {
+	var c Config
+	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	c, err := insforge.NewFromConfig(e.Config)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
-	var dc dashboard.Config
-	if err := config.Load(&dc); err != nil {
-		return nil, err
-	}
-	page, err := dashboard.Handler(dc)
+	page, err := dashboard.Handler(c.Dashboard)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return WithDashboard(New(ledger.New(c), e.AllowedOrigins, log), page, log), nil
+	return WithDashboard(New(c, Deps{Source: l, Logger: rt.Log()}), page, rt.Log()), nil
 }
 
 // WithDashboard routes GET/HEAD under dashboard.Path to page and the rest to api.
@@ -70,12 +78,26 @@ func WithDashboard(api, page http.Handler, log *slog.Logger) http.Handler {
 	})
 }
 
+// corsAllowHeaders and corsExposeHeaders are paywall.CORSAllowHeaders and
+// paywall.CORSExposeHeaders (a test keeps them equal): this GET endpoint has
+// always answered the paid endpoints' lists, and importing the paywall would
+// link go-ethereum into a function that does not need it.
+var (
+	corsAllowHeaders  = []string{"Authorization", "Content-Type", "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Request-Id", "Access-Control-Expose-Headers"}
+	corsExposeHeaders = []string{"PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "X-Request-Id", "Retry-After"}
+)
+
 // New builds the handler chain.
-func New(src Source, origins []string, log *slog.Logger) http.Handler {
-	return httpapi.Chain(Handler(src),
+func New(c Config, d Deps) http.Handler {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return httpapi.Chain(Handler(d.Source),
 		httpapi.Recover(),
 		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: origins, AllowMethods: []string{http.MethodGet, http.MethodOptions}}.Middleware(),
+		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodGet, http.MethodOptions},
+			AllowHeaders: corsAllowHeaders, ExposeHeaders: corsExposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
 		httpapi.Methods(http.MethodGet, http.MethodHead),
 	)

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
 )
 
@@ -21,7 +23,7 @@ func (down) Stats(context.Context) (ledger.Stats, error) {
 }
 
 func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
-	h := x402payments.New(down{}, []string{"*"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: down{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
 	var body map[string]string
@@ -55,5 +57,14 @@ func TestDashboardRoutesGoToThePageAndTheRestToTheAPI(t *testing.T) {
 		if c.by == "" && w.Code != http.StatusMethodNotAllowed {
 			t.Errorf("%s %s: %d, want 405", c.method, c.path, w.Code)
 		}
+	}
+}
+
+// The payments endpoint answers CORS with the paid endpoints' header lists (it
+// keeps its own copy so as not to link the paywall).
+func TestCORSListsAreThePaywalls(t *testing.T) {
+	allow, expose := x402payments.CORSHeaders()
+	if !slices.Equal(allow, paywall.CORSAllowHeaders) || !slices.Equal(expose, paywall.CORSExposeHeaders) {
+		t.Fatalf("allow %q expose %q, want %q %q", allow, expose, paywall.CORSAllowHeaders, paywall.CORSExposeHeaders)
 	}
 }

@@ -75,27 +75,50 @@ type Chain interface {
 	AuthorizationEvidence(ctx context.Context, p onchain.Payment, lookback uint64) (string, common.Hash, error)
 }
 
-// Reconciler resolves pending rows older than After and confirms settled rows
+// Reconciler resolves pending rows older than Config.After and confirms settled rows
 // last changed more than After ago.
 type Reconciler struct {
+	store    Store
+	fac      StatusSource // nil: transaction hashes are not looked up
+	chain    Chain        // nil: no on-chain checks (XLAYER_RPC_URL unset)
+	after    time.Duration
+	lookback uint64
+	now      func() time.Time
+	log      *slog.Logger
+	metrics  *metrics.Recorder
+	// expiryGrace is how long after validBefore an unused authorization is
+	// declared failed (2 min: covers clock skew and block inclusion).
+	expiryGrace time.Duration
+	// lostAfter is how long a settled row's transaction may stay unknown to the
+	// node before the row needs review (1 h).
+	lostAfter time.Duration
+	limit     int // rows per run and kind
+}
+
+// Deps are the reconciler's collaborators (Build makes them from Config; tests
+// inject them).
+type Deps struct {
 	Store       Store
 	Facilitator StatusSource
 	Chain       Chain // optional (XLAYER_RPC_URL)
-	// After is how old a pending row must be before it is examined; it must
-	// exceed the paywall's settle timeout so in-flight payments are left alone.
-	After time.Duration
-	// ExpiryGrace is how long after validBefore an unused authorization is
-	// declared failed (default 2 min: covers clock skew and block inclusion).
-	ExpiryGrace time.Duration
-	// LostAfter is how long a settled row's transaction may stay unknown to the
-	// node before the row needs review (default 1 h).
-	LostAfter time.Duration
-	// LogsLookback is how many blocks eth_getLogs searches (default 10,000).
-	LogsLookback uint64
-	Limit        int // rows per run and kind (default 100)
-	Now          func() time.Time
-	Log          *slog.Logger
-	Metrics      *metrics.Recorder
+	Logger      *slog.Logger
+	Metrics     *metrics.Recorder // nil records nothing
+	Now         func() time.Time  // nil: time.Now
+}
+
+// New returns a reconciler of rows older than c.After (it must exceed the
+// paywall's settle timeout so in-flight payments are left alone), searching
+// c.LogsLookback blocks (0: 10,000) for an authorization.
+func New(c Config, d Deps) *Reconciler {
+	r := &Reconciler{store: d.Store, fac: d.Facilitator, chain: d.Chain, after: c.After, lookback: c.LogsLookback,
+		now: d.Now, log: d.Logger, metrics: d.Metrics, expiryGrace: 2 * time.Minute, lostAfter: time.Hour, limit: 100}
+	if r.lookback == 0 {
+		r.lookback = 10000
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r
 }
 
 // Report counts what one run did.
@@ -124,27 +147,12 @@ type verdict struct {
 // Run examines one batch of pending rows and one of unconfirmed settled rows.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
-	if r.Limit <= 0 {
-		r.Limit = 100
-	}
-	if r.ExpiryGrace <= 0 {
-		r.ExpiryGrace = 2 * time.Minute
-	}
-	if r.LostAfter <= 0 {
-		r.LostAfter = time.Hour
-	}
-	if r.LogsLookback == 0 {
-		r.LogsLookback = 10000
-	}
-	if r.Log == nil {
-		r.Log = slog.Default()
+	if r.now != nil {
+		now = r.now()
 	}
 	var rep Report
 	var errs []error
-	rows, err := r.Store.Pending(ctx, now.Add(-r.After), r.Limit)
+	rows, err := r.store.Pending(ctx, now.Add(-r.after), r.limit)
 	if err != nil {
 		return Report{}, err
 	}
@@ -157,8 +165,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		}
 		errs = append(errs, r.apply(ctx, p, v, false, now, &rep)...)
 	}
-	if r.Chain != nil {
-		settled, err := r.Store.Unconfirmed(ctx, now.Add(-r.After), r.Limit)
+	if r.chain != nil {
+		settled, err := r.store.Unconfirmed(ctx, now.Add(-r.after), r.limit)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -180,26 +188,26 @@ func (r *Reconciler) apply(ctx context.Context, p *ledger.Payment, v verdict, se
 	if v.status == "" {
 		rep.unresolved(p, settledRow, now)
 		r.count(MetricUnresolved)
-		r.Log.Warn("payment still unresolved", slog.String("payment_id", p.ID), slog.String("status", p.Status), slog.String("why", v.reason))
+		r.log.Warn("payment still unresolved", slog.String("payment_id", p.ID), slog.String("status", p.Status), slog.String("why", v.reason))
 		return nil
 	}
 	var err error
 	switch {
 	case settledRow && v.status == ledger.StatusSettled:
-		err = r.Store.Confirm(ctx, p.ID, now)
+		err = r.store.Confirm(ctx, p.ID, now)
 	case settledRow:
-		err = r.Store.Demote(ctx, p.ID, v.status, v.reason)
+		err = r.store.Demote(ctx, p.ID, v.status, v.reason)
 	case v.status == ledger.StatusSettled:
-		err = r.Store.Settle(ctx, p.ID, v.tx, p.Mock)
+		err = r.store.Settle(ctx, p.ID, v.tx, p.Mock)
 		if errors.Is(err, ledger.ErrTxHashConflict) {
 			// One transaction cannot pay for two authorizations.
 			v = verdict{status: ledger.StatusNeedsReview, reason: "transaction " + v.tx + " is recorded for another payment"}
-			err = r.Store.Mark(ctx, p.ID, v.status, v.reason)
+			err = r.store.Mark(ctx, p.ID, v.status, v.reason)
 		}
 	case v.status == ledger.StatusFailed:
-		err = r.Store.Fail(ctx, p.ID, v.reason)
+		err = r.store.Fail(ctx, p.ID, v.reason)
 	default:
-		err = r.Store.Mark(ctx, p.ID, v.status, v.reason)
+		err = r.store.Mark(ctx, p.ID, v.status, v.reason)
 	}
 	switch {
 	case errors.Is(err, ledger.ErrNotPending):
@@ -231,14 +239,14 @@ func (r *Reconciler) apply(ctx context.Context, p *ledger.Payment, v verdict, se
 	if v.status != ledger.StatusSettled && v.status != ledger.StatusFailed {
 		level = slog.LevelWarn
 	}
-	r.Log.Log(ctx, level, "payment reconciled", slog.String("payment_id", p.ID), slog.String("from", p.Status),
+	r.log.Log(ctx, level, "payment reconciled", slog.String("payment_id", p.ID), slog.String("from", p.Status),
 		slog.String("status", v.status), slog.String("tx", v.tx), slog.String("why", v.reason))
 	return nil
 }
 
 func (r *Reconciler) count(name string) {
-	if r.Metrics != nil {
-		r.Metrics.Add(name, 1, "Count", nil)
+	if r.metrics != nil {
+		r.metrics.Add(name, 1, "Count", nil)
 	}
 }
 
@@ -253,20 +261,20 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 	tx := p.Tx()
 	if p.Mock {
 		// No money ever moves in mock mode; the chain is never consulted.
-		if tx != "" && r.Facilitator != nil {
-			if st, err := r.Facilitator.Status(ctx, tx); err == nil && st.Settled() && st.Mock {
+		if tx != "" && r.fac != nil {
+			if st, err := r.fac.Status(ctx, tx); err == nil && st.Settled() && st.Mock {
 				return verdict{status: ledger.StatusSettled, tx: tx}, nil
 			}
 		}
 		return verdict{status: ledger.StatusFailed, reason: "mock payment was never confirmed"}, nil
 	}
-	if r.Chain == nil {
+	if r.chain == nil {
 		return r.byFacilitator(ctx, tx)
 	}
 	pay := payment(p)
 	// 1. The row's own transaction.
 	if tx != "" {
-		ev, err := r.Chain.TxEvidence(ctx, common.HexToHash(tx), pay)
+		ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
 		switch {
 		case err != nil:
 			return verdict{reason: "chain unreachable"}, err
@@ -279,7 +287,7 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 		// quirk): the authorization may have been executed by another transaction.
 	}
 	// 2. The token's logs for this authorization.
-	ev, found, err := r.Chain.AuthorizationEvidence(ctx, pay, r.LogsLookback)
+	ev, found, err := r.chain.AuthorizationEvidence(ctx, pay, r.lookback)
 	if err != nil {
 		return verdict{reason: "chain unreachable"}, err
 	}
@@ -290,14 +298,14 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 		return verdict{status: ledger.StatusCancelled, reason: "authorization cancelled on-chain (" + strings.ToLower(found.Hex()) + ")"}, nil
 	}
 	// 3. The used bit, which alone proves nothing.
-	used, err := r.Chain.AuthorizationState(ctx, pay.Token, pay.From, pay.Nonce)
+	used, err := r.chain.AuthorizationState(ctx, pay.Token, pay.From, pay.Nonce)
 	if err != nil {
 		return verdict{reason: "chain unreachable"}, err
 	}
 	switch {
 	case used:
 		return verdict{status: ledger.StatusNeedsReview, reason: "authorization used on-chain without a transfer log in the searched blocks"}, nil
-	case now.After(time.Unix(p.ValidBefore, 0).Add(r.ExpiryGrace)):
+	case now.After(time.Unix(p.ValidBefore, 0).Add(r.expiryGrace)):
 		// Past validBefore an unused authorization can never be executed.
 		return verdict{status: ledger.StatusFailed, reason: "authorization expired unused"}, nil
 	}
@@ -306,10 +314,10 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 
 // byFacilitator decides from the facilitator's settle status (no RPC configured).
 func (r *Reconciler) byFacilitator(ctx context.Context, tx string) (verdict, error) {
-	if tx == "" || r.Facilitator == nil {
+	if tx == "" || r.fac == nil {
 		return verdict{reason: "needs XLAYER_RPC_URL or a facilitator status to decide"}, nil
 	}
-	st, err := r.Facilitator.Status(ctx, tx)
+	st, err := r.fac.Status(ctx, tx)
 	switch {
 	case errors.Is(err, facilitator.ErrStatusUnsupported):
 		return verdict{reason: "needs XLAYER_RPC_URL: the facilitator has no status API"}, nil
@@ -329,7 +337,7 @@ func (r *Reconciler) decideSettled(ctx context.Context, p *ledger.Payment, now t
 	if tx == "" {
 		return verdict{status: ledger.StatusNeedsReview, reason: "settled without a transaction hash"}, nil
 	}
-	ev, err := r.Chain.TxEvidence(ctx, common.HexToHash(tx), payment(p))
+	ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), payment(p))
 	switch {
 	case err != nil:
 		return verdict{reason: "chain unreachable"}, err
@@ -339,7 +347,7 @@ func (r *Reconciler) decideSettled(ctx context.Context, p *ledger.Payment, now t
 		return verdict{status: ledger.StatusReverted, reason: "settlement transaction reverted"}, nil
 	case ev == onchain.NoTransfer:
 		return verdict{status: ledger.StatusReverted, reason: "settlement transaction moved no tokens (authorization already used?)"}, nil
-	case p.UpdatedAt != nil && now.Sub(*p.UpdatedAt) > r.LostAfter:
+	case p.UpdatedAt != nil && now.Sub(*p.UpdatedAt) > r.lostAfter:
 		return verdict{status: ledger.StatusNeedsReview, reason: "settlement transaction unknown to the node"}, nil
 	}
 	return verdict{reason: "settlement transaction not found yet"}, nil

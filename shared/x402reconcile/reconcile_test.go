@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(c.Close)
 	f.chain = onchain.Reader{Caller: c}
-	f.fac, err = facilitator.NewOKX(facilitator.OKXConfig{BaseURL: f.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
+	f.fac, err = facilitator.NewOKX(facilitator.OKXOptions{BaseURL: f.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,8 @@ func TestReconcilerSettlesOnlyOnTransferEvidence(t *testing.T) {
 	recent := f.pending(0, valid, "", false)
 
 	emf := &strings.Builder{}
-	r := &x402reconcile.Reconciler{Store: f.ledger, Facilitator: f.fac, Chain: f.chain, After: 2 * time.Minute,
-		Metrics: metrics.New(emf, "x402-reconcile"), Log: quietLog()}
+	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: f.fac, Chain: f.chain,
+		Metrics: metrics.New(emf, "x402-reconcile"), Logger: quietLog()})
 	rep, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestReconcilerConfirmsSettledRowsAndDemotesReverted(t *testing.T) {
 		t.Fatalf("stats before %+v", st)
 	}
 	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
-	r := &x402reconcile.Reconciler{Store: f.ledger, Chain: f.chain, After: 2 * time.Minute, Now: later, Log: quietLog()}
+	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain, Now: later, Logger: quietLog()})
 	rep, err := r.Run(ctx)
 	if err != nil || rep.Confirmed != 1 || rep.Reverted != 2 {
 		t.Fatalf("report %+v, %v", rep, err)
@@ -249,7 +249,7 @@ func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
 	// The second row's authorization "appears" in the same transaction.
 	second := f.pending(5*time.Minute, time.Now().Add(time.Minute), "", false)
 	f.node.Mine(common.HexToHash(tx), 1, append(f.transferLogs(first), f.transferLogs(second)...)...)
-	r := &x402reconcile.Reconciler{Store: f.ledger, Chain: f.chain, After: 2 * time.Minute, Log: quietLog()}
+	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain, Logger: quietLog()})
 	if _, err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 	f := newFixture(t)
 	row := f.pending(10*time.Minute, time.Now().Add(-time.Hour), "", false)
-	r := &x402reconcile.Reconciler{Store: f.ledger, Facilitator: f.fac, After: time.Minute, Log: quietLog()}
+	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: f.fac, Logger: quietLog()})
 	rep, err := r.Run(context.Background())
 	if err != nil || rep.Unresolved != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
@@ -282,7 +282,7 @@ func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 func TestReconcilerClosesUnconfirmedMockRows(t *testing.T) {
 	f := newFixture(t)
 	row := f.pending(10*time.Minute, time.Now().Add(time.Hour), "", true)
-	r := &x402reconcile.Reconciler{Store: f.ledger, Facilitator: facilitator.Mock{}, Chain: f.chain, After: time.Minute, Log: quietLog()}
+	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: facilitator.Mock{}, Chain: f.chain, Logger: quietLog()})
 	if rep, err := r.Run(context.Background()); err != nil || rep.Failed != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}

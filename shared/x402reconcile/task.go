@@ -6,21 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
-// Env is the reconciler function's configuration.
-type Env struct {
-	facilitator.Env
-	insforge.Config
+// Config is the reconciler function's configuration: its own variables and the
+// libraries' configurations, each loaded as its own spec (see Specs).
+type Config struct {
+	Facilitator facilitator.Config `ignored:"true"`
+	InsForge    insforge.Config    `ignored:"true"`
 	// XLayerRPCURL enables authorizationState checks; without it, rows with no
 	// transaction hash cannot be decided (they stay pending and are logged).
 	XLayerRPCURL string `envconfig:"XLAYER_RPC_URL"`
@@ -30,56 +31,60 @@ type Env struct {
 	LogsLookback uint64 `envconfig:"X402_LOGS_LOOKBACK_BLOCKS" default:"10000"`
 }
 
-// Validate names the variable at fault.
-func (e Env) Validate() error {
+// Specs lists what config.Load fills: c and its library configurations.
+func (c *Config) Specs() []any { return []any{c, &c.Facilitator, &c.InsForge} }
+
+// Validate names the variable at fault (the libraries' configurations validate
+// themselves).
+func (e Config) Validate() error {
 	var errs []error
-	errs = append(errs, e.Env.Validate(), e.Config.Validate())
 	if e.XLayerRPCURL != "" {
 		if _, err := config.CheckURL("XLAYER_RPC_URL", e.XLayerRPCURL); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if e.LogsLookback == 0 {
-		errs = append(errs, errors.New("X402_LOGS_LOOKBACK_BLOCKS must be positive"))
+		errs = append(errs, config.Invalid("X402_LOGS_LOOKBACK_BLOCKS", "must be positive"))
 	}
 	if e.After < time.Minute {
-		errs = append(errs, fmt.Errorf("X402_RECONCILE_AFTER must be at least 1m (got %s): younger rows may still be settling", e.After))
+		errs = append(errs, config.Invalid("X402_RECONCILE_AFTER", "must be at least 1m (got %s): younger rows may still be settling", e.After))
 	}
 	return errors.Join(errs...)
 }
 
 // Build wires the scheduled task from the environment.
-func Build(log *slog.Logger) (func(context.Context) error, error) {
-	var e Env
-	if err := config.Load(&e); err != nil {
+func Build(rt launch.Runtime) (func(context.Context) error, error) {
+	log := rt.Log()
+	var e Config
+	if err := config.Load(e.Specs()...); err != nil {
 		return nil, err
 	}
-	c, err := insforge.NewFromConfig(e.Config)
+	l, err := ledger.FromConfig(e.InsForge)
 	if err != nil {
 		return nil, err
 	}
-	fac, err := e.Build()
+	fac, err := facilitator.FromConfig(e.Facilitator, log)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reconciler{Store: ledger.New(c), Facilitator: fac, After: e.After, Log: log, LogsLookback: e.LogsLookback,
-		Metrics: metrics.New(os.Stdout, "x402-reconcile")}
+	d := Deps{Store: l, Facilitator: fac, Logger: log, Metrics: rt.Metrics, Now: rt.Now}
 	if e.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; calls carry their own deadline.
 		ec, err := onchain.Dial(e.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}
-		r.Chain = onchain.Reader{Caller: ec}
+		d.Chain = onchain.Reader{Caller: ec}
 	} else {
 		log.Warn("XLAYER_RPC_URL is not set: pending payments without a transaction hash cannot be resolved")
 	}
+	r := New(e, d)
 	return func(ctx context.Context) error {
 		rep, err := r.Run(ctx)
 		log.Info("reconcile run", slog.Int("checked", rep.Checked), slog.Int("settled", rep.Settled),
 			slog.Int("failed", rep.Failed), slog.Int("unresolved", rep.Unresolved), slog.Int("confirmed", rep.Confirmed),
 			slog.Int("needs_review", rep.NeedsReview), slog.Int("cancelled", rep.Cancelled), slog.Int("reverted", rep.Reverted))
-		Record(r.Metrics, rep, err)
+		Record(rt.Metrics, rep, err)
 		return err
 	}, nil
 }

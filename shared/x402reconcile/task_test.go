@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/x402reconcile"
@@ -36,12 +37,12 @@ func TestBuildValidatesAndRuns(t *testing.T) {
 		"MOCK_OKX_FACILITATOR": {"ENVIRONMENT": "production"},
 	} {
 		set(kv)
-		if _, err := x402reconcile.Build(quiet); err == nil || !strings.Contains(err.Error(), name) {
+		if _, err := x402reconcile.Build(launch.Runtime{Logger: quiet}); err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s: err = %v", name, err)
 		}
 	}
 	set(nil)
-	run, err := x402reconcile.Build(quiet)
+	run, err := x402reconcile.Build(launch.Runtime{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

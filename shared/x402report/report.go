@@ -3,17 +3,16 @@
 package x402report
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
@@ -24,59 +23,76 @@ import (
 // Endpoint is the paid route.
 const Endpoint = "/x402/report"
 
-// Env is the function's configuration.
-type Env struct {
-	paywall.Env
-	insforge.Config
-	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+// Config is the function's configuration: its own variables and the libraries'
+// configurations, each loaded as its own spec (see Specs).
+type Config struct {
+	AllowedOrigins config.CSV         `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	Paywall        paywall.Config     `ignored:"true"`
+	Facilitator    facilitator.Config `ignored:"true"`
+	InsForge       insforge.Config    `ignored:"true"`
 }
 
-// Validate checks both halves.
-func (e Env) Validate() error {
-	return errors.Join(e.Env.Validate(), e.Config.Validate())
+// Specs lists what config.Load fills: c and its library configurations.
+func (c *Config) Specs() []any { return []any{c, &c.Paywall, &c.Facilitator, &c.InsForge} }
+
+// Deps are the collaborators Build makes from Config (tests inject them).
+type Deps struct {
+	Facilitator facilitator.Facilitator
+	Ledger      paywall.Ledger
+	// Balances enables the balanceOf(payer) check before verify (nil: off).
+	Balances paywall.BalanceReader
+	Logger   *slog.Logger
+	// Metrics receives the payment outcomes; nil records nothing.
+	Metrics *metrics.Recorder
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Build wires the function from the environment.
-func Build(log *slog.Logger) (http.Handler, error) {
-	var e Env
-	if err := config.Load(&e); err != nil {
+func Build(rt launch.Runtime) (http.Handler, error) {
+	var c Config
+	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	c, err := insforge.NewFromConfig(e.Config)
+	l, err := ledger.FromConfig(c.InsForge)
 	if err != nil {
 		return nil, err
 	}
-	fac, err := e.Facilitator()
+	fac, err := facilitator.FromConfig(c.Facilitator, rt.Log())
 	if err != nil {
 		return nil, err
-	}
-	if e.MockFacilitator {
-		log.Warn("MOCK_OKX_FACILITATOR=true: payments are verified locally but never settled on-chain")
 	}
 	var bal paywall.BalanceReader
-	if e.XLayerRPCURL != "" {
+	if c.Paywall.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
-		ec, err := onchain.Dial(e.XLayerRPCURL)
+		ec, err := onchain.Dial(c.Paywall.XLayerRPCURL)
 		if err != nil {
 			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
 		}
 		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
 	}
-	return New(e, fac, ledger.New(c), bal, log, time.Now)
+	return New(c, Deps{Facilitator: fac, Ledger: l, Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
-// New builds the handler from parts (tests inject them).
-func New(e Env, fac facilitator.Facilitator, l paywall.Ledger, bal paywall.BalanceReader, log *slog.Logger, now func() time.Time) (http.Handler, error) {
-	offer, err := x402.NewOffer(e.Params("Crypto market report (demo content)"))
+// New builds the handler from parts.
+func New(c Config, d Deps) (http.Handler, error) {
+	offer, err := x402.NewOffer(c.Paywall.Params("Crypto market report (demo content)"))
 	if err != nil {
 		return nil, err
 	}
-	cfg := paywall.Config{
-		Offer: offer, Facilitator: fac, Ledger: l, Endpoint: Endpoint,
-		Summary: "Crypto Market Analysis report", Mock: e.MockFacilitator, Now: now,
-		Metrics: metrics.New(os.Stdout, "x402-report"), Balances: bal,
+	now, log := d.Now, d.Logger
+	if now == nil {
+		now = time.Now
 	}
-	e.Limits(&cfg)
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg := paywall.Options{
+		Offer: offer, Facilitator: d.Facilitator, Ledger: d.Ledger, Endpoint: Endpoint,
+		Summary: "Crypto Market Analysis report", Mock: c.Facilitator.MockFacilitator, Now: now,
+		Metrics: d.Metrics, Balances: d.Balances,
+	}
+	c.Paywall.Limits(&cfg)
 	pw, err := paywall.New(cfg)
 	if err != nil {
 		return nil, err
@@ -84,7 +100,8 @@ func New(e Env, fac facilitator.Facilitator, l paywall.Ledger, bal paywall.Balan
 	return httpapi.Chain(Handler(now),
 		httpapi.Recover(),
 		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: e.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions}}.Middleware(),
+		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
+			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
 		httpapi.Methods(http.MethodPost),
 		pw.Middleware(),

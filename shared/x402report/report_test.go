@@ -13,6 +13,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
@@ -49,7 +50,7 @@ func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
 				kv = map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret, "OKX_PASSPHRASE": okxtest.Passphrase}
 			}
 			env(t, s, kv)
-			h, err := x402report.Build(quiet)
+			h, err := x402report.Build(launch.Runtime{Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
 				t.Fatalf("status %d body %s settlement %+v", res.Status, res.Body, res.Settlement)
 			}
 
-			ph, err := x402payments.Build(quiet)
+			ph, err := x402payments.Build(launch.Runtime{Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +98,7 @@ func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
 	for name, kv := range cases {
 		t.Run(name, func(t *testing.T) {
 			env(t, s, kv)
-			if _, err := x402report.Build(quiet); err == nil || !strings.Contains(err.Error(), name) {
+			if _, err := x402report.Build(launch.Runtime{Logger: quiet}); err == nil || !strings.Contains(err.Error(), name) {
 				t.Fatalf("err = %v, want one naming %s", err, name)
 			}
 		})
@@ -107,7 +108,7 @@ func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
 func TestReportEndpointOnlyAcceptsPOSTAndOwnsCORS(t *testing.T) {
 	s := insforgetest.New(t)
 	env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
-	h, err := x402report.Build(quiet)
+	h, err := x402report.Build(launch.Runtime{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ package testfn
 
 import (
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
 // Config is required like a real function's secret, so a missing value exercises
@@ -27,7 +27,7 @@ type Config struct {
 // Validate rejects short secrets, naming the variable.
 func (c Config) Validate() error {
 	if len(c.Secret) < 8 {
-		return fmt.Errorf("ECHO_SECRET must be at least 8 bytes")
+		return config.Invalid("ECHO_SECRET", "must be at least 8 bytes")
 	}
 	return nil
 }
@@ -44,12 +44,12 @@ type Echo struct {
 }
 
 // Build loads the configuration and returns the handler (launch.HTTP's build).
-func Build(log *slog.Logger) (http.Handler, error) {
+func Build(rt launch.Runtime) (http.Handler, error) {
 	var cfg Config
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	return New(log), nil
+	return New(rt.Log()), nil
 }
 
 // New returns the handler.

@@ -58,7 +58,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// The request is exactly what InsForge expects from a service-key insert (§5).
 // The environment default of INSFORGE_MAX_RETRIES is the documented
 // DefaultMaxRetries (Options' zero value means no retries, so the default lives
 // only in the tag).
@@ -72,6 +71,8 @@ func TestMaxRetriesDefaultIsDefaultMaxRetries(t *testing.T) {
 	}
 }
 
+// The request is exactly what InsForge's records API expects from a service-key
+// insert: Bearer service key only, a JSON array body, Prefer: return=representation.
 func TestInsertSendsBearerOnlyAndRepresentation(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -86,7 +86,8 @@ type Candidate struct {
 	Match         bool
 }
 
-// KnownPairs are the USDG domains the sources disagree on (reference §4).
+// KnownPairs are the USDG EIP-712 domains that public sources disagree on (name
+// "Global Dollar" or "USDG", version "1" or "2"): check-domain tries each.
 var KnownPairs = [][2]string{{"Global Dollar", "1"}, {"Global Dollar", "2"}, {"USDG", "1"}, {"USDG", "2"}}
 
 // DomainReport is what check-domain prints.

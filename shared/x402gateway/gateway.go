@@ -10,7 +10,6 @@ package x402gateway
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -26,11 +25,9 @@ import (
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
-	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
 // Build wires the function from the environment.
@@ -39,24 +36,12 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 	if err := config.Load(c.Specs()...); err != nil {
 		return nil, err
 	}
-	l, err := ledger.FromConfig(c.InsForge)
+	up, err := paywall.UpstreamsFromConfig(c.Paywall, c.Facilitator, c.InsForge, rt.Log())
 	if err != nil {
 		return nil, err
 	}
-	fac, err := facilitator.FromConfig(c.Facilitator, rt.Log())
-	if err != nil {
-		return nil, err
-	}
-	var bal paywall.BalanceReader
-	if c.Paywall.XLayerRPCURL != "" {
-		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
-		ec, err := onchain.Dial(c.Paywall.XLayerRPCURL)
-		if err != nil {
-			return nil, fmt.Errorf("XLAYER_RPC_URL: %w", err)
-		}
-		bal = onchain.Reader{Caller: ec, Timeout: 2 * time.Second}
-	}
-	return New(c, Deps{Facilitator: fac, Ledger: l, Balances: bal, Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
+	return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Logger: rt.Log(),
+		Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
 // recordTimeout is the paywall's bound on recording a settlement; the rest of

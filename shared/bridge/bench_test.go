@@ -183,8 +183,10 @@ func BenchmarkBridgeOpaqueStytch(b *testing.B) {
 	const tok = "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q"
 	api := identitytest.NewStytchAPI(b, stytchProject, stytchSecret, identitytest.NewIssuer(b, "RS256"))
 	api.AddSession(tok, identitytest.User{ID: "user-test-1", Email: "a@example.com", EmailVerified: true})
+	// The benchmark measures the session lookup itself, so the per-instance
+	// lookup limiter (10/s in production) is opened wide.
 	p, err := identity.NewStytch(identity.StytchConfig{ProjectID: stytchProject, Secret: stytchSecret, APIURL: api.Server.URL},
-		identity.Options{Logger: benchLogger()})
+		identity.Options{Logger: benchLogger(), SessionLookupsPerSecond: 1e9, SessionLookupBurst: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -199,7 +201,8 @@ func BenchmarkBridgeOpaqueStytch(b *testing.B) {
 // and JSON. BridgeRS256 ≈ VerifyMintRS256 + this.
 func BenchmarkBridgeOverhead(b *testing.B) {
 	p := &identity.Provider{Name: "Clerk", Verifier: identity.VerifierFunc(func(context.Context, identity.Credential) (identity.Identity, error) {
-		return identity.Identity{Subject: "user_2NNEqL2nrIRdJ194ndJqAHwEfxC"}, nil
+		// Credentials always carry an expiry (one without is refused as expired).
+		return identity.Identity{Subject: "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", ExpiresAt: time.Now().Add(time.Hour)}, nil
 	})}
 	h := bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: p, Signer: benchSigner(b), Logger: benchLogger(),
 		Metrics: benchMetrics("clerk")})

@@ -48,7 +48,7 @@ func Smoke(ctx context.Context, o SmokeOptions) error {
 			return fmt.Errorf("%s not found: install qemu-user-static (scripts/ensure-qemu)", wrap[0])
 		}
 	}
-	logs := &tail{}
+	logs := &Tail{}
 	env, err := runner.Start(ctx, runner.Options{
 		Template: o.Template, Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1, Logs: logs,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -218,13 +218,14 @@ func pay(ctx context.Context, host, arm *runtimeapi.Pool, event []byte, key *ecd
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// tail keeps the functions' last output lines for a failure report.
-type tail struct {
+// Tail keeps the last output of functions for a failure report: safe for
+// concurrent writers, bounded in memory, and String shows the last 4000 bytes.
+type Tail struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (t *tail) Write(p []byte) (int, error) {
+func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.b.Len() > 64<<10 {
@@ -234,7 +235,7 @@ func (t *tail) Write(p []byte) (int, error) {
 	return t.b.Write(p)
 }
 
-func (t *tail) String() string {
+func (t *Tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.b.String()

@@ -51,34 +51,12 @@ func emulator(t *testing.T) string {
 	return emulatorPath
 }
 
-// logBuffer keeps the emulator's output for failure messages.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	if len(s) > 3000 {
-		s = "…" + s[len(s)-3000:]
-	}
-	return s
-}
-
 // startEmulator runs the pool's bootstrap, with the pool's variables and timeout,
 // under the emulator.
-func startEmulator(t *testing.T, p *runtimeapi.Pool) (*rie.Emulator, *logBuffer) {
+func startEmulator(t *testing.T, p *runtimeapi.Pool) (*rie.Emulator, *parity.Tail) {
 	t.Helper()
 	spec := p.Spec()
-	logs := &logBuffer{}
+	logs := &parity.Tail{}
 	e, err := rie.Start(context.Background(), rie.Options{
 		Emulator: emulator(t), Bootstrap: spec.Binary, Dir: spec.Dir, Env: spec.Env,
 		Name: spec.Name, Timeout: spec.Timeout, MemoryMB: spec.MemoryMB, Output: logs,
@@ -144,7 +122,7 @@ func TestSampleEventsAnswerAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	emulators := map[string]*rie.Emulator{}
-	logs := map[string]*logBuffer{}
+	logs := map[string]*parity.Tail{}
 	compared := map[string]int{}
 	for _, sm := range samples {
 		if sm.Paid {

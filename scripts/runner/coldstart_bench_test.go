@@ -18,19 +18,25 @@ import (
 // alone (init-ms/op).
 //
 //	go test -run '^$' -bench ColdStart -benchtime 20x ./scripts/runner/
+//
+// coldStartCases are every function and the sample event it answers first, for
+// both cold-start benchmarks (plain environment and secrets from moto).
+var coldStartCases = []struct{ fn, event string }{
+	{"TokenWorkOSFunction", "token-workos-valid.json"},
+	{"TokenKindeFunction", "token-kinde-valid.json"},
+	{"TokenAuth0Function", "token-auth0-valid.json"},
+	{"TokenStytchFunction", "token-stytch-valid.json"},
+	{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
+	{"TokenClerkFunction", "token-clerk-valid.json"},
+	{"TokenOidcFunction", "token-oidc-valid.json"},
+	{"X402ReportFunction", "x402-report-challenge.json"},
+	{"X402PaymentsFunction", "x402-payments-list.json"},
+	{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
+	{"X402GatewayFunction", "x402-gateway-challenge.json"},
+}
+
 func BenchmarkColdStart(b *testing.B) {
-	cases := []struct{ fn, event string }{
-		{"TokenWorkOSFunction", "token-workos-valid.json"},
-		{"TokenKindeFunction", "token-kinde-valid.json"},
-		{"TokenAuth0Function", "token-auth0-valid.json"},
-		{"TokenStytchFunction", "token-stytch-valid.json"},
-		{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
-		{"TokenClerkFunction", "token-clerk-valid.json"},
-		{"TokenOidcFunction", "token-oidc-valid.json"},
-		{"X402ReportFunction", "x402-report-challenge.json"},
-		{"X402PaymentsFunction", "x402-payments-list.json"},
-		{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
-	}
+	cases := coldStartCases
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {

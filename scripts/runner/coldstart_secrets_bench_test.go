@@ -17,7 +17,8 @@ import (
 
 // secretVars are the variables the functions tag secret:"true" today (the
 // template check finds them by scanning the source; a benchmark can name them).
-var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE", "INSFORGE_SERVICE_KEY"}
+var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE", "INSFORGE_SERVICE_KEY",
+	"X402_GATEWAY_UPSTREAM_AUTH", "X402_GATEWAY_RECEIPT_KEY"}
 
 // BenchmarkColdStartWithSecrets is BenchmarkColdStart as deployed: every
 // secret-tagged variable is moved out of the environment into a Secrets Manager
@@ -29,17 +30,7 @@ var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY",
 //	go test -run '^$' -bench ColdStartWithSecrets -benchtime 20x ./scripts/runner/
 func BenchmarkColdStartWithSecrets(b *testing.B) {
 	moto := mototest.Start(b)
-	cases := []struct{ fn, event string }{
-		{"TokenWorkOSFunction", "token-workos-valid.json"},
-		{"TokenKindeFunction", "token-kinde-valid.json"},
-		{"TokenAuth0Function", "token-auth0-valid.json"},
-		{"TokenStytchFunction", "token-stytch-valid.json"},
-		{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
-		{"TokenClerkFunction", "token-clerk-valid.json"},
-		{"X402ReportFunction", "x402-report-challenge.json"},
-		{"X402PaymentsFunction", "x402-payments-list.json"},
-		{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
-	}
+	cases := coldStartCases
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {

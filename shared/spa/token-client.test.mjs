@@ -225,6 +225,50 @@ test('without Retry-After failures back off exponentially, capped at maxBackoff 
   c.stop();
 });
 
+// Retry-After only ever lengthens a wait: "0", a past date or a delay shorter than the
+// backoff all wait the backoff, so a bridge or proxy answering them cannot make the
+// client call it in a loop.
+for (const [name, retryAfter] of [
+  ['Retry-After: 0', '0'],
+  ['a Retry-After date in the past', new Date(T0 - 3600 * S).toUTCString()],
+  ['a Retry-After shorter than the backoff', '1'],
+]) {
+  test(`${name} waits the exponential backoff, never less`, async () => {
+    const bridge = fakeBridge({ script: [{ status: 503, headers: { 'Retry-After': retryAfter } }, { status: 503, headers: { 'Retry-After': retryAfter } },
+      { status: 429, headers: { 'Retry-After': retryAfter } }, { status: 200 }] });
+    const { c, events } = client(bridge, { backoffBase: 1 * S, maxBackoff: 60 * S, random: () => 0 });
+    const first = c.getToken();
+    await flush();
+    const waits = [];
+    for (let i = 0; i < 3; i++) {
+      const calls = bridge.calls.length;
+      const e = events.filter((x) => x.type === 'error').at(-1);
+      waits.push(e.retryIn);
+      await advance(e.retryIn - 1);
+      assert.equal(bridge.calls.length, calls, `retry ${i + 1} came before its backoff`);
+      await advance(1);
+      assert.equal(bridge.calls.length, calls + 1, `retry ${i + 1} did not come after its backoff`);
+    }
+    assert.deepEqual(waits, [1 * S, 2 * S, 4 * S]);
+    assert.equal(await first, 'tok.1.sig');
+    assert.equal(bridge.calls.length, 4, 'four requests in seven seconds');
+    c.stop();
+  });
+}
+
+test('a Retry-After longer than the backoff is honoured', async () => {
+  const bridge = fakeBridge({ script: [{ status: 503, headers: { 'Retry-After': new Date(T0 + 30 * S).toUTCString() } }, { status: 200 }] });
+  const { c, events } = client(bridge, { backoffBase: 1 * S, random: () => 0 });
+  const first = c.getToken();
+  await flush();
+  assert.equal(events.at(-1).retryIn, 30 * S);
+  await advance(30 * S - 1);
+  assert.equal(bridge.calls.length, 1);
+  await advance(1);
+  assert.equal(await first, 'tok.1.sig');
+  c.stop();
+});
+
 test('401 stops the client, clears the SDK token and emits signed-out; nothing is fetched afterwards', async () => {
   const bridge = fakeBridge({ ttl: 60, script: [{ status: 200 }, { status: 401, code: 'token_expired' }] });
   const { c, sdk, events } = client(bridge, { jitter: 0 });

@@ -283,6 +283,27 @@ test('401 stops the client, clears the SDK token and emits signed-out; nothing i
   assert.equal(bridge.calls.length, 2);
 });
 
+// A sign-out racing a refresh: the cookie is gone (missing_credential), or the session is gone while its
+// cookie was still sent (invalid_token), or the credential expired. Every 401 is the same sign-out.
+for (const code of ['missing_credential', 'invalid_token', 'token_expired', undefined]) {
+  test(`a 401 ${code ?? 'without a code'} during a refresh signs out the same way`, async () => {
+    const bridge = fakeBridge({ ttl: 60, script: [{ status: 200 }, { status: 401, code }] });
+    if (code === undefined) {
+      const f = bridge.fetch;
+      bridge.fetch = async (...a) => { const r = await f(...a); return r.status === 401 ? new Response('', { status: 401 }) : r; };
+    }
+    const { c, sdk, events } = client(bridge, { jitter: 0, credentials: 'include', getCredential: undefined });
+    await Promise.all([c.getToken(), flush()]);
+    await advance(40 * S);
+    assert.deepEqual(events.at(-1), { type: 'signed-out', reason: code ?? 'unauthorized' });
+    assert.equal(c.state, 'signed-out');
+    assert.deepEqual(sdk.set, ['tok.1.sig', null]);
+    assert.equal(await c.getToken(), null);
+    await advance(3600 * S);
+    assert.equal(bridge.calls.length, 2, 'nothing fetched after the sign-out');
+  });
+}
+
 test('a credential getter that says signed out (null, SignedOutError, WorkOS LoginRequiredError, Auth0 login_required) signs out without a request', async () => {
   class LoginRequiredError extends Error { constructor() { super('login required'); this.name = 'LoginRequiredError'; } }
   const auth0 = Object.assign(new Error('Login required'), { error: 'login_required' });

@@ -3,12 +3,13 @@ SHELL := bash
 GO ?= go
 
 .PHONY: test lint unit spa
-## test: format check, vet, every Go test (real PostgreSQL is started when needed), the SPA token client's tests
+## test: format check, vet, every Go test (real PostgreSQL is started when needed), the browser modules' tests
 test: lint unit spa
 
-# The browser token client (shared/spa) has no dependencies: Node's built-in test runner.
+# The browser modules (the token client in shared/spa, the dashboard's realtime
+# acceptance) have no dependencies: Node's built-in test runner.
 spa:
-	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs; \
+	@if command -v node >/dev/null; then node --test --test-timeout=60000 --disable-warning=ExperimentalWarning shared/spa/*.test.mjs shared/x402payments/dashboard/*.test.mjs; \
 	  elif [ "$$CI" = true ] || [ "$$CI" = 1 ]; then echo "spa: node is required in CI"; exit 1; \
 	  else echo "spa: node not found, shared/spa tests not run"; fi
 

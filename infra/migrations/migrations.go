@@ -1,7 +1,8 @@
 // Package migrations holds the project's SQL migrations for InsForge, embedded so
 // tests, the local stack and tools apply exactly the files that ship. Files are
 // named NNNN_name.sql, applied in lexical order, each in its own transaction as
-// project_admin (as InsForge runs them), and each idempotent: re-running is a no-op.
+// project_admin (as InsForge runs them) unless it starts with OwnerMarker, and
+// each idempotent: re-running is a no-op.
 package migrations
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -21,10 +23,18 @@ var files embed.FS
 // FS is the embedded migration directory.
 func FS() fs.FS { return files }
 
+// OwnerMarker, as a file's first line, says the file changes objects that belong
+// to the database owner rather than to project_admin (InsForge's realtime tables):
+// it is applied as the connection's own role, as InsForge's unrestricted SQL and
+// scripts/migrate --psql run it. Such a file must still be harmless when run as
+// project_admin (InsForge CLI), since that runner ignores the marker.
+const OwnerMarker = "-- run-as: owner"
+
 // Migration is one SQL file.
 type Migration struct {
-	Name string // file name, e.g. 0002_todos.sql
-	SQL  string
+	Name    string // file name, e.g. 0002_todos.sql
+	SQL     string
+	AsOwner bool // first line is OwnerMarker
 }
 
 var nameRE = regexp.MustCompile(`^[0-9]{4}_[a-z0-9_]+\.sql$`)
@@ -54,7 +64,8 @@ func Load(fsys fs.FS) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Name: n, SQL: string(b)})
+		first, _, _ := strings.Cut(string(b), "\n")
+		out = append(out, Migration{Name: n, SQL: string(b), AsOwner: strings.TrimSpace(first) == OwnerMarker})
 	}
 	return out, nil
 }
@@ -64,12 +75,15 @@ const AdminClaims = `{"role":"project_admin"}`
 
 // Apply runs each migration in its own transaction under SET LOCAL ROLE
 // project_admin with project_admin claims, so object ownership and privileges match
-// production. conn must be allowed to SET ROLE project_admin (a superuser is).
+// production; an AsOwner migration runs as conn's own role. conn must be allowed
+// to SET ROLE project_admin (a superuser is).
 func Apply(ctx context.Context, conn *pgx.Conn, ms []Migration) error {
 	for _, m := range ms {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL ROLE project_admin`); err != nil {
-				return err
+			if !m.AsOwner {
+				if _, err := tx.Exec(ctx, `SET LOCAL ROLE project_admin`); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, `SELECT set_config('request.jwt.claims', $1, true)`, AdminClaims); err != nil {
 				return err

@@ -220,4 +220,10 @@ func TestMigrateScriptWithPsql(t *testing.T) {
 	if err := s.Pool.QueryRow(context.Background(), `SELECT tableowner FROM pg_tables WHERE tablename = 'todos'`).Scan(&owner); err != nil || owner != "project_admin" {
 		t.Fatalf("todos owner %q %v", owner, err)
 	}
+	// A "-- run-as: owner" file ran as DATABASE_URL's role, not project_admin.
+	var policies int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_policies
+		WHERE schemaname = 'realtime' AND tablename = 'messages' AND policyname = 'x402_payments_no_client_publish'`).Scan(&policies); err != nil || policies != 1 {
+		t.Fatalf("0007's policy after scripts/migrate --psql: %d %v", policies, err)
+	}
 }

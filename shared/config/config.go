@@ -96,14 +96,16 @@ func (e Environment) IsProduction() bool {
 }
 
 // CheckURL validates an outbound URL from configuration: absolute, https, or http
-// only to a loopback host (local runner and tests). name is the variable reported.
+// only to a loopback host (local runner and tests). name is the variable reported;
+// the value never is (RPC and API URLs often carry a provider key in the path or
+// query), nor is url.Parse's error, which quotes it.
 func CheckURL(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, Invalid(name, "must be an absolute http(s) URL, got %q", raw)
+		return nil, Invalid(name, "must be an absolute http(s) URL such as https://host/path")
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return nil, Invalid(name, "must use https (plain http is allowed only for loopback hosts), got %q", raw)
+		return nil, Invalid(name, "must use https (plain http is allowed only for loopback hosts)")
 	}
 	return u, nil
 }

@@ -81,6 +81,33 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+// RPC and API URLs carry provider keys in their path, query or user info: a
+// refused URL is never repeated, whole or in part, nor is url.Parse's error
+// (which quotes its input).
+func TestCheckURLNeverRepeatsTheValue(t *testing.T) {
+	const key = "k3y-0f-the-provider"
+	for _, raw := range []string{
+		"http://rpc.example.com/v1/" + key,                  // plain http to a public host
+		"http://user:" + key + "@rpc.example.com/",          // user info
+		"ftp://rpc.example.com/?apikey=" + key,              // wrong scheme, key in the query
+		"rpc.example.com/" + key,                            // not absolute
+		"https://rpc.example.com/%zz" + key,                 // does not parse
+		"https://rpc.example.com:port" + key + "/",          // bad port
+		"wss://xlayer.example.com/" + key + "?token=" + key, // websocket scheme
+	} {
+		_, err := CheckURL("XLAYER_RPC_URL", raw)
+		var ve *VarError
+		if !errors.As(err, &ve) || ve.Var != "XLAYER_RPC_URL" {
+			t.Fatalf("CheckURL accepted or mis-typed a bad URL: %v", err)
+		}
+		for _, part := range []string{key, "rpc.example.com", "xlayer.example.com"} {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("the message repeats %q of the value: %v", part, err)
+			}
+		}
+	}
+}
+
 func TestEnvironmentDefaultsToProduction(t *testing.T) {
 	t.Setenv("ENVIRONMENT", "")
 	var e Environment
@@ -178,7 +205,7 @@ func TestLoadErrorsAreVarErrors(t *testing.T) {
 			}
 		})
 	}
-	if err := Invalid("OKX_API", "must be v2 or v1, got %q", "v3"); err.Error() != `OKX_API must be v2 or v1, got "v3"` {
+	if err := Invalid("TOKEN_TTL", "must be between %s and %s", "5m", "24h"); err.Error() != `TOKEN_TTL must be between 5m and 24h` {
 		t.Fatalf("Invalid = %q", err)
 	}
 	var ve *VarError

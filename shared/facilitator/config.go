@@ -23,7 +23,7 @@ type Config struct {
 // ENVIRONMENT is explicitly development or test.
 func (c Config) Validate() error {
 	if c.OKXAPI != APIV1 && c.OKXAPI != APIV2 {
-		return config.Invalid("OKX_API", "must be v2 or v1, got %q", c.OKXAPI)
+		return config.Invalid("OKX_API", "must be v2 or v1")
 	}
 	if c.MockFacilitator {
 		if !MockAllowed(c.Environment) {

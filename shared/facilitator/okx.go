@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -77,7 +76,7 @@ func NewOKX(cfg OKXOptions) (*OKX, error) {
 		cfg.API = APIV2
 	case APIV1, APIV2:
 	default:
-		return nil, fmt.Errorf("OKX_API must be v2 or v1, got %q", cfg.API)
+		return nil, errors.New("OKX_API must be v2 or v1")
 	}
 	if cfg.VerifyTimeout == 0 {
 		cfg.VerifyTimeout = 8 * time.Second

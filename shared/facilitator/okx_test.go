@@ -215,7 +215,7 @@ func TestNewOKXValidatesConfig(t *testing.T) {
 	cases := map[string]func(*facilitator.OKXOptions){
 		"missing secret": func(c *facilitator.OKXOptions) { c.SecretKey = "" },
 		"plain http":     func(c *facilitator.OKXOptions) { c.BaseURL = "http://web3.okx.com" },
-		"unknown api":    func(c *facilitator.OKXOptions) { c.API = "v3" },
+		"unknown api":    func(c *facilitator.OKXOptions) { c.API = "v3-k3y" },
 		"not a url":      func(c *facilitator.OKXOptions) { c.BaseURL = "web3.okx.com" },
 	}
 	if _, err := facilitator.NewOKX(ok); err != nil {
@@ -225,8 +225,14 @@ func TestNewOKXValidatesConfig(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := ok
 			mod(&c)
-			if _, err := facilitator.NewOKX(c); err == nil {
+			_, err := facilitator.NewOKX(c)
+			if err == nil {
 				t.Fatal("accepted")
+			}
+			for _, v := range []string{"v3-k3y", "web3.okx.com"} {
+				if strings.Contains(err.Error(), v) {
+					t.Fatalf("the message repeats the value %q: %v", v, err)
+				}
 			}
 		})
 	}

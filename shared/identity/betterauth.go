@@ -83,9 +83,9 @@ func (c BetterAuthConfig) resolve() (JWTSpec, string, error) {
 	if len(algs) == 0 {
 		algs = []string{"EdDSA"}
 	}
-	for _, a := range algs {
+	for i, a := range algs {
 		if !slices.Contains(asymmetric, a) {
-			return JWTSpec{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS: %q is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", a)
+			return JWTSpec{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS entry %d is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", i+1)
 		}
 	}
 	bp, err := c.basePath()

@@ -49,12 +49,16 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"better auth none refused", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWT_ALGORITHMS": "EdDSA,none"}, "BETTER_AUTH_JWT_ALGORITHMS"},
 		{"clerk issuer missing", &ClerkConfig{}, nil, "CLERK_ISSUER"},
 		{"clerk issuer over plain http", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "http://clerk.example.com"}, "CLERK_ISSUER"},
-		{"better auth base path without a leading slash", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "api/auth"}, "BETTER_AUTH_BASE_PATH"},
+		{"better auth base path without a leading slash", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "api/v1/auth"}, "BETTER_AUTH_BASE_PATH"},
 		{"better auth base path with a query", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "/api/auth?x=1"}, "BETTER_AUTH_BASE_PATH"},
 		{"better auth base path climbing", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_BASE_PATH": "/api/../admin"}, "BETTER_AUTH_BASE_PATH"},
 		{"better auth cookie prefix with a semicolon", &BetterAuthConfig{}, map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_COOKIE_PREFIX": "a;b"}, "BETTER_AUTH_COOKIE_PREFIX"},
 		{"stytch cookie name with a space", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_SESSION_COOKIE": "my session"}, "STYTCH_SESSION_COOKIE"},
 		{"stytch cookie names equal", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_SESSION_COOKIE": "s", "STYTCH_SESSION_JWT_COOKIE": "s"}, "STYTCH_SESSION_COOKIE"},
+		{"workos client id with a key-like value", &WorkOSConfig{}, map[string]string{"WORKOS_CLIENT_ID": "sk_live k3y"}, "WORKOS_CLIENT_ID"},
+		{"stytch API URL with a query", &StytchConfig{}, map[string]string{"STYTCH_PROJECT_ID": "project-test-1", "STYTCH_API_URL": "https://stytch.example.com/?secret=k3y"}, "STYTCH_API_URL"},
+		{"auth0 domain with a query", &Auth0Config{}, map[string]string{"AUTH0_DOMAIN": "t.auth0.com?k3y", "AUTH0_AUDIENCE": "a"}, "AUTH0_DOMAIN"},
+		{"oidc HS256 refused", &OIDCConfig{}, map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "app", "OIDC_ALGORITHMS": "RS256,HS256"}, "OIDC_ALGORITHMS"},
 		{"clerk without parties or origins", &ClerkConfig{}, map[string]string{"CLERK_ISSUER": "https://clerk.example.com"}, "CLERK_AUTHORIZED_PARTIES"},
 	}
 	for _, c := range cases {
@@ -66,6 +70,13 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 			err := config.Load(c.spec)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			}
+			// Never the value: URLs carry keys, and a pasted secret in the
+			// wrong variable must not reach the cold-start error.
+			for k, v := range c.env {
+				if len(v) > 2 && strings.Contains(err.Error(), v) {
+					t.Fatalf("the message repeats the value of %s (%q): %v", k, v, err)
+				}
 			}
 		})
 	}

@@ -62,9 +62,9 @@ func (cfg JWTSpec) check() error {
 	if len(cfg.Algorithms) == 0 {
 		return fmt.Errorf("%s: no JWT algorithm configured", cfg.Provider)
 	}
-	for _, a := range cfg.Algorithms {
+	for i, a := range cfg.Algorithms {
 		if !slices.Contains(asymmetric, a) {
-			return fmt.Errorf("%s: JWT algorithm %q is not allowed (use one of %s)", cfg.Provider, a, strings.Join(asymmetric, ", "))
+			return fmt.Errorf("%s: JWT algorithm %d of %d is not allowed (use one of %s)", cfg.Provider, i+1, len(cfg.Algorithms), strings.Join(asymmetric, ", "))
 		}
 	}
 	if len(cfg.Issuers) == 0 {

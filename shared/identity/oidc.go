@@ -84,9 +84,9 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 		}
 		s.jwksURL = v
 	}
-	for _, a := range c.Algorithms {
+	for i, a := range c.Algorithms {
 		if !slices.Contains(asymmetric, a) {
-			return s, fmt.Errorf("OIDC_ALGORITHMS: %q is not an asymmetric JWT algorithm (use %s)", a, strings.Join(asymmetric, ", "))
+			return s, fmt.Errorf("OIDC_ALGORITHMS entry %d is not an asymmetric JWT algorithm (use %s)", i+1, strings.Join(asymmetric, ", "))
 		}
 	}
 	s.algorithms = []string(c.Algorithms)

@@ -29,7 +29,7 @@ func validID(v string) bool {
 
 func checkID(name, v string) error {
 	if !validID(v) {
-		return fmt.Errorf("%s must be letters, digits, '_' or '-' (got %q)", name, v)
+		return fmt.Errorf("%s must be letters, digits, '_' or '-'", name)
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func checkBaseURL(name, raw string) (string, error) {
 		return "", err
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s must not have a query or fragment, got %q", name, raw)
+		return "", fmt.Errorf("%s must not have a query or fragment", name)
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

@@ -64,7 +64,7 @@ func (c StytchConfig) resolve() (JWTSpec, string, error) {
 		case strings.HasPrefix(pid, "project-live-"):
 			api = "https://api.stytch.com"
 		default:
-			return JWTSpec{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live- (got %q)", pid)
+			return JWTSpec{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live-")
 		}
 	}
 	api, err := checkBaseURL("STYTCH_API_URL", api)

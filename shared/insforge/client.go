@@ -56,10 +56,10 @@ func (c Config) Validate() error {
 		return config.Invalid("INSFORGE_SERVICE_KEY", "must be an InsForge API key starting with %q", ServiceKeyPrefix)
 	}
 	if c.Timeout <= 0 || c.Timeout > 2*time.Minute {
-		return config.Invalid("INSFORGE_TIMEOUT", "must be between 0 and 2m (got %s)", c.Timeout)
+		return config.Invalid("INSFORGE_TIMEOUT", "must be between 0 and 2m")
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 10 {
-		return config.Invalid("INSFORGE_MAX_RETRIES", "must be between 0 and 10 (got %d)", c.MaxRetries)
+		return config.Invalid("INSFORGE_MAX_RETRIES", "must be between 0 and 10")
 	}
 	return nil
 }

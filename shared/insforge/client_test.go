@@ -3,6 +3,7 @@ package insforge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,9 @@ func TestConfigValidate(t *testing.T) {
 		{"anon key", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "anon_abc", Timeout: time.Second}, "INSFORGE_SERVICE_KEY"},
 		{"bare prefix", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_", Timeout: time.Second}, "INSFORGE_SERVICE_KEY"},
 		{"timeout", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_abc"}, "INSFORGE_TIMEOUT"},
+		{"timeout too long", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_abc", Timeout: 3 * time.Minute}, "INSFORGE_TIMEOUT"},
+		{"retries", insforge.Config{BaseURL: "https://x.insforge.app", ServiceKey: "ik_abc", Timeout: time.Second, MaxRetries: 11}, "INSFORGE_MAX_RETRIES"},
+		{"base URL with a key", insforge.Config{BaseURL: "http://x.insforge.app/?key=ik_abc", ServiceKey: "ik_abc", Timeout: time.Second}, "INSFORGE_BASE_URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +57,11 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), tc.cfg.ServiceKey) && tc.cfg.ServiceKey != "ik_" {
 				t.Fatalf("error leaks the key: %v", err)
+			}
+			for _, v := range []string{"x.insforge.app", tc.cfg.Timeout.String(), fmt.Sprintf("(got %d)", tc.cfg.MaxRetries)} {
+				if strings.Contains(err.Error(), v) {
+					t.Fatalf("the message repeats the value %q: %v", v, err)
+				}
 			}
 		})
 	}

@@ -38,10 +38,10 @@ type Config struct {
 // Validate checks the secret length and the TTL bounds.
 func (c Config) Validate() error {
 	if len(c.Secret) < MinSecretBytes {
-		return config.Invalid("INSFORGE_JWT_SECRET", "must be at least %d bytes (got %d)", MinSecretBytes, len(c.Secret))
+		return config.Invalid("INSFORGE_JWT_SECRET", "must be at least %d bytes", MinSecretBytes)
 	}
 	if c.TTL < MinTTL || c.TTL > MaxTTL {
-		return config.Invalid("TOKEN_TTL", "must be between %s and %s (got %s)", MinTTL, MaxTTL, c.TTL)
+		return config.Invalid("TOKEN_TTL", "must be between %s and %s", MinTTL, MaxTTL)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,12 @@ func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
 			_, err := New(c.cfg, Options{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want mention of %s", err, c.want)
+			}
+			// Never the value, nor the secret's length or the TTL given.
+			for _, v := range []string{c.cfg.Secret, fmt.Sprint(len(c.cfg.Secret)), c.cfg.TTL.String()} {
+				if len(v) > 1 && v != "0s" && strings.Contains(err.Error(), v) {
+					t.Fatalf("the message repeats the value %q: %v", v, err)
+				}
 			}
 		})
 	}

@@ -25,7 +25,7 @@ export interface TokenClientOptions {
   jitter?: number;
   /** Never refresh sooner than this after the previous fetch (ms, default 5000). */
   minInterval?: number;
-  /** First retry wait without Retry-After (ms, default 1000; doubles per failure). */
+  /** First retry wait (ms, default 1000; doubles per failure). The floor of every retry: Retry-After can only lengthen it. */
   backoffBase?: number;
   /** Cap of every retry wait, Retry-After included (ms, default 60000). */
   maxBackoff?: number;

@@ -7,8 +7,9 @@
 // - every new token goes to insforge.setAccessToken(token);
 // - refresh ahead of expires_at (refreshBefore, at most a third of the lifetime, minus
 //   random jitter), never sooner than minInterval after the previous fetch;
-// - 503/429 (and network errors, other 5xx): retry after Retry-After, else exponential
-//   backoff; every wait is capped at maxBackoff; the current token stays in use meanwhile;
+// - 503/429 (and network errors, other 5xx): retry after the exponential backoff, or
+//   after Retry-After when it asks for longer (a "0" or a past date never shortens the
+//   wait); every wait is capped at maxBackoff; the current token stays in use meanwhile;
 // - 401, a getter that says "signed out" (null, LoginRequiredError, login_required):
 //   stop, clear the SDK's token, emit "signed-out";
 // - other 4xx (bad configuration: origin not allowed, wrong method): stop, emit a fatal "error";
@@ -202,7 +203,10 @@ export function createTokenClient(options) {
     attempt++;
     state = 'retrying';
     const backoff = o.backoffBase * 2 ** (attempt - 1) * (1 + random() / 2);
-    const wait = Math.min(o.maxBackoff, retryAfter ?? backoff);
+    // The backoff is the floor: Retry-After may only lengthen a wait. A bridge (or a
+    // proxy) answering "Retry-After: 0" or a past date would otherwise be called in a
+    // tight loop, hundreds of times a second.
+    const wait = Math.min(o.maxBackoff, Math.max(backoff, retryAfter ?? 0));
     schedule(Math.max(wait, 0));
     emit({ type: 'error', status, code, message: error ? String(error.message ?? error) : undefined, retryIn: wait, fatal: false });
     return valid() ? token : null;

@@ -225,6 +225,50 @@ test('without Retry-After failures back off exponentially, capped at maxBackoff 
   c.stop();
 });
 
+// Retry-After only ever lengthens a wait: "0", a past date or a delay shorter than the
+// backoff all wait the backoff, so a bridge or proxy answering them cannot make the
+// client call it in a loop.
+for (const [name, retryAfter] of [
+  ['Retry-After: 0', '0'],
+  ['a Retry-After date in the past', new Date(T0 - 3600 * S).toUTCString()],
+  ['a Retry-After shorter than the backoff', '1'],
+]) {
+  test(`${name} waits the exponential backoff, never less`, async () => {
+    const bridge = fakeBridge({ script: [{ status: 503, headers: { 'Retry-After': retryAfter } }, { status: 503, headers: { 'Retry-After': retryAfter } },
+      { status: 429, headers: { 'Retry-After': retryAfter } }, { status: 200 }] });
+    const { c, events } = client(bridge, { backoffBase: 1 * S, maxBackoff: 60 * S, random: () => 0 });
+    const first = c.getToken();
+    await flush();
+    const waits = [];
+    for (let i = 0; i < 3; i++) {
+      const calls = bridge.calls.length;
+      const e = events.filter((x) => x.type === 'error').at(-1);
+      waits.push(e.retryIn);
+      await advance(e.retryIn - 1);
+      assert.equal(bridge.calls.length, calls, `retry ${i + 1} came before its backoff`);
+      await advance(1);
+      assert.equal(bridge.calls.length, calls + 1, `retry ${i + 1} did not come after its backoff`);
+    }
+    assert.deepEqual(waits, [1 * S, 2 * S, 4 * S]);
+    assert.equal(await first, 'tok.1.sig');
+    assert.equal(bridge.calls.length, 4, 'four requests in seven seconds');
+    c.stop();
+  });
+}
+
+test('a Retry-After longer than the backoff is honoured', async () => {
+  const bridge = fakeBridge({ script: [{ status: 503, headers: { 'Retry-After': new Date(T0 + 30 * S).toUTCString() } }, { status: 200 }] });
+  const { c, events } = client(bridge, { backoffBase: 1 * S, random: () => 0 });
+  const first = c.getToken();
+  await flush();
+  assert.equal(events.at(-1).retryIn, 30 * S);
+  await advance(30 * S - 1);
+  assert.equal(bridge.calls.length, 1);
+  await advance(1);
+  assert.equal(await first, 'tok.1.sig');
+  c.stop();
+});
+
 test('401 stops the client, clears the SDK token and emits signed-out; nothing is fetched afterwards', async () => {
   const bridge = fakeBridge({ ttl: 60, script: [{ status: 200 }, { status: 401, code: 'token_expired' }] });
   const { c, sdk, events } = client(bridge, { jitter: 0 });
@@ -238,6 +282,27 @@ test('401 stops the client, clears the SDK token and emits signed-out; nothing i
   await advance(3600 * S);
   assert.equal(bridge.calls.length, 2);
 });
+
+// A sign-out racing a refresh: the cookie is gone (missing_credential), or the session is gone while its
+// cookie was still sent (invalid_token), or the credential expired. Every 401 is the same sign-out.
+for (const code of ['missing_credential', 'invalid_token', 'token_expired', undefined]) {
+  test(`a 401 ${code ?? 'without a code'} during a refresh signs out the same way`, async () => {
+    const bridge = fakeBridge({ ttl: 60, script: [{ status: 200 }, { status: 401, code }] });
+    if (code === undefined) {
+      const f = bridge.fetch;
+      bridge.fetch = async (...a) => { const r = await f(...a); return r.status === 401 ? new Response('', { status: 401 }) : r; };
+    }
+    const { c, sdk, events } = client(bridge, { jitter: 0, credentials: 'include', getCredential: undefined });
+    await Promise.all([c.getToken(), flush()]);
+    await advance(40 * S);
+    assert.deepEqual(events.at(-1), { type: 'signed-out', reason: code ?? 'unauthorized' });
+    assert.equal(c.state, 'signed-out');
+    assert.deepEqual(sdk.set, ['tok.1.sig', null]);
+    assert.equal(await c.getToken(), null);
+    await advance(3600 * S);
+    assert.equal(bridge.calls.length, 2, 'nothing fetched after the sign-out');
+  });
+}
 
 test('a credential getter that says signed out (null, SignedOutError, WorkOS LoginRequiredError, Auth0 login_required) signs out without a request', async () => {
   class LoginRequiredError extends Error { constructor() { super('login required'); this.name = 'LoginRequiredError'; } }

@@ -58,7 +58,7 @@ func TestDecodePaymentPayloadRejectsMalformedHeaders(t *testing.T) {
 		"truncated json":  b64(`{"x402Version":2,`),
 		"wrong types":     b64(`{"x402Version":"2"}`),
 		"authorization #": b64(`{"x402Version":2,"payload":{"authorization":{"value":1}}}`),
-		"oversized":       strings.Repeat("A", x402.MaxHeaderLen+4),
+		"oversized":       strings.Repeat("A", 8196),
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -68,6 +68,43 @@ func TestDecodePaymentPayloadRejectsMalformedHeaders(t *testing.T) {
 				t.Fatalf("err = %v, want HeaderError for X-PAYMENT", err)
 			}
 		})
+	}
+}
+
+// The documented cap (docs/x402.md: "8 KiB cap") is pinned with literals, not
+// derived from MaxHeaderLen, so raising or lowering the constant fails here.
+// Both headers are a real payment padded with JSON whitespace, so only their
+// length can refuse them: 8192 characters is the largest accepted, 8196 the next
+// length a padded base64 header can have.
+func TestDecodeHeaderCapIs8KiB(t *testing.T) {
+	p := x402test.NewPayer(t).Pay(t, x402test.Offer(t), x402.StyleV2, x402test.Now)
+	js, err := json.Marshal(p.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := func(encodedLen int) string {
+		t.Helper()
+		raw := encodedLen / 4 * 3 // std base64: 4 characters per 3 bytes
+		if encodedLen%4 != 0 || raw < len(js) {
+			t.Fatalf("cannot pad to %d characters", encodedLen)
+		}
+		h := base64.StdEncoding.EncodeToString([]byte("{" + strings.Repeat(" ", raw-len(js)) + string(js[1:])))
+		if len(h) != encodedLen {
+			t.Fatalf("padded header has %d characters, want %d", len(h), encodedLen)
+		}
+		return h
+	}
+	got, err := x402.DecodePaymentPayload(x402.HeaderPaymentSignature, padded(8192))
+	if err != nil {
+		t.Fatalf("8192-character header refused: %v", err)
+	}
+	if got.Payload.Authorization.Nonce != p.Payload.Payload.Authorization.Nonce {
+		t.Fatalf("8192-character header decoded to %+v", got)
+	}
+	_, err = x402.DecodePaymentPayload(x402.HeaderPaymentSignature, padded(8196))
+	var he *x402.HeaderError
+	if !errors.As(err, &he) || he.Header != x402.HeaderPaymentSignature {
+		t.Fatalf("8196-character header: err = %v, want the length refusal", err)
 	}
 }
 

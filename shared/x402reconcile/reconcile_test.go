@@ -238,6 +238,54 @@ func TestReconcilerConfirmsSettledRowsAndDemotesReverted(t *testing.T) {
 	}
 }
 
+// A settled row whose transaction the node does not know may be a transaction
+// still propagating: it stays settled for an hour after its last change, then
+// needs review. It is never reverted: "not found" is no evidence the payment
+// failed, and demoting a paid delivery to reverted would hide revenue.
+func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	row := f.pending(0, time.Now().Add(time.Minute), "", false)
+	tx := hex32() // never mined: eth_getTransactionReceipt answers null
+	if err := f.ledger.SettleDelivered(ctx, row.ID, tx, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	settledAt := f.row(row.ID).UpdatedAt
+	if settledAt == nil {
+		t.Fatal("settled row has no updated_at")
+	}
+	run := func(at time.Time) x402reconcile.Report {
+		t.Helper()
+		r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain,
+			Now: func() time.Time { return at }, Logger: quietLog()})
+		rep, err := r.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+
+	// 59 minutes after settling: still settled, left for a later run.
+	if rep := run(settledAt.Add(59 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, Unresolved: 1}) {
+		t.Fatalf("before the hour: report %+v, want one unresolved row", rep)
+	}
+	if g := f.row(row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx || g.ConfirmedAt != nil {
+		t.Fatalf("before the hour: status %s tx %q confirmed %v, want settled, unconfirmed", g.Status, g.Tx(), g.ConfirmedAt)
+	}
+
+	// 61 minutes after settling: needs review, keeping its transaction hash.
+	if rep := run(settledAt.Add(61 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, NeedsReview: 1}) {
+		t.Fatalf("after the hour: report %+v, want one row sent to review", rep)
+	}
+	g := f.row(row.ID)
+	if g.Status != ledger.StatusNeedsReview || g.Tx() != tx || !strings.Contains(g.ErrorText(), "unknown to the node") {
+		t.Fatalf("after the hour: status %s tx %q error %q, want needs_review with the transaction kept", g.Status, g.Tx(), g.ErrorText())
+	}
+	if f.node.Calls("eth_getTransactionReceipt") != 2 {
+		t.Fatalf("receipt lookups = %d, want one per run", f.node.Calls("eth_getTransactionReceipt"))
+	}
+}
+
 func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -47,7 +47,7 @@ func (e Config) Validate() error {
 		errs = append(errs, config.Invalid("X402_LOGS_LOOKBACK_BLOCKS", "must be positive"))
 	}
 	if e.After < time.Minute {
-		errs = append(errs, config.Invalid("X402_RECONCILE_AFTER", "must be at least 1m (got %s): younger rows may still be settling", e.After))
+		errs = append(errs, config.Invalid("X402_RECONCILE_AFTER", "must be at least 1m: younger rows may still be settling"))
 	}
 	return errors.Join(errs...)
 }

@@ -33,12 +33,18 @@ func TestBuildValidatesAndRuns(t *testing.T) {
 	}
 	for name, kv := range map[string]map[string]string{
 		"X402_RECONCILE_AFTER": {"X402_RECONCILE_AFTER": "10s"},
-		"XLAYER_RPC_URL":       {"XLAYER_RPC_URL": "http://rpc.xlayer.tech"},
+		"XLAYER_RPC_URL":       {"XLAYER_RPC_URL": "http://rpc.xlayer.tech/k3y"},
 		"MOCK_OKX_FACILITATOR": {"ENVIRONMENT": "production"},
 	} {
 		set(kv)
-		if _, err := x402reconcile.Build(launch.Runtime{Logger: quiet}); err == nil || !strings.Contains(err.Error(), name) {
+		_, err := x402reconcile.Build(launch.Runtime{Logger: quiet})
+		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s: err = %v", name, err)
+		}
+		for _, v := range kv {
+			if strings.Contains(err.Error(), v) {
+				t.Fatalf("%s: the message repeats the value %q: %v", name, v, err)
+			}
 		}
 	}
 	set(nil)

@@ -1,11 +1,13 @@
 // The live payments dashboard (GET /x402/dashboard) in Chromium, through the local runner: rows
 // arrive over InsForge realtime (the local stack's socket.io endpoint, the vendored
 // @insforge/sdk in the page) when paid with the real @x402/fetch client and with scripts/x402-pay;
-// the reconciler's pending → settled shows live; with realtime stopped the page polls.
+// the reconciler's pending → settled shows live; a payment forged by a client publishing on the
+// channel never shows; with realtime stopped the page polls.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -169,6 +171,47 @@ describe('payments dashboard (Chromium, live over InsForge realtime)', { skip },
     assert.ok(overflow <= 1, `horizontal overflow of ${overflow}px at phone width`);
     await page.setViewportSize({ width: 1100, height: 900 });
     if (process.env.DASHBOARD_SCREENSHOT) copyFileSync(path.join(ARTIFACTS, 'dashboard.png'), process.env.DASHBOARD_SCREENSHOT);
+  });
+
+  it('a payment a client publishes on the ledger channel is refused, and never shown where it gets through', async () => {
+    const { createClient } = await import('@insforge/sdk');
+    const rt = createClient({ baseUrl: w.insforge.url, anonKey: w.insforge.anonKey }).realtime;
+    const errors = [];
+    rt.on('error', (e) => errors.push(e));
+    const forgedId = randomUUID();
+    const forged = { new: { id: forgedId, payer_address: `0x${'f0'.repeat(20)}`, endpoint: '/x402/report', amount: '999999999999',
+      status: 'settled', created_at: new Date().toISOString(), updated_at: '2099-01-01T00:00:00Z', network: 'eip155:196',
+      asset: '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8', mock: false } };
+    const echoed = new Promise((resolve) => rt.on('INSERT_x402_payments', (m) => { if (m?.new?.id === forgedId) resolve(m); }));
+    const policy = readFileSync(path.join(REPO_ROOT, 'infra/migrations/0007_x402_realtime_publish.sql'), 'utf8');
+    try {
+      await rt.connect();
+      assert.equal((await rt.subscribe('x402_payments')).ok, true, 'anyone with the anon key may watch the ledger');
+      // 0007, applied by the stack as the owner of realtime.messages, refuses the publish.
+      await rt.publish('x402_payments', 'INSERT_x402_payments', forged);
+      const deadline = Date.now() + 10_000;
+      while (!errors.some((e) => e?.code === 'REALTIME_UNAUTHORIZED') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(errors.some((e) => e?.code === 'REALTIME_UNAUTHORIZED' && e.channel === 'x402_payments'), JSON.stringify(errors));
+
+      // Where 0007 could not be applied (run as project_admin), the message is delivered, marked
+      // senderType "user" by the server, and the page must still ignore it.
+      await db.query('DROP POLICY x402_payments_no_client_publish ON realtime.messages');
+      await rt.publish('x402_payments', 'INSERT_x402_payments', forged);
+      const m = await echoed;
+      assert.equal(m.meta.senderType, 'user');
+      // A real payment after it: messages reach the page in commit order, so once this row is on
+      // the page the forged message has been handled too.
+      const account = newAccount();
+      const res = await v2Fetch(account)(`${w.api}/x402/report`, { method: 'POST' });
+      assert.equal(res.status, 200);
+      await rowAppears(account.address, 'settled');
+      assert.equal(await page.evaluate((id) => Object.values(window.seen).some((x) => x.id === id), forgedId), false, 'the forged row was rendered');
+      assert.equal(await page.locator(`#rows tr[data-id="${forgedId}"]`).count(), 0);
+      assert.doesNotMatch(await page.locator('#rows').innerText(), /999,999\.999999/);
+    } finally {
+      rt.disconnect();
+      await db.query(policy); // as postgres, the owner: the policy is back for the tests that follow
+    }
   });
 
   it('with realtime stopped the page says so and polls GET /x402/payments', async () => {

@@ -100,10 +100,12 @@ test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bear
   await clerk.rotate();
   const saw503 = () => window.e2e.keptState().timeline.some((x) => x.bridge === 503);
   await Promise.all([waitEvent(A.page, saw503), waitEvent(B.page, saw503)]);
-  await sleep(8000); // Better Auth stays down for more retries: each one waits Retry-After, none hammers
-  ba = await startBetterAuth({ ...baOpts, port: baPort });
+  // Counted before Better Auth comes back, so the token awaited below is one minted after the burst
+  // (Clerk's may already be back: then its next token is awaited, which only takes longer).
   const tokensA = (await A.page.evaluate(() => window.e2e.keptState())).tokens;
   const tokensB = (await B.page.evaluate(() => window.e2e.keptState())).tokens;
+  await sleep(8000); // Better Auth stays down for more retries: each one waits Retry-After, none hammers
+  ba = await startBetterAuth({ ...baOpts, port: baPort });
   await Promise.all([waitTokens(A.page, tokensA + 1), waitTokens(B.page, tokensB + 1)]);
   const a3 = await todos(A.page, ['A3: after the 503 burst']);
   const b3 = await todos(B.page, ['B3: after the 503 burst']);
@@ -118,15 +120,20 @@ test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bear
   }, a1.inserted[0].id);
   assert.deepEqual(hijack.data ?? [], []);
 
-  // Sign-out: Better Auth clears its cookie (the bridge then answers 401 missing_credential);
-  // Clerk's getter returns null. Each client stops by itself at its next refresh and clears the SDK token.
+  // Sign-out: Better Auth deletes the session and clears its cookie; Clerk's getter returns null. Each
+  // client stops by itself at its next refresh and clears the SDK token. A refresh racing the sign-out
+  // may still carry the cookie of the deleted session (the session is gone before the cookie is): the
+  // bridge then answers 401 invalid_token instead of missing_credential; both are this sign-out, and
+  // any 401 signs the client out. A refresh that reached the bridge before the deletion got a token:
+  // the client signs out at the refresh after it.
   assert.equal((await A.page.evaluate((u) => window.e2e.betterAuthSignOut(u), ba.url)).status, 200);
   clerkSignedOut = true;
   await Promise.all([waitState(A.page, 'signed-out'), waitState(B.page, 'signed-out')]);
   const sa = await A.page.evaluate(() => window.e2e.keptState());
   const sb = await B.page.evaluate(() => window.e2e.keptState());
   assert.equal(sa.timeline.at(-1).event, 'signed-out');
-  assert.equal(sa.timeline.at(-1).reason, 'missing_credential');
+  assert.ok(['missing_credential', 'invalid_token'].includes(sa.timeline.at(-1).reason), JSON.stringify(sa.timeline.slice(-3)));
+  assert.equal(sa.timeline.at(-2).bridge, 401, 'signed out on the bridge\'s 401');
   assert.equal(sb.timeline.at(-1).event, 'signed-out');
   assert.equal(sb.timeline.at(-1).reason, 'credential');
   // No token in the SDK any more: the user's rows are out of reach.
@@ -146,11 +153,14 @@ test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bear
     console.log(`# token client timeline ${name}: ${tl.map((x) => (x.bridge ? `${x.t}s bridge ${x.bridge}${x.retryAfter ? ` Retry-After ${x.retryAfter}` : ''}` : `${x.t}s ${x.event}${x.refreshIn !== undefined ? ` (refresh in ${x.refreshIn}s)` : ''}${x.retryIn !== undefined ? ` (retry in ${Math.round(x.retryIn / 100) / 10}s)` : ''}`)).join('; ')}`);
     assert.ok(tl.filter((x) => x.event === 'token').length >= 4, `${name}: first token, two refreshes, one after the burst`);
     assert.ok(!JSON.stringify(tl).includes('eyJ'), 'no token in the timeline');
-    // The browser could read Retry-After (the bridge exposes it) and the client waited exactly that long.
+    // The browser could read Retry-After (the bridge exposes it) and the client waited that long: Retry-After,
+    // or the first backoff (1 to 1.5 s) when Retry-After is shorter (the Clerk bridge's cooldown may be
+    // nearly over: "Retry-After: 1").
     const i = tl.findIndex((x) => x.bridge === 503);
     assert.match(tl[i].retryAfter ?? '', /^[1-9][0-9]*$/, `${name}: Retry-After readable by the page`);
     assert.equal(tl[i + 1].event, 'error');
-    assert.equal(tl[i + 1].retryIn, Number(tl[i].retryAfter) * 1000, `${name}: waited Retry-After`);
+    const ra = Number(tl[i].retryAfter) * 1000;
+    assert.ok(tl[i + 1].retryIn >= ra && tl[i + 1].retryIn <= Math.max(ra, 1500), `${name}: waited ${tl[i + 1].retryIn} ms for Retry-After ${tl[i].retryAfter}`);
   }
   await A.page.screenshot({ path: path.join(ARTIFACTS, 'spa-token-client-a.png'), fullPage: true });
   assert.deepEqual([...A.consoleErrors, ...B.consoleErrors].filter((m) => !/Failed to load resource/.test(m)), []);

@@ -341,9 +341,13 @@ func TestUnsubscribeAndPresence(t *testing.T) {
 
 func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
 	s := insforgetest.New(t)
+	// The project's own publish rules replace the open default the migrations
+	// keep (realtime_publish_open), as InsForge's realtime guide describes.
 	if _, err := s.Pool.Exec(context.Background(), `
+		INSERT INTO realtime.channels (pattern) VALUES ('room:%');
 		ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
-		CREATE POLICY users_send ON realtime.messages FOR INSERT TO authenticated WITH CHECK (channel_name = 'x402_payments');`); err != nil {
+		DROP POLICY IF EXISTS realtime_publish_open ON realtime.messages;
+		CREATE POLICY users_send ON realtime.messages FOR INSERT TO authenticated WITH CHECK (channel_name LIKE 'room:%');`); err != nil {
 		t.Fatal(err)
 	}
 	alice, _ := s.UserToken("6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10", "")
@@ -352,21 +356,97 @@ func TestClientPublishIsGatedBySubscriptionAndRLS(t *testing.T) {
 	a.connected()
 	anon.connected()
 
-	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
+	anon.emit("realtime:publish", map[string]any{"channel": "room:1", "event": "hi", "payload": map[string]any{}}, false)
 	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_NOT_SUBSCRIBED" {
 		t.Fatalf("unsubscribed publish: %v", e.body)
 	}
-	anon.mustSubscribe("x402_payments")
-	anon.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{}}, false)
+	anon.mustSubscribe("room:1")
+	anon.emit("realtime:publish", map[string]any{"channel": "room:1", "event": "hi", "payload": map[string]any{}}, false)
 	if e, ok := anon.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_UNAUTHORIZED" {
 		t.Fatalf("RLS-refused publish: %v", e.body)
 	}
-	a.mustSubscribe("x402_payments")
-	a.emit("realtime:publish", map[string]any{"channel": "x402_payments", "event": "hi", "payload": map[string]any{"text": "yo"}}, false)
+	a.mustSubscribe("room:1")
+	// A payload cannot pose as the server: meta is always the server's own
+	// (InsForge's buildSocketMessage spreads the payload, then sets meta).
+	a.emit("realtime:publish", map[string]any{"channel": "room:1", "event": "hi",
+		"payload": map[string]any{"text": "yo", "meta": map[string]any{"senderType": "system", "messageId": "forged"}}}, false)
 	e, ok := anon.next("hi", 5*time.Second)
 	meta, _ := e.body["meta"].(map[string]any)
-	if !ok || e.body["text"] != "yo" || meta["senderType"] != "user" || meta["senderId"] != "6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10" {
+	if !ok || e.body["text"] != "yo" || meta["senderType"] != "user" || meta["senderId"] != "6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10" ||
+		meta["messageId"] == "forged" || meta["channel"] != "realtime:room:1" {
 		t.Fatalf("user publish: %v %v", ok, e.body)
+	}
+}
+
+// The ledger's channel carries the ledger trigger's messages only: no client
+// (anon key or signed-in user) may publish on it or on a name its pattern
+// matches, even where the project lets clients publish everywhere else, while
+// the trigger's messages arrive marked senderType "system".
+func TestTheLedgerChannelRefusesClientPublishes(t *testing.T) {
+	s := insforgetest.New(t)
+	ctx := context.Background()
+	// A project that opened publishing to every client on every channel: the
+	// migration's restrictive policy still holds.
+	if _, err := s.Pool.Exec(ctx, `
+		INSERT INTO realtime.channels (pattern) VALUES ('lobby');
+		CREATE POLICY anyone_publishes ON realtime.messages FOR INSERT TO anon, authenticated WITH CHECK (true);`); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := s.UserToken("6f1c1a52-56a4-4c52-9f35-3c5e2f1d7a10", "")
+	anon := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	a := dial(t, s.URL, map[string]any{"token": alice})
+	watcher := dial(t, s.URL, map[string]any{"token": s.AnonKey})
+	for _, p := range []*peer{anon, a, watcher} {
+		p.connected()
+	}
+	watcher.mustSubscribe("x402_payments")
+	watcher.mustSubscribe("lobby")
+
+	forged := map[string]any{"new": map[string]any{"id": "00000000-0000-4000-8000-000000000999", "status": "settled",
+		"amount": "999999999999", "endpoint": "/x402/report", "updated_at": "2099-01-01T00:00:00Z"}}
+	for _, c := range []struct {
+		name    string
+		p       *peer
+		channel string
+	}{
+		{"anon key", anon, "x402_payments"},
+		{"signed-in user", a, "x402_payments"},
+		{"a name the pattern matches ('_' is a LIKE wildcard)", anon, "x402-payments"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.p.mustSubscribe(c.channel)
+			c.p.emit("realtime:publish", map[string]any{"channel": c.channel, "event": "INSERT_x402_payments", "payload": forged}, false)
+			if e, ok := c.p.next("realtime:error", 5*time.Second); !ok || e.body["code"] != "REALTIME_UNAUTHORIZED" {
+				t.Fatalf("publish on %s: %v %v, want REALTIME_UNAUTHORIZED", c.channel, ok, e.body)
+			}
+		})
+	}
+
+	// A ledger write reaches the watcher as a system message, and it is the
+	// first ledger event it sees: the forged ones were never stored.
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO x402_payments (payer_address, endpoint, amount, status, network, asset, pay_to, nonce, valid_before, mock)
+		VALUES ('0x`+strings.Repeat("a", 40)+`', '/x402/report', '10000', 'pending', 'eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8',
+		'0x209693bc6afc0c5328ba36faf03c514ef312287c', '0x`+strings.Repeat("e", 64)+`', 4102444800, true)`); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := watcher.next("INSERT_x402_payments", 5*time.Second)
+	if !ok {
+		t.Fatal("the ledger's own message did not arrive")
+	}
+	row, _ := e.body["new"].(map[string]any)
+	if meta, _ := e.body["meta"].(map[string]any); meta["senderType"] != "system" || row["amount"] != "10000" {
+		t.Fatalf("first ledger event = %v, want the trigger's system message", e.body)
+	}
+	var stored int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM realtime.messages WHERE channel_name LIKE 'x402_payments' AND sender_type <> 'system'`).Scan(&stored); err != nil || stored != 0 {
+		t.Fatalf("client messages stored on the ledger channel: %d (%v)", stored, err)
+	}
+
+	// Other channels stay as open as the project made them.
+	anon.mustSubscribe("lobby")
+	anon.emit("realtime:publish", map[string]any{"channel": "lobby", "event": "hello", "payload": map[string]any{"n": 1}}, false)
+	if e, ok := watcher.next("hello", 5*time.Second); !ok || e.body["meta"].(map[string]any)["senderType"] != "user" {
+		t.Fatalf("lobby publish: %v %v", ok, e.body)
 	}
 }
 

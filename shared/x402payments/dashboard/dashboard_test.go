@@ -77,6 +77,7 @@ func TestAssets(t *testing.T) {
 	}{
 		{"/x402/dashboard/app.mjs", "text/javascript; charset=utf-8", 200, "x402_payments"},
 		{"/x402/dashboard/insforge-sdk.mjs", "text/javascript; charset=utf-8", 200, "@insforge/sdk"},
+		{"/x402/dashboard/realtime.mjs", "text/javascript; charset=utf-8", 200, "senderType !== 'system'"},
 		{"/x402/dashboard/app.css", "text/css; charset=utf-8", 200, "@media"},
 		{"/x402/dashboard/index.html", "application/json", 404, "not_found"},
 		{"/x402/dashboard/../dashboard.go", "application/json", 404, "not_found"},

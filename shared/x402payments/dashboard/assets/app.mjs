@@ -1,13 +1,15 @@
 // Live x402 payments: first paint from GET /x402/payments, then the ledger's
 // x402_payments realtime channel through @insforge/sdk (anon key), polling the
 // same endpoint while realtime is unavailable. Rows only ever carry the public
-// columns listed in PUBLIC; everything is written with textContent.
+// columns listed in PUBLIC; everything is written with textContent. Realtime
+// messages count only when the ledger sent them (realtime.mjs).
+import { CHANNEL, EVENTS, ledgerRow } from './realtime.mjs';
+
 const meta = (n) => document.querySelector(`meta[name="${n}"]`)?.content ?? '';
 const BASE_URL = meta('insforge-url');
 const ANON_KEY = meta('insforge-anon-key');
 const EXPLORER = meta('explorer-tx-url');
 const PAYMENTS_URL = 'payments';
-const CHANNEL = 'x402_payments';
 const POLL_MS = 5000;
 const RETRY_MS = 5000;
 const MAX_ROWS = 50;
@@ -176,8 +178,8 @@ function refreshSoon() {
 }
 
 function onMessage(msg) {
-  const r = msg?.new;
-  if (!r) return;
+  const r = ledgerRow(msg);
+  if (!r) return; // not the ledger's own message: a client's publish is never shown
   upsert(r, true);
   render();
   refreshSoon();
@@ -194,8 +196,7 @@ async function goLive() {
     return;
   }
   const rt = client.realtime;
-  rt.on('INSERT_x402_payments', onMessage);
-  rt.on('UPDATE_x402_payments', onMessage);
+  for (const ev of EVENTS) rt.on(ev, onMessage);
   const subscribe = async () => {
     const res = await rt.subscribe(CHANNEL);
     if (res.ok) {

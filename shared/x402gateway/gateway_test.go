@@ -395,7 +395,7 @@ func TestOnlyAllowListedHeadersCrossTheGateway(t *testing.T) {
 		h.Set("X-Api-Key", r.Header.Get("X-Api-Key")) // an upstream echoing its key
 		h.Set("X-Debug", "key="+r.Header.Get("X-Api-Key"))
 		h.Set("Link", "</quote?key="+r.Header.Get("X-Api-Key")+">; rel=next") // allow-listed, but carries the key
-		h.Set("X-Upstream-Version", "7") // listed on another route only
+		h.Set("X-Upstream-Version", "7")                                      // listed on another route only
 		h.Set("Etag", `"v7"`)
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{}`))

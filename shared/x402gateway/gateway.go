@@ -151,7 +151,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		httpapi.WriteError(w, r, httpapi.Wrap(http.StatusBadRequest, "invalid_path",
-			err.Error()+"; nothing is forwarded (docs/gateway.md, path rules)", err))
+			err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
 	case rh == nil:
 		httpapi.WriteError(w, r, httpapi.NewError(http.StatusNotFound, "no_priced_route",
 			"no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))

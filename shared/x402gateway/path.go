@@ -92,7 +92,7 @@ func checkDecoded(d string) error {
 	for i := 0; i < len(d); i++ {
 		switch c := d[i]; {
 		case c == ';':
-			return pathError(`the path has a ";" (path parameters are not forwarded)`)
+			return pathError(`the path has a ";" (a path parameter)`)
 		case c == '\\':
 			return pathError(`the path has a "\"`)
 		case c == '%':

@@ -100,3 +100,22 @@ func TestCanonicalPathIgnoresWhatIsNotUnderThePrefix(t *testing.T) {
 		}
 	}
 }
+
+// The path rules run on every request, priced or not (one NFKC pass included).
+func BenchmarkCanonicalPath(b *testing.B) {
+	for _, raw := range []string{"/pay/v1/items/42", "/pay/v1/files/docs/caf%C3%A9/report-2026.pdf"} {
+		u, err := url.ParseRequestURI(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := &http.Request{Method: http.MethodGet, URL: u}
+		b.Run(raw, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := canonicalPath(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

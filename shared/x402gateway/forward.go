@@ -197,7 +197,6 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 	} else {
 		forwardRequestHeaders(out.Header, r.Header, f.route, "")
 	}
-
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		out.Header.Set("X-Forwarded-For", host)
 	} else if r.RemoteAddr != "" {

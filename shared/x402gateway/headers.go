@@ -43,36 +43,46 @@ var ResponseHeaders = []string{
 // (RFC 9110 §7.6.1), to x402, to the caller's session with this API (Cookie)
 // or to CORS, or an upstream may take them as an instruction about the request
 // itself: its method, its URL, or who sent it.
-var managedHeaders = map[string]bool{
+var managedHeaders = canonicalSet(
 	// hop-by-hop (RFC 9110 §7.6.1, plus the historical Keep-Alive and Proxy-Connection)
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 	// set by the gateway or its transport
-	"Host": true, "Content-Length": true, "Expect": true, "Accept-Encoding": true, "X-Request-Id": true,
-	"X-Content-Type-Options": true, "Vary": true, "Date": true, "Server": true,
+	"Host", "Content-Length", "Expect", "Accept-Encoding", "X-Request-Id",
+	"X-Content-Type-Options", "Vary", "Date", "Server",
 	// credentials and sessions
-	"Authorization": true, "Cookie": true, "Set-Cookie": true,
+	"Authorization", "Cookie", "Set-Cookie",
 	// client address (who sent the request)
-	"Forwarded": true, "X-Real-Ip": true, "True-Client-Ip": true, "Cf-Connecting-Ip": true, "X-Client-Ip": true,
-	"X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Ip": true,
-	"X-Remote-Addr": true, "Client-Ip": true, "X-Appengine-User-Ip": true, "X-Azure-Clientip": true,
+	"Forwarded", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip",
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Originating-Ip", "X-Remote-Ip",
+	"X-Remote-Addr", "Client-Ip", "X-Appengine-User-Ip", "X-Azure-Clientip",
 	// request line rewrites (method and URL overrides)
-	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
-	"X-Original-Url": true, "X-Original-Uri": true, "X-Rewrite-Url": true, "X-Original-Method": true,
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "X-Original-Method",
 	// CORS (answered here)
-	"Origin": true,
+	"Origin",
 	// x402
-	x402.HeaderPaymentSignature: true, x402.HeaderXPayment: true, x402.HeaderPaymentRequired: true,
-	x402.HeaderPaymentResponse: true, x402.HeaderXPaymentResponse: true, HeaderReceipt: true,
-}
+	x402.HeaderPaymentSignature, x402.HeaderXPayment, x402.HeaderPaymentRequired,
+	x402.HeaderPaymentResponse, x402.HeaderXPaymentResponse, HeaderReceipt,
+)
 
 // managedPrefixes extend managedHeaders to whole families.
 var managedPrefixes = []string{"X-Forwarded-", "Proxy-", "Access-Control-", "X-Payment", "Payment-"}
 
-// managedHeader reports whether name (canonical) may not appear in a route's
-// header lists.
+// canonicalSet is the set of names in their canonical spelling (x402's
+// constants are upper-case).
+func canonicalSet(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[http.CanonicalHeaderKey(n)] = true
+	}
+	return m
+}
+
+// managedHeader reports whether name may not appear in a route's header lists.
 func managedHeader(name string) bool {
-	if managedHeaders[name] || managedHeaders[http.CanonicalHeaderKey(name)] {
+	name = http.CanonicalHeaderKey(name)
+	if managedHeaders[name] {
 		return true
 	}
 	for _, p := range managedPrefixes {
@@ -91,7 +101,7 @@ func reservedUpstreamHeader(name string) bool {
 	if name == "Authorization" {
 		return false
 	}
-	return managedHeader(name) || slices.Contains(RequestHeaders, name) || slices.Contains(ResponseHeaders, name)
+	return managedHeader(name) || slices.Contains(RequestHeaders, name)
 }
 
 // forwardRequestHeaders copies the caller's headers the route allows: the

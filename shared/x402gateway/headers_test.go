@@ -112,3 +112,22 @@ func TestResponseFilterIsAnAllowListAndNeverRelaysTheCredential(t *testing.T) {
 		t.Fatalf("secrets %q", f.secrets)
 	}
 }
+
+func TestManagedHeadersWhateverTheirSpelling(t *testing.T) {
+	for _, name := range []string{"PAYMENT-SIGNATURE", "payment-required", "X-PAYMENT", "x-payment-response", "X-Payment-Receipt",
+		"x-forwarded-prefix", "X-Forwarded-Proto", "proxy-anything", "access-control-allow-origin", "true-client-ip",
+		"X-HTTP-METHOD-OVERRIDE", "x-original-url", "cookie", "host"} {
+		if !managedHeader(name) {
+			t.Errorf("%s is not managed", name)
+		}
+	}
+	for _, name := range []string{"Idempotency-Key", "Prefer", "X-Total-Count", "X-Amzn-Trace-Id", "Traceparent"} {
+		if managedHeader(name) {
+			t.Errorf("%s is managed", name)
+		}
+	}
+	if reservedUpstreamHeader("Authorization") || reservedUpstreamHeader("X-Api-Key") ||
+		!reservedUpstreamHeader("accept") || !reservedUpstreamHeader("X-Payment-Receipt") {
+		t.Fatal("credential header rules")
+	}
+}

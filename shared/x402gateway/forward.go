@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/httpapi"
@@ -39,6 +40,9 @@ type forwarder struct {
 	now         func() time.Time
 	offer       *x402.Offer
 	responses   responseFilter
+	// outerHeaders is the room kept in Lambda's response payload for the
+	// headers set around the forwarder (outerHeaderBytes).
+	outerHeaders int
 }
 
 // newUpstreamClient never follows redirects (a 3xx is an upstream error) and
@@ -142,7 +146,7 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	// The answer must fit Lambda's response payload once encoded (JSON
 	// escapes, base64), with room for the headers added around it; found out
 	// here, before the paywall settles, it costs the caller nothing.
-	if size := httpapi.ResponsePayloadSize(res.StatusCode, h, buf) + outerHeaderReserve; size > httpapi.MaxResponsePayloadBytes {
+	if size := httpapi.ResponsePayloadSize(res.StatusCode, h, buf) + f.outerHeaders; size > httpapi.MaxResponsePayloadBytes {
 		log.Warn("upstream answer too large once encoded for Lambda", slog.String("route", f.route.Key()),
 			slog.Int("bytes", len(buf)), slog.Int("encoded_bytes", size))
 		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
@@ -157,12 +161,18 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// outerHeaderReserve is the room kept in Lambda's response payload for the
-// headers set around the forwarder, after its answer is measured: the
-// settlement receipt (PAYMENT-RESPONSE, about 300 bytes), CORS and
-// X-Request-Id, with their JSON quoting. Origins are configured, so these are
-// bounded; 16 KiB is several times what they take.
-const outerHeaderReserve = 16 << 10
+// outerHeaderBytes bounds the headers set around the forwarder after its
+// answer is measured, with their JSON quoting: CORS (the longest configured
+// origin and the expose list, both fixed at cold start), and within a fixed
+// 4 KiB the settlement receipt (PAYMENT-RESPONSE, about 300 bytes),
+// X-Request-Id, Vary and Access-Control-Allow-Credentials.
+func outerHeaderBytes(origins, expose []string) int {
+	longest := 0
+	for _, o := range origins {
+		longest = max(longest, len(o))
+	}
+	return 4<<10 + longest + len(strings.Join(expose, ", "))
+}
 
 // budget is the upstream call's time: the configured timeout, cut so that the
 // settlement reserve remains before the invocation deadline.

@@ -83,6 +83,12 @@ func New(c Config, d Deps) (http.Handler, error) {
 	allowHeaders := slices.Concat(paywall.CORSAllowHeaders, RequestHeaders)
 	exposeHeaders := slices.Concat(paywall.CORSExposeHeaders, ResponseHeaders)
 	for _, rt := range routes {
+		allowHeaders = append(allowHeaders, rt.ForwardHeaders...)
+		exposeHeaders = append(exposeHeaders, rt.ResponseHeaders...)
+	}
+	allowHeaders, exposeHeaders = dedupe(allowHeaders), dedupe(exposeHeaders)
+	outer := outerHeaderBytes(c.AllowedOrigins, exposeHeaders)
+	for _, rt := range routes {
 		p := c.Paywall.Params(rt.Description)
 		p.Price, p.MimeType = rt.Price, rt.MimeType
 		offer, err := x402.NewOffer(p)
@@ -112,10 +118,8 @@ func New(c Config, d Deps) (http.Handler, error) {
 			route: rt, base: base, client: client, authHeader: authHeader,
 			auth: c.UpstreamAuth, receiptKey: []byte(c.ReceiptKey), timeout: c.UpstreamTimeout, reserve: c.SettleReserve,
 			maxResponse: c.MaxResponseBytes, now: now, offer: offer,
-			responses: newResponseFilter(rt, authHeader, c.UpstreamAuth),
+			responses: newResponseFilter(rt, authHeader, c.UpstreamAuth), outerHeaders: outer,
 		}
-		allowHeaders = append(allowHeaders, rt.ForwardHeaders...)
-		exposeHeaders = append(exposeHeaders, rt.ResponseHeaders...)
 		h := &routeHandler{route: rt, h: httpapi.Chain(pw.Wrap(fw),
 			httpapi.Limits(httpapi.DefaultMaxHeaderBytes, rt.MaxRequestBytes),
 			bufferBody,
@@ -130,7 +134,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		httpapi.Recover(),
 		httpapi.RequestID(log),
 		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
-			AllowHeaders: dedupe(allowHeaders), ExposeHeaders: dedupe(exposeHeaders)}.Middleware(),
+			AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
 	), nil
 }

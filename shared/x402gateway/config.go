@@ -251,9 +251,10 @@ func (r *RouteSpec) normalise() error {
 	if !routeMethods[r.Method] {
 		return fmt.Errorf("method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", r.Method)
 	}
-	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%") || strings.Contains(r.Path, "{$}") ||
+	// A route must be a path the gateway forwards (path.go): no ";" or backslash.
+	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%;\\") || strings.Contains(r.Path, "{$}") ||
 		(len(r.Path) > 1 && strings.HasSuffix(r.Path, "/")) || strings.Contains(r.Path, "//") {
-		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query or escapes", r.Path)
+		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query, escapes, \";\" or \"\\\"", r.Path)
 	}
 	for _, seg := range strings.Split(r.Path[1:], "/") {
 		if seg == "." || seg == ".." {

@@ -94,6 +94,8 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"no description", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1"}]`}},
 		{"relative path", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"a","price":"1","description":"d"}]`}},
 		{"dot segment", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/../b","price":"1","description":"d"}]`}},
+		{"path parameter", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a;b","price":"1","description":"d"}]`}},
+		{"backslash", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a\\b","price":"1","description":"d"}]`}},
 		{"trailing slash", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/","price":"1","description":"d"}]`}},
 		{"exact-match marker", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{$}","price":"1","description":"d"}]`}},
 		{"bad wildcard", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{x...}/b","price":"1","description":"d"}]`}},

@@ -109,7 +109,7 @@ func checkDecoded(d string) error {
 			return pathError("the path has an empty segment (// or a trailing slash)")
 		}
 		if strings.Trim(seg, ". \t") == "" {
-			return pathError("the path has a dot segment")
+			return pathError("the path has a segment made only of dots or spaces")
 		}
 	}
 	if path.Clean(d) != d { // unreachable after the checks above; kept as the invariant

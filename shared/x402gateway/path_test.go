@@ -79,6 +79,7 @@ func TestCanonicalPathRefusesWhatAnUpstreamCouldReadOtherwise(t *testing.T) {
 		"/pay/files/a%EF%BC%BCb",              // "＼" (U+FF3C), "\" under NFKC
 		"/pay/files/..%20/admin",
 		"/pay/files/.../admin",
+		"/pay/files/%20/admin",
 		"/pay/files/./admin",
 		"/pay/files/../admin",
 		"/pay/files/a/..",

@@ -40,11 +40,12 @@ var Codes = map[string]Code{
 	"facilitator_busy":            {http.StatusServiceUnavailable, "the x402 facilitator is rate limiting; nothing was charged, retry later"},
 	"response_too_large":          {http.StatusBadGateway, "the paid response exceeds the size limit; nothing was charged"},
 	"no_priced_route":             {http.StatusNotFound, "the x402 gateway has no priced route for this method and path"},
+	"invalid_path":                {http.StatusBadRequest, "the x402 gateway refuses a path an upstream could read as another (;, \\, %, control characters, escaped unreserved characters or slash, dot or empty segments); nothing is forwarded"},
 	"insufficient_time":           {http.StatusServiceUnavailable, "not enough time left to call the upstream and settle; nothing was charged, retry"},
 	"upstream_error":              {http.StatusBadGateway, "the gateway's upstream failed (5xx or an unexpected status); nothing was charged"},
 	"upstream_redirect":           {http.StatusBadGateway, "the gateway's upstream answered with a redirect, which is not followed; nothing was charged"},
 	"upstream_refused":            {http.StatusBadGateway, "the gateway's upstream refused the gateway's credential or asked for its own payment; nothing was charged"},
-	"upstream_response_too_large": {http.StatusBadGateway, "the gateway's upstream answer exceeds X402_GATEWAY_MAX_RESPONSE_BYTES; nothing was charged"},
+	"upstream_response_too_large": {http.StatusBadGateway, "the gateway's upstream answer exceeds X402_GATEWAY_MAX_RESPONSE_BYTES, or Lambda's 6 MB response payload once encoded; nothing was charged"},
 	"upstream_unavailable":        {http.StatusBadGateway, "the gateway's upstream could not be reached; nothing was charged"},
 	"upstream_timeout":            {http.StatusGatewayTimeout, "the gateway's upstream did not answer in time; nothing was charged"},
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,26 +106,58 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 func (r *recorder) response() events.APIGatewayV2HTTPResponse {
-	status := r.status
+	return lambdaResponse(r.status, r.header, r.body.Bytes())
+}
+
+// lambdaResponse is the API Gateway response of a handler that answered status,
+// header and body: text bodies as they are, anything else base64-encoded.
+func lambdaResponse(status int, header http.Header, b []byte) events.APIGatewayV2HTTPResponse {
 	if status == 0 {
 		status = http.StatusOK
 	}
 	res := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{}}
-	for k, vs := range r.header {
+	for k, vs := range header {
 		if http.CanonicalHeaderKey(k) == "Set-Cookie" {
 			res.Cookies = append(res.Cookies, vs...)
 			continue
 		}
 		res.Headers[k] = strings.Join(vs, ", ")
 	}
-	b := r.body.Bytes()
-	if isText(r.header.Get("Content-Type"), b) {
+	if isText(header.Get("Content-Type"), b) {
 		res.Body = string(b)
 	} else {
 		res.Body = base64.StdEncoding.EncodeToString(b)
 		res.IsBase64Encoded = true
 	}
 	return res
+}
+
+// MaxResponsePayloadBytes is Lambda's limit on a synchronous invocation's
+// response payload, 6 MB ("Invocation payload (request and response)",
+// https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
+// counted here as 6 MiB, the local runner's figure.
+const MaxResponsePayloadBytes = 6 << 20
+
+// ResponsePayloadSize is the size of the payload LambdaHandler returns to
+// Lambda for a handler that answered status, header and body: the JSON of the
+// API Gateway response as aws-lambda-go encodes it (json.Encoder with HTML
+// escaping off, its trailing newline stripped), so a text body counts with its
+// JSON escapes and a binary one in base64.
+func ResponsePayloadSize(status int, header http.Header, body []byte) int {
+	var n countingWriter
+	enc := json.NewEncoder(&n)
+	enc.SetEscapeHTML(false) // aws-lambda-go's default (lambda.WithSetEscapeHTML)
+	if err := enc.Encode(lambdaResponse(status, header, body)); err != nil {
+		return MaxResponsePayloadBytes + 1 // cannot be encoded: cannot be answered either
+	}
+	return int(n) - 1 // the encoder's newline, which aws-lambda-go strips
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
 
 func isText(contentType string, b []byte) bool {

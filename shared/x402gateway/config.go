@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,11 +140,19 @@ func (c Config) checkAuthHeader() error {
 	if c.UpstreamAuth != "" && !validHeaderValue(c.UpstreamAuth) {
 		return configErr(VarUpstreamAuth, nil, "is not a valid header value")
 	}
-	if c.UpstreamAuth != "" && name == "Authorization" {
-		routes, err := ParseRoutes(c.Routes)
-		if err != nil {
-			return nil // reported by the route check
+	routes, err := ParseRoutes(c.Routes)
+	if err != nil {
+		return nil // reported by the route check
+	}
+	if c.UpstreamAuth != "" {
+		// The credential header never comes from a caller nor goes back to one.
+		for _, r := range routes {
+			if slices.Contains(r.ForwardHeaders, name) || slices.Contains(r.ResponseHeaders, name) {
+				return configErr(VarRoutes, nil, "route %s lists %s, the header carrying %s", r.Key(), name, VarUpstreamAuth)
+			}
 		}
+	}
+	if c.UpstreamAuth != "" && name == "Authorization" {
 		for _, r := range routes {
 			if r.ForwardAuthorization {
 				return configErr(VarRoutes, nil, "route %s forwards the caller's Authorization while %s is sent as Authorization; use another %s",
@@ -173,7 +182,8 @@ func upstreamBase(raw string) (*url.URL, error) {
 //
 //	[{"method": "GET", "path": "/v1/search", "price": "1000",
 //	  "description": "Web search", "mimeType": "application/json",
-//	  "maxRequestBytes": 65536, "forwardAuthorization": false}]
+//	  "maxRequestBytes": 65536, "forwardAuthorization": false,
+//	  "forwardHeaders": ["Idempotency-Key"], "responseHeaders": ["X-Total-Count"]}]
 //
 // path is a net/http.ServeMux pattern relative to /pay: literal segments,
 // {name} for one segment and a final {name...} for the rest; the most specific
@@ -186,7 +196,15 @@ type RouteSpec struct {
 	MimeType             string `json:"mimeType"`
 	MaxRequestBytes      int64  `json:"maxRequestBytes"`
 	ForwardAuthorization bool   `json:"forwardAuthorization"`
+	// ForwardHeaders are caller headers forwarded on this route besides
+	// RequestHeaders; ResponseHeaders are upstream headers relayed besides
+	// ResponseHeaders. Neither may name a header the gateway manages.
+	ForwardHeaders  []string `json:"forwardHeaders"`
+	ResponseHeaders []string `json:"responseHeaders"`
 }
+
+// MaxRouteHeaders bounds each of a route's header lists.
+const MaxRouteHeaders = 20
 
 // Prefix is where the gateway's routes live (template.yaml: ANY /pay/{proxy+}).
 const Prefix = "/pay"
@@ -233,9 +251,10 @@ func (r *RouteSpec) normalise() error {
 	if !routeMethods[r.Method] {
 		return fmt.Errorf("method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", r.Method)
 	}
-	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%") || strings.Contains(r.Path, "{$}") ||
+	// A route must be a path the gateway forwards (path.go): no ";" or backslash.
+	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t?#%;\\") || strings.Contains(r.Path, "{$}") ||
 		(len(r.Path) > 1 && strings.HasSuffix(r.Path, "/")) || strings.Contains(r.Path, "//") {
-		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query or escapes", r.Path)
+		return fmt.Errorf("path %q must start with / and have no trailing slash, spaces, query, escapes, \";\" or \"\\\"", r.Path)
 	}
 	for _, seg := range strings.Split(r.Path[1:], "/") {
 		if seg == "." || seg == ".." {
@@ -264,7 +283,38 @@ func (r *RouteSpec) normalise() error {
 	case r.MaxRequestBytes < 0 || r.MaxRequestBytes > MaxRequestBytesLimit:
 		return fmt.Errorf("maxRequestBytes must be between 1 and %d", MaxRequestBytesLimit)
 	}
+	var err error
+	if r.ForwardHeaders, err = headerList("forwardHeaders", r.ForwardHeaders, RequestHeaders); err != nil {
+		return err
+	}
+	if r.ResponseHeaders, err = headerList("responseHeaders", r.ResponseHeaders, ResponseHeaders); err != nil {
+		return err
+	}
 	return nil
+}
+
+// headerList canonicalises a route's header list: valid names, none the
+// gateway manages, none already in the default list, no duplicates.
+func headerList(field string, names, defaults []string) ([]string, error) {
+	if len(names) > MaxRouteHeaders {
+		return nil, fmt.Errorf("%s lists more than %d headers", field, MaxRouteHeaders)
+	}
+	var out []string
+	for _, n := range names {
+		c := http.CanonicalHeaderKey(strings.TrimSpace(n))
+		switch {
+		case !validHeaderName(c):
+			return nil, fmt.Errorf("%s: %q is not a header name", field, n)
+		case c == "Authorization" && field == "forwardHeaders":
+			return nil, fmt.Errorf("%s: Authorization is forwarded with \"forwardAuthorization\": true", field)
+		case managedHeader(c):
+			return nil, fmt.Errorf("%s: %s is managed by the gateway and never passes (docs/gateway.md)", field, c)
+		case slices.Contains(defaults, c) || slices.Contains(out, c):
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // register adds r to mux; ServeMux panics on an invalid or conflicting

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,8 +49,21 @@ func TestConfigLoadsDefaultsAndNormalisesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := routes[0]
-	if r.MimeType != "application/json" || r.MaxRequestBytes != DefaultMaxRequestBytes || r.Key() != "GET /pay/search" || r.ForwardAuthorization {
+	if r.MimeType != "application/json" || r.MaxRequestBytes != DefaultMaxRequestBytes || r.Key() != "GET /pay/search" || r.ForwardAuthorization ||
+		r.ForwardHeaders != nil || r.ResponseHeaders != nil {
 		t.Fatalf("route %+v", r)
+	}
+	// Header lists are canonicalised; names already forwarded by default and
+	// repeats are dropped.
+	routes, err = ParseRoutes(`[{"method":"POST","path":"/a","price":"1","description":"d",
+		"forwardHeaders":["idempotency-key"," X-Client-Version ","Accept","IDEMPOTENCY-KEY"],
+		"responseHeaders":["x-total-count","ETag"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := routes[0]; !slices.Equal(r.ForwardHeaders, []string{"Idempotency-Key", "X-Client-Version"}) ||
+		!slices.Equal(r.ResponseHeaders, []string{"X-Total-Count"}) {
+		t.Fatalf("header lists %q %q", r.ForwardHeaders, r.ResponseHeaders)
 	}
 	base, err := upstreamBase(c.UpstreamURL)
 	if err != nil || base.String() != "https://api.example.com/v1" {
@@ -80,6 +94,8 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"no description", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1"}]`}},
 		{"relative path", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"a","price":"1","description":"d"}]`}},
 		{"dot segment", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/../b","price":"1","description":"d"}]`}},
+		{"path parameter", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a;b","price":"1","description":"d"}]`}},
+		{"backslash", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a\\b","price":"1","description":"d"}]`}},
 		{"trailing slash", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/","price":"1","description":"d"}]`}},
 		{"exact-match marker", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{$}","price":"1","description":"d"}]`}},
 		{"bad wildcard", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{x...}/b","price":"1","description":"d"}]`}},
@@ -88,6 +104,22 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		{"duplicate route", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{id}","price":"1","description":"d"},{"method":"GET","path":"/a/{name}","price":"2","description":"e"}]`}},
 		{"ambiguous routes", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a/{x}","price":"1","description":"d"},{"method":"GET","path":"/{y}/b","price":"2","description":"e"}]`}},
 		{"forwarded authorization collides with the credential", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardAuthorization":true}]`}},
+		{"forwarded header rewrites the method", VarRoutes, map[string]string{VarRoutes: `[{"method":"POST","path":"/a","price":"1","description":"d","forwardHeaders":["X-HTTP-Method-Override"]}]`}},
+		{"forwarded header rewrites the URL", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["x-original-url"]}]`}},
+		{"forwarded header is forwarding information", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["X-Forwarded-Prefix"]}]`}},
+		{"forwarded header is a client address", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["True-Client-IP"]}]`}},
+		{"forwarded header is the cookie", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["Cookie"]}]`}},
+		{"forwarded header is authorization", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["Authorization"]}]`}},
+		{"forwarded header is a payment", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["Payment-Signature"]}]`}},
+		{"forwarded header is not a name", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["X Bad"]}]`}},
+		{"forwarded header is the credential header", VarRoutes, map[string]string{VarUpstreamAuthHeader: "X-Api-Key",
+			VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["x-api-key"]}]`}},
+		{"too many forwarded headers", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","forwardHeaders":["A1","A2","A3","A4","A5","A6","A7","A8","A9","A10","A11","A12","A13","A14","A15","A16","A17","A18","A19","A20","A21"]}]`}},
+		{"relayed header sets a cookie", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","responseHeaders":["Set-Cookie"]}]`}},
+		{"relayed header is CORS", VarRoutes, map[string]string{VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","responseHeaders":["Access-Control-Allow-Origin"]}]`}},
+		{"relayed header is the credential header", VarRoutes, map[string]string{VarUpstreamAuthHeader: "X-Api-Key",
+			VarRoutes: `[{"method":"GET","path":"/a","price":"1","description":"d","responseHeaders":["X-Api-Key"]}]`}},
+		{"credential header forwarded from callers", VarUpstreamAuthHeader, map[string]string{VarUpstreamAuthHeader: "Accept"}},
 		{"credential header managed by the gateway", VarUpstreamAuthHeader, map[string]string{VarUpstreamAuthHeader: "X-Payment-Receipt"}},
 		{"credential header not a token", VarUpstreamAuthHeader, map[string]string{VarUpstreamAuthHeader: "X Api Key"}},
 		{"credential with a newline", VarUpstreamAuth, map[string]string{VarUpstreamAuth: "Bearer a\r\nX-Evil: 1"}},
@@ -167,7 +199,8 @@ func TestRootRouteMatchesOnlyTheRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for target, want := range map[string]bool{"/pay/": true, "/pay/other": false, "/pay/a/b": false, "/pay": false} {
-		if got := d.find(httptest.NewRequest(http.MethodGet, target, nil)) != nil; got != want {
+		rh, err := d.find(httptest.NewRequest(http.MethodGet, target, nil))
+		if got := rh != nil; got != want || err != nil {
 			t.Errorf("%s: matched %v, want %v", target, got, want)
 		}
 	}

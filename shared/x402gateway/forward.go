@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/httpapi"
@@ -38,6 +39,10 @@ type forwarder struct {
 	maxResponse int64
 	now         func() time.Time
 	offer       *x402.Offer
+	responses   responseFilter
+	// outerHeaders is the room kept in Lambda's response payload for the
+	// headers set around the forwarder (outerHeaderBytes).
+	outerHeaders int
 }
 
 // newUpstreamClient never follows redirects (a 3xx is an upstream error) and
@@ -81,7 +86,10 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpapi.Wrap(http.StatusBadRequest, "invalid_request", "request body could not be read", err)
 	}
-	suffix, escaped := routePath(r)
+	suffix, escaped, _, perr := canonicalPath(r)
+	if perr != nil { // the dispatcher refused it already; kept for a forwarder mounted alone
+		return httpapi.Wrap(http.StatusBadRequest, "invalid_path", perr.Error(), perr)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	defer cancel()
 	out, err := f.request(ctx, r, pay, suffix, escaped, body)
@@ -122,17 +130,48 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	// 2xx (charged by the paywall) or a 4xx about the caller's own request
 	// (relayed, not charged).
-	copyResponseHeaders(w.Header(), res.Header)
-	if w.Header().Get("Content-Type") == "" && len(buf) > 0 {
-		w.Header().Set("Content-Type", f.route.MimeType)
+	h := http.Header{}
+	if leaked := f.responses.copy(h, res.Header); len(leaked) > 0 {
+		log.Warn("upstream response headers carry the gateway's credential; dropped",
+			slog.String("route", f.route.Key()), slog.Any("headers", leaked))
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if h.Get("Content-Type") == "" && len(buf) > 0 {
+		h.Set("Content-Type", f.route.MimeType)
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodHead {
+		buf = nil
+	}
+	// The answer must fit Lambda's response payload once encoded (JSON
+	// escapes, base64), with room for the headers added around it; found out
+	// here, before the paywall settles, it costs the caller nothing.
+	if size := httpapi.ResponsePayloadSize(res.StatusCode, h, buf) + f.outerHeaders; size > httpapi.MaxResponsePayloadBytes {
+		log.Warn("upstream answer too large once encoded for Lambda", slog.String("route", f.route.Key()),
+			slog.Int("bytes", len(buf)), slog.Int("encoded_bytes", size))
+		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
+			fmt.Sprintf("the upstream response would be %d bytes once encoded, over Lambda's %d-byte response limit; nothing was charged",
+				size, httpapi.MaxResponsePayloadBytes))
+	}
+	for k, vs := range h {
+		w.Header()[k] = vs
+	}
 	w.WriteHeader(res.StatusCode)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf)
-	}
+	_, _ = w.Write(buf)
 	return nil
+}
+
+// outerHeaderBytes bounds the headers set around the forwarder after its
+// answer is measured, with their JSON quoting: CORS (the longest configured
+// origin and the expose list, both fixed at cold start), and within a fixed
+// 4 KiB the settlement receipt (PAYMENT-RESPONSE, about 300 bytes),
+// X-Request-Id, Vary and Access-Control-Allow-Credentials.
+func outerHeaderBytes(origins, expose []string) int {
+	longest := 0
+	for _, o := range origins {
+		longest = max(longest, len(o))
+	}
+	return 4<<10 + longest + len(strings.Join(expose, ", "))
 }
 
 // budget is the upstream call's time: the configured timeout, cut so that the
@@ -153,7 +192,7 @@ func (f *forwarder) budget(ctx context.Context) (time.Duration, bool) {
 func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Payment, suffix, escaped string, body []byte) (*http.Request, error) {
 	u := *f.base
 	u.Path = f.base.Path + suffix
-	u.RawPath = f.base.EscapedPath() + escaped
+	u.RawPath = f.base.EscapedPath() + escaped // re-encoded from suffix (canonicalPath)
 	u.RawQuery = r.URL.RawQuery
 	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -163,10 +202,10 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
 	}
 	if f.auth != "" {
-		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, f.authHeader)
+		forwardRequestHeaders(out.Header, r.Header, f.route, f.authHeader)
 		out.Header.Set(f.authHeader, f.auth)
 	} else {
-		forwardRequestHeaders(out.Header, r.Header, f.route.ForwardAuthorization, "")
+		forwardRequestHeaders(out.Header, r.Header, f.route, "")
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		out.Header.Set("X-Forwarded-For", host)
@@ -184,6 +223,7 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 	rc.IssuedAt = jwtTime(now)
 	rc.ExpiresAt = jwtTime(now.Add(ReceiptTTL))
 	rc.Route, rc.Method, rc.Path, rc.Query = f.route.Key(), r.Method, suffix, r.URL.RawQuery
+	rc.BodySHA256 = bodyDigest(body)
 	rc.Status = ReceiptStatusVerified
 	if pay.Transaction != "" {
 		rc.Status, rc.Transaction = ReceiptStatusSettled, pay.Transaction

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +79,15 @@ func New(c Config, d Deps) (http.Handler, error) {
 	g := &dispatcher{mux: http.NewServeMux()}
 	methods := map[string]bool{http.MethodOptions: true}
 	var first *paywall.Paywall
+	// Browsers may send the forwarded headers and read the relayed ones.
+	allowHeaders := slices.Concat(paywall.CORSAllowHeaders, RequestHeaders)
+	exposeHeaders := slices.Concat(paywall.CORSExposeHeaders, ResponseHeaders)
+	for _, rt := range routes {
+		allowHeaders = append(allowHeaders, rt.ForwardHeaders...)
+		exposeHeaders = append(exposeHeaders, rt.ResponseHeaders...)
+	}
+	allowHeaders, exposeHeaders = dedupe(allowHeaders), dedupe(exposeHeaders)
+	outer := outerHeaderBytes(c.AllowedOrigins, exposeHeaders)
 	for _, rt := range routes {
 		p := c.Paywall.Params(rt.Description)
 		p.Price, p.MimeType = rt.Price, rt.MimeType
@@ -105,10 +113,12 @@ func New(c Config, d Deps) (http.Handler, error) {
 		} else {
 			pw.ShareBoundsWith(first)
 		}
+		authHeader := http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader))
 		fw := &forwarder{
-			route: rt, base: base, client: client, authHeader: http.CanonicalHeaderKey(strings.TrimSpace(c.UpstreamAuthHeader)),
+			route: rt, base: base, client: client, authHeader: authHeader,
 			auth: c.UpstreamAuth, receiptKey: []byte(c.ReceiptKey), timeout: c.UpstreamTimeout, reserve: c.SettleReserve,
 			maxResponse: c.MaxResponseBytes, now: now, offer: offer,
+			responses: newResponseFilter(rt, authHeader, c.UpstreamAuth), outerHeaders: outer,
 		}
 		h := &routeHandler{route: rt, h: httpapi.Chain(pw.Wrap(fw),
 			httpapi.Limits(httpapi.DefaultMaxHeaderBytes, rt.MaxRequestBytes),
@@ -124,7 +134,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		httpapi.Recover(),
 		httpapi.RequestID(log),
 		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
-			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
+			AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
 	), nil
 }
@@ -141,42 +151,37 @@ type routeHandler struct {
 func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { rh.h.ServeHTTP(w, r) }
 
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rh := d.find(r); rh != nil {
+	rh, err := d.find(r)
+	switch {
+	case err != nil:
+		httpapi.WriteError(w, r, httpapi.Wrap(http.StatusBadRequest, "invalid_path",
+			err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
+	case rh == nil:
+		httpapi.WriteError(w, r, httpapi.NewError(http.StatusNotFound, "no_priced_route",
+			"no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
+	default:
 		rh.ServeHTTP(w, r)
-		return
 	}
-	httpapi.WriteError(w, r, httpapi.NewError(http.StatusNotFound, "no_priced_route",
-		"no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
 }
 
-func (d *dispatcher) find(r *http.Request) *routeHandler {
-	suffix, escaped := routePath(r)
-	// Only canonical paths: no dot segments, no doubled or trailing slash, no
-	// encoded slash (it would split differently here and upstream).
-	if suffix == "" || path.Clean(suffix) != suffix || strings.Contains(strings.ToLower(escaped), "%2f") {
-		return nil
+// find returns the priced route of r, nil when there is none, or an error when
+// the path could be read differently upstream (canonicalPath): refused before
+// any route is looked up.
+func (d *dispatcher) find(r *http.Request) (*routeHandler, error) {
+	decoded, _, found, err := canonicalPath(r)
+	if !found || err != nil {
+		return nil, err
 	}
 	probe := *r
 	u := *r.URL
-	u.Path, u.RawPath = suffix, ""
+	u.Path, u.RawPath = decoded, ""
 	probe.URL = &u
 	h, _ := d.mux.Handler(&probe)
 	rh, ok := h.(*routeHandler) // not ServeMux's own redirect or 404/405 handlers
 	if !ok || rh.route.Method != r.Method {
-		return nil // ServeMux lets GET routes answer HEAD; a price is per method
+		return nil, nil // ServeMux lets GET routes answer HEAD; a price is per method
 	}
-	return rh
-}
-
-// routePath returns the path after Prefix, decoded and as sent; "" when the
-// request is not under Prefix.
-func routePath(r *http.Request) (suffix, escaped string) {
-	s, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	e, eok := strings.CutPrefix(r.URL.EscapedPath(), Prefix)
-	if !ok || !eok || !strings.HasPrefix(s, "/") || !strings.HasPrefix(e, "/") {
-		return "", ""
-	}
-	return s, e
+	return rh, nil
 }
 
 // bufferBody reads the (size-limited) body before the paywall, so an oversized
@@ -191,6 +196,19 @@ func bufferBody(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 		return nil
 	})
+}
+
+// dedupe drops repeated header names, keeping the first spelling.
+func dedupe(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if c := http.CanonicalHeaderKey(n); !seen[c] {
+			seen[c] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // receiptOf fills the payment fields of a receipt.

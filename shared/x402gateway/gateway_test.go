@@ -3,10 +3,13 @@ package x402gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,12 +34,15 @@ const (
 	testMaxBytes = 2048
 )
 
-// testRoutes: a literal route, a parameterised one per method, a catch-all,
-// and one that forwards the caller's Authorization.
+// testRoutes: a literal route, a parameterised one per method (the POST one
+// with its own header lists), a literal beside a parameter at another price,
+// a catch-all, and one that forwards the caller's Authorization.
 const testRoutes = `[
  {"method":"GET","path":"/quote","price":"1000","description":"Quote","mimeType":"application/json"},
- {"method":"POST","path":"/items/{id}","price":"3","description":"Update an item","maxRequestBytes":256},
+ {"method":"POST","path":"/items/{id}","price":"3","description":"Update an item","maxRequestBytes":256,
+  "forwardHeaders":["X-Client-Trace","Idempotency-Key"],"responseHeaders":["X-Upstream-Version"]},
  {"method":"GET","path":"/items/{id}","price":"2","description":"Read an item"},
+ {"method":"GET","path":"/items/featured","price":"5000","description":"Featured items"},
  {"method":"GET","path":"/files/{rest...}","price":"7","description":"A file","mimeType":"text/plain"},
  {"method":"GET","path":"/me","price":"5","description":"Caller profile","forwardAuthorization":true}
 ]`
@@ -238,29 +244,35 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 	return b.Error
 }
 
-// Anything that is not a priced method + path answers 404 before any payment
-// processing: no facilitator, ledger or upstream call.
-func TestUnpricedRoutesAre404WithoutAnyCall(t *testing.T) {
+// Anything that is not a priced method + path answers 404, and a path an
+// upstream could read as another 400, before any payment processing: no
+// facilitator, ledger or upstream call.
+func TestUnpricedAndNonCanonicalPathsAreRefusedWithoutAnyCall(t *testing.T) {
 	hs := newHarness(t)
 	pay := hs.payer.Pay(t, hs.quoteOffer(), x402.StyleV2, time.Now()).Encode(t)
-	for _, r := range []req{
-		{method: http.MethodGet, target: "/pay/unknown"},
-		{method: http.MethodGet, target: "/pay"},
-		{method: http.MethodGet, target: "/pay/"},
-		{method: http.MethodGet, target: "/quote"},
-		{method: http.MethodGet, target: "/payquote"},
-		{method: http.MethodPost, target: "/pay/quote"},
-		{method: http.MethodHead, target: "/pay/quote"},
-		{method: http.MethodDelete, target: "/pay/items/1"},
-		{method: http.MethodGet, target: "/pay/quote/"},
-		{method: http.MethodGet, target: "/pay//quote"},
-		{method: http.MethodGet, target: "/pay/items/../quote"},
-		{method: http.MethodGet, target: "/pay/items/a%2Fb"},
-		{method: http.MethodGet, target: "/pay/unknown", header: http.Header{x402.HeaderPaymentSignature: {pay}}},
+	for _, tc := range []struct {
+		r      req
+		status int
+		code   string
+	}{
+		{req{method: http.MethodGet, target: "/pay/unknown"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/pay"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/pay/"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/quote"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/payquote"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodPost, target: "/pay/quote"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodHead, target: "/pay/quote"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodDelete, target: "/pay/items/1"}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/pay/unknown", header: http.Header{x402.HeaderPaymentSignature: {pay}}}, http.StatusNotFound, "no_priced_route"},
+		{req{method: http.MethodGet, target: "/pay/quote/"}, http.StatusBadRequest, "invalid_path"},
+		{req{method: http.MethodGet, target: "/pay//quote"}, http.StatusBadRequest, "invalid_path"},
+		{req{method: http.MethodGet, target: "/pay/items/../quote"}, http.StatusBadRequest, "invalid_path"},
+		{req{method: http.MethodGet, target: "/pay/items/a%2Fb"}, http.StatusBadRequest, "invalid_path"},
+		{req{method: http.MethodGet, target: "/pay/items/featured;x=1", header: http.Header{x402.HeaderPaymentSignature: {pay}}}, http.StatusBadRequest, "invalid_path"},
 	} {
-		w := hs.do(r)
-		if w.Code != http.StatusNotFound || errorCode(t, w) != "no_priced_route" {
-			t.Errorf("%s %s: status %d body %s", r.method, r.target, w.Code, w.Body)
+		w := hs.do(tc.r)
+		if w.Code != tc.status || errorCode(t, w) != tc.code {
+			t.Errorf("%s %s: status %d body %s", tc.r.method, tc.r.target, w.Code, w.Body)
 		}
 	}
 	if n := len(hs.okx.Calls("")); n != 0 || len(hs.up.Calls()) != 0 || len(hs.rows()) != 0 {
@@ -310,6 +322,8 @@ func TestPaidRequestIsForwardedSettledAndDelivered(t *testing.T) {
 			hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json; charset=utf-8")
 				w.Header().Set("X-Upstream-Version", "7")
+				w.Header().Set("Location", "/items/a%20b")
+				w.Header().Set("X-Not-Listed", "1")
 				w.WriteHeader(http.StatusCreated)
 				_, _ = w.Write([]byte(`{"updated":true}`))
 			})
@@ -318,6 +332,7 @@ func TestPaidRequestIsForwardedSettledAndDelivered(t *testing.T) {
 				header: http.Header{"Content-Type": {"application/json"}, "X-Client-Trace": {"abc"}}}, o, style)
 			if w.Code != http.StatusCreated || w.Body.String() != `{"updated":true}` ||
 				w.Header().Get("Content-Type") != "application/json; charset=utf-8" || w.Header().Get("X-Upstream-Version") != "7" ||
+				w.Header().Get("Location") != "/items/a%20b" || w.Header().Get("X-Not-Listed") != "" ||
 				w.Header().Get("Cache-Control") != "no-store" {
 				t.Fatalf("status %d headers %v body %s", w.Code, w.Header(), w.Body)
 			}
@@ -348,8 +363,12 @@ func TestPaidRequestIsForwardedSettledAndDelivered(t *testing.T) {
 			if c.ReceiptErr != nil || rc.PaymentID != rows[0].ID || !strings.EqualFold(rc.Payer, a.From) || rc.Amount != "3" ||
 				rc.Nonce != strings.ToLower(a.Nonce) || rc.Network != x402test.Network || rc.Asset != strings.ToLower(x402test.Asset) ||
 				rc.Route != "POST /pay/items/{id}" || rc.Method != http.MethodPost || rc.Path != "/items/a b" || rc.Query != "x=1&y=%2F" ||
-				rc.Status != x402gateway.ReceiptStatusVerified {
+				rc.Status != x402gateway.ReceiptStatusVerified || !rc.Matches(http.MethodPost, "/items/a b", "x=1&y=%2F", []byte(`{"name":"new"}`)) {
 				t.Fatalf("receipt %+v (%v)", rc, c.ReceiptErr)
+			}
+			// The receipt names this body: the same receipt with another body is refused.
+			if rc.Matches(http.MethodPost, "/items/a b", "x=1&y=%2F", []byte(`{"name":"other"}`)) {
+				t.Fatal("receipt matches another body")
 			}
 			if hs.okx.Accepted("verify") != 1 || hs.okx.Accepted("settle") != 1 {
 				t.Fatalf("okx calls %+v", hs.okx.Calls(""))
@@ -358,11 +377,13 @@ func TestPaidRequestIsForwardedSettledAndDelivered(t *testing.T) {
 	}
 }
 
-// Payment, hop-by-hop and caller credentials never reach the upstream; a forged
-// receipt or gateway credential is replaced; only a route that says so gets the
-// caller's Authorization. Upstream headers that could confuse the caller
-// (cookies, CORS, x402 headers) stay behind.
-func TestForwardingStripsPaymentHopByHopAndCallerCredentials(t *testing.T) {
+// Only allow-listed headers cross the gateway, in both directions. Nothing a
+// caller sends can rewrite the request upstream (method or URL overrides),
+// claim a client address, forge the receipt or the gateway's credential, or
+// reach the upstream with the caller's cookie or (unless the route says so)
+// Authorization; nothing an upstream sends beyond the list reaches the caller,
+// least of all the gateway's own key echoed back.
+func TestOnlyAllowListedHeadersCrossTheGateway(t *testing.T) {
 	hs := newHarness(t)
 	hs.up.Respond(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -371,54 +392,72 @@ func TestForwardingStripsPaymentHopByHopAndCallerCredentials(t *testing.T) {
 		h.Set(x402.HeaderPaymentResponse, "forged")
 		h.Set("X-Payment-Receipt", "forged")
 		h.Set("Cache-Control", "public, max-age=3600")
-		h.Set("X-Kept", "yes")
+		h.Set("X-Api-Key", r.Header.Get("X-Api-Key")) // an upstream echoing its key
+		h.Set("X-Debug", "key="+r.Header.Get("X-Api-Key"))
+		h.Set("Link", "</quote?key="+r.Header.Get("X-Api-Key")+">; rel=next") // allow-listed, but carries the key
+		h.Set("X-Upstream-Version", "7")                                      // listed on another route only
+		h.Set("Etag", `"v7"`)
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{}`))
 	})
-	hop := http.Header{
-		"Authorization":       {"Bearer caller-token"},
-		"Cookie":              {"session=caller"},
-		"Connection":          {"X-Hop-Named"},
-		"X-Hop-Named":         {"must-go"},
-		"Keep-Alive":          {"timeout=5"},
-		"Proxy-Authorization": {"Basic cHJveHk="},
-		"Te":                  {"trailers"},
-		"Upgrade":             {"websocket"},
-		"X-Payment-Receipt":   {"forged-receipt"},
-		"X-Api-Key":           {"forged-gateway-key"},
-		"X-Forwarded-For":     {"10.9.9.9"},
-		"Forwarded":           {"for=10.9.9.9"},
-		"Origin":              {"https://app.example.com"},
-		"X-Kept-Request":      {"yes"},
+	sent := http.Header{
+		"Accept": {"application/json"}, "Accept-Language": {"de"}, "If-None-Match": {`"v6"`}, "User-Agent": {"client/1"},
+		"Authorization": {"Bearer caller-token"}, "Cookie": {"session=caller"},
+		"Connection": {"X-Hop-Named"}, "X-Hop-Named": {"must-go"}, "Keep-Alive": {"timeout=5"},
+		"Proxy-Authorization": {"Basic cHJveHk="}, "Te": {"trailers"}, "Upgrade": {"websocket"},
+		"X-Payment-Receipt": {"forged-receipt"}, "X-Api-Key": {"forged-gateway-key"},
+		"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"DELETE"}, "X-Method-Override": {"DELETE"},
+		"X-Original-Url": {"/admin/users"}, "X-Rewrite-Url": {"/admin/users"},
+		"X-Forwarded-For": {"10.9.9.9"}, "X-Forwarded-Prefix": {"/admin"}, "X-Forwarded-Proto": {"http"},
+		"X-Forwarded-Host": {"evil.example"}, "Forwarded": {"for=10.9.9.9"}, "X-Real-Ip": {"10.9.9.9"},
+		"True-Client-Ip": {"10.9.9.9"}, "Cf-Connecting-Ip": {"10.9.9.9"}, "X-Client-Ip": {"10.9.9.9"},
+		"Origin": {"https://app.example.com"}, "X-Request-Id": {"caller-chosen"}, "X-Client-Trace": {"abc"},
 	}
-	w, _ := hs.paid(req{method: http.MethodGet, target: "/pay/quote", header: hop.Clone()}, hs.quoteOffer(), x402.StyleV2)
+	w, _ := hs.paid(req{method: http.MethodGet, target: "/pay/quote", header: sent.Clone()}, hs.quoteOffer(), x402.StyleV2)
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d body %s", w.Code, w.Body)
 	}
 	c := hs.up.Calls()[0]
-	for _, name := range []string{"Authorization", "Cookie", "Connection", "X-Hop-Named", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade",
-		"Payment-Signature", "X-Payment", "Forwarded", "Origin"} {
-		if v := c.Header.Values(name); len(v) != 0 {
-			t.Errorf("upstream received %s: %q", name, v)
-		}
+	// Exactly: the allow-listed caller headers, the gateway's own, and what Go's
+	// transport adds (Accept-Encoding: gzip).
+	want := []string{"Accept", "Accept-Encoding", "Accept-Language", "If-None-Match", "User-Agent",
+		"X-Api-Key", "X-Forwarded-For", "X-Forwarded-Host", "X-Payment-Receipt"}
+	if got := slices.Sorted(maps.Keys(c.Header)); !slices.Equal(got, want) {
+		t.Fatalf("upstream received %q, want %q", got, want)
 	}
 	if c.Header.Get("X-Api-Key") != upstreamKey || c.ReceiptErr != nil || c.Header.Get("X-Forwarded-For") != "203.0.113.7" ||
-		c.Header.Get("X-Kept-Request") != "yes" || len(c.Header.Values(x402gateway.HeaderReceipt)) != 1 {
+		c.Header.Get("X-Forwarded-Host") != "localhost" || c.Header.Get("User-Agent") != "client/1" || c.Header.Get("Accept-Encoding") != "gzip" {
 		t.Errorf("upstream headers %v (receipt %v)", c.Header, c.ReceiptErr)
 	}
-	if w.Header().Get("Set-Cookie") != "" || w.Header().Get(x402gateway.HeaderReceipt) != "" || w.Header().Get("X-Kept") != "yes" ||
-		w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+	wantRes := []string{"Access-Control-Allow-Credentials", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+		"Cache-Control", "Content-Type", "Etag", "Payment-Response", "Vary", "X-Content-Type-Options", "X-Request-Id"}
+	if got := slices.Sorted(maps.Keys(w.Header())); !slices.Equal(got, wantRes) {
+		t.Fatalf("caller received %q, want %q", got, wantRes)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("X-Request-Id") == "caller-chosen" ||
+		strings.Contains(fmt.Sprint(w.Header()), upstreamKey) || strings.Contains(w.Body.String(), upstreamKey) {
 		t.Errorf("response headers %v", w.Header())
 	}
 	if s := settlementOf(t, w); !s.Success {
 		t.Errorf("settlement %+v", s)
 	}
+	if !strings.Contains(hs.logs.String(), "carry the gateway's credential") || strings.Contains(hs.logs.String(), upstreamKey) {
+		t.Errorf("logs: %s", hs.logs)
+	}
 
-	// The route that forwards Authorization (the credential header is X-Api-Key here).
+	// The route that forwards Authorization (the credential header is X-Api-Key
+	// here), and the POST route's own forwardHeaders.
 	w, _ = hs.paid(req{method: http.MethodGet, target: "/pay/me", header: http.Header{"Authorization": {"Bearer caller-token"}}},
 		hs.offer("5", "Caller profile", "application/json"), x402.StyleV2)
 	if w.Code != http.StatusOK || hs.up.Calls()[1].Header.Get("Authorization") != "Bearer caller-token" {
 		t.Fatalf("forwardAuthorization route: %d %v", w.Code, hs.up.Calls()[1].Header)
+	}
+	w, _ = hs.paid(req{method: http.MethodPost, target: "/pay/items/1", body: `{}`, header: http.Header{
+		"Content-Type": {"application/json"}, "Idempotency-Key": {"k-1"}, "X-Client-Trace": {"abc"}, "X-Unlisted": {"no"}}},
+		hs.offer("3", "Update an item", "application/json"), x402.StyleV2)
+	if h := hs.up.Calls()[2].Header; w.Code != http.StatusOK || h.Get("Idempotency-Key") != "k-1" || h.Get("X-Client-Trace") != "abc" ||
+		h.Get("X-Unlisted") != "" || h.Get("Authorization") != "" {
+		t.Fatalf("forwardHeaders route: %d %v", w.Code, h)
 	}
 }
 

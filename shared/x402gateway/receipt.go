@@ -1,8 +1,11 @@
 package x402gateway
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -34,6 +37,9 @@ type Receipt struct {
 	Method    string `json:"method"` // the forwarded request line, so a receipt
 	Path      string `json:"path"`   // cannot be replayed against another request
 	Query     string `json:"query,omitempty"`
+	// BodySHA256 is the lower-case hex SHA-256 of the forwarded body (of the
+	// empty string when there is none): a receipt cannot carry another body.
+	BodySHA256 string `json:"body_sha256"`
 	// Status is "verified" (settled only if the upstream answers 2xx), or
 	// "settled" with Transaction when the payment settled before this call:
 	// the one delivery of a payment first answered 202 "settlement pending",
@@ -73,8 +79,24 @@ func VerifyReceipt(key []byte, token, audience string, now time.Time) (*Receipt,
 		return nil, fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
 	}
 	settledOK := r.Status == ReceiptStatusSettled && r.Transaction != ""
-	if r.Status != ReceiptStatusVerified && !settledOK || r.PaymentID == "" || r.Payer == "" || r.Amount == "" {
+	if r.Status != ReceiptStatusVerified && !settledOK || r.PaymentID == "" || r.Payer == "" || r.Amount == "" ||
+		!sha256Hex.MatchString(r.BodySHA256) {
 		return nil, fmt.Errorf("%w: incomplete claims", ErrInvalidReceipt)
 	}
 	return &r, nil
+}
+
+// Matches reports whether the receipt was issued for this request: its method,
+// its path after the upstream's base path (decoded, as in r.URL.Path), its raw
+// query and its body. An upstream checks it after VerifyReceipt, so a receipt
+// cannot be replayed against another call.
+func (r *Receipt) Matches(method, path, rawQuery string, body []byte) bool {
+	return r.Method == method && r.Path == path && r.Query == rawQuery && r.BodySHA256 == bodyDigest(body)
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func bodyDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -86,10 +86,11 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
     assert.equal(body.payment_id, rows[0].id, 'the receipt names the ledger row');
   });
 
-  it('POST /pay/echo: method, path, query and body arrive; payment headers and the caller\'s cookie do not', async () => {
+  it('POST /pay/echo: method, path, query, body and allow-listed headers arrive; payment headers, the caller\'s cookie and unlisted headers do not', async () => {
     const account = newAccount();
     const r = await v2Fetch(account)(`${runner.url}/pay/echo?x=1`, {
-      method: 'POST', headers: { 'content-type': 'application/json', cookie: 'session=caller', 'x-custom': 'kept' },
+      method: 'POST', headers: { 'content-type': 'application/json', cookie: 'session=caller', 'accept-language': 'de',
+        'x-custom': 'not listed', 'x-http-method-override': 'DELETE' },
       body: JSON.stringify({ hello: 'upstream' }),
     });
     const text = await r.text();
@@ -99,8 +100,10 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
     assert.equal(e.path, '/echo');
     assert.equal(e.query, 'x=1');
     assert.deepEqual(e.body, { hello: 'upstream' });
-    assert.ok(e.headers.includes('X-Custom') && e.headers.includes('X-Payment-Receipt'), e.headers.join(','));
-    for (const h of ['Payment-Signature', 'X-Payment', 'Cookie']) assert.ok(!e.headers.includes(h), `${h} reached the upstream`);
+    assert.ok(e.headers.includes('Accept-Language') && e.headers.includes('X-Payment-Receipt'), e.headers.join(','));
+    for (const h of ['Payment-Signature', 'X-Payment', 'Cookie', 'X-Custom', 'X-Http-Method-Override']) {
+      assert.ok(!e.headers.includes(h), `${h} reached the upstream`);
+    }
     assert.equal(e.receipt.route, 'POST /pay/echo');
     assert.equal(e.receipt.amount, '500');
     assert.equal(e.receipt.status, 'verified');

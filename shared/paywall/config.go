@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
@@ -118,4 +119,16 @@ func (e Config) Params(description string) x402.Params {
 		}
 	}
 	return p
+}
+
+// Needs are what every offer of this configuration needs from the
+// facilitator: the exact scheme on X402_NETWORK for each accepted asset.
+func (e Config) Needs() []facilitator.Need {
+	p := e.Params("")
+	needs := []facilitator.Need{{Scheme: x402.SchemeExact, Network: e.Network, Asset: p.Asset, NetworkVar: "X402_NETWORK", AssetVar: "X402_ASSET"}}
+	for _, a := range p.OtherAssets {
+		needs = append(needs, facilitator.Need{Scheme: x402.SchemeExact, Network: e.Network, Asset: a.Asset,
+			NetworkVar: "X402_NETWORK", AssetVar: "X402_EXTRA_ASSETS"})
+	}
+	return needs
 }

@@ -85,6 +85,8 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	p.common["ENVIRONMENT"] = "development"
 	p.common["MOCK_OKX_FACILITATOR"] = "true"
 	p.common["PAYMENT_RECIPIENT"] = DevPaymentRecipient
+	// Both X Layer stablecoins, as agents hold either (x402.KnownAssets).
+	p.common["X402_EXTRA_ASSETS"] = "USDT0"
 
 	// The x402 gateway sells a tiny local upstream unless the developer names one.
 	if _, given := userValue(file, fns, x402gateway.VarUpstreamURL); !given && needsUpstream(fns) {

@@ -22,9 +22,10 @@ func main() {
 	data := flag.String("d", "", "request body")
 	max := flag.String("max", "10000", "refuse to pay more than this many atomic units")
 	v1 := flag.Bool("v1", false, "pay with X-PAYMENT (x402 v1) instead of PAYMENT-SIGNATURE")
+	asset := flag.String("asset", "", "pay with this token address (default: the first the challenge offers)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: x402-pay [-X POST] [-d body] [-max 10000] [-v1] <url>")
+		fmt.Fprintln(os.Stderr, "usage: x402-pay [-X POST] [-d body] [-max 10000] [-v1] [-asset 0x…] <url>")
 		os.Exit(2)
 	}
 	key, generated, err := payer.LoadKey(os.Getenv("X402_PAYER_KEY"))
@@ -44,7 +45,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := &payer.Client{Key: key, MaxAmount: limit, PreferV1: *v1}
+	c := &payer.Client{Key: key, MaxAmount: limit, PreferV1: *v1, Asset: *asset}
 	res, err := c.Pay(ctx, *method, flag.Arg(0), []byte(*data))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "payment failed:", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -29,6 +30,9 @@ const (
 	pathV2Status = "/api/v6/pay/x402/settle/status"
 	pathV1Verify = "/api/v6/x402/verify"
 	pathV1Settle = "/api/v6/x402/settle"
+	// Capabilities, one path per family.
+	pathV2Supported = "/api/v6/pay/x402/supported"
+	pathV1Supported = "/api/v6/x402/supported"
 
 	maxResponseBytes = 1 << 20
 )
@@ -248,6 +252,55 @@ func (c *OKX) Status(ctx context.Context, txHash string) (*SettleResult, error) 
 	return r, nil
 }
 
+// Supported asks OKX which schemes and networks it verifies and settles
+// (GET …/supported of the configured family). The old family's list of
+// {x402Version, scheme, chainIndex} is returned in the new shape, with CAIP-2
+// networks.
+func (c *OKX) Supported(ctx context.Context) (*Supported, error) {
+	if c.cfg.API == APIV1 {
+		var kinds []v1Kind
+		if err := c.call(ctx, "supported", c.cfg.StatusTimeout, http.MethodGet, pathV1Supported, "", nil, &kinds); err != nil {
+			return nil, err
+		}
+		s := &Supported{Signers: map[string][]string{}}
+		for _, k := range kinds {
+			s.Kinds = append(s.Kinds, Kind{X402Version: int(k.X402Version), Scheme: k.Scheme, Network: "eip155:" + k.ChainIndex})
+		}
+		return s, nil
+	}
+	var s Supported
+	if err := c.call(ctx, "supported", c.cfg.StatusTimeout, http.MethodGet, pathV2Supported, "", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// v1Kind is one entry of the old family's /supported data array. Its
+// x402Version is documented as a string and shown as a number: both parse.
+type v1Kind struct {
+	X402Version flexInt `json:"x402Version"`
+	Scheme      string  `json:"scheme"`
+	ChainIndex  string  `json:"chainIndex"`
+	ChainName   string  `json:"chainName"`
+}
+
+type flexInt int
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*f = flexInt(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	_, err := fmt.Sscan(s, &n)
+	*f = flexInt(n)
+	return err
+}
+
 // result normalises both families' settle data into one status.
 func (d settleData) result(network string) *SettleResult {
 	r := &SettleResult{
@@ -347,7 +400,8 @@ func (c *OKX) once(ctx context.Context, op string, timeout time.Duration, method
 		data = raw // OKX's own SDK tolerates a bare, non-enveloped body
 	}
 	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' { // old API: array data
+	_, wantArray := out.(*[]v1Kind)
+	if len(data) > 0 && data[0] == '[' && !wantArray { // old API: array data
 		var arr []json.RawMessage
 		if err := json.Unmarshal(data, &arr); err != nil || len(arr) == 0 {
 			return &Error{Op: op, HTTPStatus: res.StatusCode, Message: "OKX answered with empty data", Err: err}

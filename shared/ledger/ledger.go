@@ -276,8 +276,9 @@ func (l *Ledger) List(ctx context.Context, n int) ([]Payment, error) {
 	return rows, nil
 }
 
-// Stats returns totals over settled rows, overall and per endpoint
-// (x402_payment_stats() over the trigger-kept x402_payment_totals, migration 0005).
+// Stats returns totals over settled rows, overall, per endpoint
+// (x402_payment_stats() over the trigger-kept x402_payment_totals, migration 0005)
+// and per asset (x402_payment_asset_stats(), migration 0009).
 func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
@@ -291,6 +292,17 @@ func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 	}
 	if s.Endpoints == nil {
 		s.Endpoints = []EndpointStats{}
+	}
+	// Per asset (migration 0009), from its own totals table.
+	var assets json.RawMessage
+	if err := l.c.RPC(cctx, "x402_payment_asset_stats", nil, &assets, insforge.Idempotent()); err != nil {
+		return Stats{}, fmt.Errorf("%w: asset stats: %w", ErrUnavailable, err)
+	}
+	if err := json.Unmarshal(assets, &s.Assets); err != nil {
+		return Stats{}, fmt.Errorf("%w: asset stats: %w", ErrUnavailable, err)
+	}
+	if s.Assets == nil {
+		s.Assets = []AssetStats{}
 	}
 	return s, nil
 }

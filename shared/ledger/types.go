@@ -125,6 +125,19 @@ type Stats struct {
 	LatestPayment *time.Time `json:"latestPayment"`
 	// Endpoints breaks the totals down per paid route, sorted by endpoint.
 	Endpoints []EndpointStats `json:"endpoints"`
+	// Assets are the totals per token (network, asset), sorted. TotalRevenue
+	// and each endpoint's revenue add atomic units of every accepted token;
+	// only these figures keep tokens apart.
+	Assets []AssetStats `json:"assets"`
+}
+
+// AssetStats are the totals of one token.
+type AssetStats struct {
+	Network       string     `json:"network"`
+	Asset         string     `json:"asset"`
+	Requests      int64      `json:"requests"`
+	Revenue       string     `json:"revenue"` // atomic units of this asset
+	LatestPayment *time.Time `json:"latestPayment"`
 }
 
 // EndpointStats are the totals of one paid route.

@@ -32,7 +32,7 @@ const (
 
 // Call is one request the emulator received (after its checks passed or failed).
 type Call struct {
-	Op       string // verify, settle, status
+	Op       string // verify, settle, status, supported
 	Method   string
 	Path     string
 	Query    string
@@ -58,7 +58,15 @@ type Server struct {
 	txStatus    map[string]string
 	byNonce     map[string]string
 	settleTx    string
+	kinds       []map[string]any // nil: the documented default (SetKinds)
 }
+
+// SignerAddress is the facilitator signer /supported reports.
+const SignerAddress = "0x5Ae1E1ba1f7b2c1E0E6dD3e5b9F3c1C0dE0A4b02"
+
+// SetKinds replaces the kinds /supported lists (nil restores the default:
+// exact and aggr_deferred on eip155:196, extra null, as OKX documents).
+func (s *Server) SetKinds(kinds []map[string]any) { s.mu.Lock(); s.kinds = kinds; s.mu.Unlock() }
 
 // SettleTx makes every successful settle report tx as its transaction ("" =
 // the per-authorization TxHash): a malformed or duplicated hash for tests.
@@ -137,11 +145,12 @@ func TxHash(from, nonce string) string {
 
 func (s *Server) paths() map[string]string {
 	if s.API == "v1" {
-		return map[string]string{"/api/v6/x402/verify": "verify", "/api/v6/x402/settle": "settle"}
+		return map[string]string{"/api/v6/x402/verify": "verify", "/api/v6/x402/settle": "settle",
+			"/api/v6/x402/supported": "supported"}
 	}
 	return map[string]string{
 		"/api/v6/pay/x402/verify": "verify", "/api/v6/pay/x402/settle": "settle",
-		"/api/v6/pay/x402/settle/status": "status",
+		"/api/v6/pay/x402/settle/status": "status", "/api/v6/pay/x402/supported": "supported",
 	}
 }
 
@@ -165,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wantMethod := http.MethodPost
-	if op == "status" {
+	if op == "status" || op == "supported" {
 		wantMethod = http.MethodGet
 	}
 	if r.Method != wantMethod {
@@ -173,7 +182,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req reqShape
-	if op != "status" {
+	if op == "supported" {
+		if len(body) != 0 || r.URL.RawQuery != "" {
+			reject(http.StatusBadRequest, "51000", "supported takes no query and no body")
+			return
+		}
+	} else if op != "status" {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			reject(http.StatusBadRequest, "51000", "Content-Type is "+ct)
 			return
@@ -214,7 +228,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answerSettle(w, req)
 	case "status":
 		s.answerStatus(w, r.URL.Query().Get("txHash"))
+	case "supported":
+		s.answerSupported(w)
 	}
+}
+
+// answerSupported lists the kinds in each family's documented shape: the new
+// family's {kinds, extensions, signers} object, the old family's array of
+// {x402Version, scheme, chainIndex, chainName}.
+func (s *Server) answerSupported(w http.ResponseWriter) {
+	s.mu.Lock()
+	kinds := s.kinds
+	s.mu.Unlock()
+	if kinds == nil {
+		kinds = []map[string]any{
+			{"x402Version": 2, "scheme": "exact", "network": "eip155:196", "extra": nil},
+			{"x402Version": 2, "scheme": "aggr_deferred", "network": "eip155:196", "extra": nil},
+		}
+	}
+	if s.API == "v1" {
+		var arr []any
+		for _, k := range kinds {
+			if k["scheme"] != "exact" {
+				continue
+			}
+			chain := strings.TrimPrefix(fmt.Sprint(k["network"]), "eip155:")
+			arr = append(arr, map[string]any{"x402Version": 1, "scheme": "exact", "chainIndex": chain, "chainName": "X Layer"})
+		}
+		// envelope wraps data in an array for v1; send the list itself.
+		s.raw(w, map[string]any{"code": "0", "msg": "", "data": arr})
+		return
+	}
+	s.envelope(w, http.StatusOK, "0", "", map[string]any{
+		"kinds": kinds, "extensions": []string{}, "signers": map[string][]string{"eip155:*": {SignerAddress}},
+	})
+}
+
+func (s *Server) raw(w http.ResponseWriter, env map[string]any) {
+	if s.NumericCode {
+		env["code"] = 0
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(env)
 }
 
 func (s *Server) record(c Call) { s.mu.Lock(); s.calls = append(s.calls, c); s.mu.Unlock() }

@@ -168,3 +168,42 @@ func TestWrongBodyShapeIsRefusedPerFamily(t *testing.T) {
 		})
 	}
 }
+
+// /supported answers in each family's documented shape, signed like every call.
+func TestSupportedAnswersTheDocumentedShapePerFamily(t *testing.T) {
+	for _, api := range []string{facilitator.APIV2, facilitator.APIV1} {
+		t.Run(api, func(t *testing.T) {
+			e, srv := start(t, api)
+			s, err := client(t, api, srv.URL, nil).Supported(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Kinds) == 0 || s.Kinds[0].Scheme != "exact" || s.Kinds[0].Network != "eip155:196" {
+				t.Fatalf("kinds %+v", s.Kinds)
+			}
+			if api == facilitator.APIV2 && (s.Kinds[0].X402Version != 2 || len(s.Signers["eip155:*"]) != 1 || s.Extensions == nil) {
+				t.Fatalf("v2 supported %+v", s)
+			}
+			if api == facilitator.APIV1 && s.Kinds[0].X402Version != 1 {
+				t.Fatalf("v1 supported %+v", s)
+			}
+			if len(e.Rejections()) != 0 || e.Accepted("supported") != 1 {
+				t.Fatalf("calls %+v", e.Calls(""))
+			}
+		})
+	}
+}
+
+func TestSupportedRefusesAPostOrAQuery(t *testing.T) {
+	e, srv := start(t, facilitator.APIV2)
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodPost, srv.URL+"/api/v6/pay/x402/supported", strings.NewReader("{}")),
+		httptest.NewRequest(http.MethodGet, srv.URL+"/api/v6/pay/x402/supported?x=1", nil),
+	} {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code == http.StatusOK {
+			t.Fatalf("%s %s accepted", r.Method, r.URL)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
@@ -21,6 +22,9 @@ type Config struct {
 	AssetName         string `envconfig:"X402_ASSET_NAME" default:"Global Dollar"`
 	AssetVersion      string `envconfig:"X402_ASSET_VERSION" default:"1"`
 	MaxTimeoutSeconds int    `envconfig:"X402_MAX_TIMEOUT_SECONDS" default:"300"`
+	// ExtraAssets are accepted beside X402_ASSET: symbols of x402.KnownAssets
+	// on X402_NETWORK (e.g. USDT0), each priced at the same value in its own decimals.
+	ExtraAssets config.CSV `envconfig:"X402_EXTRA_ASSETS"`
 	// Abuse bounds in front of facilitator verify (docs/x402.md, "Limits").
 	PayerPerMinute        int `envconfig:"X402_PAYER_PER_MINUTE" default:"20"`
 	IPPerMinute           int `envconfig:"X402_IP_PER_MINUTE" default:"60"`
@@ -59,6 +63,16 @@ func (e Config) Validate() error {
 			return err
 		}
 	}
+	if len(e.ExtraAssets) > 0 {
+		if _, ok := x402.LookupAsset(e.Network, e.Asset); !ok {
+			return config.Invalid("X402_EXTRA_ASSETS", "needs X402_ASSET to be a known token on %s (its decimals convert the price)", e.Network)
+		}
+		for _, sym := range e.ExtraAssets {
+			if _, ok := x402.LookupAsset(e.Network, sym); !ok {
+				return config.Invalid("X402_EXTRA_ASSETS", "lists %q, not a known token on %s (known: %s)", sym, e.Network, knownSymbols(e.Network))
+			}
+		}
+	}
 	if _, err := x402.NewOffer(e.Params("")); err != nil {
 		var pe *x402.ParamError
 		if errors.As(err, &pe) && offerVars[pe.Param] != "" {
@@ -75,13 +89,46 @@ var offerVars = map[string]string{
 	"price":             "X402_PRICE",
 	"maxTimeoutSeconds": "X402_MAX_TIMEOUT_SECONDS",
 	"domain":            "X402_ASSET_NAME / X402_ASSET_VERSION",
+	"otherAssets":       "X402_EXTRA_ASSETS",
 }
 
-// Params returns the offer parameters.
+func knownSymbols(network string) string {
+	var out []string
+	for _, a := range x402.KnownAssets() {
+		if a.Network == network {
+			out = append(out, a.Symbol)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// Params returns the offer parameters: X402_ASSET first, then X402_EXTRA_ASSETS
+// (from x402.KnownAssets; Validate refuses unknown ones).
 func (e Config) Params(description string) x402.Params {
-	return x402.Params{
+	p := x402.Params{
 		Network: e.Network, Asset: e.Asset, AssetName: e.AssetName, AssetVersion: e.AssetVersion,
 		PayTo: e.PaymentRecipient, Price: e.Price, MaxTimeoutSeconds: e.MaxTimeoutSeconds,
 		Description: description, MimeType: "application/json",
 	}
+	if primary, ok := x402.LookupAsset(e.Network, e.Asset); ok {
+		p.Decimals = primary.Decimals
+	}
+	for _, sym := range e.ExtraAssets {
+		if a, ok := x402.LookupAsset(e.Network, sym); ok {
+			p.OtherAssets = append(p.OtherAssets, x402.AssetParams{Asset: a.Address, Name: a.Name, Version: a.Version, Decimals: a.Decimals})
+		}
+	}
+	return p
+}
+
+// Needs are what every offer of this configuration needs from the
+// facilitator: the exact scheme on X402_NETWORK for each accepted asset.
+func (e Config) Needs() []facilitator.Need {
+	p := e.Params("")
+	needs := []facilitator.Need{{Scheme: x402.SchemeExact, Network: e.Network, Asset: p.Asset, NetworkVar: "X402_NETWORK", AssetVar: "X402_ASSET"}}
+	for _, a := range p.OtherAssets {
+		needs = append(needs, facilitator.Need{Scheme: x402.SchemeExact, Network: e.Network, Asset: a.Asset,
+			NetworkVar: "X402_NETWORK", AssetVar: "X402_EXTRA_ASSETS"})
+	}
+	return needs
 }

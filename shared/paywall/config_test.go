@@ -8,6 +8,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/paywall"
+	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
 func setEnv(t *testing.T, kv map[string]string) {
@@ -61,6 +62,10 @@ func TestEnvRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{map[string]string{"OKX_BASE_URL": "http://web3.okx.com"}, "OKX_BASE_URL"},
 		{map[string]string{"OKX_SECRET_KEY": ""}, "OKX_SECRET_KEY"},
 		{map[string]string{"MOCK_OKX_FACILITATOR": "true"}, "MOCK_OKX_FACILITATOR"},
+		{map[string]string{"X402_EXTRA_ASSETS": "DAI"}, "X402_EXTRA_ASSETS"},
+		{map[string]string{"X402_EXTRA_ASSETS": "USDT0", "X402_NETWORK": "eip155:8453"}, "X402_EXTRA_ASSETS"},
+		{map[string]string{"X402_EXTRA_ASSETS": "USDT0", "X402_ASSET": "0x0000000000000000000000000000000000000001"}, "X402_EXTRA_ASSETS"},
+		{map[string]string{"X402_EXTRA_ASSETS": "USDG"}, "X402_EXTRA_ASSETS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,5 +97,23 @@ func TestEnvMockOutsideProductionNeedsNoOKXKeys(t *testing.T) {
 	fc.Name = "production"
 	if _, err := facilitator.FromConfig(fc, nil); !errors.Is(err, facilitator.ErrMockInProduction) {
 		t.Fatalf("production mock: %v", err)
+	}
+}
+
+func TestEnvExtraAssetsAddUSDT0AfterTheConfiguredAsset(t *testing.T) {
+	setEnv(t, map[string]string{"X402_EXTRA_ASSETS": "usdt0", "X402_PRICE": "2500"})
+	var e paywall.Config
+	var fc facilitator.Config
+	if err := config.Load(&e, &fc); err != nil {
+		t.Fatal(err)
+	}
+	o, err := x402.NewOffer(e.Params("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := o.Accepts()
+	if len(acc) != 2 || !strings.EqualFold(acc[0].Asset, e.Asset) || acc[1].Asset != "0x779Ded0c9e1022225f8E0630b35a9b54bE713736" ||
+		acc[1].Amount != "2500" || acc[1].Extra.Name != "USD\u20ae0" || acc[1].Extra.Version != "1" {
+		t.Fatalf("accepts %+v", acc)
 	}
 }

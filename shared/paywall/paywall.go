@@ -291,8 +291,8 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return err
 	}
 	if value == "" {
-		return p.challenge(w, a.resourceURL, "", "this resource costs "+p.cfg.Offer.Requirements().Amount+
-			" atomic units; pay with PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)")
+		return p.challenge(w, a.resourceURL, "", "this resource costs "+p.cfg.Offer.PriceText()+
+			"; pay with PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)")
 	}
 
 	// 2. Decode: a header that cannot be decoded is a malformed request (400).
@@ -311,7 +311,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		}
 		return err
 	}
-	req := p.cfg.Offer.Requirements()
+	req := a.v.Accepted // the offer's requirement for the asset paid with
 	a.payer = strings.ToLower(a.v.Msg.From.Hex())
 	a.key = ledger.Key{Network: req.Network, Asset: strings.ToLower(req.Asset), Payer: a.payer,
 		Nonce: strings.ToLower(a.v.Msg.Nonce.Hex())}
@@ -483,7 +483,7 @@ func (p *Paywall) admit(a *attempt) (answered bool, err error) {
 		}
 	}
 	if p.balances != nil {
-		bal, err := p.balances.get(a.ctx, common.HexToAddress(p.cfg.Offer.Requirements().Asset), a.v.Msg.From, now)
+		bal, err := p.balances.get(a.ctx, common.HexToAddress(a.v.Accepted.Asset), a.v.Msg.From, now)
 		if err != nil {
 			// The chain is an optional filter: without an answer, verify decides.
 			a.log.Warn("balance check unavailable", slog.String("error", err.Error()))
@@ -611,7 +611,7 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 // facilitator call.
 func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
 	style := a.v.Style
-	if field := p.mismatch(row); field != "" {
+	if field := p.mismatch(a.v.Accepted, row); field != "" {
 		a.log.Warn("ledger row does not match this offer; refused", slog.String("payment_id", row.ID), slog.String("field", field))
 		p.count(MetricRowMismatch, 1, "")
 		return p.challenge(a.w, a.resourceURL, ReasonRowMismatch, "this payment authorization was recorded for another offer ("+field+")")
@@ -666,10 +666,10 @@ func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
 	}
 }
 
-// mismatch names the first field in which row differs from this paywall's
-// offer, or "". A row proves payment only for exactly what we sell.
-func (p *Paywall) mismatch(row *ledger.Payment) string {
-	req := p.cfg.Offer.Requirements()
+// mismatch names the first field in which row differs from req, this
+// paywall's requirement for the asset paid with, or "". A row proves payment
+// only for exactly what we sell.
+func (p *Paywall) mismatch(req x402.Requirements, row *ledger.Payment) string {
 	switch {
 	case row.Mock != p.cfg.Mock:
 		return "mock"

@@ -30,7 +30,14 @@ func UpstreamsFromConfig(c Config, fc facilitator.Config, ic insforge.Config, lo
 	if err != nil {
 		return Upstreams{}, err
 	}
-	up := Upstreams{Ledger: l, Facilitator: fac}
+	// The facilitator's /supported is checked in the background; a mismatch
+	// known within the wait fails the cold start naming the variable, an
+	// unreachable facilitator does not hold it up.
+	checked := facilitator.CheckCapabilities(fac, c.Needs(), log)
+	if err := checked.WaitFirst(facilitator.CapabilitiesInitWait); err != nil {
+		return Upstreams{}, err
+	}
+	up := Upstreams{Ledger: l, Facilitator: checked}
 	if c.XLayerRPCURL != "" {
 		// Dial does not connect for HTTP endpoints; every call carries its own deadline.
 		ec, err := onchain.Dial(c.XLayerRPCURL)

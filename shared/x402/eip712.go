@@ -38,9 +38,20 @@ type Domain struct {
 	Contract      common.Address
 }
 
-// Domain returns the offer's token domain.
-func (o *Offer) Domain() Domain {
-	return Domain{Name: o.req.Extra.Name, Version: o.req.Extra.Version, ChainID: o.ChainIDValue(), Contract: o.asset}
+// Domain returns the primary asset's token domain.
+func (o *Offer) Domain() Domain { return o.domain(&o.accepts[0]) }
+
+// DomainOf returns the token domain of an accepted asset, false when the offer
+// does not list it.
+func (o *Offer) DomainOf(asset string) (Domain, bool) {
+	if a := o.find(asset); a != nil {
+		return o.domain(a), true
+	}
+	return Domain{}, false
+}
+
+func (o *Offer) domain(a *accepted) Domain {
+	return Domain{Name: a.req.Extra.Name, Version: a.req.Extra.Version, ChainID: o.ChainIDValue(), Contract: a.asset}
 }
 
 // TransferMessage is a parsed authorization.

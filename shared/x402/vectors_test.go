@@ -21,8 +21,9 @@ import (
 // in the file) and stored: the Go signing and checking code is compared to
 // them, not to itself.
 type viemVectors struct {
-	Source  string `json:"source"`
-	Vectors []struct {
+	Source          string `json:"source"`
+	DomainSeparator string `json:"domainSeparator"`
+	Vectors         []struct {
 		Domain struct {
 			Name, Version     string
 			ChainID           int64  `json:"chainId"`
@@ -35,8 +36,10 @@ type viemVectors struct {
 	} `json:"vectors"`
 }
 
-func loadVectors(t *testing.T) viemVectors {
-	b, err := os.ReadFile("testdata/viem_vectors.json")
+func loadVectors(t *testing.T) viemVectors { return loadVectorFile(t, "testdata/viem_vectors.json") }
+
+func loadVectorFile(t *testing.T, path string) viemVectors {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,5 +115,62 @@ func TestVerifyAcceptsBothRecoveryIDsInBothEncodings(t *testing.T) {
 	}
 	if !seen["1b"] || !seen["1c"] {
 		t.Fatalf("recovery ids covered: %v", seen)
+	}
+}
+
+// USD₮0 on X Layer (x402.KnownAssets): viem's digests, signatures and domain
+// separator for the pinned domain (testdata/usdt0_vectors.mjs made them); a
+// two-asset offer accepts each signature as USD₮0 in every style without an
+// asset named (v1), because only that domain recovers the signer.
+func TestUSDT0DomainMatchesViem(t *testing.T) {
+	vs := loadVectorFile(t, "testdata/usdt0_vectors.json")
+	known, ok := x402.LookupAsset("eip155:196", "USDT0")
+	if !ok {
+		t.Fatal("USDT0 is not a known asset")
+	}
+	d := x402.Domain{Name: known.Name, Version: known.Version, ChainID: big.NewInt(196), Contract: common.HexToAddress(known.Address)}
+	if sep, err := x402.DomainSeparator(d); err != nil || sep.Hex() != vs.DomainSeparator {
+		t.Fatalf("domain separator %s, viem %s (%v)", sep.Hex(), vs.DomainSeparator, err)
+	}
+	p := x402test.ParamsTwoAssets()
+	parity := map[byte]bool{}
+	for i, v := range vs.Vectors {
+		if v.Domain.Name != known.Name || v.Domain.Version != known.Version || v.Domain.VerifyingContract != known.Address {
+			t.Fatalf("vector %d is for another domain: %+v", i, v.Domain)
+		}
+		value, _ := new(big.Int).SetString(v.Message.Value, 10)
+		before, _ := new(big.Int).SetString(v.Message.ValidBefore, 10)
+		m := x402.TransferMessage{From: common.HexToAddress(v.Message.From), To: common.HexToAddress(v.Message.To),
+			Value: value, ValidAfter: big.NewInt(0), ValidBefore: before, Nonce: common.HexToHash(v.Message.Nonce)}
+		digest, err := x402.TransferDigest(d, m)
+		if err != nil || "0x"+hex.EncodeToString(digest) != v.Digest {
+			t.Fatalf("vector %d: digest 0x%x, viem %s (%v)", i, digest, v.Digest, err)
+		}
+		key, _ := crypto.HexToECDSA(strings.TrimPrefix(v.PrivateKey, "0x"))
+		if sig, err := x402.SignTransfer(key, d, m); err != nil || sig != v.Signature {
+			t.Fatalf("vector %d: signature %s, viem %s (%v)", i, sig, v.Signature, err)
+		}
+		raw, _ := hex.DecodeString(v.Signature[2:])
+		parity[raw[64]] = true
+
+		p.Price, p.PayTo = v.Message.Value, v.Message.To
+		o, err := x402.NewOffer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ver := &x402.Verifier{Offer: o, Now: func() time.Time { return time.Unix(before.Int64()-300, 0) }}
+		for _, style := range []x402.Style{x402.StyleV1, x402.StyleHybrid} {
+			pay := x402test.Wrap(o, style, v.Signature, v.Message)
+			got, err := ver.Verify(style, &pay.Payload)
+			if err != nil {
+				t.Fatalf("vector %d %s: %v", i, style, err)
+			}
+			if got.Accepted.Asset != known.Address {
+				t.Fatalf("vector %d %s: accepted as %s", i, style, got.Accepted.Asset)
+			}
+		}
+	}
+	if !parity[27] || !parity[28] {
+		t.Fatalf("vectors cover v = %v; both 27 and 28 are needed", parity)
 	}
 }

@@ -35,6 +35,9 @@ type Verified struct {
 	Msg     TransferMessage
 	// Sig is the 65-byte signature with v normalised to 27 or 28.
 	Sig []byte
+	// Accepted is the offer's own requirement for the asset paid with (never
+	// the client's echo): what the facilitator and the ledger are given.
+	Accepted Requirements
 }
 
 // Canonical is the authorization as parsed, in one spelling: what is forwarded to
@@ -85,22 +88,28 @@ func (v *Verifier) Verify(style Style, p *PaymentPayload) (*Verified, error) {
 	if scheme != SchemeExact {
 		return nil, fail(ReasonUnsupportedScheme, "scheme %q is not supported; use exact", clip(scheme))
 	}
-	if network != o.req.Network {
-		return nil, fail(ReasonInvalidNetwork, "network %q is not %s", clip(network), o.req.Network)
+	primary := o.accepts[0].req
+	if network != primary.Network {
+		return nil, fail(ReasonInvalidNetwork, "network %q is not %s", clip(network), primary.Network)
 	}
 
-	// v2: accepted must be the requirement we offered. We still verify against our copy.
+	// v2 names the asset it pays with: it must be one we offered, and the rest
+	// of accepted must be our requirement for it. We still verify against our
+	// copy. v1 and the hybrid name no asset: the signature decides (below).
+	candidates := o.accepts
 	if style == StyleV2 {
 		a := p.Accepted
-		if !strings.EqualFold(a.Asset, o.req.Asset) {
-			return nil, fail(ReasonInvalidRequirements, "accepted asset is not the offered asset %s", o.req.Asset)
+		c := o.find(a.Asset)
+		if c == nil {
+			return nil, fail(ReasonInvalidRequirements, "accepted asset %q is not one this offer lists", clip(a.Asset))
 		}
-		if !strings.EqualFold(a.PayTo, o.req.PayTo) {
-			return nil, fail(ReasonRecipientMismatch, "accepted payTo is not %s", o.req.PayTo)
+		if !strings.EqualFold(a.PayTo, c.req.PayTo) {
+			return nil, fail(ReasonRecipientMismatch, "accepted payTo is not %s", c.req.PayTo)
 		}
-		if a.Amount != o.req.Amount {
-			return nil, fail(ReasonValueMismatch, "accepted amount is not %s", o.req.Amount)
+		if a.Amount != c.req.Amount {
+			return nil, fail(ReasonValueMismatch, "accepted amount is not %s", c.req.Amount)
 		}
+		candidates = []accepted{*c}
 	}
 
 	auth := p.Payload.Authorization
@@ -113,17 +122,24 @@ func (v *Verifier) Verify(style Style, p *PaymentPayload) (*Verified, error) {
 		return nil, fail(ReasonInvalidPayload, "authorization.to is not an address")
 	}
 	if m.To != o.payTo {
-		return nil, fail(ReasonRecipientMismatch, "authorization.to is not %s", o.req.PayTo)
+		return nil, fail(ReasonRecipientMismatch, "authorization.to is not %s", primary.PayTo)
 	}
 	if m.Value, ok = parseUint(auth.Value); !ok {
 		return nil, fail(ReasonInvalidPayload, "authorization.value is not a decimal integer")
 	}
-	if m.Value.Cmp(o.price) != 0 {
+	// Only assets priced at exactly this value remain.
+	priced := candidates[:0:0]
+	for _, c := range candidates {
+		if m.Value.Cmp(c.price) == 0 {
+			priced = append(priced, c)
+		}
+	}
+	if len(priced) == 0 {
 		reason := ReasonValueMismatch
 		if p.X402Version == 1 {
 			reason = ReasonValueV1
 		}
-		return nil, fail(reason, "authorization.value must equal the price %s", o.req.Amount)
+		return nil, fail(reason, "authorization.value must equal the price %s", candidates[0].req.Amount)
 	}
 	if m.ValidAfter, ok = parseUint(auth.ValidAfter); !ok {
 		return nil, fail(ReasonInvalidPayload, "authorization.validAfter is not a decimal integer")
@@ -138,9 +154,9 @@ func (v *Verifier) Verify(style Style, p *PaymentPayload) (*Verified, error) {
 	if m.ValidBefore.Cmp(new(big.Int).Add(unix, big.NewInt(int64(MinValidity/time.Second)))) < 0 {
 		return nil, fail(ReasonValidBefore, "authorization expires in less than %d seconds", int(MinValidity/time.Second))
 	}
-	maxBefore := new(big.Int).Add(unix, big.NewInt(int64(o.req.MaxTimeoutSeconds)+int64(skew/time.Second)))
+	maxBefore := new(big.Int).Add(unix, big.NewInt(int64(primary.MaxTimeoutSeconds)+int64(skew/time.Second)))
 	if m.ValidBefore.Cmp(maxBefore) > 0 {
-		return nil, fail(ReasonValidBefore, "authorization is valid for longer than maxTimeoutSeconds (%d)", o.req.MaxTimeoutSeconds)
+		return nil, fail(ReasonValidBefore, "authorization is valid for longer than maxTimeoutSeconds (%d)", primary.MaxTimeoutSeconds)
 	}
 	nonce, ok := decodeHex(auth.Nonce)
 	if !ok || len(nonce) != 32 {
@@ -164,19 +180,24 @@ func (v *Verifier) Verify(style Style, p *PaymentPayload) (*Verified, error) {
 	if !crypto.ValidateSignatureValues(recID, r, s, true) {
 		return nil, fail(ReasonSignature, "signature is not canonical (high s or out of range)")
 	}
-	digest, err := TransferDigest(o.Domain(), m)
-	if err != nil {
-		return nil, fail(ReasonInvalidPayload, "authorization cannot be hashed")
-	}
 	rsv := make([]byte, 65)
 	copy(rsv, sig[:64])
 	rsv[64] = recID
-	pub, err := crypto.SigToPub(digest, rsv)
-	if err != nil || crypto.PubkeyToAddress(*pub) != m.From {
-		return nil, fail(ReasonSignature, "signature was not made by authorization.from for this token domain")
+	// The domain binds the token (verifyingContract): a signature recovers
+	// authorization.from under exactly one asset's domain, which is the asset
+	// paid with. Several candidates remain only for v1/hybrid at equal prices.
+	for i := range priced {
+		c := &priced[i]
+		digest, err := TransferDigest(o.domain(c), m)
+		if err != nil {
+			return nil, fail(ReasonInvalidPayload, "authorization cannot be hashed")
+		}
+		if pub, err := crypto.SigToPub(digest, rsv); err == nil && crypto.PubkeyToAddress(*pub) == m.From {
+			canon := append(sig[:64:64], recID+27)
+			return &Verified{Style: style, Payload: p, Msg: m, Sig: canon, Accepted: c.copyReq()}, nil
+		}
 	}
-	canon := append(sig[:64:64], recID+27)
-	return &Verified{Style: style, Payload: p, Msg: m, Sig: canon}, nil
+	return nil, fail(ReasonSignature, "signature was not made by authorization.from for this token domain")
 }
 
 // parseAddress accepts a 0x-prefixed 20-byte hex address in any case.

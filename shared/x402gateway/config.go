@@ -183,7 +183,8 @@ func upstreamBase(raw string) (*url.URL, error) {
 //	[{"method": "GET", "path": "/v1/search", "price": "1000",
 //	  "description": "Web search", "mimeType": "application/json",
 //	  "maxRequestBytes": 65536, "forwardAuthorization": false,
-//	  "forwardHeaders": ["Idempotency-Key"], "responseHeaders": ["X-Total-Count"]}]
+//	  "forwardHeaders": ["Idempotency-Key"], "responseHeaders": ["X-Total-Count"],
+//	  "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}]
 //
 // path is a net/http.ServeMux pattern relative to /pay: literal segments,
 // {name} for one segment and a final {name...} for the rest; the most specific
@@ -201,10 +202,17 @@ type RouteSpec struct {
 	// ResponseHeaders. Neither may name a header the gateway manages.
 	ForwardHeaders  []string `json:"forwardHeaders"`
 	ResponseHeaders []string `json:"responseHeaders"`
+	// InputSchema and OutputSchema are optional JSON Schemas (objects) of the
+	// request body and the response, published in GET /.well-known/x402.
+	InputSchema  json.RawMessage `json:"inputSchema,omitempty"`
+	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 }
 
 // MaxRouteHeaders bounds each of a route's header lists.
 const MaxRouteHeaders = 20
+
+// MaxSchemaBytes caps each route schema (the discovery document lists them all).
+const MaxSchemaBytes = 16 << 10
 
 // Prefix is where the gateway's routes live (template.yaml: ANY /pay/{proxy+}).
 const Prefix = "/pay"
@@ -276,6 +284,12 @@ func (r *RouteSpec) normalise() error {
 	}
 	if mt, _, err := mime.ParseMediaType(r.MimeType); err != nil || !strings.Contains(mt, "/") {
 		return fmt.Errorf("mimeType %q is not a media type", r.MimeType)
+	}
+	for name, sc := range map[string]json.RawMessage{"inputSchema": r.InputSchema, "outputSchema": r.OutputSchema} {
+		var obj map[string]any
+		if len(sc) > 0 && (len(sc) > MaxSchemaBytes || json.Unmarshal(sc, &obj) != nil || obj == nil) {
+			return fmt.Errorf("%s must be a JSON Schema object of at most %d bytes", name, MaxSchemaBytes)
+		}
 	}
 	switch {
 	case r.MaxRequestBytes == 0:

@@ -89,11 +89,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 	allowHeaders, exposeHeaders = dedupe(allowHeaders), dedupe(exposeHeaders)
 	outer := outerHeaderBytes(c.AllowedOrigins, exposeHeaders)
 	for _, rt := range routes {
-		p := c.Paywall.Params(rt.Description)
-		p.Price, p.MimeType = rt.Price, rt.MimeType
-		offer, err := x402.NewOffer(p)
+		offer, err := routeOffer(c.Paywall, rt)
 		if err != nil {
-			return nil, configErr(VarRoutes, err, "route %s", rt.Key())
+			return nil, err
 		}
 		pc := paywall.Options{
 			Offer: offer, Facilitator: fac, Ledger: l, Endpoint: rt.Key(), Summary: rt.Description,
@@ -137,6 +135,37 @@ func New(c Config, d Deps) (http.Handler, error) {
 			AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}.Middleware(),
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
 	), nil
+}
+
+// routeOffer is what rt sells: its price and description with the paywall's
+// recipient, network and assets.
+func routeOffer(pc paywall.Config, rt RouteSpec) (*x402.Offer, error) {
+	p := pc.Params(rt.Description)
+	p.Price, p.MimeType = rt.Price, rt.MimeType
+	offer, err := x402.NewOffer(p)
+	if err != nil {
+		return nil, configErr(VarRoutes, err, "route %s", rt.Key())
+	}
+	return offer, nil
+}
+
+// Listings are the gateway's routes for the discovery document
+// (GET /.well-known/x402), from the route table X402_GATEWAY_ROUTES.
+func Listings(pc paywall.Config, routesJSON string) ([]x402.Listing, error) {
+	routes, err := ParseRoutes(routesJSON)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]x402.Listing, 0, len(routes))
+	for _, rt := range routes {
+		offer, err := routeOffer(pc, rt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x402.Listing{Method: rt.Method, Path: Prefix + rt.Path, Offer: offer,
+			InputSchema: rt.InputSchema, OutputSchema: rt.OutputSchema})
+	}
+	return out, nil
 }
 
 // dispatcher finds the priced route of a request; anything unpriced is 404

@@ -3,8 +3,10 @@
 package x402report
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -15,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402gateway"
 )
 
 // Endpoint is the paid route.
@@ -23,10 +26,13 @@ const Endpoint = "/x402/report"
 // Config is the function's configuration: its own variables and the libraries'
 // configurations, each loaded as its own spec (see Specs).
 type Config struct {
-	AllowedOrigins config.CSV         `envconfig:"ALLOWED_ORIGINS" default:"*"`
-	Paywall        paywall.Config     `ignored:"true"`
-	Facilitator    facilitator.Config `ignored:"true"`
-	InsForge       insforge.Config    `ignored:"true"`
+	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	// GatewayRoutes is the gateway's route table (X402_GATEWAY_ROUTES), read
+	// only to list its routes in GET /.well-known/x402; empty: no gateway.
+	GatewayRoutes string             `envconfig:"X402_GATEWAY_ROUTES"`
+	Paywall       paywall.Config     `ignored:"true"`
+	Facilitator   facilitator.Config `ignored:"true"`
+	InsForge      insforge.Config    `ignored:"true"`
 }
 
 // Specs lists what config.Load fills: c and its library configurations.
@@ -59,9 +65,18 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 		Metrics: rt.Metrics, Now: rt.Clock()})
 }
 
-// New builds the handler from parts.
+// New builds the handler from parts: the paid report, and the discovery
+// document at x402.DiscoveryPath.
 func New(c Config, d Deps) (http.Handler, error) {
 	offer, err := x402.NewOffer(c.Paywall.Params("Crypto market report (demo content)"))
+	if err != nil {
+		return nil, err
+	}
+	listings, err := Listings(c, offer)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := newDiscovery(listings)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +97,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.Chain(Handler(now),
+	paid := httpapi.Chain(Handler(now),
 		httpapi.Recover(),
 		httpapi.RequestID(log),
 		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
@@ -90,8 +105,44 @@ func New(c Config, d Deps) (http.Handler, error) {
 		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
 		httpapi.Methods(http.MethodPost),
 		pw.Middleware(),
-	), nil
+	)
+	// The discovery document is public: any origin, no credentials.
+	doc := httpapi.Chain(disc,
+		httpapi.Recover(),
+		httpapi.RequestID(log),
+		httpapi.CORS{AllowedOrigins: []string{"*"}, AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions},
+			ExposeHeaders: []string{"ETag", "X-Request-Id"}}.Middleware(),
+		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
+		httpapi.Methods(http.MethodGet, http.MethodHead),
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == x402.DiscoveryPath {
+			doc.ServeHTTP(w, r)
+			return
+		}
+		paid.ServeHTTP(w, r)
+	}), nil
 }
+
+// Listings are the deployment's priced resources for GET /.well-known/x402:
+// the report, then the gateway's routes when X402_GATEWAY_ROUTES is set.
+// Further paid features append theirs here.
+func Listings(c Config, report *x402.Offer) ([]x402.Listing, error) {
+	out := []x402.Listing{{Method: http.MethodPost, Path: Endpoint, Offer: report, OutputSchema: reportSchema}}
+	if strings.TrimSpace(c.GatewayRoutes) != "" {
+		gw, err := x402gateway.Listings(c.Paywall, c.GatewayRoutes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gw...)
+	}
+	return out, nil
+}
+
+// reportSchema is the JSON Schema of Body, published in the discovery document.
+var reportSchema = json.RawMessage(`{"type":"object","required":["report","payment"],"properties":{` +
+	`"report":{"type":"object","required":["title","generated_at","assets","analysis"]},` +
+	`"payment":{"type":"object","required":["id","payer","amount","mock"]}}}`)
 
 // Asset is one line of the demo snapshot.
 type Asset struct {

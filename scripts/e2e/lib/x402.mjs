@@ -9,6 +9,7 @@ import { getAddress, verifyTypedData } from 'viem';
 
 export const XLAYER = 'eip155:196';
 export const USDG = '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8';
+export const USDT0 = '0x779ded0c9e1022225f8e0630b35a9b54be713736';
 
 export const EIP3009_TYPES = {
   TransferWithAuthorization: [

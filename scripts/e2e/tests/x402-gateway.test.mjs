@@ -58,7 +58,7 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
     assert.equal(c.x402Version, 2);
     assert.equal(c.resource.url, `${runner.url}/pay/quote`);
     assert.equal(c.resource.description, 'Demo quote from the local upstream');
-    assert.equal(c.accepts.length, 1);
+    assert.equal(c.accepts.length, 2, 'USDG, then USD₮0 (the dev profile accepts both)');
     assert.equal(c.accepts[0].amount, '1000');
     assert.equal(c.accepts[0].asset.toLowerCase(), USDG);
     assert.equal(c.accepts[0].network, XLAYER);

@@ -214,6 +214,10 @@ func TestProjectTemplate(t *testing.T) {
 			if f.LogicalID == "X402PaymentsFunction" {
 				want["ANY /x402/dashboard"], want["ANY /x402/dashboard/{asset}"] = true, true
 			}
+			// The report function also serves the discovery document.
+			if f.LogicalID == "X402ReportFunction" {
+				want["ANY /.well-known/x402"] = true
+			}
 			got := map[string]bool{}
 			for _, r := range f.Routes {
 				got[r.Method+" "+r.Path] = true

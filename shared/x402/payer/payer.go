@@ -32,7 +32,10 @@ type Client struct {
 	// PreferV1 answers a challenge with X-PAYMENT (v1 body) even when the v2
 	// header is present.
 	PreferV1 bool
-	Now      func() time.Time
+	// Asset, when set, pays with that token (address, any case) and refuses a
+	// challenge that does not offer it; empty pays with the first one offered.
+	Asset string
+	Now   func() time.Time
 }
 
 // Result is the outcome of Pay.
@@ -121,25 +124,34 @@ func (c *Client) choose(res *http.Response, body []byte) (x402.Requirements, x40
 			return x402.Requirements{}, 0, nil, err
 		}
 		for _, a := range pr.Accepts {
-			if a.Scheme == x402.SchemeExact && a.Extra != nil && a.Extra.Name != "" {
+			if a.Scheme == x402.SchemeExact && a.Extra != nil && a.Extra.Name != "" && c.wants(a.Asset) {
 				return a.Requirements, x402.StyleV2, pr.Resource, nil
 			}
 		}
-		return x402.Requirements{}, 0, nil, errors.New("the challenge offers no exact-scheme requirement with an EIP-712 domain")
+		return x402.Requirements{}, 0, nil, errors.New("the challenge offers no exact-scheme requirement with an EIP-712 domain" + c.inAsset())
 	}
 	var v1 x402.PaymentRequiredV1
 	if err := json.Unmarshal(body, &v1); err != nil || v1.X402Version != 1 {
 		return x402.Requirements{}, 0, nil, errors.New("402 without a PAYMENT-REQUIRED header or a v1 JSON body")
 	}
 	for _, a := range v1.Accepts {
-		if a.Scheme == x402.SchemeExact && a.Extra != nil {
+		if a.Scheme == x402.SchemeExact && a.Extra != nil && c.wants(a.Asset) {
 			return x402.Requirements{
 				Scheme: a.Scheme, Network: a.Network, Amount: a.MaxAmountRequired, Asset: a.Asset,
 				PayTo: a.PayTo, MaxTimeoutSeconds: a.MaxTimeoutSeconds, Extra: a.Extra,
 			}, x402.StyleV1, nil, nil
 		}
 	}
-	return x402.Requirements{}, 0, nil, errors.New("the v1 challenge offers no exact-scheme requirement")
+	return x402.Requirements{}, 0, nil, errors.New("the v1 challenge offers no exact-scheme requirement" + c.inAsset())
+}
+
+func (c *Client) wants(asset string) bool { return c.Asset == "" || strings.EqualFold(c.Asset, asset) }
+
+func (c *Client) inAsset() string {
+	if c.Asset == "" {
+		return ""
+	}
+	return " in " + c.Asset
 }
 
 func (c *Client) sign(req x402.Requirements, style x402.Style, resource *x402.Resource, payer common.Address) (string, string, error) {

@@ -14,8 +14,13 @@ import (
 )
 
 // server is a minimal paywall: challenge, then local verification only.
-func server(t *testing.T) (*httptest.Server, *int) {
-	o := x402test.Offer(t)
+func server(t *testing.T) (*httptest.Server, *int) { return serverFor(t, x402test.Params()) }
+
+func serverFor(t *testing.T, params x402.Params) (*httptest.Server, *int) {
+	o, err := x402.NewOffer(params)
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := &x402.Verifier{Offer: o}
 	paid := 0
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,5 +87,26 @@ func TestLoadKey(t *testing.T) {
 	k, gen, err := payer.LoadKey("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 	if err != nil || gen || k == nil {
 		t.Fatalf("LoadKey = %v, %v, %v", k, gen, err)
+	}
+}
+
+// Asset picks the token among those a challenge offers, in both styles, and a
+// challenge without it is refused before anything is signed.
+func TestPayWithAChosenAsset(t *testing.T) {
+	key, _, _ := payer.LoadKey("")
+	for _, v1 := range []bool{false, true} {
+		srv, paid := serverFor(t, x402test.ParamsTwoAssets())
+		c := &payer.Client{Key: key, PreferV1: v1, MaxAmount: big.NewInt(1_000_000), Asset: "0x779ded0c9e1022225f8e0630b35a9b54be713736"}
+		res, err := c.Pay(context.Background(), http.MethodPost, srv.URL+"/x402/report", nil)
+		srv.Close()
+		if err != nil || !res.Paid || *paid != 1 || res.Requirement.Asset != x402test.USDT0 {
+			t.Fatalf("v1=%v: %+v %v", v1, res, err)
+		}
+	}
+	srv, paid := server(t) // USDG only
+	defer srv.Close()
+	c := &payer.Client{Key: key, MaxAmount: big.NewInt(1_000_000), Asset: x402test.USDT0}
+	if _, err := c.Pay(context.Background(), http.MethodPost, srv.URL+"/x402/report", nil); err == nil || *paid != 0 {
+		t.Fatalf("paid an asset the challenge does not offer: %v", err)
 	}
 }

@@ -37,6 +37,21 @@ func Params() x402.Params {
 	}
 }
 
+// USDT0 is the second asset two-asset tests offer: USD₮0 on X Layer.
+const USDT0 = "0x779Ded0c9e1022225f8E0630b35a9b54bE713736"
+
+// ParamsTwoAssets returns Params accepting USDG and USD₮0 (x402.LookupAsset).
+func ParamsTwoAssets() x402.Params {
+	p := Params()
+	u, ok := x402.LookupAsset(Network, "USDT0")
+	if !ok {
+		panic("x402test: USDT0 is not a known asset")
+	}
+	p.Decimals = 6
+	p.OtherAssets = []x402.AssetParams{{Asset: u.Address, Name: u.Name, Version: u.Version, Decimals: u.Decimals}}
+	return p
+}
+
 // Offer returns the test offer.
 func Offer(t testing.TB) *x402.Offer {
 	t.Helper()
@@ -71,13 +86,17 @@ type Payment struct {
 
 // Message returns the authorization an honest client signs for o at now.
 func (p *Payer) Message(o *x402.Offer, now time.Time) x402.TransferMessage {
+	return p.messageFor(o.Requirements(), now)
+}
+
+func (p *Payer) messageFor(req x402.Requirements, now time.Time) x402.TransferMessage {
 	var n [32]byte
 	if _, err := rand.Read(n[:]); err != nil {
 		panic(err)
 	}
-	req := o.Requirements()
+	value, _ := new(big.Int).SetString(req.Amount, 10)
 	return x402.TransferMessage{
-		From: p.Address, To: common.HexToAddress(req.PayTo), Value: o.Price(),
+		From: p.Address, To: common.HexToAddress(req.PayTo), Value: value,
 		ValidAfter:  big.NewInt(0),
 		ValidBefore: big.NewInt(now.Unix() + int64(req.MaxTimeoutSeconds)),
 		Nonce:       common.BytesToHash(n[:]),
@@ -92,6 +111,26 @@ func (p *Payer) Sign(t testing.TB, o *x402.Offer, style x402.Style, m x402.Trans
 		t.Fatal(err)
 	}
 	return Wrap(o, style, sig, m.Message())
+}
+
+// PayAsset is Pay with the accepted asset asset instead of the primary one.
+func (p *Payer) PayAsset(t testing.TB, o *x402.Offer, asset string, style x402.Style, now time.Time) *Payment {
+	t.Helper()
+	req, ok := o.Accepted(asset)
+	d, _ := o.DomainOf(asset)
+	if !ok {
+		t.Fatalf("x402test: the offer does not list %s", asset)
+	}
+	m := p.messageFor(req, now)
+	sig, err := x402.SignTransfer(p.Key, d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := Wrap(o, style, sig, m.Message())
+	if pay.Payload.Accepted != nil {
+		pay.Payload.Accepted = &req
+	}
+	return pay
 }
 
 // Pay is Sign(Message(o, now)).

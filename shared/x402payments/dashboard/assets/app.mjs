@@ -14,8 +14,11 @@ const POLL_MS = 5000;
 const RETRY_MS = 5000;
 const MAX_ROWS = 50;
 const PUBLIC = ['id', 'payer_address', 'endpoint', 'amount', 'tx_hash', 'chain', 'status', 'created_at', 'updated_at', 'network', 'asset', 'mock'];
-// Known tokens by asset (lower case): USDG on X Layer has 6 decimals.
-const TOKENS = { '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8': { symbol: 'USDG', decimals: 6 } };
+// Known tokens by asset (lower case): USDG and USD₮0 on X Layer have 6 decimals.
+const TOKENS = {
+  '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8': { symbol: 'USDG', decimals: 6 },
+  '0x779ded0c9e1022225f8e0630b35a9b54be713736': { symbol: 'USD₮0', decimals: 6 },
+};
 const DEFAULT_TOKEN = { symbol: 'USDG', decimals: 6 };
 
 const rows = new Map(); // id → row
@@ -102,7 +105,12 @@ function renderRow(r) {
 function renderStats() {
   if (!stats) return;
   $('stat-requests').textContent = String(stats.totalRequests ?? '–');
-  $('stat-revenue').textContent = formatAmount(String(stats.totalRevenue ?? ''), null);
+  // Revenue stays per token when the API gives it (stats.assets); the total
+  // adds atomic units of every token and is shown only without it.
+  const perAsset = Array.isArray(stats.assets) ? stats.assets.filter((a) => a && a.revenue !== '0') : [];
+  $('stat-revenue').textContent = perAsset.length
+    ? perAsset.map((a) => formatAmount(String(a.revenue ?? ''), a.asset)).join(' · ')
+    : formatAmount(String(stats.totalRevenue ?? ''), null);
   const l = stats.latestPayment ? new Date(stats.latestPayment) : null;
   $('stat-latest').textContent = l && !isNaN(l) ? l.toLocaleString() : '–';
 }

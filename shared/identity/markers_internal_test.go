@@ -10,7 +10,7 @@ import (
 func claimsOf(t *testing.T, js string) *Claims {
 	t.Helper()
 	var c Claims
-	if err := c.UnmarshalJSON([]byte(js)); err != nil {
+	if err := decodeClaims([]byte(js), &c); err != nil {
 		t.Fatal(err)
 	}
 	return &c

@@ -219,9 +219,11 @@ func TestOIDCSlowDiscoveryDoesNotHoldInit(t *testing.T) {
 
 func TestOIDCClaims(t *testing.T) {
 	iss := identitytest.NewIssuer(t, "RS256")
+	// A Cognito issuer (its preset allows username as the subject), keys served locally.
+	const cognito = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
 	base := func(mod func(jwt.MapClaims)) string {
 		now := time.Now()
-		c := jwt.MapClaims{"iss": iss.URL(), "sub": "3f1c-uuid", "aud": "client", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		c := jwt.MapClaims{"iss": cognito, "sub": "3f1c-uuid", "aud": "client", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		if mod != nil {
 			mod(c)
 		}
@@ -262,7 +264,8 @@ func TestOIDCClaims(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := OIDCConfig{Issuer: iss.URL(), Audience: config.CSV{"client"}, SubjectClaim: "sub", TokenUse: "both"}
+			c := OIDCConfig{Issuer: cognito, JWKSURL: iss.JWKSURL(), Algorithms: config.CSV{"RS256"}, Audience: config.CSV{"client"},
+				SubjectClaim: "sub", TokenUse: "both"}
 			if tc.cfg != nil {
 				tc.cfg(&c)
 			}

@@ -80,7 +80,7 @@ func (m Marker) apply(provider string, c *Claims) error {
 		}
 	}
 	if m.NotEqual != "" && present {
-		if other, ok := c.Raw(m.NotEqual); ok && raw[0] == '"' && bytes.Equal(raw, other) {
+		if other, ok := c.Raw(m.NotEqual); ok && raw[0] == '"' && (bytes.Equal(raw, other) || sameString(raw, other)) {
 			return fail("equals " + m.NotEqual)
 		}
 	}
@@ -103,6 +103,16 @@ func (m Marker) apply(provider string, c *Claims) error {
 		return fail("refused value")
 	}
 	return nil
+}
+
+// sameString reports whether two raw JSON strings decode to the same value.
+func sameString(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return false // equal bytes were compared already
+	}
+	x, okA := unquote(a)
+	y, okB := unquote(b)
+	return okA && okB && x == y
 }
 
 // allStrings reports whether f holds for the string raw, or for every element of

@@ -66,6 +66,10 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 		Markers: []Marker{
 			{Claim: "sid", Required: true,
 				Reason: "it has no session id (sid); send the AuthKit access token from getAccessToken()"},
+			// Connect's published sample carries a consent id (app_consent_…) as sid
+			// and no client_id: https://workos.com/docs/reference/workos-connect/token
+			{Claim: "sid", RefusedPrefixes: []string{"app_consent_"},
+				Reason: "its sid is an application consent (app_consent_…): a WorkOS Connect token, not this app's session"},
 			{Claim: "client_id", OneOf: []string{id}, AllowAbsent: true,
 				Reason: "it was issued to another application (client_id): a WorkOS Connect token, not this app's session"},
 		},

@@ -74,7 +74,7 @@ var cognitoPreset = oidcPreset{name: "Amazon Cognito", subjectClaims: []string{"
 
 // Okta: uid is the user's Okta id in access tokens (their sub is the login, which
 // an administrator can change).
-// https://developer.okta.com/docs/api/openapi/okta-oauth/guides/overview/#access-token-payload
+// https://developer.okta.com/docs/guides/validate-access-tokens/dotnet/overview/
 var oktaPreset = oidcPreset{name: "Okta", subjectClaims: []string{"sub", "uid"}}
 
 // Entra ID: oid is the user's object id across applications, sub is pairwise per
@@ -104,7 +104,7 @@ func entraAppOnly(c *Claims) error {
 
 // Keycloak: a client's service account is the user service-account-<client-id>,
 // and the "Client ID" protocol mapper of service-account tokens adds client_id
-// (clientId before Keycloak 20); user tokens carry neither.
+// (clientId in older versions); user tokens carry neither.
 // https://github.com/keycloak/keycloak/blob/main/core/src/main/java/org/keycloak/constants/ServiceAccountConstants.java
 var keycloakPreset = oidcPreset{name: "Keycloak", subjectClaims: []string{"sub"},
 	markers: []Marker{

@@ -39,9 +39,9 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 	}
 	issuers := []string(c.Issuers)
 	if len(issuers) == 0 {
-		// Legacy environments use the bare API host (WorkOS's sessions guide shows
-		// it with a trailing slash, tokens seen without: both forms, and only
-		// those), newer ones a per-client issuer.
+		// Legacy environments use the bare API host (the session-token reference
+		// shows it without a trailing slash, some integrations carry it with one:
+		// both forms, and only those), newer ones a per-client issuer.
 		issuers = []string{"https://api.workos.com", "https://api.workos.com/", "https://api.workos.com/user_management/" + id}
 	}
 	for _, iss := range issuers {

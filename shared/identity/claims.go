@@ -73,6 +73,11 @@ func indexObject(p []byte, out *[]member) error {
 	if !json.Valid(p) {
 		return errMalformed
 	}
+	if !utf8.Valid(p) {
+		// RFC 8259 section 8.1: JSON exchanged between systems is UTF-8. Decoders
+		// differ on what they make of invalid bytes, so a token with any is refused.
+		return errors.New("not UTF-8")
+	}
 	i := skipSpace(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return errors.New("not a JSON object")

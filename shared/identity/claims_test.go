@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +72,42 @@ func TestActorIsActSub(t *testing.T) {
 	if _, ok := c.actor(); ok {
 		t.Error("act null counts as an actor")
 	}
+}
+
+// The one-pass index agrees with encoding/json on every object without
+// duplicate names: same members, same raw values; and it refuses what
+// encoding/json refuses.
+func FuzzDecodeClaimsAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"sub":"a","aud":["x","y"],"exp":1}`, `{"a":{"b":[1,"}",{"c":"]"}]},"d":"\"\\"}`,
+		`{"s\u0075b":"x"}`, `{"a":1e3,"b":-0.5,"c":true,"d":null}`, ` {"a" : [ ] , "b" : { } } `, `[1]`, `{"a":}`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var want map[string]json.RawMessage
+		wantErr := json.Unmarshal(p, &want)
+		var got []member
+		err := indexObject(p, &got)
+		if wantErr != nil {
+			if err == nil {
+				t.Fatalf("%q: accepted, encoding/json says %v", p, wantErr)
+			}
+			return
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "twice") || strings.Contains(err.Error(), "not a JSON object") || strings.Contains(err.Error(), "too many") ||
+				strings.Contains(err.Error(), "UTF-8") {
+				return // refused on purpose: duplicates, invalid UTF-8; null decodes to a nil map
+			}
+			t.Fatalf("%q: refused: %v", p, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d members, encoding/json %d", p, len(got), len(want))
+		}
+		for _, m := range got {
+			w, ok := want[string(m.name)]
+			if !ok || !bytes.Equal(bytes.TrimSpace(w), m.value) {
+				t.Fatalf("%q: member %q = %s, encoding/json %s", p, m.name, m.value, w)
+			}
+		}
+	})
 }

@@ -70,7 +70,7 @@ func (m Marker) apply(provider string, c *Claims) error {
 	}
 	isStrings := present && (raw[0] == '"' || eachString(raw, func([]byte) bool { return true }))
 	if len(m.OneOf) > 0 && (present || !m.AllowAbsent) {
-		if !isStrings || string(raw) == "[]" {
+		if !isStrings || empty(raw) {
 			return fail("missing or not a string")
 		}
 		if !allStrings(raw, func(v []byte) bool {
@@ -124,10 +124,17 @@ func allStrings(raw []byte, f func([]byte) bool) bool {
 	return eachString(raw, f)
 }
 
+// empty reports whether raw is absent, null, "", or an empty object or array
+// (whitespace inside the brackets included).
 func empty(raw json.RawMessage) bool {
-	switch string(bytes.TrimSpace(raw)) {
-	case "", "null", `""`, "{}", "[]":
+	raw = bytes.TrimSpace(raw)
+	switch string(raw) {
+	case "", "null", `""`:
 		return true
+	}
+	if raw[0] == '{' || raw[0] == '[' {
+		i := skipSpace(raw, 1)
+		return i < len(raw) && (raw[i] == '}' || raw[i] == ']')
 	}
 	return false
 }

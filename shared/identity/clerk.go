@@ -67,6 +67,10 @@ func (c ClerkConfig) jwt() (JWTSpec, error) {
 	if err != nil {
 		return JWTSpec{}, err
 	}
+	azpReason := "it was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES (default: ALLOWED_ORIGINS); add your app's origin there"
+	if c.RequireAZP {
+		azpReason += " (CLERK_REQUIRE_AZP also refuses tokens without azp)"
+	}
 	return JWTSpec{
 		Provider:   "Clerk",
 		JWKSURL:    orDefault(c.JWKSURL, iss+"/.well-known/jwks.json"),
@@ -84,9 +88,7 @@ func (c ClerkConfig) jwt() (JWTSpec, error) {
 		Markers: []Marker{
 			{Claim: "sid", Required: true,
 				Reason: "it has no session id (sid); send the session token from getToken(), not an OAuth, machine or JWT-template token"},
-			{Claim: "azp", OneOf: parties, AllowAbsent: !c.RequireAZP,
-				Reason: "it was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES (default: ALLOWED_ORIGINS); add your app's origin there" +
-					map[bool]string{true: " (CLERK_REQUIRE_AZP also refuses tokens without azp)"}[c.RequireAZP]},
+			{Claim: "azp", OneOf: parties, AllowAbsent: !c.RequireAZP, Reason: azpReason},
 		},
 		AllowActor: c.AllowImpersonation,
 		ActorOptIn: "CLERK_ALLOW_IMPERSONATION",

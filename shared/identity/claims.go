@@ -26,7 +26,6 @@ type Claims struct {
 	// Typ is the JOSE header's typ (RFC 9068 access tokens say at+jwt).
 	Typ string
 
-	payload []byte
 	members []member
 	buf     [24]member // backing array of members: most tokens have fewer claims
 }
@@ -43,7 +42,6 @@ var errMalformed = errors.New("malformed JSON object")
 // Duplicate claim names are refused: which one a library keeps differs, so a token
 // that names a claim twice is ambiguous.
 func decodeClaims(payload []byte, c *Claims) error {
-	c.payload = payload
 	c.members = c.buf[:0]
 	if err := indexObject(payload, &c.members); err != nil {
 		return err

@@ -632,8 +632,18 @@ var attacks = []attack{
 	// Provider-specific rules.
 	{name: "clerk: azp not in CLERK_AUTHORIZED_PARTIES", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", "https://evil.example.com"))) }},
-	{name: "clerk: azp missing while parties are configured", status: 401, code: codeNotUser, applies: only("clerk"),
+	// Clerk omits azp when the Frontend API request had no Origin (native apps):
+	// https://clerk.com/docs/guides/sessions/session-tokens
+	{name: "clerk: azp missing (no Origin at Clerk) is a user session", status: 200, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(del("azp"))) }},
+	{name: "clerk: azp missing while CLERK_REQUIRE_AZP is set", status: 401, code: codeNotUser, applies: only("clerk"),
+		cold: func(e *env) { e.t.Setenv("CLERK_REQUIRE_AZP", "true") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(del("azp"))) }},
+	{name: "clerk: azp null while CLERK_REQUIRE_AZP is set", status: 401, code: codeNotUser, applies: only("clerk"),
+		cold: func(e *env) { e.t.Setenv("CLERK_REQUIRE_AZP", "true") },
+		req:  func(e *env) *http.Request { return e.bearer(e.token(set("azp", nil))) }},
+	{name: "clerk: azp empty string", status: 401, code: codeNotUser, applies: only("clerk"),
+		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", ""))) }},
 	{name: "clerk: azp differing by a trailing slash", status: 401, code: codeNotUser, applies: only("clerk"),
 		req: func(e *env) *http.Request { return e.bearer(e.token(set("azp", appOrigin+"/"))) }},
 	{name: "clerk: sid missing (OAuth, machine or template token)", status: 401, code: codeNotUser, applies: only("clerk"),

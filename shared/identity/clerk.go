@@ -16,6 +16,10 @@ type ClerkConfig struct {
 	// the bridge's ALLOWED_ORIGINS (without "*") are used.
 	AuthorizedParties config.CSV `envconfig:"CLERK_AUTHORIZED_PARTIES"`
 	AllowedOrigins    config.CSV `envconfig:"ALLOWED_ORIGINS"`
+	// RequireAZP refuses session tokens without azp. Clerk omits azp when the
+	// Frontend API request had no Origin (native and non-browser clients), so
+	// only browser-only apps can turn it on.
+	RequireAZP bool `envconfig:"CLERK_REQUIRE_AZP"`
 	// AllowImpersonation accepts impersonated sessions (act claim); the actor is
 	// logged with every mint.
 	AllowImpersonation bool `envconfig:"CLERK_ALLOW_IMPERSONATION"`
@@ -63,28 +67,35 @@ func (c ClerkConfig) jwt() (JWTSpec, error) {
 	if err != nil {
 		return JWTSpec{}, err
 	}
+	azpReason := "it was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES (default: ALLOWED_ORIGINS); add your app's origin there"
+	if c.RequireAZP {
+		azpReason += " (CLERK_REQUIRE_AZP also refuses tokens without azp)"
+	}
 	return JWTSpec{
 		Provider:   "Clerk",
 		JWKSURL:    orDefault(c.JWKSURL, iss+"/.well-known/jwks.json"),
 		JWKSVar:    "CLERK_JWKS_URL",
 		Algorithms: []string{"RS256"},
 		Issuers:    []string{iss},
-		// Session tokens carry sid and azp (the requesting origin); OAuth access
-		// tokens, machine tokens and JWT-template tokens lack sid, and a session
-		// token minted for another origin (a leaked subdomain cookie) has
-		// another azp: https://clerk.com/docs/guides/sessions/manual-jwt-verification
+		// Session tokens carry sid; OAuth access tokens, machine tokens and
+		// JWT-template tokens lack it. azp is the origin that requested the token:
+		// one minted for another origin (a leaked subdomain cookie) is refused, but
+		// Clerk omits azp when the request had no Origin, and @clerk/backend checks
+		// authorized parties only when azp is present, so an absent azp passes
+		// unless CLERK_REQUIRE_AZP is set:
+		// https://clerk.com/docs/guides/sessions/session-tokens
+		// https://clerk.com/docs/guides/sessions/manual-jwt-verification
 		Markers: []Marker{
 			{Claim: "sid", Required: true,
 				Reason: "it has no session id (sid); send the session token from getToken(), not an OAuth, machine or JWT-template token"},
-			{Claim: "azp", OneOf: parties,
-				Reason: "it was issued for an origin (azp) that is not in CLERK_AUTHORIZED_PARTIES (default: ALLOWED_ORIGINS); add your app's origin there"},
+			{Claim: "azp", OneOf: parties, AllowAbsent: !c.RequireAZP, Reason: azpReason},
 		},
 		AllowActor: c.AllowImpersonation,
 		ActorOptIn: "CLERK_ALLOW_IMPERSONATION",
 		Check: func(cl *Claims) error {
 			// sts "pending": the user has not finished sign-up tasks; Clerk's SDKs
 			// treat such sessions as signed out by default.
-			if strings.EqualFold(cl.SessionStatus, "pending") {
+			if sts, _ := cl.String("sts"); strings.EqualFold(sts, "pending") {
 				return Invalid("the Clerk session is pending (sign-up tasks are not finished)", nil)
 			}
 			return nil

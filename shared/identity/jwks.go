@@ -1,9 +1,8 @@
 package identity
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +51,9 @@ type JWTSpec struct {
 	ActorOptIn string
 	// Check runs provider-specific rules that are not data (Clerk sts "pending").
 	Check func(*Claims) error
+	// SubjectClaim is the claim that becomes Identity.Subject (default sub; sub is
+	// required either way). SubjectVar names the variable that set it (messages).
+	SubjectClaim, SubjectVar string
 }
 
 // check validates the JWKS URL, the algorithms (asymmetric only) and the issuers.
@@ -78,71 +80,13 @@ func (cfg JWTSpec) check() error {
 	return nil
 }
 
-// Claims are the claims the bridges read. Anything else (role, permissions, org
-// claims) is never copied into the InsForge token; markers and checks may read it
-// through Raw.
-type Claims struct {
-	jwt.RegisteredClaims
-	Email           string `json:"email,omitempty"`
-	AuthorizedParty string `json:"azp,omitempty"`
-	SessionStatus   string `json:"sts,omitempty"`
-	raw             map[string]json.RawMessage
-}
-
-// UnmarshalJSON decodes the known claims and keeps every claim raw for markers.
-func (c *Claims) UnmarshalJSON(p []byte) error {
-	type known Claims // no methods: plain decoding
-	if err := json.Unmarshal(p, (*known)(c)); err != nil {
-		return err
-	}
-	return json.Unmarshal(p, &c.raw)
-}
-
-// Raw returns a claim as sent, and whether it was present (null counts as absent).
-func (c *Claims) Raw(name string) (json.RawMessage, bool) {
-	v, ok := c.raw[name]
-	if !ok || string(bytes.TrimSpace(v)) == "null" {
-		return nil, false
-	}
-	return v, true
-}
-
-// isTrue reports whether claim is present and exactly the JSON literal true:
-// a missing claim, null, "true", 1 or "yes" are not an assertion.
-func (c *Claims) isTrue(name string) bool {
-	v, ok := c.Raw(name)
-	return ok && string(bytes.TrimSpace(v)) == "true"
-}
-
-// email returns the email claim only when verifiedClaim is exactly true.
-func (c *Claims) email(verifiedClaim string) string {
-	if !c.isTrue(verifiedClaim) {
-		return ""
-	}
-	return strings.TrimSpace(c.Email)
-}
-
-// actor returns act.sub (RFC 8693 §4.1), or a short description of an act claim
-// without one, and whether act is present.
-func (c *Claims) actor() (string, bool) {
-	v, ok := c.Raw("act")
-	if !ok {
-		return "", false
-	}
-	var act struct {
-		Sub string `json:"sub"`
-	}
-	if json.Unmarshal(v, &act) == nil && strings.TrimSpace(act.Sub) != "" {
-		return strings.TrimSpace(act.Sub), true
-	}
-	return "(act without sub)", true
-}
-
 // JWTVerifier verifies provider JWTs against the provider's JWKS.
 type JWTVerifier struct {
 	cfg           JWTSpec
 	verifiedClaim string
-	parser        *jwt.Parser
+	subjectClaim  string
+	leeway        time.Duration
+	now           func() time.Time
 	keys          *keySet
 }
 
@@ -154,17 +98,8 @@ func NewJWT(cfg JWTSpec, opts Options) (*JWTVerifier, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	popts := []jwt.ParserOption{
-		jwt.WithValidMethods(cfg.Algorithms),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(o.Leeway),
-		jwt.WithTimeFunc(o.Now),
-	}
-	if len(cfg.Audiences) > 0 {
-		popts = append(popts, jwt.WithAudience(cfg.Audiences...))
-	}
-	v := &JWTVerifier{cfg: cfg, parser: jwt.NewParser(popts...), verifiedClaim: orDefault(cfg.EmailVerifiedClaim, "email_verified")}
+	v := &JWTVerifier{cfg: cfg, verifiedClaim: orDefault(cfg.EmailVerifiedClaim, "email_verified"),
+		subjectClaim: orDefault(cfg.SubjectClaim, "sub"), leeway: o.Leeway, now: o.Now}
 	v.keys = startKeySet(cfg.Provider, cfg.JWKSURL, o)
 	return v, nil
 }
@@ -179,14 +114,15 @@ var errNoKID = errors.New("token header has no kid")
 // errKIDCooldown marks an unknown kid seen while its JWKS refetch is rate limited.
 var errKIDCooldown = errors.New("unknown kid while the JWKS refetch is cooling down")
 
-// keyErr marks a failure to find the signing key (as opposed to a bad token).
-type keyErr struct{ err error }
-
-func (e *keyErr) Error() string { return e.err.Error() }
-func (e *keyErr) Unwrap() error { return e.err }
-
-// Verify checks signature, algorithm, exp/nbf/iat, iss, aud and sub.
+// Verify checks, in this order: the compact form, the pinned algorithm, the kid,
+// the signature, exp/nbf/iat, aud, iss and sub; then the provider's markers, act
+// and its own check. The payload is decoded once (see Claims).
 func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error) {
+	var claims Claims
+	return v.verify(ctx, c, &claims)
+}
+
+func (v *JWTVerifier) verify(ctx context.Context, c Credential, claims *Claims) (Identity, error) {
 	p := v.cfg.Provider
 	if len(c.Token) > MaxCredentialBytes {
 		return Identity{}, Invalid("the "+p+" token is too long", nil)
@@ -195,20 +131,67 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 	if err != nil {
 		return Identity{}, Unavailable(p, err)
 	}
-	fetchesBefore := v.keys.fetches.Load()
-	var claims Claims
-	tok, err := v.parser.ParseWithClaims(c.Token, &claims, func(t *jwt.Token) (any, error) {
-		if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
-			return nil, errNoKID
-		}
-		k, err := kf.KeyfuncCtx(ctx)(t)
-		if err != nil {
-			return nil, &keyErr{err}
-		}
-		return k, nil
-	})
+	malformed := func(err error) error { return Invalid("the credential is not a well-formed "+p+" JWT", err) }
+	tok := c.Token
+	d1 := strings.IndexByte(tok, '.')
+	d2 := strings.LastIndexByte(tok, '.')
+	if d1 <= 0 || d2 == d1 || strings.IndexByte(tok[d1+1:d2], '.') >= 0 {
+		return Identity{}, malformed(errors.New("not three dot-separated segments"))
+	}
+	// One copy of the token and one buffer for the three decoded segments.
+	raw := []byte(tok)
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, enc.DecodedLen(d1)+enc.DecodedLen(d2-d1-1)+enc.DecodedLen(len(tok)-d2-1))
+	header, err := enc.AppendDecode(buf, raw[:d1])
 	if err != nil {
-		return Identity{}, v.classify(tok, &claims, err, v.keys.fetches.Load() != fetchesBefore)
+		return Identity{}, malformed(err)
+	}
+	payload, err := enc.AppendDecode(header[len(header):], raw[d1+1:d2])
+	if err != nil {
+		return Identity{}, malformed(err)
+	}
+	sig, err := enc.AppendDecode(payload[len(payload):], raw[d2+1:])
+	if err != nil {
+		return Identity{}, malformed(err)
+	}
+	var hbuf [8]member
+	h := hbuf[:0]
+	if err := indexObject(header, &h); err != nil {
+		return Identity{}, malformed(err)
+	}
+	alg, kid := headerString(h, "alg"), headerString(h, "kid")
+	claims.Typ = headerString(h, "typ")
+	if err := decodeClaims(payload, claims); err != nil {
+		return Identity{}, malformed(err)
+	}
+	method := jwt.GetSigningMethod(alg)
+	switch {
+	case method == nil:
+		return Identity{}, Invalid("the "+p+" token algorithm is missing or unsupported", fmt.Errorf("alg %q", alg))
+	case !slices.Contains(v.cfg.Algorithms, alg):
+		return Identity{}, Invalid(fmt.Sprintf("the %s token algorithm %s is not accepted (expected %s)", p, alg, strings.Join(v.cfg.Algorithms, " or ")), nil)
+	case kid == "":
+		return Identity{}, Invalid("the "+p+" token has no key id (kid) header", errNoKID)
+	}
+	for _, m := range h {
+		if string(m.name) == "crit" {
+			// RFC 7515 section 4.1.11: extensions a recipient does not understand make the token invalid.
+			return Identity{}, Invalid("the "+p+" token header has critical extensions (crit) this bridge does not understand", nil)
+		}
+	}
+	fetchesBefore := v.keys.fetches.Load()
+	key, err := kf.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"kid": kid, "alg": alg}, Method: method})
+	if err != nil {
+		return Identity{}, v.keyError(err, v.keys.fetches.Load() != fetchesBefore)
+	}
+	if err := method.Verify(tok[:d2], sig, key); err != nil {
+		return Identity{}, Invalid("the "+p+" token signature is invalid", err)
+	}
+	if err := v.checkTimes(claims); err != nil {
+		return Identity{}, err
+	}
+	if len(v.cfg.Audiences) > 0 && !slices.ContainsFunc(claims.Audience, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }) {
+		return Identity{}, Invalid("the "+p+" token audience (aud) is not accepted", fmt.Errorf("aud %q", claims.Audience))
 	}
 	if !slices.Contains(v.cfg.Issuers, claims.Issuer) {
 		return Identity{}, Invalid("the "+p+" token issuer (iss) is not accepted", fmt.Errorf("iss %q not in configured issuers", claims.Issuer))
@@ -217,11 +200,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 		return Identity{}, err
 	}
 	for _, m := range v.cfg.Markers {
-		if err := m.apply(p, &claims); err != nil {
+		if err := m.apply(p, claims); err != nil {
 			return Identity{}, err
 		}
 	}
-	id := Identity{Subject: claims.Subject, Email: claims.email(v.verifiedClaim), ExpiresAt: claims.ExpiresAt.Time}
+	id := Identity{Subject: claims.Subject, Email: claims.email(v.verifiedClaim), ExpiresAt: claims.ExpiresAt}
 	if actor, ok := claims.actor(); ok {
 		if !v.cfg.AllowActor {
 			return Identity{}, ImpersonationRefused(p, v.cfg.ActorOptIn)
@@ -232,58 +215,72 @@ func (v *JWTVerifier) Verify(ctx context.Context, c Credential) (Identity, error
 		id.Actor = actor
 	}
 	if v.cfg.Check != nil {
-		if err := v.cfg.Check(&claims); err != nil {
+		if err := v.cfg.Check(claims); err != nil {
 			return Identity{}, err
 		}
+	}
+	if v.subjectClaim != "sub" {
+		sub, ok := claims.String(v.subjectClaim)
+		if !ok {
+			return Identity{}, Invalid(fmt.Sprintf("the %s token has no string %s claim (%s)", p, v.subjectClaim, orDefault(v.cfg.SubjectVar, "subject claim")), nil)
+		}
+		if err := checkSubject(p, sub); err != nil {
+			return Identity{}, err
+		}
+		id.Subject = sub
 	}
 	return id, nil
 }
 
-// classify maps a parse failure to a client error. refetched reports whether the
-// JWKS was fetched while this token was being checked.
-func (v *JWTVerifier) classify(tok *jwt.Token, c *Claims, err error, refetched bool) error {
-	p := v.cfg.Provider
-	var ke *keyErr
-	switch {
-	case errors.As(err, &ke):
-		// The key lookup failed: the provider is unreachable (unavailable); or the keys
-		// were just fetched and still lack this kid (invalid); or the unknown-kid
-		// refetch is in its cooldown, so we could not look (unavailable, retry after the
-		// cooldown). Answering invalid in the last case would let anyone who sends a
-		// random kid every cooldown make a freshly rotated key look invalid (clients
-		// read invalid_token as "signed out") until the next background refresh.
-		if ok, cause := v.keys.health(); !ok {
-			return Unavailable(p+" (signing keys)", errors.Join(cause, err))
+// headerString returns a JOSE header parameter that is a string, or "".
+func headerString(h []member, name string) string {
+	for _, m := range h {
+		if string(m.name) == name {
+			s, _ := unquote(m.value)
+			return s
 		}
-		if !refetched {
-			e := Unavailable(p+" (signing keys)", errors.Join(errKIDCooldown, err))
-			e.Message = "the " + p + " token is signed with a key that is not known yet; the provider's keys were refreshed moments ago, try again shortly"
-			e.RetryAfter = max(time.Second, time.Duration(math.Ceil(v.keys.cooldown.Seconds()))*time.Second)
-			return e
-		}
-		return Invalid("the "+p+" token is signed with a key the provider does not publish", err)
-	case errors.Is(err, errNoKID):
-		return Invalid("the "+p+" token has no key id (kid) header", err)
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return Invalid("the credential is not a well-formed "+p+" JWT", err)
-	case tok != nil && tok.Method != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
-		return Invalid(fmt.Sprintf("the %s token algorithm %s is not accepted (expected %s)", p, tok.Method.Alg(), strings.Join(v.cfg.Algorithms, " or ")), err)
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return Invalid("the "+p+" token algorithm is missing or unsupported", err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return Invalid("the "+p+" token signature is invalid", err)
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Expired(p, err)
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return Invalid("the "+p+" token is not valid yet (nbf)", err)
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return Invalid("the "+p+" token is issued in the future (iat)", err)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && c.ExpiresAt == nil:
-		return Invalid("the "+p+" token has no expiry (exp)", err)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return Invalid("the "+p+" token audience (aud) is not accepted", err)
 	}
-	return Invalid("the "+p+" token is invalid", err)
+	return ""
+}
+
+// checkTimes applies exp (required), nbf and iat with the leeway, as golang-jwt's
+// validator does (WithExpirationRequired, WithIssuedAt, WithLeeway).
+func (v *JWTVerifier) checkTimes(c *Claims) error {
+	p := v.cfg.Provider
+	now := v.now()
+	switch {
+	case c.ExpiresAt.IsZero():
+		return Invalid("the "+p+" token has no expiry (exp)", nil)
+	case !now.Before(c.ExpiresAt.Add(v.leeway)):
+		return Expired(p, fmt.Errorf("exp %s", c.ExpiresAt.UTC().Format(time.RFC3339)))
+	case !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-v.leeway)):
+		return Invalid("the "+p+" token is not valid yet (nbf)", nil)
+	case !c.IssuedAt.IsZero() && now.Before(c.IssuedAt.Add(-v.leeway)):
+		return Invalid("the "+p+" token is issued in the future (iat)", nil)
+	}
+	return nil
+}
+
+// keyError maps a failed key lookup. refetched reports whether the JWKS was
+// fetched while this token was being checked.
+func (v *JWTVerifier) keyError(err error, refetched bool) error {
+	p := v.cfg.Provider
+	// The key lookup failed: the provider is unreachable (unavailable); or the keys
+	// were just fetched and still lack this kid (invalid); or the unknown-kid
+	// refetch is in its cooldown, so we could not look (unavailable, retry after the
+	// cooldown). Answering invalid in the last case would let anyone who sends a
+	// random kid every cooldown make a freshly rotated key look invalid (clients
+	// read invalid_token as "signed out") until the next background refresh.
+	if ok, cause := v.keys.health(); !ok {
+		return Unavailable(p+" (signing keys)", errors.Join(cause, err))
+	}
+	if !refetched {
+		e := Unavailable(p+" (signing keys)", errors.Join(errKIDCooldown, err))
+		e.Message = "the " + p + " token is signed with a key that is not known yet; the provider's keys were refreshed moments ago, try again shortly"
+		e.RetryAfter = max(time.Second, time.Duration(math.Ceil(v.keys.cooldown.Seconds()))*time.Second)
+		return e
+	}
+	return Invalid("the "+p+" token is signed with a key the provider does not publish", err)
 }
 
 // keySet is keyfunc's cached, self-refreshing JWKS plus what keyfunc does not

@@ -21,11 +21,20 @@ type Marker struct {
 	Claim string
 	// Required: the claim must be present and non-empty (not null, "", {} or []).
 	Required bool
-	// OneOf: when non-empty, the claim must be present and (every element) one of these.
-	OneOf []string
-	// Refused values and suffixes: the claim must not equal (or end with) any of them.
+	// Forbidden: the claim must be absent (or null): its presence marks a machine token.
+	Forbidden bool
+	// OneOf: when non-empty, the claim must be present and (every element) one of
+	// these; with AllowAbsent a token without the claim passes too.
+	OneOf       []string
+	AllowAbsent bool
+	// Refused values, prefixes and suffixes: the claim must not equal (start or
+	// end with) any of them.
 	Refused         []string
+	RefusedPrefixes []string
 	RefusedSuffixes []string
+	// NotEqual names another claim this one must differ from when both are
+	// strings (Entra app-only tokens have sub equal to oid).
+	NotEqual string
 	// Reason is shown to the client when the rule fails. Where the rule could lock
 	// out a real setup it says what to change.
 	Reason string
@@ -37,73 +46,95 @@ func (m Marker) check() error {
 		return errors.New("marker without a claim name")
 	case m.Reason == "":
 		return fmt.Errorf("marker on %q has no reason", m.Claim)
-	case !m.Required && len(m.OneOf) == 0 && len(m.Refused) == 0 && len(m.RefusedSuffixes) == 0:
+	case !m.Required && !m.Forbidden && len(m.OneOf) == 0 && len(m.Refused) == 0 && len(m.RefusedPrefixes) == 0 &&
+		len(m.RefusedSuffixes) == 0 && m.NotEqual == "":
 		return fmt.Errorf("marker on %q checks nothing", m.Claim)
+	case m.AllowAbsent && len(m.OneOf) == 0:
+		return fmt.Errorf("marker on %q: AllowAbsent without OneOf", m.Claim)
 	}
 	return nil
 }
 
-// apply checks the marker against verified claims.
+// apply checks the marker against verified claims. It reads the claim's raw
+// value in place: no decoding, no allocation unless it fails.
 func (m Marker) apply(provider string, c *Claims) error {
 	raw, present := c.Raw(m.Claim)
-	values, isStrings := stringValues(raw)
 	fail := func(why string) error {
 		return NotUserSession("the "+provider+" token is not a user session: "+m.Reason, fmt.Errorf("claim %s: %s", m.Claim, why))
+	}
+	if m.Forbidden && present {
+		return fail("present")
 	}
 	if m.Required && (!present || empty(raw)) {
 		return fail("missing or empty")
 	}
-	if len(m.OneOf) > 0 {
-		if !present || !isStrings || len(values) == 0 {
+	isStrings := present && (raw[0] == '"' || eachString(raw, func([]byte) bool { return true }))
+	if len(m.OneOf) > 0 && (present || !m.AllowAbsent) {
+		if !isStrings || empty(raw) {
 			return fail("missing or not a string")
 		}
-		for _, v := range values {
-			if !slices.Contains(m.OneOf, v) {
-				return fail("value not allowed")
-			}
+		if !allStrings(raw, func(v []byte) bool {
+			return slices.ContainsFunc(m.OneOf, func(s string) bool { return stringEquals(v, s) })
+		}) {
+			return fail("value not allowed")
 		}
 	}
-	if !present || !isStrings {
-		// Refusal rules match strings: a refusable claim of another type (a
-		// number, an object) is not what the provider documents, so it is refused.
-		if present && (len(m.Refused) > 0 || len(m.RefusedSuffixes) > 0) {
-			return fail("unexpected type")
+	if m.NotEqual != "" && present {
+		if other, ok := c.Raw(m.NotEqual); ok && raw[0] == '"' && (bytes.Equal(raw, other) || sameString(raw, other)) {
+			return fail("equals " + m.NotEqual)
 		}
+	}
+	refuses := len(m.Refused) > 0 || len(m.RefusedPrefixes) > 0 || len(m.RefusedSuffixes) > 0
+	if !present || !refuses {
 		return nil
 	}
-	for _, v := range values {
-		if slices.Contains(m.Refused, v) {
-			return fail("refused value")
-		}
-		for _, s := range m.RefusedSuffixes {
-			if strings.HasSuffix(v, s) {
-				return fail("refused suffix")
-			}
-		}
+	if !isStrings {
+		// Refusal rules match strings: a refusable claim of another type (a
+		// number, an object) is not what the provider documents, so it is refused.
+		return fail("unexpected type")
+	}
+	refused := func(v []byte) bool {
+		s, _ := unquote(v)
+		return slices.Contains(m.Refused, s) ||
+			slices.ContainsFunc(m.RefusedPrefixes, func(p string) bool { return strings.HasPrefix(s, p) }) ||
+			slices.ContainsFunc(m.RefusedSuffixes, func(p string) bool { return strings.HasSuffix(s, p) })
+	}
+	if !allStrings(raw, func(v []byte) bool { return !refused(v) }) {
+		return fail("refused value")
 	}
 	return nil
 }
 
-// stringValues reads a claim that is a string or an array of strings.
-func stringValues(raw json.RawMessage) ([]string, bool) {
-	if len(raw) == 0 {
-		return nil, false
+// sameString reports whether two raw JSON strings decode to the same value.
+func sameString(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return false // equal bytes were compared already
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return []string{s}, true
-	}
-	var a []string
-	if json.Unmarshal(raw, &a) == nil {
-		return a, true
-	}
-	return nil, false
+	x, okA := unquote(a)
+	y, okB := unquote(b)
+	return okA && okB && x == y
 }
 
+// allStrings reports whether f holds for the string raw, or for every element of
+// the array of strings raw.
+func allStrings(raw []byte, f func([]byte) bool) bool {
+	if raw[0] == '"' {
+		return f(raw)
+	}
+	return eachString(raw, f)
+}
+
+// empty reports whether raw is absent, null, "", or an empty object or array
+// (whitespace inside the brackets included).
 func empty(raw json.RawMessage) bool {
-	switch string(bytes.TrimSpace(raw)) {
-	case "", "null", `""`, "{}", "[]":
+	raw = bytes.TrimSpace(raw)
+	switch string(raw) {
+	case "", "null", `""`:
 		return true
+	}
+	if raw[0] == '{' || raw[0] == '[' {
+		i := skipSpace(raw, 1)
+		return i < len(raw) && (raw[i] == '}' || raw[i] == ']')
 	}
 	return false
 }

@@ -10,7 +10,7 @@ import (
 func claimsOf(t *testing.T, js string) *Claims {
 	t.Helper()
 	var c Claims
-	if err := c.UnmarshalJSON([]byte(js)); err != nil {
+	if err := decodeClaims([]byte(js), &c); err != nil {
 		t.Fatal(err)
 	}
 	return &c
@@ -21,6 +21,10 @@ func TestMarkersRefuseWhatTheyDeclare(t *testing.T) {
 	clients := Marker{Claim: "sub", RefusedSuffixes: []string{"@clients"}, Reason: "machine token"}
 	sid := Marker{Claim: "sid", Required: true, Reason: "no session"}
 	azp := Marker{Claim: "azp", OneOf: []string{"https://app.example.com"}, Reason: "other app"}
+	azpOptional := Marker{Claim: "azp", OneOf: []string{"https://app.example.com"}, AllowAbsent: true, Reason: "other app"}
+	forbidden := Marker{Claim: "client_id", Forbidden: true, Reason: "service account"}
+	prefix := Marker{Claim: "preferred_username", RefusedPrefixes: []string{"service-account-"}, Reason: "service account"}
+	notEqual := Marker{Claim: "sub", NotEqual: "oid", Reason: "app-only"}
 	cases := []struct {
 		name   string
 		marker Marker
@@ -45,6 +49,27 @@ func TestMarkersRefuseWhatTheyDeclare(t *testing.T) {
 		{"azp allowed", azp, `{"azp":"https://app.example.com"}`, true},
 		{"azp other", azp, `{"azp":"https://evil.example.com"}`, false},
 		{"azp missing", azp, `{}`, false},
+		{"azp missing, absence allowed", azpOptional, `{}`, true},
+		{"azp null, absence allowed", azpOptional, `{"azp":null}`, true},
+		{"azp allowed, absence allowed", azpOptional, `{"azp":"https://app.example.com"}`, true},
+		{"azp other, absence allowed", azpOptional, `{"azp":"https://evil.example.com"}`, false},
+		{"azp empty, absence allowed", azpOptional, `{"azp":""}`, false},
+		{"azp a number, absence allowed", azpOptional, `{"azp":1}`, false},
+		{"azp an empty array, absence allowed", azpOptional, `{"azp":[]}`, false},
+		{"azp an empty array with a space", azp, `{"azp":[ ]}`, false},
+		{"azp an array of the allowed origin", azp, `{"azp":["https://app.example.com"]}`, true},
+		{"azp an array with another origin", azp, `{"azp":["https://app.example.com","https://evil.example.com"]}`, false},
+		{"sid an empty object with a space", sid, `{"sid":{ }}`, false},
+		{"sid an empty array with a newline", sid, "{\"sid\":[\n]}", false},
+		{"client_id absent", forbidden, `{"sub":"u"}`, true},
+		{"client_id present", forbidden, `{"client_id":"backend-job"}`, false},
+		{"client_id empty still present", forbidden, `{"client_id":""}`, false},
+		{"service account username", prefix, `{"preferred_username":"service-account-backend"}`, false},
+		{"user whose name contains the prefix later", prefix, `{"preferred_username":"ada-service-account-x"}`, true},
+		{"sub equals oid", notEqual, `{"sub":"2b0e","oid":"2b0e"}`, false},
+		{"sub differs from oid", notEqual, `{"sub":"pairwise","oid":"2b0e"}`, true},
+		{"no oid", notEqual, `{"sub":"2b0e"}`, true},
+		{"sub equals oid through an escape is still refused", notEqual, `{"sub":"2b0e","oid":"2b0\u0065"}`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -64,7 +89,8 @@ func TestMarkersRefuseWhatTheyDeclare(t *testing.T) {
 }
 
 func TestMarkerWithoutARuleIsAConfigurationError(t *testing.T) {
-	for _, m := range []Marker{{Reason: "r", Required: true}, {Claim: "x", Required: true}, {Claim: "x", Reason: "r"}} {
+	for _, m := range []Marker{{Reason: "r", Required: true}, {Claim: "x", Required: true}, {Claim: "x", Reason: "r"},
+		{Claim: "x", Reason: "r", AllowAbsent: true}, {Claim: "x", Reason: "r", Required: true, AllowAbsent: true}} {
 		if m.check() == nil {
 			t.Errorf("%+v accepted", m)
 		}

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -50,6 +49,7 @@ type oidcSettings struct {
 	algorithms   []string // nil → discovery
 	subjectClaim string
 	access, id   bool
+	preset       oidcPreset
 }
 
 // Validate checks the configuration (config.Load calls it).
@@ -97,6 +97,12 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 	if len(s.subjectClaim) > 128 || strings.IndexFunc(s.subjectClaim, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return s, fmt.Errorf("OIDC_SUBJECT_CLAIM must be a claim name such as sub or username")
 	}
+	s.preset = presetFor(s.issuer)
+	if !slices.Contains(s.preset.subjectClaims, s.subjectClaim) {
+		return s, fmt.Errorf("OIDC_SUBJECT_CLAIM must name an identifier %s assigns once and users cannot change (%s): "+
+			"a claim users control (email, preferred_username, upn, name) would let one user take another's InsForge sub",
+			s.preset.name, strings.Join(s.preset.subjectClaims, ", "))
+	}
 	switch strings.ToLower(strings.TrimSpace(c.TokenUse)) {
 	case TokenUseBoth, "":
 		s.access, s.id = true, true
@@ -114,8 +120,9 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 // known. The audience is checked here (aud, or Cognito's client_id), not by the
 // parser; email (email_verified exactly true), exp and act are the verifier's.
 func (s oidcSettings) jwt(jwksURL, jwksVar string, algs []string) JWTSpec {
-	return JWTSpec{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs, Issuers: []string{s.issuer},
-		Markers: oidcMarkers, Check: s.checkClaims}
+	return JWTSpec{Provider: "OIDC", JWKSURL: jwksURL, JWKSVar: jwksVar, Algorithms: algs,
+		Issuers: append([]string{s.issuer}, s.preset.altIssuers...), Markers: append(slices.Clip(oidcMarkers), s.preset.markers...),
+		Check: s.checkClaims, SubjectClaim: s.subjectClaim, SubjectVar: "OIDC_SUBJECT_CLAIM"}
 }
 
 // oidcMarkers refuse the machine tokens providers mark with a claim of their own.
@@ -198,8 +205,7 @@ func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 	return p, nil
 }
 
-// oidcVerifier is the JWKS verifier plus what its hooks cannot do: read the
-// header's typ (RFC 9068 access tokens) and take the subject from another claim.
+// oidcVerifier is the JWKS verifier, built at cold start or once discovery answered.
 type oidcVerifier struct {
 	s      oidcSettings
 	static *JWTVerifier
@@ -217,56 +223,14 @@ func (v *oidcVerifier) Verify(ctx context.Context, c Credential) (Identity, erro
 			return Identity{}, err
 		}
 	}
-	id, err := jv.Verify(ctx, c)
-	if err != nil {
-		return Identity{}, err
-	}
-	if v.s.access && v.s.id && v.s.subjectClaim == "sub" {
-		return id, nil
-	}
-	// Verified by now (signature, iss, exp, claims): the segments can be read as they are.
-	header, claims, err := decodeVerified(c.Token)
-	if err != nil {
-		return Identity{}, Invalid("the OIDC token is invalid", err)
-	}
-	if typ, _ := header["typ"].(string); !v.s.access && (strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")) {
-		return Identity{}, NotUserSession("the OIDC token is an access token (typ at+jwt); this bridge accepts ID tokens only (OIDC_TOKEN_USE)", nil)
-	}
-	if v.s.subjectClaim != "sub" {
-		sub, ok := claims[v.s.subjectClaim].(string)
-		if !ok {
-			return Identity{}, Invalid(fmt.Sprintf("the OIDC token has no string %s claim (OIDC_SUBJECT_CLAIM)", v.s.subjectClaim), nil)
-		}
-		if err := checkSubject("OIDC", sub); err != nil {
-			return Identity{}, err
-		}
-		id.Subject = sub
-	}
-	return id, nil
-}
-
-// decodeVerified decodes the header and payload of a token the JWT parser has
-// already accepted (same strict base64url, same JSON).
-func decodeVerified(tok string) (map[string]any, map[string]any, error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, nil, fmt.Errorf("token has %d segments", len(parts))
-	}
-	var out [2]map[string]any
-	for i := range out {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, nil, err
-		}
-	}
-	return out[0], out[1], nil
+	return jv.Verify(ctx, c)
 }
 
 // checkClaims runs on verified claims (the JWKS verifier's Check hook).
 func (s oidcSettings) checkClaims(c *Claims) error {
+	if typ := c.Typ; !s.access && (strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")) {
+		return NotUserSession("the OIDC token is an access token (typ at+jwt); this bridge accepts ID tokens only (OIDC_TOKEN_USE)", nil)
+	}
 	if raw, present := c.Raw("token_use"); present {
 		var use string
 		if json.Unmarshal(raw, &use) != nil || (use != TokenUseAccess && use != TokenUseID) {
@@ -282,11 +246,16 @@ func (s oidcSettings) checkClaims(c *Claims) error {
 	if err := s.checkAudience(c); err != nil {
 		return err
 	}
+	if s.preset.check != nil {
+		if err := s.preset.check(c); err != nil {
+			return err
+		}
+	}
 	// A token whose subject is a client was issued to that client, not to a user:
 	// RFC 9068 section 2.2 (client credentials grant); Cognito M2M and Okta service
 	// apps do this with client_id and cid.
 	for _, k := range []string{"client_id", "cid", "azp"} {
-		if v, ok := rawString(c, k); ok && v != "" && v == c.Subject {
+		if v, ok := c.String(k); ok && v != "" && v == c.Subject {
 			return NotUserSession("the OIDC token is not a user session: it was issued to a client (sub equals "+k+"), not to a user", nil)
 		}
 	}
@@ -301,7 +270,7 @@ func (s oidcSettings) checkAudience(c *Claims) error {
 		return nil
 	}
 	if _, present := c.Raw("aud"); !present {
-		if cid, ok := rawString(c, "client_id"); ok && slices.Contains(s.audiences, cid) {
+		if cid, ok := c.String("client_id"); ok && slices.Contains(s.audiences, cid) {
 			return nil
 		}
 		return Invalid("the OIDC token has no audience (aud), and no client_id in OIDC_AUDIENCE", nil)
@@ -312,14 +281,4 @@ func (s oidcSettings) checkAudience(c *Claims) error {
 		}
 	}
 	return Invalid("the OIDC token audience (aud) is not accepted", fmt.Errorf("aud %q", []string(c.Audience)))
-}
-
-// rawString returns a claim that is a JSON string.
-func rawString(c *Claims, name string) (string, bool) {
-	raw, ok := c.Raw(name)
-	if !ok {
-		return "", false
-	}
-	var v string
-	return v, json.Unmarshal(raw, &v) == nil
 }

@@ -40,6 +40,13 @@ func TestOIDCBadConfigurationNamesTheVariable(t *testing.T) {
 		{"none refused", map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "c", "OIDC_ALGORITHMS": "none"}, "OIDC_ALGORITHMS"},
 		{"unknown token use", map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "c", "OIDC_TOKEN_USE": "refresh"}, "OIDC_TOKEN_USE"},
 		{"subject claim with a space", map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "user name"}, "OIDC_SUBJECT_CLAIM"},
+		// Claims users control would let one user become another's InsForge sub.
+		{"subject claim email", map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "email"}, "OIDC_SUBJECT_CLAIM"},
+		{"subject claim email on Google", map[string]string{"OIDC_ISSUER": "https://accounts.google.com", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "email"}, "OIDC_SUBJECT_CLAIM"},
+		{"subject claim preferred_username on Keycloak", map[string]string{"OIDC_ISSUER": "https://sso.example.com/realms/app", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "preferred_username"}, "OIDC_SUBJECT_CLAIM"},
+		{"subject claim upn on Entra", map[string]string{"OIDC_ISSUER": "https://login.microsoftonline.com/t/v2.0", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "upn"}, "OIDC_SUBJECT_CLAIM"},
+		{"subject claim name on Cognito", map[string]string{"OIDC_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "name"}, "OIDC_SUBJECT_CLAIM"},
+		{"subject claim username on a generic issuer", map[string]string{"OIDC_ISSUER": "https://idp.example.com", "OIDC_AUDIENCE": "c", "OIDC_SUBJECT_CLAIM": "username"}, "OIDC_SUBJECT_CLAIM"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,6 +62,46 @@ func TestOIDCBadConfigurationNamesTheVariable(t *testing.T) {
 				t.Fatalf("err = %v, want it to name %s", err, c.want)
 			}
 		})
+	}
+}
+
+// Each preset names the immutable identifiers its provider assigns; only those
+// may become the InsForge sub.
+func TestOIDCSubjectClaimAllowListPerPreset(t *testing.T) {
+	for issuer, allowed := range map[string][]string{
+		"https://idp.example.com":                                   {"sub"},
+		"https://accounts.google.com":                               {"sub"},
+		"https://securetoken.google.com/p":                          {"sub", "user_id"},
+		"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC": {"sub", "username", "cognito:username"},
+		"https://login.microsoftonline.com/t/v2.0":                  {"sub", "oid"},
+		"https://sts.windows.net/t/":                                {"sub", "oid"},
+		"https://example.okta.com/oauth2/default":                   {"sub", "uid"},
+		"https://sso.example.com/realms/app":                        {"sub"},
+		"https://sso.example.com/auth/realms/app":                   {"sub"},
+	} {
+		for _, claim := range []string{"sub", "oid", "username", "cognito:username", "uid", "user_id", "email", "preferred_username", "upn", "name"} {
+			_, err := OIDCConfig{Issuer: issuer, Audience: config.CSV{"c"}, SubjectClaim: claim, TokenUse: "both"}.settings()
+			if want := slices.Contains(allowed, claim); (err == nil) != want {
+				t.Errorf("%s %s: err = %v, want allowed %v", issuer, claim, err, want)
+			}
+		}
+	}
+}
+
+func TestOIDCPresetsAreRecognisedByIssuer(t *testing.T) {
+	for issuer, want := range map[string]string{
+		"https://accounts.google.com":                    "Google",
+		"https://login.microsoftonline.com/t/v2.0":       "Microsoft Entra ID",
+		"https://tenant.ciamlogin.com/t/v2.0":            "Microsoft Entra ID",
+		"https://sso.example.com/realms/app":             "Keycloak",
+		"https://sso.example.com/auth/realms/app/":       "Keycloak",
+		"https://sso.example.com/realms/app/protocol":    "this issuer",
+		"https://accounts.google.com.evil.example":       "this issuer",
+		"https://evil.example/login.microsoftonline.com": "this issuer",
+	} {
+		if got := presetFor(issuer).name; got != want {
+			t.Errorf("%s: preset %q, want %q", issuer, got, want)
+		}
 	}
 }
 
@@ -219,9 +266,11 @@ func TestOIDCSlowDiscoveryDoesNotHoldInit(t *testing.T) {
 
 func TestOIDCClaims(t *testing.T) {
 	iss := identitytest.NewIssuer(t, "RS256")
+	// A Cognito issuer (its preset allows username as the subject), keys served locally.
+	const cognito = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
 	base := func(mod func(jwt.MapClaims)) string {
 		now := time.Now()
-		c := jwt.MapClaims{"iss": iss.URL(), "sub": "3f1c-uuid", "aud": "client", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		c := jwt.MapClaims{"iss": cognito, "sub": "3f1c-uuid", "aud": "client", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		if mod != nil {
 			mod(c)
 		}
@@ -256,13 +305,17 @@ func TestOIDCClaims(t *testing.T) {
 			tok: base(func(c jwt.MapClaims) { c["username"] = "ada\u0000root" }), refusal: "invalid characters"},
 		{name: "second configured audience", cfg: func(c *OIDCConfig) { c.Audience = config.CSV{"other", "api://default"} },
 			tok: base(func(c jwt.MapClaims) { c["aud"] = "api://default" }), sub: "3f1c-uuid"},
+		// Only Google's issuer has a documented scheme-less form.
+		{name: "scheme-less iss of another issuer", tok: base(func(c jwt.MapClaims) { c["iss"] = strings.TrimPrefix(cognito, "https://") }),
+			refusal: "issuer"},
 		{name: "aud is an object", tok: base(func(c jwt.MapClaims) { c["aud"] = map[string]any{"client": true} }), refusal: "well-formed"},
 		{name: "access only: unmarked token accepted (audience tells)", cfg: func(c *OIDCConfig) { c.TokenUse = "access" },
 			tok: base(nil), sub: "3f1c-uuid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := OIDCConfig{Issuer: iss.URL(), Audience: config.CSV{"client"}, SubjectClaim: "sub", TokenUse: "both"}
+			c := OIDCConfig{Issuer: cognito, JWKSURL: iss.JWKSURL(), Algorithms: config.CSV{"RS256"}, Audience: config.CSV{"client"},
+				SubjectClaim: "sub", TokenUse: "both"}
 			if tc.cfg != nil {
 				tc.cfg(&c)
 			}

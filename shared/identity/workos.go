@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -38,9 +39,9 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 	}
 	issuers := []string(c.Issuers)
 	if len(issuers) == 0 {
-		// Legacy environments use the bare API host (WorkOS's sessions guide shows
-		// it with a trailing slash, tokens seen without: both forms, and only
-		// those), newer ones a per-client issuer.
+		// Legacy environments use the bare API host (the session-token reference
+		// shows it without a trailing slash, some integrations carry it with one:
+		// both forms, and only those), newer ones a per-client issuer.
 		issuers = []string{"https://api.workos.com", "https://api.workos.com/", "https://api.workos.com/user_management/" + id}
 	}
 	for _, iss := range issuers {
@@ -57,8 +58,31 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 		// Every AuthKit access token belongs to a session (sid); act is set when
 		// an admin impersonates the user:
 		// https://workos.com/docs/reference/authkit/session-tokens
-		Markers: []Marker{{Claim: "sid", Required: true,
-			Reason: "it has no session id (sid); send the AuthKit access token from getAccessToken()"}},
+		// WorkOS Connect user tokens (OAuth applications, MCP clients) carry sid
+		// too (a consent id) and the AuthKit domain as iss, so once WORKOS_ISSUERS
+		// lists that domain sid alone does not tell them apart: they name the
+		// requesting application in client_id and are addressed (aud) to a resource
+		// or a client id: https://workos.com/docs/authkit/connect/token-claims
+		Markers: []Marker{
+			{Claim: "sid", Required: true,
+				Reason: "it has no session id (sid); send the AuthKit access token from getAccessToken()"},
+			// Connect's published sample carries a consent id (app_consent_…) as sid
+			// and no client_id: https://workos.com/docs/reference/workos-connect/token
+			{Claim: "sid", RefusedPrefixes: []string{"app_consent_"},
+				Reason: "its sid is an application consent (app_consent_…): a WorkOS Connect token, not this app's session"},
+			{Claim: "client_id", OneOf: []string{id}, AllowAbsent: true,
+				Reason: "it was issued to another application (client_id): a WorkOS Connect token, not this app's session"},
+		},
+		Check: func(cl *Claims) error {
+			// A token addressed to another WorkOS client id is another app's. An aud
+			// a JWT template adds (a URL, "insforge-api") is not a client id and passes.
+			for _, a := range cl.Audience {
+				if strings.HasPrefix(a, "client_") && a != id {
+					return NotUserSession("the WorkOS token is not a user session: it is addressed (aud) to another WorkOS application", fmt.Errorf("aud %q", a))
+				}
+			}
+			return nil
+		},
 		AllowActor: c.AllowImpersonation,
 		ActorOptIn: "WORKOS_ALLOW_IMPERSONATION",
 	}, nil

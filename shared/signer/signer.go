@@ -5,9 +5,16 @@
 package signer
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -68,6 +75,7 @@ type Signer struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+	macs   macPool
 }
 
 // Options tune a Signer; the zero value takes the defaults.
@@ -83,6 +91,7 @@ func New(cfg Config, o Options) (*Signer, error) {
 		return nil, err
 	}
 	s := &Signer{secret: []byte(cfg.Secret), ttl: cfg.TTL, now: time.Now}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.secret) }
 	if o.Now != nil {
 		s.now = o.Now
 	}
@@ -126,21 +135,62 @@ func (s *Signer) MintUntil(subject, email string, notAfter time.Time) (Token, er
 			return Token{}, ErrNotAfterPassed
 		}
 	}
-	claims := Claims{
-		Role:  Role,
-		Email: email,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   subject,
-			Audience:  jwt.ClaimStrings{Audience},
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp),
-		},
-	}
-	v, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
-	if err != nil {
-		return Token{}, fmt.Errorf("signer: sign: %w", err)
-	}
+	v := s.sign(subject, email, exp.Unix(), now.Unix())
 	return Token{Value: v, ExpiresAt: exp, TTL: exp.Sub(now)}, nil
+}
+
+// header is the encoded JOSE header of every minted token: golang-jwt's
+// {"alg":"HS256","typ":"JWT"}.
+const header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// macs pools keyed HMAC-SHA256 states (hmac.New costs several allocations).
+type macPool struct{ sync.Pool }
+
+// sign builds the token golang-jwt would build from Claims (same bytes: role,
+// email when set, sub, aud ["insforge-api"], exp, iat) with one buffer and a
+// pooled HMAC: minting is on every bridge request.
+func (s *Signer) sign(subject, email string, exp, iat int64) string {
+	payload := make([]byte, 0, 96+len(subject)+len(email))
+	payload = append(payload, `{"role":"`+Role+`"`...)
+	if email != "" {
+		payload = append(payload, `,"email":`...)
+		payload = appendJSONString(payload, email)
+	}
+	payload = append(payload, `,"sub":`...)
+	payload = appendJSONString(payload, subject)
+	payload = append(payload, `,"aud":["`+Audience+`"],"exp":`...)
+	payload = strconv.AppendInt(payload, exp, 10)
+	payload = append(payload, `,"iat":`...)
+	payload = strconv.AppendInt(payload, iat, 10)
+	payload = append(payload, '}')
+
+	enc := base64.RawURLEncoding
+	out := make([]byte, 0, len(header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
+	out = append(out, header...)
+	out = append(out, '.')
+	out = enc.AppendEncode(out, payload)
+	mac := s.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(out)
+	var sum [sha256.Size]byte
+	out = append(out, '.')
+	out = enc.AppendEncode(out, mac.Sum(sum[:0]))
+	s.macs.Put(mac)
+	return string(out)
+}
+
+// appendJSONString appends s as encoding/json writes it (HTML-safe escaping,
+// invalid UTF-8 replaced), taking the short path for plain ASCII.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // ErrRole is returned by Verify for a token whose role is not "authenticated".

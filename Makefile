@@ -17,14 +17,18 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-unit: ensure-postgres
+unit: ensure-postgres ensure-devnet
 	$(GO) test -count=1 ./...
 
 # The README's two commands are the whole set-up: what they need is installed by the
 # project's own scripts (quick no-ops once present).
-.PHONY: ensure-postgres
+.PHONY: ensure-postgres ensure-devnet
 ensure-postgres:
 	@scripts/ensure-postgres
+
+# Anvil (the local X Layer) and solc-js, pinned in shared/localchain/node (npm ci; a no-op once present).
+ensure-devnet:
+	@scripts/ensure-devnet
 
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).

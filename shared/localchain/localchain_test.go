@@ -142,7 +142,7 @@ func TestSimulationNamesTheTokensRefusal(t *testing.T) {
 		a    localchain.Authorization
 		want string
 	}{
-		"insufficient balance": {poor, "InsufficientBalance"},
+		"insufficient balance":         {poor, "InsufficientBalance"},
 		"signature of another message": {forged, "InvalidSignature"},
 		"expired":                      {expired, "AuthorizationExpired"},
 	} {

@@ -87,7 +87,8 @@ func (n *Node) handle(req rpcReq) (any, string) {
 	if *arg.To != n.Token || len(input) < 4 {
 		return "0x", ""
 	}
-	m, err := onchain.TokenABI().MethodById(input[:4])
+	tokenABI := onchain.TokenABI()
+	m, err := tokenABI.MethodById(input[:4])
 	if err != nil {
 		return nil, "execution reverted"
 	}

@@ -558,3 +558,8 @@ func (d *Devnet) Reorg(ctx context.Context, depth int) error {
 func (d *Devnet) DropTransaction(ctx context.Context, tx common.Hash) error {
 	return d.rpc.CallContext(ctx, nil, "anvil_dropTransaction", tx)
 }
+
+// Receipt is tx's receipt (ethereum.NotFound while the node has none).
+func (d *Devnet) Receipt(ctx context.Context, tx common.Hash) (*types.Receipt, error) {
+	return d.client.TransactionReceipt(ctx, tx)
+}

@@ -171,6 +171,7 @@ func Start(ctx context.Context, o Options) (*Devnet, error) {
 	args := []string{"--host", "127.0.0.1", "--port", "0", "--chain-id", fmt.Sprint(o.ChainID),
 		"--accounts", "3", "--balance", "10000", "--no-request-size-limit"}
 	cmd := exec.Command(bin, args...)
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

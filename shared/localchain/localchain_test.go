@@ -214,3 +214,38 @@ func TestWithoutAutomineATransactionWaitsForTheBlock(t *testing.T) {
 		t.Fatalf("receipt %+v %v", rc, err)
 	}
 }
+
+func TestRevertToASnapshotForgetsLaterBlocks(t *testing.T) {
+	d := onchaintest.New(t)
+	holder := common.HexToAddress("0x1111111111111111111111111111111111111111")
+	id, err := d.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onchaintest.Mint(t, d, d.USDG, holder, 5)
+	if err := d.Revert(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := d.BalanceOf(ctx, d.USDG, holder); b.Sign() != 0 {
+		t.Fatalf("balance after revert %v", b)
+	}
+	if err := d.Revert(ctx, id); err == nil {
+		t.Fatal("a snapshot was reverted twice")
+	}
+}
+
+// BenchmarkStart: Anvil on a free port, both tokens deployed, then stopped.
+//
+//	go test -run '^$' -bench Start -benchtime 10x ./shared/localchain/
+func BenchmarkStart(b *testing.B) {
+	if _, err := localchain.FindAnvil(""); err != nil {
+		b.Skip(err)
+	}
+	for b.Loop() {
+		d, err := localchain.Start(ctx, localchain.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+	}
+}

@@ -9,9 +9,11 @@
 // (cancelAuthorization sets the same bit): such rows go to needs_review. USDG
 // does not revert a transferWithAuthorization on a used nonce (it emits
 // AuthorizationAlreadyUsed and returns), so a successful receipt without the
-// logs is no evidence either. Without an RPC, the facilitator's settle status
-// is the only source. Rows only move out of pending (or settled), guarded by
-// their status, so running twice is harmless.
+// logs is no evidence either. A settled row whose transaction the chain no longer
+// has (a reorg dropped its block) while the authorization is unused goes back to
+// pending, where the same rules resolve it. Without an RPC, the facilitator's
+// settle status is the only source. Every move is guarded by the row's status,
+// so running twice is harmless.
 package x402reconcile
 
 import (

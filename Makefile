@@ -18,14 +18,18 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-unit: ensure-postgres
+unit: ensure-postgres ensure-devnet
 	$(GO) test -count=1 ./...
 
 # The README's two commands are the whole set-up: what they need is installed by the
 # project's own scripts (quick no-ops once present).
-.PHONY: ensure-postgres
+.PHONY: ensure-postgres ensure-devnet
 ensure-postgres:
 	@scripts/ensure-postgres
+
+# Anvil (the local X Layer) and solc-js, pinned in shared/localchain/node (npm ci; a no-op once present).
+ensure-devnet:
+	@scripts/ensure-devnet
 
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).
@@ -53,11 +57,12 @@ build-%:
 	  $(LAMBDA_GOENV) $(GO) build $(LAMBDA_FLAGS) -o "$(ARTIFACTS_DIR)/bootstrap" "$$pkg"
 
 ## dev: serve every route of template.yaml on 127.0.0.1:3000 with zero configuration
-##      (DEV_ARGS="--env-vars env.json" etc. are passed through)
+##      (DEV_ARGS="--env-vars env.json" etc. are passed through; DEV_ARGS=--devnet settles x402 on a local devnet)
 # Without PostgreSQL (no apt-get, no root) make dev still serves every bridge; the x402 functions then
 # have no local ledger, which its banner says.
 dev:
 	@scripts/ensure-postgres || echo "make dev: PostgreSQL could not be installed; continuing without the local InsForge stack" >&2
+	@scripts/ensure-devnet || echo "make dev: Anvil could not be installed; --devnet falls back to the mock facilitator" >&2
 	$(GO) run ./scripts/dev $(DEV_ARGS)
 
 ## invoke: run one function once with an event, e.g. make invoke FN=TokenClerkFunction EVENT=events/token-clerk-valid.json

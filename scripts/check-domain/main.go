@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -19,51 +20,58 @@ import (
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
 )
 
-func main() {
-	rpc := flag.String("rpc", cmp.Or(os.Getenv("XLAYER_RPC_URL"), "https://rpc.xlayer.tech"), "JSON-RPC URL")
-	token := flag.String("token", cmp.Or(os.Getenv("X402_ASSET"), "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"), "token address")
-	flag.Parse()
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is the command: 0 when a candidate matches, 1 otherwise or on error.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-domain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rpc := fs.String("rpc", cmp.Or(os.Getenv("XLAYER_RPC_URL"), "https://rpc.xlayer.tech"), "JSON-RPC URL")
+	token := fs.String("token", cmp.Or(os.Getenv("X402_ASSET"), "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"), "token address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "check-domain:", err)
+		return 1
+	}
 	if _, err := config.CheckURL("rpc", *rpc); err != nil {
-		fail(err)
+		return fail(err)
 	}
 	if !common.IsHexAddress(*token) {
-		fail(fmt.Errorf("token %q is not an address", *token))
+		return fail(fmt.Errorf("token %q is not an address", *token))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := onchain.Dial(*rpc) // refuses redirects, like every outbound client
 	if err != nil {
-		fail(err)
+		return fail(err)
 	}
 	defer c.Close()
 	configured := [2]string{os.Getenv("X402_ASSET_NAME"), os.Getenv("X402_ASSET_VERSION")}
 	r, err := onchain.CheckDomain(ctx, c, common.HexToAddress(*token), configured)
 	if err != nil {
-		fail(err)
+		return fail(err)
 	}
-	fmt.Printf("token %s on chain %s\n", r.Token.Hex(), r.ChainID)
+	fmt.Fprintf(stdout, "token %s on chain %s\n", r.Token.Hex(), r.ChainID)
 	if r.OnChainSeparator != nil {
-		fmt.Printf("DOMAIN_SEPARATOR() = %s\n", r.OnChainSeparator.Hex())
+		fmt.Fprintf(stdout, "DOMAIN_SEPARATOR() = %s\n", r.OnChainSeparator.Hex())
 	}
 	if r.HasEIP712Domain {
-		fmt.Printf("eip712Domain() name=%q version=%q\n", r.DomainName, r.DomainVersion)
+		fmt.Fprintf(stdout, "eip712Domain() name=%q version=%q\n", r.DomainName, r.DomainVersion)
 	}
 	for _, cand := range r.Candidates {
 		mark := " "
 		if cand.Match {
 			mark = "✓"
 		}
-		fmt.Printf("%s name=%q version=%q separator=%s\n", mark, cand.Name, cand.Version, cand.Separator.Hex())
+		fmt.Fprintf(stdout, "%s name=%q version=%q separator=%s\n", mark, cand.Name, cand.Version, cand.Separator.Hex())
 	}
 	m, ok := r.Match()
 	if !ok {
-		fmt.Println("no candidate matches: do not go live until X402_ASSET_NAME/X402_ASSET_VERSION are right")
-		os.Exit(1)
+		fmt.Fprintln(stdout, "no candidate matches: do not go live until X402_ASSET_NAME/X402_ASSET_VERSION are right")
+		return 1
 	}
-	fmt.Printf("use X402_ASSET_NAME=%q X402_ASSET_VERSION=%q\n", m.Name, m.Version)
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "check-domain:", err)
-	os.Exit(1)
+	fmt.Fprintf(stdout, "use X402_ASSET_NAME=%q X402_ASSET_VERSION=%q\n", m.Name, m.Version)
+	return 0
 }

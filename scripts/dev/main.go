@@ -38,6 +38,7 @@ func run() error {
 	insforgeAddr := flag.String("insforge-addr", "127.0.0.1:7130", "local InsForge stack address (when INSFORGE_BASE_URL is not given)")
 	artifacts := flag.String("artifacts", "", "run <dir>/<LogicalId>/bootstrap (e.g. .aws-sam/build) instead of host builds")
 	execWrapper := flag.String("exec-wrapper", "", "run each bootstrap through this program (e.g. qemu-aarch64-static for the arm64 artifacts)")
+	devnet := flag.Bool("devnet", false, "settle x402 payments on a local devnet (Anvil, chain id 196) with a faucet, instead of the mock facilitator")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,7 +46,7 @@ func run() error {
 	return runner.Serve(ctx, runner.ServeOptions{
 		Options: runner.Options{
 			Template: *template, EnvVarsFile: *envVars, ParameterOverrides: overrides,
-			Dev: !*noDev, IssuerAddr: *issuerAddr, MaxProcs: *maxProcs, InsforgeAddr: *insforgeAddr,
+			Dev: !*noDev, IssuerAddr: *issuerAddr, MaxProcs: *maxProcs, InsforgeAddr: *insforgeAddr, Devnet: *devnet,
 			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		},
 		Addr: *addr, Artifacts: *artifacts, ExecWrapper: strings.Fields(*execWrapper),

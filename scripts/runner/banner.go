@@ -42,6 +42,11 @@ func banner(w io.Writer, env *Runner, base string) {
 	if up := env.Upstream; up != nil {
 		fmt.Fprintf(w, "x402 gateway upstream (local demo API, sold at %s/pay/…): %s\n", base, up.URL)
 	}
+	if c := env.Chain; c != nil {
+		fmt.Fprintf(w, "x402 settles on the local devnet (Anvil, chain id 196, test USDG at %s; started in %s): RPC %s\n",
+			c.Devnet.USDG.Hex(), c.Devnet.StartTime.Round(time.Millisecond), c.Devnet.URL)
+		fmt.Fprintf(w, "  fund a payer with 100 test USDG: curl -s -X POST '%s/faucet?address=0x…'; explorer links open %s/tx/… (local)\n", c.URL, c.URL)
+	}
 	if env.JWTSecret != "" {
 		fmt.Fprintf(w, "Dev INSFORGE_JWT_SECRET (generated for this run): %s\n", env.JWTSecret)
 	}

@@ -37,6 +37,9 @@ type Options struct {
 	CacheDir   string // where host binaries go (default <repo>/.cache/dev)
 	// InsforgeAddr is where the local InsForge stack listens ("" = any loopback port).
 	InsforgeAddr string
+	// Devnet settles x402 payments on a local devnet (DevChain) instead of the
+	// mock facilitator; payers get test USDG from its faucet.
+	Devnet bool
 }
 
 // Runner is a prepared local environment.
@@ -48,6 +51,7 @@ type Runner struct {
 	JWTSecret string // the dev INSFORGE_JWT_SECRET when generated here
 	Insforge  *localinsforge.Stack
 	Upstream  *Upstream // the local API sold by the x402 gateway
+	Chain     *DevChain // the local devnet (Options.Devnet)
 	Vars      map[string]map[string]string
 	Notes     []string
 	BuildTime time.Duration

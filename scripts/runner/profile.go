@@ -88,6 +88,28 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	// Both X Layer stablecoins, as agents hold either (x402.KnownAssets).
 	p.common["X402_EXTRA_ASSETS"] = "USDT0"
 
+	// x402 on the local devnet when asked, unless the developer configured a facilitator or an RPC.
+	if o.Devnet {
+		_, mock := userValue(file, fns, "MOCK_OKX_FACILITATOR")
+		_, okx := userValue(file, fns, "OKX_BASE_URL")
+		_, rpc := userValue(file, fns, "XLAYER_RPC_URL")
+		switch c, err := StartDevChain(ctx); {
+		case mock || okx || rpc:
+			if err == nil {
+				_ = c.Close()
+			}
+			e.Notes = append(e.Notes, "devnet not used: MOCK_OKX_FACILITATOR, OKX_BASE_URL or XLAYER_RPC_URL is configured")
+		case err != nil:
+			e.Notes = append(e.Notes, "local devnet not started ("+err.Error()+"): x402 uses the mock facilitator")
+		default:
+			e.Chain = c
+			e.closers = append(e.closers, func() { _ = c.Close() })
+			for k, v := range c.Vars() {
+				p.common[k] = v
+			}
+		}
+	}
+
 	// The x402 gateway sells a tiny local upstream unless the developer names one.
 	if _, given := userValue(file, fns, x402gateway.VarUpstreamURL); !given && needsUpstream(fns) {
 		up, err := StartUpstream()

@@ -3,17 +3,27 @@
 // timestamp format and freshness, headers, request shape per API family) and
 // answers like OKX, with scriptable failures. Every call is recorded, refused ones
 // with the reason. shared/facilitator/okxtest runs it for a test.
+//
+// Without a chain, settlements are bookkeeping: the hash is derived from (payer,
+// nonce). With SettleOn(devnet) they are real: verify checks what OKX and the
+// x402 exact scheme check (recipient, amount, validity window, nonce unused,
+// balance) and simulates transferWithAuthorization with eth_call; settle sends it
+// from the facilitator key and answers with the transaction's hash — after its
+// block (sync), or at once as pending, the status endpoint then reading the chain.
 package localokx
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
@@ -21,6 +31,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/insforge/edge-functions-go/shared/localchain"
 )
 
 // Credentials the emulator accepts.
@@ -59,6 +72,10 @@ type Server struct {
 	byNonce     map[string]string
 	settleTx    string
 	kinds       []map[string]any // nil: the documented default (SetKinds)
+	chain       Chain
+	// SyncWait bounds how long a synchronous settle waits for the block before
+	// answering "timeout" with the hash (0: 5 s), like OKX's own deadline.
+	SyncWait time.Duration
 }
 
 // SignerAddress is the facilitator signer /supported reports.
@@ -67,6 +84,19 @@ const SignerAddress = "0x5Ae1E1ba1f7b2c1E0E6dD3e5b9F3c1C0dE0A4b02"
 // SetKinds replaces the kinds /supported lists (nil restores the default:
 // exact and aggr_deferred on eip155:196, extra null, as OKX documents).
 func (s *Server) SetKinds(kinds []map[string]any) { s.mu.Lock(); s.kinds = kinds; s.mu.Unlock() }
+
+// Chain is the devnet the emulator settles on (*localchain.Devnet fits).
+type Chain interface {
+	SimulateTransfer(ctx context.Context, token common.Address, a localchain.Authorization) error
+	SubmitTransfer(ctx context.Context, token common.Address, a localchain.Authorization) (common.Hash, error)
+	AuthorizationState(ctx context.Context, token, authorizer common.Address, nonce common.Hash) (bool, error)
+	BalanceOf(ctx context.Context, token, holder common.Address) (*big.Int, error)
+	WaitMined(ctx context.Context, tx common.Hash) (*types.Receipt, error)
+	Receipt(ctx context.Context, tx common.Hash) (*types.Receipt, error)
+}
+
+// SettleOn makes verify and settle act on c (nil: bookkeeping only).
+func (s *Server) SettleOn(c Chain) { s.mu.Lock(); s.chain = c; s.mu.Unlock() }
 
 // SettleTx makes every successful settle report tx as its transaction ("" =
 // the per-authorization TxHash): a malformed or duplicated hash for tests.
@@ -221,14 +251,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.envelope(w, http.StatusOK, code, "scripted error", nil)
 		return
 	}
-	switch op {
-	case "verify":
+	s.mu.Lock()
+	chain := s.chain
+	s.mu.Unlock()
+	switch {
+	case op == "verify" && chain != nil:
+		s.verifyOnChain(r.Context(), w, chain, req)
+	case op == "verify":
 		s.answerVerify(w, req)
-	case "settle":
+	case op == "settle" && chain != nil:
+		s.settleOnChain(r.Context(), w, chain, req)
+	case op == "settle":
 		s.answerSettle(w, req)
-	case "status":
-		s.answerStatus(w, r.URL.Query().Get("txHash"))
-	case "supported":
+	case op == "status":
+		s.answerStatus(r.Context(), w, chain, r.URL.Query().Get("txHash"))
+	case op == "supported":
 		s.answerSupported(w)
 	}
 }
@@ -315,7 +352,13 @@ func (s *Server) checkAuth(r *http.Request, body []byte) (code, why string) {
 	return "", ""
 }
 
-type reqShape struct{ from, nonce, network string }
+type reqShape struct {
+	from, nonce, network string
+	// What the chain checks need.
+	payload                exactPayload
+	amount, asset, payTo   string
+	domainName, domainVers string
+}
 
 type extra struct {
 	Name    string `json:"name"`
@@ -442,7 +485,8 @@ func (s *Server) checkShape(op string, body []byte) (reqShape, error) {
 			return reqShape{}, err
 		}
 		a := b.PaymentPayload.Payload.Authorization
-		return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network}, nil
+		return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network, payload: b.PaymentPayload.Payload,
+			amount: pr.MaxAmountRequired, asset: pr.Asset, payTo: pr.PayTo, domainName: pr.Extra.Name, domainVers: pr.Extra.Version}, nil
 	}
 	var b bodyV2
 	if err := strictDecode(body, &b); err != nil {
@@ -467,7 +511,8 @@ func (s *Server) checkShape(op string, body []byte) (reqShape, error) {
 		return reqShape{}, err
 	}
 	a := b.PaymentPayload.Payload.Authorization
-	return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network}, nil
+	return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network, payload: b.PaymentPayload.Payload,
+		amount: pr.Amount, asset: pr.Asset, payTo: pr.PayTo, domainName: pr.Extra.Name, domainVers: pr.Extra.Version}, nil
 }
 
 // sameReq compares two complete requirements field by field.
@@ -544,13 +589,201 @@ func (s *Server) answerSettle(w http.ResponseWriter, req reqShape) {
 	s.envelope(w, http.StatusOK, "0", "", d)
 }
 
-func (s *Server) answerStatus(w http.ResponseWriter, tx string) {
+func (s *Server) answerStatus(ctx context.Context, w http.ResponseWriter, chain Chain, tx string) {
 	s.mu.Lock()
 	st, ok := s.txStatus[tx]
 	s.mu.Unlock()
+	if ok && chain != nil && st == "pending" {
+		st = s.chainStatus(ctx, chain, tx)
+	}
 	if !ok {
 		s.envelope(w, http.StatusOK, "0", "", map[string]any{"success": false, "errorReason": "not_found", "transaction": tx, "status": ""})
 		return
 	}
 	s.envelope(w, http.StatusOK, "0", "", map[string]any{"success": st == "success", "status": st, "transaction": tx, "network": "eip155:196"})
+}
+
+// Verify invalid reasons of the chain checks: the x402 exact scheme's names
+// (https://github.com/coinbase/x402/blob/main/specs/schemes/exact/scheme_exact_evm.md).
+const (
+	ReasonRecipient    = "invalid_exact_evm_payload_recipient_mismatch"
+	ReasonValue        = "invalid_exact_evm_payload_authorization_value_mismatch"
+	ReasonValidAfter   = "invalid_exact_evm_payload_authorization_valid_after"
+	ReasonValidBefore  = "invalid_exact_evm_payload_authorization_valid_before"
+	ReasonNonceUsed    = "invalid_exact_evm_nonce_already_used"
+	ReasonInsufficient = "insufficient_funds"
+	ReasonSignature    = "invalid_exact_evm_payload_signature"
+	ReasonSimulation   = "invalid_transaction_state"
+	ReasonNetwork      = "invalid_network"
+)
+
+// authorization parses the forwarded payload (its spelling was checked by checkPayload).
+func (req reqShape) authorization() (localchain.Authorization, error) {
+	a := req.payload.Authorization
+	num := func(v string) *big.Int { n, _ := new(big.Int).SetString(v, 10); return n }
+	sig := common.FromHex(req.payload.Signature)
+	if len(sig) != 65 {
+		return localchain.Authorization{}, fmt.Errorf("signature is not 65 bytes")
+	}
+	return localchain.Authorization{From: common.HexToAddress(a.From), To: common.HexToAddress(a.To), Value: num(a.Value),
+		ValidAfter: num(a.ValidAfter), ValidBefore: num(a.ValidBefore), Nonce: common.HexToHash(a.Nonce), Signature: sig}, nil
+}
+
+// checkOnChain is verify's judgement: "" when the authorization would settle.
+// Settle repeats only the checks before the balance (simulate false), like the
+// x402 reference facilitator, which does not simulate again before sending: a
+// balance spent in between makes a transaction that reverts on-chain.
+func (s *Server) checkOnChain(ctx context.Context, chain Chain, req reqShape, simulate bool) (reason, msg string) {
+	a, err := req.authorization()
+	if err != nil {
+		return ReasonSignature, err.Error()
+	}
+	if req.network != "eip155:196" && req.network != "196" && req.network != "x-layer" {
+		return ReasonNetwork, "network " + req.network
+	}
+	token := common.HexToAddress(req.asset)
+	now := s.Now().Unix()
+	switch {
+	case !strings.EqualFold(a.To.Hex(), req.payTo):
+		return ReasonRecipient, "authorization.to is not payTo"
+	case a.Value.String() != req.amount:
+		return ReasonValue, "authorization.value is not the required amount"
+	case a.ValidAfter.Cmp(big.NewInt(now)) > 0:
+		return ReasonValidAfter, "not valid yet"
+	case a.ValidBefore.Cmp(big.NewInt(now+6)) < 0: // 6 s for block inclusion, as the x402 facilitators allow
+		return ReasonValidBefore, "expires too soon"
+	}
+	used, err := chain.AuthorizationState(ctx, token, a.From, a.Nonce)
+	if err != nil {
+		return ReasonSimulation, "authorizationState: " + err.Error()
+	}
+	if used {
+		return ReasonNonceUsed, "authorization already used or cancelled"
+	}
+	if !simulate {
+		return "", ""
+	}
+	bal, err := chain.BalanceOf(ctx, token, a.From)
+	if err != nil {
+		return ReasonSimulation, "balanceOf: " + err.Error()
+	}
+	if bal.Cmp(a.Value) < 0 {
+		return ReasonInsufficient, "balance below the authorized value"
+	}
+	if err := chain.SimulateTransfer(ctx, token, a); err != nil {
+		var re *localchain.RevertError
+		if errors.As(err, &re) && re.Name == "InvalidSignature" {
+			return ReasonSignature, "the token refused the signature"
+		}
+		return ReasonSimulation, "transferWithAuthorization simulation: " + err.Error()
+	}
+	return "", ""
+}
+
+func (s *Server) verifyOnChain(ctx context.Context, w http.ResponseWriter, chain Chain, req reqShape) {
+	s.mu.Lock()
+	scripted := s.verifyFalse
+	s.mu.Unlock()
+	reason, msg := scripted, "scripted"
+	if reason == "" {
+		reason, msg = s.checkOnChain(ctx, chain, req, true)
+	}
+	d := map[string]any{"isValid": reason == "", "payer": req.from}
+	if reason != "" {
+		d["invalidReason"], d["invalidMessage"] = reason, msg
+	}
+	s.envelope(w, http.StatusOK, "0", "", d)
+}
+
+// settleOnChain sends transferWithAuthorization and answers with its hash: after
+// the block when synchronous (success or failed by the receipt; timeout when no
+// block came within SyncWait), at once when scripted "pending".
+func (s *Server) settleOnChain(ctx context.Context, w http.ResponseWriter, chain Chain, req reqShape) {
+	s.mu.Lock()
+	fail, state, override := s.settleFail, s.settleState, s.settleTx
+	key := strings.ToLower(req.from + "|" + req.nonce)
+	_, sent := s.byNonce[key]
+	wait := s.SyncWait
+	s.mu.Unlock()
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	answer := func(status, tx, reason, msg string) {
+		if s.API == "v1" {
+			d := map[string]any{"chainIndex": "196", "chainName": "X Layer", "success": status == "success", "payer": req.from, "txHash": tx}
+			if reason != "" {
+				d["errorMsg"] = reason
+			}
+			s.envelope(w, http.StatusOK, "0", "", d)
+			return
+		}
+		d := map[string]any{"success": status == "success", "payer": req.from, "network": req.network, "transaction": tx, "status": status}
+		if reason != "" {
+			d["errorReason"], d["errorMessage"] = reason, msg
+		}
+		s.envelope(w, http.StatusOK, "0", "", d)
+	}
+	if sent {
+		fail = "nonce_used"
+	}
+	if fail == "" {
+		if reason, msg := s.checkOnChain(ctx, chain, req, false); reason != "" {
+			answer("failed", "", reason, msg)
+			return
+		}
+	}
+	if fail != "" {
+		answer("failed", "", fail, "scripted")
+		return
+	}
+	a, _ := req.authorization()
+	hash, err := chain.SubmitTransfer(ctx, common.HexToAddress(req.asset), a)
+	if err != nil {
+		answer("failed", "", "unexpected_settle_error", err.Error())
+		return
+	}
+	tx := strings.ToLower(hash.Hex())
+	reported := tx
+	if override != "" {
+		reported = override
+	}
+	s.mu.Lock()
+	s.byNonce[key] = tx
+	s.txStatus[reported] = "pending"
+	s.mu.Unlock()
+	if state == "pending" {
+		answer("pending", reported, "", "")
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	rc, err := chain.WaitMined(wctx, hash)
+	switch {
+	case err != nil:
+		answer("timeout", reported, "", "")
+	case rc.Status != types.ReceiptStatusSuccessful:
+		s.setStatus(reported, "failed")
+		answer("failed", reported, "transaction_reverted", "the settlement transaction reverted")
+	case state == "timeout":
+		answer("timeout", reported, "", "")
+	default:
+		s.setStatus(reported, "success")
+		answer("success", reported, "", "")
+	}
+}
+
+func (s *Server) setStatus(tx, st string) { s.mu.Lock(); s.txStatus[tx] = st; s.mu.Unlock() }
+
+// chainStatus reads a pending settlement's receipt: success, failed, or still pending.
+func (s *Server) chainStatus(ctx context.Context, chain Chain, tx string) string {
+	rc, err := chain.Receipt(ctx, common.HexToHash(tx))
+	if err != nil || rc == nil {
+		return "pending"
+	}
+	st := "failed"
+	if rc.Status == types.ReceiptStatusSuccessful {
+		st = "success"
+	}
+	s.setStatus(tx, st)
+	return st
 }

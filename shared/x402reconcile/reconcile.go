@@ -9,9 +9,11 @@
 // (cancelAuthorization sets the same bit): such rows go to needs_review. USDG
 // does not revert a transferWithAuthorization on a used nonce (it emits
 // AuthorizationAlreadyUsed and returns), so a successful receipt without the
-// logs is no evidence either. Without an RPC, the facilitator's settle status
-// is the only source. Rows only move out of pending (or settled), guarded by
-// their status, so running twice is harmless.
+// logs is no evidence either. A settled row whose transaction the chain no longer
+// has (a reorg dropped its block) while the authorization is unused goes back to
+// pending, where the same rules resolve it. Without an RPC, the facilitator's
+// settle status is the only source. Every move is guarded by the row's status,
+// so running twice is harmless.
 package x402reconcile
 
 import (
@@ -40,6 +42,7 @@ const (
 	MetricCancelled   = "ReconcileCancelled"   // AuthorizationCanceled on-chain
 	MetricReverted    = "ReconcileReverted"    // settlement reverted or moved no tokens
 	MetricUnresolved  = "ReconcileUnresolved"  // left for a later run
+	MetricReopened    = "ReconcileReopened"    // settled rows back to pending: transaction gone, authorization unused
 )
 
 // Metric names emitted once per run (Record).
@@ -125,6 +128,9 @@ func New(c Config, d Deps) *Reconciler {
 type Report struct {
 	Checked, Settled, Failed, Unresolved        int
 	Confirmed, NeedsReview, Cancelled, Reverted int
+	// Reopened counts settled rows put back to pending (transaction gone from
+	// the chain, authorization unused).
+	Reopened int
 	// OldestUnresolved is the age of the oldest pending row this run left pending (0: none).
 	OldestUnresolved time.Duration
 }
@@ -222,6 +228,9 @@ func (r *Reconciler) apply(ctx context.Context, p *ledger.Payment, v verdict, se
 	case settledRow && v.status == ledger.StatusSettled:
 		rep.Confirmed++
 		metric = MetricConfirmed
+	case v.status == ledger.StatusPending:
+		rep.Reopened++
+		metric = MetricReopened
 	case v.status == ledger.StatusSettled:
 		rep.Settled++
 		metric = MetricSettled
@@ -273,6 +282,7 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 	}
 	pay := payment(p)
 	// 1. The row's own transaction.
+	reverted := false
 	if tx != "" {
 		ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
 		switch {
@@ -280,22 +290,26 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 			return verdict{reason: "chain unreachable"}, err
 		case ev == onchain.Transferred:
 			return verdict{status: ledger.StatusSettled, tx: tx}, nil
-		case ev == onchain.Reverted:
-			return verdict{status: ledger.StatusReverted, reason: "settlement transaction reverted"}, nil
+		case ev == onchain.Unmined:
+			return verdict{reason: "settlement transaction not mined yet"}, nil
 		}
-		// not found, or success without our transfer (USDG's already-used
-		// quirk): the authorization may have been executed by another transaction.
+		// Reverted, not found, or success without our transfer (USDG's
+		// already-used quirk): the authorization may have been executed by
+		// another transaction (a replay reverts on a strict token) — the logs say.
+		reverted = ev == onchain.Reverted
 	}
 	// 2. The token's logs for this authorization.
 	ev, found, err := r.chain.AuthorizationEvidence(ctx, pay, r.lookback)
 	if err != nil {
 		return verdict{reason: "chain unreachable"}, err
 	}
-	switch ev {
-	case onchain.Transferred:
+	switch {
+	case ev == onchain.Transferred:
 		return verdict{status: ledger.StatusSettled, tx: strings.ToLower(found.Hex())}, nil
-	case onchain.Cancelled:
+	case ev == onchain.Cancelled:
 		return verdict{status: ledger.StatusCancelled, reason: "authorization cancelled on-chain (" + strings.ToLower(found.Hex()) + ")"}, nil
+	case reverted:
+		return verdict{status: ledger.StatusReverted, reason: "settlement transaction reverted"}, nil
 	}
 	// 3. The used bit, which alone proves nothing.
 	used, err := r.chain.AuthorizationState(ctx, pay.Token, pay.From, pay.Nonce)
@@ -331,22 +345,48 @@ func (r *Reconciler) byFacilitator(ctx context.Context, tx string) (verdict, err
 	return verdict{reason: "settlement " + st.Status}, nil
 }
 
-// decideSettled confirms a settled row's transaction on-chain.
+// decideSettled confirms a settled row's transaction on-chain. When the chain
+// contradicts it, the authorization's own evidence decides: executed by another
+// transaction, or unused (a reorg dropped the block) → back to pending, where the
+// pending rules settle it with the transaction that paid or fail it once it
+// expires unused; cancelled → cancelled; otherwise reverted.
 func (r *Reconciler) decideSettled(ctx context.Context, p *ledger.Payment, now time.Time) (verdict, error) {
 	tx := p.Tx()
 	if tx == "" {
 		return verdict{status: ledger.StatusNeedsReview, reason: "settled without a transaction hash"}, nil
 	}
-	ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), payment(p))
+	pay := payment(p)
+	ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
 	switch {
 	case err != nil:
 		return verdict{reason: "chain unreachable"}, err
 	case ev == onchain.Transferred:
 		return verdict{status: ledger.StatusSettled, tx: tx}, nil
+	case ev == onchain.Unmined:
+		return verdict{reason: "settlement transaction not mined yet"}, nil
+	}
+	auth, found, err := r.chain.AuthorizationEvidence(ctx, pay, r.lookback)
+	if err != nil {
+		return verdict{reason: "chain unreachable"}, err
+	}
+	switch {
+	case auth == onchain.Transferred:
+		return verdict{status: ledger.StatusPending, reason: "settlement transaction " + tx + " moved no tokens; the authorization was executed by " + strings.ToLower(found.Hex())}, nil
+	case auth == onchain.Cancelled:
+		return verdict{status: ledger.StatusCancelled, reason: "authorization cancelled on-chain (" + strings.ToLower(found.Hex()) + ")"}, nil
 	case ev == onchain.Reverted:
 		return verdict{status: ledger.StatusReverted, reason: "settlement transaction reverted"}, nil
 	case ev == onchain.NoTransfer:
 		return verdict{status: ledger.StatusReverted, reason: "settlement transaction moved no tokens (authorization already used?)"}, nil
+	}
+	// The node does not know the transaction and no log mentions the
+	// authorization. Unused on-chain: no money moved.
+	used, err := r.chain.AuthorizationState(ctx, pay.Token, pay.From, pay.Nonce)
+	switch {
+	case err != nil:
+		return verdict{reason: "chain unreachable"}, err
+	case !used:
+		return verdict{status: ledger.StatusPending, reason: "settlement transaction " + tx + " is not on the chain and the authorization is unused (dropped by a reorg?)"}, nil
 	case p.UpdatedAt != nil && now.Sub(*p.UpdatedAt) > r.lostAfter:
 		return verdict{status: ledger.StatusNeedsReview, reason: "settlement transaction unknown to the node"}, nil
 	}

@@ -2,32 +2,36 @@ package x402reconcile_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"log/slog"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/localchain"
 	"github.com/insforge/edge-functions-go/shared/metrics"
+	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
-	"github.com/insforge/edge-functions-go/shared/x402/onchain/rpctest"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 )
 
 func TestMain(m *testing.M) { insforgetest.Main(m) }
 
-const asset = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"
+const payTo = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 
 func hex32() string {
 	b := make([]byte, 32)
@@ -35,26 +39,43 @@ func hex32() string {
 	return "0x" + hex.EncodeToString(b)
 }
 
+// fixture is a ledger on real PostgreSQL and the local X Layer (Anvil).
 type fixture struct {
 	t      *testing.T
 	stack  *insforgetest.Stack
 	ledger *ledger.Ledger
 	okx    *okxtest.Server
-	node   *rpctest.Node
+	chain  *localchain.Devnet
+	reader *countingChain
 	fac    *facilitator.OKX
-	chain  x402reconcile.Chain
 }
 
-func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2)}
+// countingChain is the production reader, counting the calls that reach the node.
+type countingChain struct {
+	onchain.Reader
+	calls atomic.Int64
+}
+
+func (c *countingChain) AuthorizationState(ctx context.Context, token, from common.Address, nonce common.Hash) (bool, error) {
+	c.calls.Add(1)
+	return c.Reader.AuthorizationState(ctx, token, from, nonce)
+}
+
+func (c *countingChain) TxEvidence(ctx context.Context, tx common.Hash, p onchain.Payment) (string, error) {
+	c.calls.Add(1)
+	return c.Reader.TxEvidence(ctx, tx, p)
+}
+
+func (c *countingChain) AuthorizationEvidence(ctx context.Context, p onchain.Payment, lookback uint64) (string, common.Hash, error) {
+	c.calls.Add(1)
+	return c.Reader.AuthorizationEvidence(ctx, p, lookback)
+}
+
+func newFixture(t *testing.T, o onchaintest.Options) *fixture {
+	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), chain: onchaintest.NewWith(t, o)}
 	f.ledger = ledger.New(f.stack.ServiceClient())
-	f.node = rpctest.New(t, 196, common.HexToAddress(asset), "Global Dollar", "1")
-	c, err := ethclient.Dial(f.node.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	f.chain = onchain.Reader{Caller: c}
+	f.reader = &countingChain{Reader: onchain.Reader{Caller: f.chain.Client()}}
+	var err error
 	f.fac, err = facilitator.NewOKX(facilitator.OKXOptions{BaseURL: f.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase})
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +83,62 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// pending inserts an old pending row (claimed age ago) with an optional tx.
-func (f *fixture) pending(age time.Duration, validBefore time.Time, tx string, mock bool) *ledger.Payment {
+// authz is one payer's signed authorization on the devnet and its ledger row.
+type authz struct {
+	key   *ecdsa.PrivateKey
+	token common.Address
+	a     localchain.Authorization
+	row   *ledger.Payment
+}
+
+// authorize funds a new payer with balance units of token and signs an
+// authorization of 1000 units to payTo, valid until validBefore.
+func (f *fixture) authorize(token common.Address, balance int64, validBefore time.Time) *authz {
+	f.t.Helper()
+	key, _ := crypto.GenerateKey()
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	if balance > 0 {
+		onchaintest.Mint(f.t, f.chain, token, from, balance)
+	}
+	m := x402.TransferMessage{From: from, To: common.HexToAddress(payTo), Value: big.NewInt(1000),
+		ValidAfter: big.NewInt(0), ValidBefore: big.NewInt(validBefore.Unix()), Nonce: common.HexToHash(hex32())}
+	sig, err := x402.SignTransfer(key, x402.Domain{Name: "Global Dollar", Version: "1", ChainID: f.chain.ChainID, Contract: token}, m)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &authz{key: key, token: token, a: localchain.Authorization{From: from, To: m.To, Value: m.Value,
+		ValidAfter: m.ValidAfter, ValidBefore: m.ValidBefore, Nonce: m.Nonce, Signature: common.FromHex(sig)}}
+}
+
+// submit sends the authorization's transferWithAuthorization from the
+// facilitator key; with automine it is in a block when submit returns.
+func (f *fixture) submit(z *authz) string {
+	f.t.Helper()
+	tx, err := f.chain.SubmitTransfer(context.Background(), z.token, z.a)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return strings.ToLower(tx.Hex())
+}
+
+func (f *fixture) mined(tx string) *types.Receipt {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := f.chain.WaitMined(ctx, common.HexToHash(tx))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rc
+}
+
+// pending claims z's ledger row, created age ago, with tx when not "".
+func (f *fixture) pending(z *authz, age time.Duration, tx string) *ledger.Payment {
+	f.t.Helper()
 	ctx := context.Background()
 	row, _, err := f.ledger.Claim(ctx, ledger.Claim{
-		PayerAddress: "0x" + hex32()[2:42], Endpoint: "/x402/report", Amount: "1", Network: "eip155:196",
-		Asset: asset, PayTo: "0x209693bc6afc0c5328ba36faf03c514ef312287c", Nonce: hex32(),
-		ValidBefore: validBefore.Unix(), Mock: mock,
+		PayerAddress: z.a.From.Hex(), Endpoint: "/x402/report", Amount: z.a.Value.String(), Network: "eip155:196",
+		Asset: z.token.Hex(), PayTo: payTo, Nonce: z.a.Nonce.Hex(), ValidBefore: z.a.ValidBefore.Int64(),
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -82,10 +152,22 @@ func (f *fixture) pending(age time.Duration, validBefore time.Time, tx string, m
 		row.ID, age.String()); err != nil {
 		f.t.Fatal(err)
 	}
+	z.row = row
+	return row
+}
+
+// settled claims z's row and records it settled and delivered with tx, as the paywall does.
+func (f *fixture) settled(z *authz, tx string) *ledger.Payment {
+	f.t.Helper()
+	row := f.pending(z, 0, "")
+	if err := f.ledger.SettleDelivered(context.Background(), row.ID, tx, false, time.Now()); err != nil {
+		f.t.Fatal(err)
+	}
 	return row
 }
 
 func (f *fixture) row(id string) ledger.Payment {
+	f.t.Helper()
 	p, err := f.ledger.Get(context.Background(), id)
 	if err != nil {
 		f.t.Fatal(err)
@@ -93,224 +175,324 @@ func (f *fixture) row(id string) ledger.Payment {
 	return *p
 }
 
-func word(a common.Address) common.Hash { return common.BytesToHash(a.Bytes()) }
-
-// transferLogs are the logs a real transferWithAuthorization emits for row.
-func (f *fixture) transferLogs(row *ledger.Payment) []types.Log {
-	from, to := common.HexToAddress(row.PayerAddress), common.HexToAddress(row.PayTo)
-	v, _ := new(big.Int).SetString(row.Amount, 10)
-	return []types.Log{
-		f.node.Log([]common.Hash{onchain.TopicAuthorizationUsed, word(from), common.HexToHash(row.Nonce)}, nil),
-		f.node.Log([]common.Hash{onchain.TopicTransfer, word(from), word(to)}, common.LeftPadBytes(v.Bytes(), 32)),
-	}
+func (f *fixture) reconciler(now func() time.Time) *x402reconcile.Reconciler {
+	return x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger,
+		Facilitator: f.fac, Chain: f.reader, Logger: quietLog(), Now: now})
 }
 
-func TestReconcilerSettlesOnlyOnTransferEvidence(t *testing.T) {
-	f := newFixture(t)
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// The pending half of the matrix, each case made by real transactions on the
+// devnet against real bytecode.
+func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
+	ctx := context.Background()
+	d := f.chain
 	now := time.Now()
 	old := 5 * time.Minute
-	valid, expiredAt := now.Add(time.Minute), now.Add(-5*time.Minute)
+	valid := now.Add(time.Hour)
 
-	// Settle timed out with a hash; the transaction carries the transfer.
-	txOK := hex32()
-	byReceipt := f.pending(old, valid, txOK, false)
-	f.node.Mine(common.HexToHash(txOK), 1, f.transferLogs(byReceipt)...)
-	// The transaction reverted.
-	txBad := hex32()
-	reverted := f.pending(old, valid, txBad, false)
-	f.node.Mine(common.HexToHash(txBad), 0)
-	// USDG's quirk: the row's transaction succeeded but only emitted
-	// AuthorizationAlreadyUsed; an earlier transaction holds the real transfer.
-	txQuirk, txEarlier := hex32(), hex32()
-	quirk := f.pending(old, valid, txQuirk, false)
-	f.node.Mine(common.HexToHash(txEarlier), 1, f.transferLogs(quirk)...)
-	f.node.Mine(common.HexToHash(txQuirk), 1, f.node.Log([]common.Hash{onchain.TopicAuthorizationAlreadyUsed,
-		word(common.HexToAddress(quirk.PayerAddress)), common.HexToHash(quirk.Nonce)}, nil))
-	// Ledger update lost after settle: no hash, the logs hold the transfer.
-	txLogs := hex32()
-	byLogs := f.pending(old, valid, "", false)
-	f.node.Mine(common.HexToHash(txLogs), 1, f.transferLogs(byLogs)...)
-	// The used bit without any transfer log: not revenue.
-	bitOnly := f.pending(old, valid, "", false)
-	f.node.MarkUsed(common.HexToAddress(bitOnly.PayerAddress), common.HexToHash(bitOnly.Nonce))
-	// The payer cancelled the authorization.
-	cancelled := f.pending(old, valid, "", false)
-	f.node.MarkUsed(common.HexToAddress(cancelled.PayerAddress), common.HexToHash(cancelled.Nonce))
-	f.node.Mine(common.HexToHash(hex32()), 1, f.node.Log([]common.Hash{onchain.TopicAuthorizationCanceled,
-		word(common.HexToAddress(cancelled.PayerAddress)), common.HexToHash(cancelled.Nonce)}, nil))
-	// Never settled and expired: can never move money now.
-	expired := f.pending(old, expiredAt, "", false)
-	// Unused but still valid: left alone.
-	stillValid := f.pending(old, valid, "", false)
-	// Too recent: may still be in flight in the paywall.
-	recent := f.pending(0, valid, "", false)
+	// Settled: the facilitator's transaction carries the transfer.
+	ok := f.authorize(d.Strict, 1000, valid)
+	txOK := f.submit(ok)
+	f.pending(ok, old, txOK)
 
-	emf := &strings.Builder{}
-	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: f.fac, Chain: f.chain,
-		Metrics: metrics.New(emf, "x402-reconcile"), Logger: quietLog()})
-	rep, err := r.Run(context.Background())
+	// Reverted: the payer spent the balance between verify and settle.
+	poor := f.authorize(d.Strict, 1000, valid)
+	if err := d.SimulateTransfer(ctx, d.Strict, poor.a); err != nil {
+		t.Fatalf("verify-time simulation: %v", err)
+	}
+	if err := d.Fund(ctx, poor.a.From); err != nil {
+		t.Fatal(err)
+	}
+	spend, err := d.Transact(ctx, poor.key, d.Strict, "transfer", common.HexToAddress("0x01"), big.NewInt(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The one row left pending is stillValid, created `old` ago.
+	f.mined(strings.ToLower(spend.Hex()))
+	txPoor := f.submit(poor)
+	if rc := f.mined(txPoor); rc.Status != types.ReceiptStatusFailed {
+		t.Fatalf("settle with no balance: status %d", rc.Status)
+	}
+	f.pending(poor, old, txPoor)
+
+	// USDG's used nonce: someone else executed the authorization first; the
+	// facilitator's transaction succeeds with AuthorizationAlreadyUsed only.
+	quirk := f.authorize(d.USDG, 1000, valid)
+	txFirst := f.submit(quirk)
+	txReplay := f.submit(quirk)
+	if rc := f.mined(txReplay); rc.Status != types.ReceiptStatusSuccessful || len(rc.Logs) != 1 ||
+		rc.Logs[0].Topics[0] != onchain.TopicAuthorizationAlreadyUsed {
+		t.Fatalf("USDG replay receipt %+v", rc)
+	}
+	f.pending(quirk, old, txReplay)
+
+	// The strict token reverts the replay instead; the first transaction paid.
+	strict := f.authorize(d.Strict, 1000, valid)
+	txStrictFirst := f.submit(strict)
+	txStrictReplay := f.submit(strict)
+	if rc := f.mined(txStrictReplay); rc.Status != types.ReceiptStatusFailed {
+		t.Fatalf("strict replay status %d", rc.Status)
+	}
+	f.pending(strict, old, txStrictReplay)
+
+	// Ledger update lost after settle: no hash, the logs hold the transfer.
+	lost := f.authorize(d.USDG, 1000, valid)
+	txLost := f.submit(lost)
+	f.pending(lost, old, "")
+
+	// The payer cancelled the authorization.
+	cancelled := f.authorize(d.USDG, 1000, valid)
+	txCancel, err := d.CancelAuthorization(ctx, d.USDG, cancelled.key, cancelled.a.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pending(cancelled, old, "")
+
+	// A transaction the node never saw, authorization unused: still valid → left
+	// pending; expired → failed.
+	unseen, txUnseen := f.authorize(d.USDG, 1000, valid), hex32()
+	f.pending(unseen, old, txUnseen)
+	expired, txExpired := f.authorize(d.USDG, 1000, now.Add(-5*time.Minute)), hex32()
+	f.pending(expired, old, txExpired)
+
+	// Too recent: may still be in flight in the paywall.
+	recent := f.authorize(d.USDG, 1000, valid)
+	f.submit(recent)
+	f.pending(recent, 0, "")
+
+	emf := &strings.Builder{}
+	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger,
+		Facilitator: f.fac, Chain: f.reader, Metrics: metrics.New(emf, "x402-reconcile"), Logger: quietLog()})
+	rep, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rep.OldestUnresolved < old || rep.OldestUnresolved > old+time.Minute {
 		t.Fatalf("oldest unresolved = %s, want about %s", rep.OldestUnresolved, old)
 	}
 	rep.OldestUnresolved = 0
-	want := x402reconcile.Report{Checked: 8, Settled: 3, Failed: 1, Unresolved: 1, NeedsReview: 1, Cancelled: 1, Reverted: 1}
+	want := x402reconcile.Report{Checked: 8, Settled: 4, Failed: 1, Unresolved: 1, Cancelled: 1, Reverted: 1}
 	if rep != want {
 		t.Fatalf("report %+v, want %+v", rep, want)
 	}
 	for _, c := range []struct {
 		name   string
-		row    *ledger.Payment
+		z      *authz
 		status string
 		tx     string
+		why    string
 	}{
-		{"by receipt", byReceipt, ledger.StatusSettled, txOK},
-		{"reverted", reverted, ledger.StatusReverted, txBad},
-		{"already-used quirk", quirk, ledger.StatusSettled, txEarlier},
-		{"by logs", byLogs, ledger.StatusSettled, txLogs},
-		{"authorizationState alone", bitOnly, ledger.StatusNeedsReview, ""},
-		{"cancelled", cancelled, ledger.StatusCancelled, ""},
-		{"expired", expired, ledger.StatusFailed, ""},
-		{"still valid", stillValid, ledger.StatusPending, ""},
-		{"recent", recent, ledger.StatusPending, ""},
+		{"by receipt", ok, ledger.StatusSettled, txOK, ""},
+		{"insufficient balance at settle time", poor, ledger.StatusReverted, txPoor, "reverted"},
+		{"USDG used nonce: the earlier transaction paid", quirk, ledger.StatusSettled, txFirst, ""},
+		{"strict replay reverted, the earlier transaction paid", strict, ledger.StatusSettled, txStrictFirst, ""},
+		{"by logs", lost, ledger.StatusSettled, txLost, ""},
+		{"cancelled", cancelled, ledger.StatusCancelled, "", strings.ToLower(txCancel.Hex())},
+		{"never seen, still valid", unseen, ledger.StatusPending, txUnseen, ""},
+		{"never seen, expired", expired, ledger.StatusFailed, txExpired, "expired"},
+		{"recent", recent, ledger.StatusPending, "", ""},
 	} {
-		g := f.row(c.row.ID)
-		if g.Status != c.status || g.Tx() != c.tx {
-			t.Errorf("%s: status %s tx %q, want %s %q (error %q)", c.name, g.Status, g.Tx(), c.status, c.tx, g.ErrorText())
+		g := f.row(c.z.row.ID)
+		if g.Status != c.status || g.Tx() != c.tx || !strings.Contains(g.ErrorText(), c.why) {
+			t.Errorf("%s: status %s tx %q error %q, want %s %q %q", c.name, g.Status, g.Tx(), g.ErrorText(), c.status, c.tx, c.why)
 		}
 	}
-	for _, m := range []string{x402reconcile.MetricSettled, x402reconcile.MetricNeedsReview, x402reconcile.MetricCancelled,
+	for _, m := range []string{x402reconcile.MetricSettled, x402reconcile.MetricCancelled,
 		x402reconcile.MetricReverted, x402reconcile.MetricFailed, x402reconcile.MetricUnresolved} {
 		if !strings.Contains(emf.String(), `"Name":"`+m+`"`) {
 			t.Errorf("metric %s not emitted", m)
 		}
 	}
-
 	// Idempotent: a second run changes nothing that was resolved.
-	rep2, err := r.Run(context.Background())
+	rep2, err := r.Run(ctx)
 	if err != nil || rep2.Settled+rep2.Failed+rep2.NeedsReview+rep2.Cancelled+rep2.Reverted != 0 {
 		t.Fatalf("second run %+v, %v", rep2, err)
 	}
 }
 
-func TestReconcilerConfirmsSettledRowsAndDemotesReverted(t *testing.T) {
-	f := newFixture(t)
+// authorizationState alone is not revenue: a used bit with no log in the
+// searched blocks (here: the cancellation is older than the lookback) needs a person.
+func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
 	ctx := context.Background()
-	settle := func(tx string) *ledger.Payment {
-		row := f.pending(0, time.Now().Add(time.Minute), "", false)
-		if err := f.ledger.SettleDelivered(ctx, row.ID, tx, false, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		return row
+	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(time.Hour))
+	if _, err := f.chain.CancelAuthorization(ctx, f.chain.USDG, z.key, z.a.Nonce); err != nil {
+		t.Fatal(err)
 	}
-	txGood, txReverted, txNoTransfer := hex32(), hex32(), hex32()
-	good, bad, empty := settle(txGood), settle(txReverted), settle(txNoTransfer)
-	f.node.Mine(common.HexToHash(txGood), 1, f.transferLogs(good)...)
-	f.node.Mine(common.HexToHash(txReverted), 0)
-	f.node.Mine(common.HexToHash(txNoTransfer), 1)
+	if err := f.chain.Mine(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	f.pending(z, 5*time.Minute, "")
+	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: 5}, x402reconcile.Deps{Store: f.ledger,
+		Chain: f.reader, Logger: quietLog()})
+	if rep, err := r.Run(ctx); err != nil || rep.NeedsReview != 1 {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if g := f.row(z.row.ID); g.Status != ledger.StatusNeedsReview || !strings.Contains(g.ErrorText(), "without a transfer log") {
+		t.Fatalf("row %+v", g)
+	}
+}
+
+// The settled half: confirmations and demotions on real receipts.
+func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
+	ctx := context.Background()
+	d := f.chain
+	valid := time.Now().Add(time.Hour)
+	good := f.authorize(d.USDG, 1000, valid)
+	f.settled(good, f.submit(good))
+	// Settled on the word of a transaction that reverted (no balance).
+	poor := f.authorize(d.Strict, 0, valid)
+	f.settled(poor, f.submit(poor))
+	// USDG's quirk: the recorded transaction succeeded but moved nothing; an
+	// earlier one executed the authorization.
+	quirk := f.authorize(d.USDG, 1000, valid)
+	txFirst := f.submit(quirk)
+	f.settled(quirk, f.submit(quirk))
+	// The payer cancelled; the recorded transaction replayed the nonce.
+	cancelled := f.authorize(d.USDG, 1000, valid)
+	if _, err := d.CancelAuthorization(ctx, d.USDG, cancelled.key, cancelled.a.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	f.settled(cancelled, f.submit(cancelled))
 	st, _ := f.ledger.Stats(ctx)
-	if st.TotalRevenue != "3" {
+	if st.TotalRevenue != "4000" {
 		t.Fatalf("stats before %+v", st)
 	}
 	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
-	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain, Now: later, Logger: quietLog()})
-	rep, err := r.Run(ctx)
-	if err != nil || rep.Confirmed != 1 || rep.Reverted != 2 {
+	rep, err := f.reconciler(later).Run(ctx)
+	if err != nil || rep.Confirmed != 1 || rep.Reverted != 1 || rep.Reopened != 1 || rep.Cancelled != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
-	if g := f.row(good.ID); g.Status != ledger.StatusSettled || g.ConfirmedAt == nil {
+	if g := f.row(good.row.ID); g.Status != ledger.StatusSettled || g.ConfirmedAt == nil {
 		t.Fatalf("good %+v", g)
 	}
-	for _, id := range []string{bad.ID, empty.ID} {
-		if g := f.row(id); g.Status != ledger.StatusReverted {
-			t.Fatalf("reverted %+v", g)
-		}
+	if g := f.row(poor.row.ID); g.Status != ledger.StatusReverted {
+		t.Fatalf("reverted %+v", g)
 	}
-	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "1" || st.TotalRequests != 1 {
-		t.Fatalf("reverted rows still counted: %+v", st)
+	if g := f.row(cancelled.row.ID); g.Status != ledger.StatusCancelled {
+		t.Fatalf("cancelled %+v", g)
 	}
-	// Confirmed rows are not examined again.
-	if rep, err := r.Run(ctx); err != nil || rep.Checked != 0 {
+	if g := f.row(quirk.row.ID); g.Status != ledger.StatusPending || !strings.Contains(g.ErrorText(), txFirst) {
+		t.Fatalf("quirk %+v", g)
+	}
+	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "1000" || st.TotalRequests != 1 {
+		t.Fatalf("contradicted rows still counted: %+v", st)
+	}
+	// The next run settles the reopened row with the transaction that paid.
+	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Settled != 1 {
 		t.Fatalf("second run %+v %v", rep, err)
 	}
+	if g := f.row(quirk.row.ID); g.Status != ledger.StatusSettled || g.Tx() != txFirst {
+		t.Fatalf("quirk after the second run %+v", g)
+	}
 }
 
-// A settled row whose transaction the node does not know may be a transaction
-// still propagating: it stays settled for an hour after its last change, then
-// needs review. It is never reverted: "not found" is no evidence the payment
-// failed, and demoting a paid delivery to reverted would hide revenue.
-func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
-	f := newFixture(t)
+// A reorg drops the block of a settled row's transaction: the row leaves the
+// revenue and goes back to pending (the authorization is unused on-chain), and
+// the pending rules settle it once the authorization is executed again.
+func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
 	ctx := context.Background()
-	row := f.pending(0, time.Now().Add(time.Minute), "", false)
-	tx := hex32() // never mined: eth_getTransactionReceipt answers null
-	if err := f.ledger.SettleDelivered(ctx, row.ID, tx, false, time.Now()); err != nil {
+	d := f.chain
+	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
+	tx := f.submit(z)
+	f.settled(z, tx)
+	if err := d.Reorg(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	settledAt := f.row(row.ID).UpdatedAt
-	if settledAt == nil {
-		t.Fatal("settled row has no updated_at")
+	if used, _ := d.AuthorizationState(ctx, d.USDG, z.a.From, z.a.Nonce); used {
+		t.Fatal("the reorg kept the transfer")
 	}
-	run := func(at time.Time) x402reconcile.Report {
-		t.Helper()
-		r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain,
-			Now: func() time.Time { return at }, Logger: quietLog()})
-		rep, err := r.Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rep
+	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
+	rep, err := f.reconciler(later).Run(ctx)
+	if err != nil || rep.Reopened != 1 || rep.Confirmed != 0 {
+		t.Fatalf("report %+v, %v", rep, err)
 	}
-
-	// 59 minutes after settling: still settled, left for a later run.
-	if rep := run(settledAt.Add(59 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, Unresolved: 1}) {
-		t.Fatalf("before the hour: report %+v, want one unresolved row", rep)
+	g := f.row(z.row.ID)
+	if g.Status != ledger.StatusPending || !strings.Contains(g.ErrorText(), "reorg") {
+		t.Fatalf("row after the reorg %+v", g)
 	}
-	if g := f.row(row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx || g.ConfirmedAt != nil {
-		t.Fatalf("before the hour: status %s tx %q confirmed %v, want settled, unconfirmed", g.Status, g.Tx(), g.ConfirmedAt)
+	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "0" {
+		t.Fatalf("dropped settlement still counted: %+v", st)
 	}
-
-	// 61 minutes after settling: needs review, keeping its transaction hash.
-	if rep := run(settledAt.Add(61 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, NeedsReview: 1}) {
-		t.Fatalf("after the hour: report %+v, want one row sent to review", rep)
+	// Still valid and unused: left pending.
+	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Unresolved != 1 {
+		t.Fatalf("report %+v, %v", rep, err)
 	}
-	g := f.row(row.ID)
-	if g.Status != ledger.StatusNeedsReview || g.Tx() != tx || !strings.Contains(g.ErrorText(), "unknown to the node") {
-		t.Fatalf("after the hour: status %s tx %q error %q, want needs_review with the transaction kept", g.Status, g.Tx(), g.ErrorText())
+	// The facilitator broadcasts the authorization again.
+	again := f.submit(z)
+	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Settled != 1 {
+		t.Fatalf("report %+v, %v", rep, err)
 	}
-	if f.node.Calls("eth_getTransactionReceipt") != 2 {
-		t.Fatalf("receipt lookups = %d, want one per run", f.node.Calls("eth_getTransactionReceipt"))
+	if g := f.row(z.row.ID); g.Status != ledger.StatusSettled || g.Tx() != again {
+		t.Fatalf("row after the second broadcast %+v", g)
 	}
 }
 
+// A settle whose transaction is still in the pool when the invocation ends:
+// the row stays pending (its hash recorded) until a block holds it.
+func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
+	ctx := context.Background()
+	d := f.chain
+	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
+	y := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
+	if err := d.SetAutomine(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	tx := f.submit(z)
+	f.pending(z, 5*time.Minute, tx)
+	// A settled row whose transaction is unmined is left alone too.
+	f.settled(y, f.submit(y))
+	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
+	rep, err := f.reconciler(later).Run(ctx)
+	if err != nil || rep.Unresolved != 2 || rep.Checked != 2 {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if g := f.row(z.row.ID); g.Status != ledger.StatusPending || g.Tx() != tx {
+		t.Fatalf("row before the block %+v", g)
+	}
+	if err := d.Mine(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// z settles, and (being older than After at the run's clock) is confirmed
+	// in the same run, like y.
+	rep, err = f.reconciler(later).Run(ctx)
+	if err != nil || rep.Settled != 1 || rep.Confirmed != 2 {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if g := f.row(z.row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx {
+		t.Fatalf("row after the block %+v", g)
+	}
+}
+
+// One transaction cannot pay for two rows: a hash already recorded for another
+// row sends the row that the logs attribute it to into review.
 func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, onchaintest.Options{})
 	ctx := context.Background()
-	tx := hex32()
-	first := f.pending(0, time.Now().Add(time.Minute), "", false)
-	if err := f.ledger.SettleDelivered(ctx, first.ID, tx, false, time.Now()); err != nil {
+	d := f.chain
+	valid := time.Now().Add(time.Hour)
+	second := f.authorize(d.USDG, 1000, valid)
+	tx := f.submit(second)
+	// The first row was recorded with the second authorization's transaction.
+	first := f.authorize(d.USDG, 1000, valid)
+	f.settled(first, tx)
+	f.pending(second, 5*time.Minute, "")
+	if _, err := f.reconciler(nil).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The second row's authorization "appears" in the same transaction.
-	second := f.pending(5*time.Minute, time.Now().Add(time.Minute), "", false)
-	f.node.Mine(common.HexToHash(tx), 1, append(f.transferLogs(first), f.transferLogs(second)...)...)
-	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger, Chain: f.chain, Logger: quietLog()})
-	if _, err := r.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if g := f.row(second.ID); g.Status != ledger.StatusNeedsReview || !strings.Contains(g.ErrorText(), "another payment") {
+	if g := f.row(second.row.ID); g.Status != ledger.StatusNeedsReview || !strings.Contains(g.ErrorText(), "another payment") {
 		t.Fatalf("second %+v", g)
 	}
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
-	f := newFixture(t)
-	row := f.pending(10*time.Minute, time.Now().Add(-time.Hour), "", false)
+	f := newFixture(t, onchaintest.Options{})
+	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(-time.Hour))
+	f.pending(z, 10*time.Minute, "")
 	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: f.fac, Logger: quietLog()})
 	rep, err := r.Run(context.Background())
 	if err != nil || rep.Unresolved != 1 {
@@ -319,23 +501,30 @@ func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 	if rep.OldestUnresolved < 10*time.Minute || rep.OldestUnresolved > 11*time.Minute {
 		t.Fatalf("oldest unresolved = %s, want the row's age (10m)", rep.OldestUnresolved)
 	}
-	if g := f.row(row.ID); g.Status != ledger.StatusPending {
+	if g := f.row(z.row.ID); g.Status != ledger.StatusPending {
 		t.Fatalf("row %+v", g)
-	}
-	if f.node.Calls("authorizationState") != 0 {
-		t.Fatal("chain was called without being configured")
 	}
 }
 
-func TestReconcilerClosesUnconfirmedMockRows(t *testing.T) {
-	f := newFixture(t)
-	row := f.pending(10*time.Minute, time.Now().Add(time.Hour), "", true)
-	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: facilitator.Mock{}, Chain: f.chain, Logger: quietLog()})
-	if rep, err := r.Run(context.Background()); err != nil || rep.Failed != 1 {
+func TestReconcilerClosesUnconfirmedMockRowsWithoutTheChain(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
+	ctx := context.Background()
+	row, _, err := f.ledger.Claim(ctx, ledger.Claim{
+		PayerAddress: "0x" + hex32()[2:42], Endpoint: "/x402/report", Amount: "1", Network: "eip155:196",
+		Asset: localchain.USDGAddress.Hex(), PayTo: payTo, Nonce: hex32(), ValidBefore: time.Now().Add(time.Hour).Unix(), Mock: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.stack.Pool.Exec(ctx, `UPDATE x402_payments SET created_at = now() - interval '10 minutes' WHERE id = $1`, row.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: facilitator.Mock{}, Chain: f.reader, Logger: quietLog()})
+	if rep, err := r.Run(ctx); err != nil || rep.Failed != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
-	if f.node.Calls("authorizationState") != 0 {
-		t.Fatal("chain consulted for a mock row")
+	if n := f.reader.calls.Load(); n != 0 {
+		t.Fatalf("chain consulted %d times for a mock row", n)
 	}
 	if g := f.row(row.ID); g.Status != ledger.StatusFailed {
 		t.Fatalf("row %+v", g)

@@ -10,13 +10,22 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/launch"
+	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/localchain"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
+	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 	"github.com/insforge/edge-functions-go/shared/x402report"
 )
 
@@ -123,5 +132,58 @@ func TestReportEndpointOnlyAcceptsPOSTAndOwnsCORS(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusPaymentRequired || !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "PAYMENT-REQUIRED") {
 		t.Fatalf("status %d headers %v", w.Code, w.Header())
+	}
+}
+
+// The deployed wiring on the local X Layer: the balance check (XLAYER_RPC_URL)
+// reads the devnet, the OKX emulator settles there for real, and the reconciler
+// confirms the ledger row on the transaction's receipt.
+func TestBuiltFunctionSettlesOnTheDevnet(t *testing.T) {
+	ctx := context.Background()
+	s := insforgetest.New(t)
+	d := onchaintest.New(t)
+	o := okxtest.New(t, "v2")
+	o.SettleOn(d)
+	env(t, s, map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret,
+		"OKX_PASSPHRASE": okxtest.Passphrase, "XLAYER_RPC_URL": d.URL})
+	h, err := x402report.Build(launch.Runtime{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	// Unfunded on the devnet: refused before any facilitator call.
+	poor, _, _ := payer.LoadKey("")
+	res, err := (&payer.Client{Key: poor, MaxAmount: big.NewInt(10)}).Pay(ctx, http.MethodPost, srv.URL+x402report.Endpoint, nil)
+	if err != nil || res.Status != http.StatusPaymentRequired || len(o.Calls("")) != 0 {
+		t.Fatalf("unfunded payer: %+v %v, facilitator calls %d", res, err, len(o.Calls("")))
+	}
+
+	key, _, _ := payer.LoadKey("")
+	payerAddr := localchain.Address(key)
+	onchaintest.Mint(t, d, d.USDG, payerAddr, 10)
+	began := time.Now()
+	res, err = (&payer.Client{Key: key, MaxAmount: big.NewInt(10)}).Pay(ctx, http.MethodPost, srv.URL+x402report.Endpoint, nil)
+	if err != nil || res.Status != 200 || !res.Settlement.Success {
+		t.Fatalf("paid request: %+v %v", res, err)
+	}
+	t.Logf("challenge + paid request with a real settle on the devnet: %s", time.Since(began))
+	rc, err := d.Receipt(ctx, common.HexToHash(res.Settlement.Transaction))
+	if err != nil || rc.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("settlement receipt %+v %v", rc, err)
+	}
+	if b, _ := d.BalanceOf(ctx, d.USDG, payerAddr); b.Int64() != 9 {
+		t.Fatalf("payer balance %v", b)
+	}
+	if b, _ := d.BalanceOf(ctx, d.USDG, common.HexToAddress(x402test.PayTo)); b.Int64() != 1 {
+		t.Fatalf("recipient balance %v", b)
+	}
+
+	l := ledger.New(s.ServiceClient())
+	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: l,
+		Chain: onchain.Reader{Caller: d.Client()}, Logger: quiet, Now: func() time.Time { return time.Now().Add(5 * time.Minute) }})
+	if rep, err := r.Run(ctx); err != nil || rep.Confirmed != 1 {
+		t.Fatalf("reconciler %+v %v", rep, err)
 	}
 }

@@ -29,6 +29,7 @@ var (
 type ChainReader interface {
 	Caller
 	TransactionReceipt(ctx context.Context, tx common.Hash) (*types.Receipt, error)
+	TransactionByHash(ctx context.Context, tx common.Hash) (*types.Transaction, bool, error)
 	FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error)
 	BlockNumber(ctx context.Context) (uint64, error)
 }
@@ -50,8 +51,11 @@ const (
 	NoTransfer = "no_transfer"
 	// Reverted: the transaction's receipt has status 0.
 	Reverted = "reverted"
-	// NotFound: the node does not know the transaction (dropped or not mined yet).
+	// NotFound: the node does not know the transaction: never sent to it, or
+	// dropped (a reorg took its block and the pool let it go).
 	NotFound = "not_found"
+	// Unmined: the node holds the transaction in its pool; no block has it yet.
+	Unmined = "unmined"
 	// Cancelled: AuthorizationCanceled(from, nonce) was emitted.
 	Cancelled = "cancelled"
 	// NoEvidence: no log mentions the authorization.
@@ -72,7 +76,17 @@ func (r Reader) TxEvidence(ctx context.Context, tx common.Hash, p Payment) (stri
 	rc, err := cr.TransactionReceipt(ctx, tx)
 	switch {
 	case errors.Is(err, ethereum.NotFound):
-		return NotFound, nil
+		_, pending, terr := cr.TransactionByHash(ctx, tx)
+		switch {
+		case errors.Is(terr, ethereum.NotFound):
+			return NotFound, nil
+		case terr != nil:
+			return "", fmt.Errorf("eth_getTransactionByHash: %w", terr)
+		case pending:
+			return Unmined, nil
+		}
+		// Mined between the two calls: judged on the next run.
+		return Unmined, nil
 	case err != nil:
 		return "", fmt.Errorf("eth_getTransactionReceipt: %w", err)
 	case rc.Status != types.ReceiptStatusSuccessful:

@@ -10,11 +10,15 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain/rpctest"
 )
 
 var usdg = common.HexToAddress("0x4ae46a509f6b1d9056937ba4500cb143933d2dc8")
 
+// The CheckDomain tests below need tokens the devnet's GlobalDollar is not — other
+// domains, only one of DOMAIN_SEPARATOR()/eip712Domain(), neither, a separator
+// computed by viem — so they run on rpctest's loopback node.
 func dial(t *testing.T, n *rpctest.Node) *ethclient.Client {
 	c, err := ethclient.DialContext(context.Background(), n.URL)
 	if err != nil {
@@ -78,18 +82,35 @@ func TestCheckDomainFailsWhenTheTokenHasNoDomain(t *testing.T) {
 }
 
 func TestAuthorizationState(t *testing.T) {
-	n := rpctest.New(t, 196, usdg, "Global Dollar", "1")
-	from := common.HexToAddress("0x1111111111111111111111111111111111111111")
-	nonce := common.HexToHash("0x01")
-	c := dial(t, n)
-	used, err := onchain.AuthorizationState(context.Background(), c, usdg, from, nonce)
+	ctx := context.Background()
+	d := onchaintest.New(t)
+	key, a := signed(t, d, d.USDG, common.HexToAddress("0x2222222222222222222222222222222222222222"), 1, 1)
+	used, err := onchain.AuthorizationState(ctx, d.Client(), d.USDG, a.From, a.Nonce)
 	if err != nil || used {
 		t.Fatalf("before = %v, %v", used, err)
 	}
-	n.MarkUsed(from, nonce)
-	used, err = onchain.AuthorizationState(context.Background(), c, usdg, from, nonce)
+	if _, err := d.CancelAuthorization(ctx, d.USDG, key, a.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	used, err = onchain.Reader{Caller: d.Client()}.AuthorizationState(ctx, d.USDG, a.From, a.Nonce)
 	if err != nil || !used {
 		t.Fatalf("after = %v, %v", used, err)
+	}
+}
+
+// The devnet's tokens, real bytecode: both functions answer and the USDG pair matches.
+func TestCheckDomainReadsTheDevnetToken(t *testing.T) {
+	d := onchaintest.New(t)
+	for _, token := range []common.Address{d.USDG, d.Strict} {
+		r, err := onchain.CheckDomain(context.Background(), d.Client(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := r.Match()
+		if !ok || m.Name != "Global Dollar" || m.Version != "1" || r.ChainID.Int64() != 196 ||
+			!r.HasEIP712Domain || r.DomainName != "Global Dollar" || r.OnChainSeparator == nil || *r.OnChainSeparator != m.Separator {
+			t.Fatalf("report %+v", r)
+		}
 	}
 }
 

@@ -470,7 +470,7 @@ type settleFails struct {
 	tries atomic.Int32
 }
 
-func (s *settleFails) SettleDelivered(context.Context, string, string, bool, time.Time) error {
+func (s *settleFails) SettleDelivered(context.Context, string, string, string, bool, time.Time) error {
 	s.tries.Add(1)
 	return errors.New("insforge: unavailable")
 }

@@ -201,7 +201,7 @@ func TestReconcilerConfirmsSettledRowsAndDemotesReverted(t *testing.T) {
 	ctx := context.Background()
 	settle := func(tx string) *ledger.Payment {
 		row := f.pending(0, time.Now().Add(time.Minute), "", false)
-		if err := f.ledger.SettleDelivered(ctx, row.ID, tx, false, time.Now()); err != nil {
+		if err := f.ledger.SettleDelivered(ctx, row.ID, row.Holder(), tx, false, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		return row
@@ -243,7 +243,7 @@ func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
 	ctx := context.Background()
 	tx := hex32()
 	first := f.pending(0, time.Now().Add(time.Minute), "", false)
-	if err := f.ledger.SettleDelivered(ctx, first.ID, tx, false, time.Now()); err != nil {
+	if err := f.ledger.SettleDelivered(ctx, first.ID, first.Holder(), tx, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// The second row's authorization "appears" in the same transaction.

@@ -108,7 +108,9 @@ func (p *Payment) DeliveredTo() string {
 
 // LeaseOver reports whether the row's lease ended before now (a row without a
 // lease is free).
-func (p *Payment) LeaseOver(now time.Time) bool { return p.LeaseUntil == nil || p.LeaseUntil.Before(now) }
+func (p *Payment) LeaseOver(now time.Time) bool {
+	return p.LeaseUntil == nil || p.LeaseUntil.Before(now)
+}
 
 // Takeable reports whether another presentation may take over a pending claim
 // at now: its holder never sent the settlement and its lease is over.

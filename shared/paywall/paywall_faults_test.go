@@ -61,6 +61,10 @@ type step struct {
 	// unconfirmed (202), the reconciler settles it, and the fault hits the
 	// re-delivery.
 	handlerFailsFirst, redelivery bool
+	// rereadLost: the ledger's re-read after the faulty call fails too (every
+	// try), so the presentation cannot know what committed; the client then
+	// re-presents once at once (inside the lease) before waiting it out.
+	rereadLost bool
 	// uncharged: for which modes nothing can be charged in the end (the
 	// settlement never reached the facilitator after it was marked sent).
 	uncharged map[faultnet.Mode]bool
@@ -90,6 +94,7 @@ var faultSteps = []step{
 		return ledgerCall(http.MethodGet)(r, b) && strings.Contains(r.URL.RawQuery, "nonce=")
 	}},
 	{name: "ledger claim", match: ledgerCall(http.MethodPost)},
+	{name: "ledger claim+re-read", match: ledgerCall(http.MethodPost), rereadLost: true},
 	{name: "okx verify", okx: true, match: okxCall("/verify")},
 	{name: "ledger release", match: ledgerCall(http.MethodPatch, `"status":"released"`), handlerFailsFirst: true},
 	{name: "ledger settle-sent mark", match: ledgerCall(http.MethodPatch, `"settle_sent_at":"`)},
@@ -279,7 +284,25 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 	}
 	rg.failFirst.Store(s.handlerFailsFirst)
 	net.Arm(name, s.match, mode, 1)
+	if s.rereadLost {
+		// Every re-read of the row by its key once the faulty call has failed
+		// (the client's own tries included).
+		net.Arm(name+"/re-read", func(r *http.Request, b []byte) bool {
+			return net.Fired(name) == 1 && faultSteps[0].match(r, b)
+		}, faultnet.Drop, 3)
+	}
 	record(rg.present(p))
+	if s.rereadLost {
+		before := rg.row(p)
+		w := rg.present(p)
+		record(w)
+		if before != nil && before.Status == ledger.StatusPending && !before.SettleSent() && w.Code != http.StatusAccepted {
+			c.violations = append(c.violations, fmt.Sprintf("a claim inside its lease was not left to its holder (%d)", w.Code))
+		}
+		if ra, _ := strconv.Atoi(w.Header().Get("Retry-After")); before != nil && (ra < 1 || ra > int(rg.budget/time.Second)) {
+			c.violations = append(c.violations, "Retry-After "+w.Header().Get("Retry-After")+" is not the lease's remaining time")
+		}
+	}
 	for i := 0; i < 6 && c.served == 0; i++ {
 		last := c.answers[len(c.answers)-1]
 		if strings.HasPrefix(last, "402") {

@@ -127,11 +127,26 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (t *Transport) pick(r *http.Request, body []byte) Mode {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	armed := make([]*fault, 0, len(t.faults))
 	for _, f := range t.faults {
-		if f.left > 0 && f.match(r, body) {
+		if f.left > 0 {
+			armed = append(armed, f)
+		}
+	}
+	t.mu.Unlock()
+	// Matched without the lock: a Match may ask Fired.
+	for _, f := range armed {
+		if !f.match(r, body) {
+			continue
+		}
+		t.mu.Lock()
+		ok := f.left > 0
+		if ok {
 			f.left--
 			f.fired++
+		}
+		t.mu.Unlock()
+		if ok {
 			return f.mode
 		}
 	}

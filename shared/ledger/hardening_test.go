@@ -160,13 +160,16 @@ func TestPublicReadersNeverSeeTheErrorColumn(t *testing.T) {
 	for _, role := range []struct{ name, claims string }{
 		{"anon", insforgetest.AnonClaims}, {"authenticated", insforgetest.UserClaims("u1")},
 	} {
-		err := s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `SELECT error FROM public.x402_payments`)
-			return err
-		})
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Fatalf("%s read error: %v", role.name, err)
+		for _, col := range []string{"error", "lease_by", "lease_until", "delivered_by"} {
+			err := s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `SELECT `+col+` FROM public.x402_payments`)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Fatalf("%s read %s: %v", role.name, col, err)
+			}
 		}
+		var err error
 		var status string
 		err = s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT `+ledger.PublicColumns+` FROM public.x402_payments`).Scan(
@@ -188,7 +191,8 @@ func TestPublicReadersNeverSeeTheErrorColumn(t *testing.T) {
 	}
 	var leaked int
 	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM realtime.messages WHERE channel_name = 'x402_payments'
-		AND (payload->'new' ? 'error' OR NOT payload->'new' ? 'status')`).Scan(&leaked); err != nil || leaked != 0 {
+		AND (payload->'new' ?| array['error', 'lease_by', 'lease_until', 'delivered_by'] OR NOT payload->'new' ? 'status'
+		     OR NOT payload->'new' ? 'settle_sent_at')`).Scan(&leaked); err != nil || leaked != 0 {
 		t.Fatalf("realtime payloads with error text (or without status): %d, %v", leaked, err)
 	}
 }

@@ -3,8 +3,11 @@
 // top to bottom: decode → local checks → ledger lookup (anything known is
 // answered from the ledger, with no facilitator call) → abuse bounds → facilitator
 // verify concurrently with the ledger claim → the paid handler into a bounded
-// buffer → release the claim if it did not succeed, else settle (never retried) →
-// record settled and delivered in one write → the buffered response.
+// buffer → release the claim if it did not succeed, else mark the settlement sent
+// and settle (never retried) → record settled and delivered in one write → the
+// buffered response. Every ledger write names this presentation (its holder
+// token) and holds only while it holds the row's lease (docs/x402.md, "States and
+// leases").
 package paywall
 
 import (

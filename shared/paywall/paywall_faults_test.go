@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -448,5 +449,58 @@ func TestTwoInstancesRedeliveringOnePaymentRunTheHandlerOnce(t *testing.T) {
 	}
 	if r := hs.rows()[0]; !r.Delivered() {
 		t.Fatalf("row %+v", r)
+	}
+}
+
+func TestLostRepliesAtRandomLeaveNoChargedPayerUnserved(t *testing.T) {
+	rg := newFaultRig(t)
+	rg.okx.AllowRejections()
+	// 35 % of ledger writes commit and lose their reply; 20 % of settlements
+	// reach the facilitator and lose theirs. Seeded: the same run every time.
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(21, 35))
+	draw := func(p float64) bool { mu.Lock(); defer mu.Unlock(); return rng.Float64() < p }
+	rg.ledgerNet.Arm("writes", func(r *http.Request, _ []byte) bool {
+		return (r.Method == http.MethodPost || r.Method == http.MethodPatch) && draw(0.35)
+	}, faultnet.LoseReply, 1<<30)
+	rg.okxNet.Arm("settles", func(r *http.Request, b []byte) bool { return okxCall("/settle")(r, b) && draw(0.2) }, faultnet.LoseReply, 1<<30)
+	const payers = 24
+	var charged, served, unserved, twice, answers int
+	for range payers {
+		p := x402test.NewPayer(t).Pay(t, rg.offer, x402.StyleV2, rg.clock.now())
+		n := 0
+		for try := 0; try < 8; try++ {
+			if try > 0 {
+				rg.clock.advance(rg.budget + time.Second)
+				rg.mine(p)
+				rg.reconcile(rg.clock.reconcilerNow)
+			}
+			w := rg.present(p)
+			answers++
+			if delivers(w) {
+				n++
+			}
+			if n > 0 && w.Code == http.StatusPaymentRequired {
+				break
+			}
+		}
+		c := rg.charged(p)
+		switch {
+		case c && n == 1:
+			charged++
+			served++
+		case c && n == 0:
+			charged++
+			unserved++
+		case n > 1:
+			twice++
+		case n > 0:
+			t.Errorf("served without being charged")
+		}
+	}
+	t.Logf("%d payers, %d presentations, %d ledger writes and %d settlements lost their reply: %d charged, %d served once, %d charged and never served, %d served twice",
+		payers, answers, rg.ledgerNet.Fired("writes"), rg.okxNet.Fired("settles"), charged, served, unserved, twice)
+	if unserved != 0 || twice != 0 || rg.ledgerNet.Fired("writes") == 0 || rg.okxNet.Fired("settles") == 0 {
+		t.Fatal("a charged payer was not served exactly once (or no fault was injected)")
 	}
 }

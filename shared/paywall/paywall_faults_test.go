@@ -123,8 +123,8 @@ type faultRig struct {
 	ledgerNet *faultnet.Transport
 	okxNet    *faultnet.Transport
 	ledger    paywall.Ledger
-	store     *ledger.Ledger // the same ledger, for the reconciler
-	inspect   *ledger.Ledger // a clean view of the rows
+	store     x402reconcile.Store // the same ledger, for the reconciler
+	inspect   paywall.Ledger      // the rows, read without faults
 	status    *facilitator.OKX
 	offer     *x402.Offer
 	clock     *clock

@@ -171,6 +171,9 @@ func MergeDuplicates() WriteOption {
 
 // Idempotent marks a write as safe to repeat (e.g. a PATCH by unique key setting
 // fixed values, or an insert with IgnoreDuplicates), enabling retries for it.
+// A conditional update (filtered on the state it changes) is not: when its
+// answer is lost, a repeat matches nothing and reports "no row" for a write
+// that committed. Resolve those by re-reading the row instead (shared/ledger).
 func Idempotent() WriteOption {
 	return func(o *writeOpts) { o.idempotent = true }
 }

@@ -81,7 +81,12 @@ func TestAPlantedPublicFunctionHijackedTheOldTriggerButNeverTheHardenedOnes(t *t
 	t.Run("before hardening (0003): the ledger write runs the planted function as project_admin", func(t *testing.T) {
 		s := insforgetest.NewWith(t, insforgetest.Options{Migrations: upTo(t, "0003_x402_payments.sql")})
 		hijacked := plantHijack(t, s)
-		if _, _, err := ledger.New(s.ServiceClient()).Claim(ctx, claim("1", false)); err != nil {
+		// The claim as the ledger wrote it then (no columns of later migrations).
+		c := claim("1", false)
+		row := map[string]any{"payer_address": c.PayerAddress, "endpoint": c.Endpoint, "amount": c.Amount,
+			"status": ledger.StatusPending, "network": c.Network, "asset": c.Asset, "pay_to": c.PayTo, "nonce": c.Nonce,
+			"valid_before": c.ValidBefore}
+		if err := s.ServiceClient().Insert(ctx, ledger.Table, []map[string]any{row}, nil); err != nil {
 			t.Fatal(err)
 		}
 		var who string
@@ -97,14 +102,14 @@ func TestAPlantedPublicFunctionHijackedTheOldTriggerButNeverTheHardenedOnes(t *t
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.SettleDelivered(ctx, row.ID, hex32(), false, time.Now()); err != nil {
+		if err := l.SettleDelivered(ctx, row.ID, row.Holder(), hex32(), false, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if err := l.Demote(ctx, row.ID, ledger.StatusReverted, "test"); err != nil {
 			t.Fatal(err)
 		}
 		other, _, _ := l.Claim(ctx, claim("6", false))
-		if err := l.Release(ctx, other.ID, "test"); err != nil {
+		if err := l.Release(ctx, other.ID, other.Holder(), "test"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := l.Stats(ctx); err != nil {
@@ -155,19 +160,22 @@ func TestPublicReadersNeverSeeTheErrorColumn(t *testing.T) {
 	for _, role := range []struct{ name, claims string }{
 		{"anon", insforgetest.AnonClaims}, {"authenticated", insforgetest.UserClaims("u1")},
 	} {
-		err := s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `SELECT error FROM public.x402_payments`)
-			return err
-		})
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Fatalf("%s read error: %v", role.name, err)
+		for _, col := range []string{"error", "lease_by", "lease_until", "delivered_by"} {
+			err := s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `SELECT `+col+` FROM public.x402_payments`)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Fatalf("%s read %s: %v", role.name, col, err)
+			}
 		}
+		var err error
 		var status string
 		err = s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT `+ledger.PublicColumns+` FROM public.x402_payments`).Scan(
 				new(string), new(string), new(string), new(string), new(*string), new(*string), &status, new(*string),
 				new(time.Time), new(string), new(string), new(string), new(string), new(int64), new(bool), new(time.Time),
-				new(*time.Time), new(*time.Time))
+				new(*time.Time), new(*time.Time), new(*time.Time))
 		})
 		if err != nil || status != ledger.StatusFailed {
 			t.Fatalf("%s public columns: %v", role.name, err)
@@ -183,7 +191,8 @@ func TestPublicReadersNeverSeeTheErrorColumn(t *testing.T) {
 	}
 	var leaked int
 	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM realtime.messages WHERE channel_name = 'x402_payments'
-		AND (payload->'new' ? 'error' OR NOT payload->'new' ? 'status')`).Scan(&leaked); err != nil || leaked != 0 {
+		AND (payload->'new' ?| array['error', 'lease_by', 'lease_until', 'delivered_by'] OR NOT payload->'new' ? 'status'
+		     OR NOT payload->'new' ? 'settle_sent_at')`).Scan(&leaked); err != nil || leaked != 0 {
 		t.Fatalf("realtime payloads with error text (or without status): %d, %v", leaked, err)
 	}
 }
@@ -198,7 +207,7 @@ func TestStatsAreKeptPerEndpointByTriggerAndReadInO1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.SettleDelivered(ctx, r.ID, hex32(), mock, time.Now()); err != nil {
+		if err := l.SettleDelivered(ctx, r.ID, r.Holder(), hex32(), mock, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -216,7 +225,7 @@ func TestStatsAreKeptPerEndpointByTriggerAndReadInO1(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending, _, _ := l.Claim(ctx, claim("99", false))
-	_ = l.Release(ctx, pending.ID, "x")
+	_ = l.Release(ctx, pending.ID, pending.Holder(), "x")
 
 	st, err := l.Stats(ctx)
 	if err != nil {
@@ -317,10 +326,14 @@ func TestDeliverIsOnceAndReclaimOnlyTakesReleasedRows(t *testing.T) {
 	if _, err := l.Reclaim(ctx, row.ID, c); !errors.Is(err, ledger.ErrNotPending) {
 		t.Fatalf("reclaim of a pending row: %v", err)
 	}
-	if err := l.Release(ctx, row.ID, "handler failed"); err != nil {
+	if err := l.Release(ctx, row.ID, "someone else", "handler failed"); !errors.Is(err, ledger.ErrNotPending) {
+		t.Fatalf("release by another holder: %v", err)
+	}
+	if err := l.Release(ctx, row.ID, row.Holder(), "handler failed"); err != nil {
 		t.Fatal(err)
 	}
 	c.Endpoint = "/x402/gateway"
+	c.Holder = "second"
 	again, err := l.Reclaim(ctx, row.ID, c)
 	if err != nil || again.Status != ledger.StatusPending || again.Endpoint != "/x402/gateway" || again.ErrorText() != "" {
 		t.Fatalf("reclaim: %+v, %v", again, err)
@@ -328,19 +341,22 @@ func TestDeliverIsOnceAndReclaimOnlyTakesReleasedRows(t *testing.T) {
 	if err := l.Settle(ctx, row.ID, hex32(), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Deliver(ctx, row.ID, time.Now()); err != nil {
+	if err := l.Deliver(ctx, row.ID, "first", time.Now()); !errors.Is(err, ledger.ErrNotPending) {
+		t.Fatalf("delivery by a former holder: %v", err)
+	}
+	if err := l.Deliver(ctx, row.ID, "second", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Deliver(ctx, row.ID, time.Now()); !errors.Is(err, ledger.ErrNotPending) {
+	if err := l.Deliver(ctx, row.ID, "second", time.Now()); !errors.Is(err, ledger.ErrNotPending) {
 		t.Fatalf("second delivery: %v", err)
 	}
 	first, _, _ := l.Claim(ctx, claim("1", false))
 	other, _, _ := l.Claim(ctx, claim("1", false))
 	tx := hex32()
-	if err := l.SettleDelivered(ctx, first.ID, tx, false, time.Now()); err != nil {
+	if err := l.SettleDelivered(ctx, first.ID, first.Holder(), tx, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.SettleDelivered(ctx, other.ID, tx, false, time.Now()); !errors.Is(err, ledger.ErrTxHashConflict) {
+	if err := l.SettleDelivered(ctx, other.ID, other.Holder(), tx, false, time.Now()); !errors.Is(err, ledger.ErrTxHashConflict) {
 		t.Fatalf("duplicate hash: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +50,8 @@ type claimRow struct {
 	Nonce           string  `json:"nonce"`
 	ValidBefore     int64   `json:"valid_before"`
 	Mock            bool    `json:"mock"`
+	LeaseBy         string  `json:"lease_by"`
+	LeaseUntil      *string `json:"lease_until,omitempty"`
 }
 
 // chainName keeps the guide's chain column meaningful for its explorer links.
@@ -58,39 +62,85 @@ func chainName(network string) string {
 	return network
 }
 
-// Claim inserts a pending row for the authorization. When the authorization was
-// claimed before (UNIQUE (network, asset, payer_address, nonce)), it returns the
-// existing row with replay=true: the caller must not settle again.
+// NewHolder returns a fresh per-attempt token: a re-read after a lost reply
+// tells this attempt's writes from anyone else's by it.
+func NewHolder() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// writeAttempts bounds how often one conditional write is sent when its
+// outcome stays unknown (each unknown outcome is followed by a re-read).
+const writeAttempts = 3
+
+// uncertain reports a failure after which the server may have acted: the
+// request could not be sent or its answer was lost (network, 5xx, the call's
+// own deadline). A 4xx is the server's refusal: nothing was written.
+func uncertain(err error) bool {
+	return errors.Is(err, insforge.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
+}
+
+// Claim inserts a pending row for the authorization, held by c.Holder until
+// c.LeaseUntil. When the authorization was claimed before (UNIQUE (network,
+// asset, payer_address, nonce)), it returns the existing row with replay=true:
+// the caller must not settle again. An insert whose answer is lost is not
+// repeated blindly: the row is re-read, and the holder token tells whether the
+// insert that committed was this one.
 func (l *Ledger) Claim(ctx context.Context, c Claim) (*Payment, bool, error) {
+	if c.Holder == "" {
+		c.Holder = NewHolder()
+	}
 	row := claimRow{
 		PayerAddress: strings.ToLower(c.PayerAddress), Endpoint: c.Endpoint, Amount: c.Amount,
 		Chain: chainName(c.Network), Status: StatusPending, Network: c.Network,
 		Asset: strings.ToLower(c.Asset), PayTo: strings.ToLower(c.PayTo), Nonce: strings.ToLower(c.Nonce),
-		ValidBefore: c.ValidBefore, Mock: c.Mock,
+		ValidBefore: c.ValidBefore, Mock: c.Mock, LeaseBy: c.Holder,
+	}
+	if !c.LeaseUntil.IsZero() {
+		until := stamp(c.LeaseUntil)
+		row.LeaseUntil = &until
 	}
 	if c.ResponseSummary != "" {
 		row.ResponseSummary = &c.ResponseSummary
 	}
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	var out []Payment
-	// Not retried by the client (an insert is not idempotent): a lost response
-	// surfaces as an error, the caller answers 503 without settling, and the
-	// orphan pending row expires unused (the reconciler marks it failed).
-	err := l.c.Insert(cctx, Table, []claimRow{row}, &out)
-	switch {
-	case err == nil && len(out) == 1:
-		return &out[0], false, nil
-	case err == nil:
-		return nil, false, fmt.Errorf("%w: insert returned %d rows", ErrUnavailable, len(out))
-	case !errors.Is(err, insforge.ErrUniqueViolation):
-		return nil, false, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
+	key := Key{Network: row.Network, Asset: row.Asset, Payer: row.PayerAddress, Nonce: row.Nonce}
+	var last error
+	for i := 0; i < writeAttempts; i++ {
+		var out []Payment
+		cctx, cancel := l.ctx(ctx)
+		// The client never repeats an insert; this loop does, after a re-read.
+		err := l.c.Insert(cctx, Table, []claimRow{row}, &out)
+		cancel()
+		switch {
+		case err == nil && len(out) == 1:
+			return &out[0], false, nil
+		case err == nil:
+			return nil, false, fmt.Errorf("%w: insert returned %d rows", ErrUnavailable, len(out))
+		case errors.Is(err, insforge.ErrUniqueViolation):
+			existing, err := l.byAuthorization(ctx, key)
+			if err != nil {
+				return nil, false, err
+			}
+			// This attempt's own insert, committed late (its answer was lost).
+			return existing, existing.Holder() != c.Holder, nil
+		case !uncertain(err) || ctx.Err() != nil:
+			return nil, false, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
+		}
+		last = err
+		existing, rerr := l.Lookup(ctx, key)
+		if rerr != nil {
+			return nil, false, fmt.Errorf("%w: claim: %w (re-read: %w)", ErrUnavailable, err, rerr)
+		}
+		if existing != nil {
+			return existing, existing.Holder() != c.Holder, nil
+		}
+		// Nothing committed: inserting again is a first attempt.
 	}
-	existing, err := l.byAuthorization(ctx, row.Network, row.Asset, row.PayerAddress, row.Nonce)
-	if err != nil {
-		return nil, false, err
-	}
-	return existing, true, nil
+	return nil, false, fmt.Errorf("%w: claim: %w", ErrUnavailable, last)
 }
 
 // Lookup returns the row of an authorization, or nil when it was never claimed.
@@ -110,8 +160,8 @@ func (l *Ledger) Lookup(ctx context.Context, k Key) (*Payment, error) {
 	return &rows[0], nil
 }
 
-func (l *Ledger) byAuthorization(ctx context.Context, network, asset, payer, nonce string) (*Payment, error) {
-	p, err := l.Lookup(ctx, Key{Network: network, Asset: asset, Payer: payer, Nonce: nonce})
+func (l *Ledger) byAuthorization(ctx context.Context, k Key) (*Payment, error) {
+	p, err := l.Lookup(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -121,120 +171,232 @@ func (l *Ledger) byAuthorization(ctx context.Context, network, asset, payer, non
 	return p, nil
 }
 
-// transition changes a row in status from; ErrNotPending when no row in that
-// status matched. The filter on status makes it safe to repeat and to race a
-// concurrent writer (paywall retry, reconciler).
-func (l *Ledger) transition(ctx context.Context, id, from string, extra *insforge.Query, patch map[string]any) error {
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	var out []Payment
-	q := insforge.NewQuery().Eq("id", id).Eq("status", from)
-	if extra != nil {
-		q = extra.Eq("id", id).Eq("status", from)
-	}
-	if err := l.c.Update(cctx, Table, q.Select("id"), patch, &out, insforge.Idempotent()); err != nil {
-		if _, ok := patch["tx_hash"]; ok && errors.Is(err, insforge.ErrUniqueViolation) {
-			return ErrTxHashConflict
-		}
-		return fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, id, err)
-	}
-	if len(out) == 0 {
-		return ErrNotPending
-	}
-	return nil
+// write is one conditional update: the row id, what the row must be for it to
+// apply (cond), the patch, and done, which tells from a re-read row whether
+// this very write committed.
+type write struct {
+	id    string
+	cond  *insforge.Query
+	patch map[string]any
+	done  func(*Payment) bool
 }
 
-// resolve changes a pending row.
-func (l *Ledger) resolve(ctx context.Context, id string, patch map[string]any) error {
-	return l.transition(ctx, id, StatusPending, nil, patch)
+// apply sends w. The filters make it safe to race a concurrent writer (another
+// presentation, the reconciler): exactly one wins, the others get
+// ErrNotPending. A write whose outcome is unknown (lost answer, deadline) is
+// never re-sent blindly: the row is re-read, and done decides whether it
+// committed; only a row showing no trace of it gets the write again. The
+// client does not retry these requests itself.
+func (l *Ledger) apply(ctx context.Context, w write) (*Payment, error) {
+	var last error
+	cond := w.cond.Eq("id", w.id)
+	for i := 0; i < writeAttempts; i++ {
+		cctx, cancel := l.ctx(ctx)
+		var out []Payment
+		err := l.c.Update(cctx, Table, cond, w.patch, &out)
+		cancel()
+		switch {
+		case err == nil && len(out) > 0:
+			return &out[0], nil
+		case err == nil && i == 0:
+			return nil, ErrNotPending
+		case err == nil:
+			// An earlier attempt whose answer was lost may have committed after
+			// the re-read (it was still in flight): one more look.
+			row, rerr := l.Get(ctx, w.id)
+			if rerr == nil && w.done(row) {
+				return row, nil
+			}
+			return nil, ErrNotPending
+		case errors.Is(err, insforge.ErrUniqueViolation):
+			if _, ok := w.patch["tx_hash"]; ok {
+				return nil, ErrTxHashConflict
+			}
+			return nil, fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, w.id, err)
+		case !uncertain(err) || ctx.Err() != nil:
+			return nil, fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, w.id, err)
+		}
+		last = err
+		row, rerr := l.Get(ctx, w.id)
+		if rerr != nil {
+			return nil, fmt.Errorf("%w: update payment %s: %w (re-read: %w)", ErrUnavailable, w.id, err, rerr)
+		}
+		if w.done(row) {
+			return row, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, w.id, last)
+}
+
+func q() *insforge.Query { return insforge.NewQuery() }
+
+// statusIs is the done test of writes whose effect is the status alone (the
+// same outcome whoever wrote it).
+func statusIs(status string) func(*Payment) bool {
+	return func(p *Payment) bool { return p.Status == status }
+}
+
+// resolve changes a pending row to status.
+func (l *Ledger) resolve(ctx context.Context, id, status string, patch map[string]any) error {
+	patch["status"] = status
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusPending), patch: patch, done: statusIs(status)})
+	return err
 }
 
 // Settle marks a pending row settled (not delivered: the reconciler's path; the
 // payer gets the content once when re-presenting the authorization). txHash may
 // be "" only for rows settled by on-chain evidence without a known hash.
 func (l *Ledger) Settle(ctx context.Context, id, txHash string, mock bool) error {
-	patch := map[string]any{"status": StatusSettled, "mock": mock, "error": nil}
+	patch := map[string]any{"mock": mock, "error": nil}
 	if txHash != "" {
 		patch["tx_hash"] = strings.ToLower(txHash)
 	} else {
 		patch["error"] = "settled on-chain; transaction hash unknown"
 	}
-	return l.resolve(ctx, id, patch)
+	return l.resolve(ctx, id, StatusSettled, patch)
 }
 
-// SettleDelivered records, in one write, that a pending row settled with txHash
-// and that its content is being served. ErrTxHashConflict when another row holds
-// txHash.
-func (l *Ledger) SettleDelivered(ctx context.Context, id, txHash string, mock bool, at time.Time) error {
-	return l.resolve(ctx, id, map[string]any{"status": StatusSettled, "mock": mock, "error": nil,
-		"tx_hash": strings.ToLower(txHash), "delivered_at": at.UTC().Format(time.RFC3339Nano)})
+// SendSettle records that holder is about to send the settlement of its
+// pending claim. From then on the row cannot be taken over: money may move.
+// ErrNotPending when holder no longer holds the claim (it was taken over, or
+// resolved): the caller must not settle.
+func (l *Ledger) SendSettle(ctx context.Context, id, holder string, at time.Time) error {
+	_, err := l.apply(ctx, write{id: id,
+		cond:  q().Eq("status", StatusPending).Eq("lease_by", holder).IsNull("settle_sent_at"),
+		patch: map[string]any{"settle_sent_at": stamp(at)},
+		done:  func(p *Payment) bool { return p.Holder() == holder && p.SettleSent() }})
+	return err
 }
 
-// Deliver marks a settled, undelivered row delivered. ErrNotPending when it was
-// delivered already (or is not settled): exactly one caller wins.
-func (l *Ledger) Deliver(ctx context.Context, id string, at time.Time) error {
-	return l.transition(ctx, id, StatusSettled, insforge.NewQuery().IsNull("delivered_at"),
-		map[string]any{"delivered_at": at.UTC().Format(time.RFC3339Nano)})
+// SettleDelivered records, in one write, that holder's pending claim settled
+// with txHash and that its content is being served. ErrTxHashConflict when
+// another row holds txHash; ErrNotPending when the row is no longer pending (the
+// reconciler resolved it meanwhile).
+func (l *Ledger) SettleDelivered(ctx context.Context, id, holder, txHash string, mock bool, at time.Time) error {
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusPending).Eq("lease_by", holder),
+		patch: map[string]any{"status": StatusSettled, "mock": mock, "error": nil, "tx_hash": strings.ToLower(txHash),
+			"delivered_at": stamp(at), "delivered_by": holder},
+		done: func(p *Payment) bool { return p.Status == StatusSettled && p.DeliveredTo() == holder }})
+	return err
+}
+
+// LeaseDelivery makes holder the one presentation re-delivering a settled,
+// undelivered row, until until. Taken before the paid handler runs, so
+// concurrent re-presentations (in any instance) run it once. ErrNotPending when
+// the row is delivered, not settled, or leased to another holder until after now.
+func (l *Ledger) LeaseDelivery(ctx context.Context, id, holder string, until, now time.Time) error {
+	_, err := l.apply(ctx, write{id: id,
+		cond:  q().Eq("status", StatusSettled).IsNull("delivered_at").Lt("lease_until", stamp(now)),
+		patch: map[string]any{"lease_by": holder, "lease_until": stamp(until)},
+		done:  func(p *Payment) bool { return p.Holder() == holder && p.DeliveredAt == nil }})
+	return err
+}
+
+// EndLease ends holder's lease at at: its presentation is done with the row
+// without delivering it (a 202 answer after the settlement was sent, or a paid
+// handler that failed a re-delivery), so the next presentation need not wait
+// for the lease to run out.
+func (l *Ledger) EndLease(ctx context.Context, id, holder string, at time.Time) error {
+	_, err := l.apply(ctx, write{id: id, cond: q().IsNull("delivered_at").Eq("lease_by", holder),
+		patch: map[string]any{"lease_until": stamp(at)},
+		done: func(p *Payment) bool {
+			return p.Holder() != holder || p.LeaseUntil == nil || !p.LeaseUntil.After(at)
+		}})
+	return err
+}
+
+// Deliver marks a settled, undelivered row delivered by holder, who must hold
+// its delivery lease (LeaseDelivery, or the claim of a row the reconciler
+// settled meanwhile). ErrNotPending when it was delivered already, or another
+// presentation holds it: exactly one caller wins.
+func (l *Ledger) Deliver(ctx context.Context, id, holder string, at time.Time) error {
+	_, err := l.apply(ctx, write{id: id,
+		cond:  q().Eq("status", StatusSettled).IsNull("delivered_at").Eq("lease_by", holder),
+		patch: map[string]any{"delivered_at": stamp(at), "delivered_by": holder},
+		done:  func(p *Payment) bool { return p.DeliveredTo() == holder }})
+	return err
 }
 
 // Fail marks a pending row failed with a reason.
 func (l *Ledger) Fail(ctx context.Context, id, reason string) error {
-	return l.resolve(ctx, id, map[string]any{"status": StatusFailed, "error": reason})
+	return l.resolve(ctx, id, StatusFailed, map[string]any{"error": reason})
 }
 
-// Release gives a pending claim back: nothing was settled, and the same
-// authorization may be presented again.
-func (l *Ledger) Release(ctx context.Context, id, reason string) error {
-	return l.resolve(ctx, id, map[string]any{"status": StatusReleased, "error": reason, "tx_hash": nil})
+// Release gives holder's pending claim back: nothing was settled, and the same
+// authorization may be presented again. ErrNotPending when holder no longer
+// holds it.
+func (l *Ledger) Release(ctx context.Context, id, holder, reason string) error {
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusPending).Eq("lease_by", holder),
+		patch: map[string]any{"status": StatusReleased, "error": reason, "tx_hash": nil},
+		done:  func(p *Payment) bool { return p.Status == StatusReleased && p.Holder() == holder }})
+	return err
 }
 
 // Review moves a pending row to needs_review (money may have moved; a person decides).
 func (l *Ledger) Review(ctx context.Context, id, reason string) error {
-	return l.resolve(ctx, id, map[string]any{"status": StatusNeedsReview, "error": reason})
+	return l.resolve(ctx, id, StatusNeedsReview, map[string]any{"error": reason})
+}
+
+func claimPatch(c Claim) map[string]any {
+	patch := map[string]any{"status": StatusPending, "error": nil, "endpoint": c.Endpoint, "amount": c.Amount,
+		"pay_to": strings.ToLower(c.PayTo), "valid_before": c.ValidBefore, "mock": c.Mock,
+		"response_summary": nil, "delivered_at": nil, "delivered_by": nil, "tx_hash": nil, "settle_sent_at": nil,
+		"lease_by": c.Holder, "lease_until": stamp(c.LeaseUntil)}
+	if c.ResponseSummary != "" {
+		patch["response_summary"] = c.ResponseSummary
+	}
+	return patch
+}
+
+func (l *Ledger) reclaim(ctx context.Context, id string, c Claim, cond *insforge.Query) (*Payment, error) {
+	if c.Holder == "" {
+		c.Holder = NewHolder()
+	}
+	return l.apply(ctx, write{id: id, cond: cond, patch: claimPatch(c),
+		done: func(p *Payment) bool { return p.Status == StatusPending && p.Holder() == c.Holder }})
 }
 
 // Reclaim turns a released row back into a pending claim for c (the same
 // authorization, possibly for another offer of ours). ErrNotPending when it is
 // not released anymore (a concurrent presentation won).
 func (l *Ledger) Reclaim(ctx context.Context, id string, c Claim) (*Payment, error) {
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	patch := map[string]any{"status": StatusPending, "error": nil, "endpoint": c.Endpoint, "amount": c.Amount,
-		"pay_to": strings.ToLower(c.PayTo), "valid_before": c.ValidBefore, "mock": c.Mock,
-		"response_summary": nil, "delivered_at": nil, "tx_hash": nil}
-	if c.ResponseSummary != "" {
-		patch["response_summary"] = c.ResponseSummary
-	}
-	var out []Payment
-	q := insforge.NewQuery().Eq("id", id).Eq("status", StatusReleased)
-	if err := l.c.Update(cctx, Table, q, patch, &out); err != nil {
-		return nil, fmt.Errorf("%w: reclaim payment %s: %w", ErrUnavailable, id, err)
-	}
-	if len(out) == 0 {
-		return nil, ErrNotPending
-	}
-	return &out[0], nil
+	return l.reclaim(ctx, id, c, q().Eq("status", StatusReleased))
+}
+
+// TakeOver makes c's holder the holder of a pending claim whose holder never
+// sent the settlement and whose lease ended before now (its presentation died,
+// or lost the answer to its own claim). ErrNotPending when the row is no longer
+// takeable.
+func (l *Ledger) TakeOver(ctx context.Context, id string, c Claim, now time.Time) (*Payment, error) {
+	return l.reclaim(ctx, id, c, q().Eq("status", StatusPending).IsNull("settle_sent_at").Lt("lease_until", stamp(now)))
 }
 
 // RecordTx stores the transaction of a row whose settlement is unconfirmed.
 func (l *Ledger) RecordTx(ctx context.Context, id, txHash string) error {
-	return l.resolve(ctx, id, map[string]any{"tx_hash": strings.ToLower(txHash)})
+	tx := strings.ToLower(txHash)
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusPending), patch: map[string]any{"tx_hash": tx},
+		done: func(p *Payment) bool { return p.Tx() == tx }})
+	return err
 }
 
 // Confirm records that the reconciler found on-chain evidence for a settled row.
 func (l *Ledger) Confirm(ctx context.Context, id string, at time.Time) error {
-	return l.transition(ctx, id, StatusSettled, nil, map[string]any{"confirmed_at": at.UTC().Format(time.RFC3339Nano)})
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusSettled), patch: map[string]any{"confirmed_at": stamp(at)},
+		done: func(p *Payment) bool { return p.ConfirmedAt != nil }})
+	return err
 }
 
 // Demote moves a settled row whose settlement the chain contradicts to status
 // (reverted, needs_review, cancelled) with a reason.
 func (l *Ledger) Demote(ctx context.Context, id, status, reason string) error {
-	return l.transition(ctx, id, StatusSettled, nil, map[string]any{"status": status, "error": reason})
+	_, err := l.apply(ctx, write{id: id, cond: q().Eq("status", StatusSettled),
+		patch: map[string]any{"status": status, "error": reason}, done: statusIs(status)})
+	return err
 }
 
 // Mark moves a pending row to status (needs_review, cancelled, reverted) with a reason.
 func (l *Ledger) Mark(ctx context.Context, id, status, reason string) error {
-	return l.resolve(ctx, id, map[string]any{"status": status, "error": reason})
+	return l.resolve(ctx, id, status, map[string]any{"error": reason})
 }
 
 // Unconfirmed lists real (non-mock) settled rows not yet confirmed on-chain and

@@ -48,8 +48,9 @@ var ErrTxHashConflict = errors.New("ledger: transaction hash already recorded fo
 // ErrUnavailable wraps any failure to reach or use the ledger.
 var ErrUnavailable = errors.New("ledger: unavailable")
 
-// ErrNotPending is returned when a status change finds no pending row (it was
-// resolved already, e.g. by a concurrent reconciler run).
+// ErrNotPending is returned when a conditional change finds no row in the state
+// it requires (resolved already, e.g. by a concurrent reconciler run, or held
+// by another presentation).
 var ErrNotPending = errors.New("ledger: payment is not pending")
 
 // Payment is one x402_payments row.
@@ -75,6 +76,46 @@ type Payment struct {
 	DeliveredAt *time.Time `json:"delivered_at"`
 	// ConfirmedAt is set when the reconciler found the transfer on-chain.
 	ConfirmedAt *time.Time `json:"confirmed_at"`
+	// SettleSentAt is set by the claim's holder just before it sends the
+	// settlement: from then on money may move, and only evidence resolves the row.
+	SettleSentAt *time.Time `json:"settle_sent_at"`
+	// LeaseBy is the presentation holding the row (a pending claim, or the one
+	// re-delivery of a settled row) and LeaseUntil when its lease ends;
+	// DeliveredBy the holder whose delivery was recorded. Service reads only.
+	LeaseBy     *string    `json:"lease_by,omitempty"`
+	LeaseUntil  *time.Time `json:"lease_until,omitempty"`
+	DeliveredBy *string    `json:"delivered_by,omitempty"`
+}
+
+// SettleSent reports whether the settlement may have been sent.
+func (p *Payment) SettleSent() bool { return p.SettleSentAt != nil }
+
+// Holder returns the presentation holding the row, or "".
+func (p *Payment) Holder() string {
+	if p.LeaseBy == nil {
+		return ""
+	}
+	return *p.LeaseBy
+}
+
+// DeliveredTo returns the holder whose delivery was recorded, or "".
+func (p *Payment) DeliveredTo() string {
+	if p.DeliveredBy == nil {
+		return ""
+	}
+	return *p.DeliveredBy
+}
+
+// LeaseOver reports whether the row's lease ended before now (a row without a
+// lease is free).
+func (p *Payment) LeaseOver(now time.Time) bool {
+	return p.LeaseUntil == nil || p.LeaseUntil.Before(now)
+}
+
+// Takeable reports whether another presentation may take over a pending claim
+// at now: its holder never sent the settlement and its lease is over.
+func (p *Payment) Takeable(now time.Time) bool {
+	return p.Status == StatusPending && !p.SettleSent() && p.LeaseOver(now)
 }
 
 // Delivered reports whether the content was served for this payment.
@@ -115,6 +156,10 @@ type Claim struct {
 	ValidBefore     int64
 	ResponseSummary string
 	Mock            bool
+	// Holder is the presenting attempt's own token ("" = a random one) and
+	// LeaseUntil the end of its exclusive hold on the claim (zero = none).
+	Holder     string
+	LeaseUntil time.Time
 }
 
 // Stats summarise the ledger for dashboards. Only settled rows count; mock rows
@@ -150,4 +195,4 @@ type EndpointStats struct {
 
 // PublicColumns are the columns anyone may read (everything but error).
 const PublicColumns = "id,payer_address,endpoint,amount,tx_hash,chain,status,response_summary,created_at," +
-	"network,asset,pay_to,nonce,valid_before,mock,updated_at,delivered_at,confirmed_at"
+	"network,asset,pay_to,nonce,valid_before,mock,updated_at,delivered_at,confirmed_at,settle_sent_at"

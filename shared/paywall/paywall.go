@@ -3,8 +3,11 @@
 // top to bottom: decode → local checks → ledger lookup (anything known is
 // answered from the ledger, with no facilitator call) → abuse bounds → facilitator
 // verify concurrently with the ledger claim → the paid handler into a bounded
-// buffer → release the claim if it did not succeed, else settle (never retried) →
-// record settled and delivered in one write → the buffered response.
+// buffer → release the claim if it did not succeed, else mark the settlement sent
+// and settle (never retried) → record settled and delivered in one write → the
+// buffered response. Every ledger write names this presentation (its holder
+// token) and holds only while it holds the row's lease (docs/x402.md, "States and
+// leases").
 package paywall
 
 import (
@@ -33,20 +36,36 @@ import (
 )
 
 // Ledger is what the paywall needs from the payment ledger (*ledger.Ledger).
+// Writes that name a holder apply only while that presentation holds the row;
+// a write whose answer is lost is resolved by the ledger by re-reading the row
+// (the holder tells whose write committed), never by repeating it blindly.
 type Ledger interface {
 	// Lookup returns the row of an authorization, nil when unknown.
 	Lookup(ctx context.Context, k ledger.Key) (*ledger.Payment, error)
-	// Claim inserts a pending row; replay is true (with the existing row) when
-	// the authorization was claimed concurrently.
+	// Claim inserts a pending row held by c.Holder until c.LeaseUntil; replay
+	// is true (with the existing row) when another presentation claimed it.
 	Claim(ctx context.Context, c ledger.Claim) (row *ledger.Payment, replay bool, err error)
 	// Reclaim turns a released row back into a pending claim.
 	Reclaim(ctx context.Context, id string, c ledger.Claim) (*ledger.Payment, error)
-	// Release gives a pending claim back (nothing settled).
-	Release(ctx context.Context, id, reason string) error
-	// SettleDelivered marks a pending row settled and delivered in one write.
-	SettleDelivered(ctx context.Context, id, txHash string, mock bool, at time.Time) error
-	// Deliver marks a settled, undelivered row delivered (exactly one caller wins).
-	Deliver(ctx context.Context, id string, at time.Time) error
+	// TakeOver takes a pending claim whose holder never sent the settlement
+	// and whose lease ended before now.
+	TakeOver(ctx context.Context, id string, c ledger.Claim, now time.Time) (*ledger.Payment, error)
+	// Release gives holder's pending claim back (nothing settled).
+	Release(ctx context.Context, id, holder, reason string) error
+	// SendSettle marks holder's claim as about to be settled: from then on it
+	// cannot be taken over. ErrNotPending when holder lost the claim.
+	SendSettle(ctx context.Context, id, holder string, at time.Time) error
+	// SettleDelivered marks holder's pending row settled and delivered in one write.
+	SettleDelivered(ctx context.Context, id, holder, txHash string, mock bool, at time.Time) error
+	// LeaseDelivery makes holder the one presentation re-delivering a settled,
+	// undelivered row, until until.
+	LeaseDelivery(ctx context.Context, id, holder string, until, now time.Time) error
+	// EndLease ends holder's lease early: it is done with the row without
+	// delivering it.
+	EndLease(ctx context.Context, id, holder string, at time.Time) error
+	// Deliver marks a settled, undelivered row delivered by its lease holder
+	// (exactly one caller wins).
+	Deliver(ctx context.Context, id, holder string, at time.Time) error
 	// Fail marks a pending row failed.
 	Fail(ctx context.Context, id, reason string) error
 	// Review moves a pending row to needs_review.
@@ -275,6 +294,9 @@ type attempt struct {
 	v           *x402.Verified
 	payer       string
 	key         ledger.Key
+	// holder is this presentation's token in the ledger (lease_by,
+	// delivered_by): its leases last until deadline.
+	holder string
 	// ctx outlives the client (a settlement in flight must be recorded) but
 	// keeps the invocation's deadline.
 	ctx      context.Context
@@ -283,7 +305,7 @@ type attempt struct {
 
 // serve is the money path.
 func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handler) error {
-	a := &attempt{r: r, w: w, next: next, log: httpapi.Logger(r.Context()), resourceURL: resourceURL(r)}
+	a := &attempt{r: r, w: w, next: next, log: httpapi.Logger(r.Context()), resourceURL: resourceURL(r), holder: ledger.NewHolder()}
 
 	// 1. Which client style, and is there a payment at all?
 	header, value, err := paymentHeader(r)
@@ -336,7 +358,9 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		p.count(MetricFailed, 1, StageLedgerLookup)
 		return p.ledgerDown(err)
 	}
-	if row != nil && row.Status != ledger.StatusReleased {
+	// A claim whose holder never sent the settlement and whose lease is over
+	// (its presentation died, or lost the answer to its claim) is taken over.
+	if row != nil && row.Status != ledger.StatusReleased && !row.Takeable(p.cfg.Now()) {
 		return p.known(a, row)
 	}
 
@@ -363,6 +387,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		PayerAddress: a.payer, Endpoint: p.cfg.Endpoint, Amount: a.v.Msg.Value.String(), Network: a.key.Network,
 		Asset: a.key.Asset, PayTo: strings.ToLower(req.PayTo), Nonce: a.key.Nonce,
 		ValidBefore: a.v.Msg.ValidBefore.Int64(), ResponseSummary: p.cfg.Summary, Mock: p.cfg.Mock,
+		Holder: a.holder, LeaseUntil: a.deadline,
 	}
 	var (
 		wg      sync.WaitGroup
@@ -375,8 +400,12 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if row != nil { // released earlier: take it back
-			claimed, cerr = p.cfg.Ledger.Reclaim(a.ctx, row.ID, claim)
+		if row != nil { // released earlier, or abandoned before settling: take it back
+			if row.Status == ledger.StatusReleased {
+				claimed, cerr = p.cfg.Ledger.Reclaim(a.ctx, row.ID, claim)
+			} else {
+				claimed, cerr = p.cfg.Ledger.TakeOver(a.ctx, row.ID, claim, p.cfg.Now())
+			}
 			if errors.Is(cerr, ledger.ErrNotPending) { // a concurrent presentation took it
 				claimed, cerr = p.cfg.Ledger.Lookup(a.ctx, a.key)
 				replay = cerr == nil && claimed != nil
@@ -519,6 +548,20 @@ var txHashRE = regexp.MustCompile(`^0x[0-9a-f]{64}$`)
 // settle runs once per authorization (the claim holder). It is never retried.
 func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Request, buf *buffer) error {
 	style, network := a.v.Style, freq.Requirements.Network
+	// The row says "settle sent" before the settlement leaves: a claim without
+	// it is known uncharged and may be taken over once its lease ends; one with
+	// it waits for evidence. Holding the claim is checked in the same write.
+	switch err := p.cfg.Ledger.SendSettle(a.ctx, row.ID, a.holder, p.cfg.Now()); {
+	case errors.Is(err, ledger.ErrNotPending):
+		// Taken over (this presentation outlived its lease) or resolved: the
+		// other presentation settles, this one must not.
+		a.log.Warn("claim lost before settling; nothing settled", slog.String("payment_id", row.ID))
+		return inFlight()
+	case err != nil:
+		p.release(a, row.ID, "could not mark the settlement as sent")
+		p.count(MetricFailed, 1, StageLedgerClaim)
+		return p.ledgerDown(err)
+	}
 	sctx, cancel := context.WithTimeout(a.ctx, p.cfg.SettleTimeout)
 	// Settles share the bound but wait for a slot: this request holds a claim
 	// and a produced response.
@@ -550,6 +593,7 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 		// reconciler needs. The content is delivered once it settles.
 		a.log.Error("settle outcome unknown; row left pending", slog.String("payment_id", row.ID), slog.String("error", err.Error()))
 		p.count(MetricPending, 1, "")
+		p.endLease(a, row.ID)
 		return p.pending(a.w, style, a.payer, "", "settlement outcome unknown")
 	case sr.Status == facilitator.StatusFailed:
 		reason := boundedReason(sr.Reason, x402.ReasonUnexpectedSettle)
@@ -580,6 +624,7 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 		p.count(MetricPending, 1, "")
 		a.log.Warn("settlement pending; row left for the reconciler", slog.String("payment_id", row.ID), slog.String("tx", tx),
 			slog.String("status", sr.Status))
+		p.endLease(a, row.ID)
 		return p.pending(a.w, style, a.payer, tx, "settlement "+sr.Status)
 	}
 
@@ -592,12 +637,16 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 	switch {
 	case errors.Is(err, ledger.ErrTxHashConflict):
 		return p.conflict(a, row.ID, tx)
+	case errors.Is(err, errUnderReview):
+		a.log.Warn("settled payment moved to review meanwhile; not delivered", slog.String("payment_id", row.ID), slog.String("tx", tx))
+		return p.pending(a.w, style, a.payer, tx, "this payment is under review")
 	case err != nil:
 		// Unrecorded, so undelivered: the reconciler settles the row and the
 		// payer gets the content once by re-presenting the same payment.
 		p.count(MetricLedgerRecordFailed, 1, "")
 		a.log.Error("settled payment could not be recorded; row left pending for the reconciler",
 			slog.String("payment_id", row.ID), slog.String("tx", tx), slog.String("error", err.Error()))
+		p.endLease(a, row.ID)
 		return p.pending(a.w, style, a.payer, tx, "settled; recording the payment")
 	}
 	p.count(MetricDelivered, 1, "")
@@ -619,51 +668,93 @@ func (p *Paywall) known(a *attempt, row *ledger.Payment) error {
 	receipt := x402.SettlementResponse{Success: true, Payer: a.payer, Transaction: row.Tx(), Network: row.Network}
 	switch row.Status {
 	case ledger.StatusPending:
+		if !row.SettleSent() {
+			// Claimed by a presentation still within its lease; nothing sent yet.
+			return p.pendingFor(a.w, style, a.payer, "", "this payment is being processed", p.leaseLeft(row))
+		}
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is being settled")
 	case ledger.StatusNeedsReview:
 		return p.pending(a.w, style, a.payer, row.Tx(), "this payment is under review")
 	case ledger.StatusReleased:
 		// Released by a concurrent presentation between our lookup and claim.
-		e := httpapi.NewError(http.StatusServiceUnavailable, "payment_in_flight", "this payment is being presented concurrently; nothing was charged, retry shortly")
-		e.Header = http.Header{"Retry-After": {"1"}}
-		return e
+		return inFlight()
 	case ledger.StatusSettled:
 		if row.Delivered() {
 			p.count(MetricReplayRefused, 1, "")
 			p.setResponse(a.w, style, receipt)
 			return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment was already used; its receipt is in "+style.ResponseHeader())
 		}
-		// Settled after a 202: its one delivery.
-		buf, err := p.produce(a, Payment{Transaction: row.Tx(), Payer: a.payer, Amount: row.Amount, Network: row.Network,
-			Asset: row.Asset, Nonce: row.Nonce, PaymentID: row.ID, Mock: row.Mock, Replay: true})
-		if err != nil {
-			return err
-		}
-		if !buf.succeeded() {
-			if buf.overflow {
-				return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit")
-			}
-			buf.flush(a.w) // still undelivered: the payer may try again
-			return nil
-		}
-		switch err := p.cfg.Ledger.Deliver(a.ctx, row.ID, p.cfg.Now()); {
-		case errors.Is(err, ledger.ErrNotPending):
-			p.count(MetricReplayRefused, 1, "")
-			p.setResponse(a.w, style, receipt)
-			return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment was already used; its receipt is in "+style.ResponseHeader())
-		case err != nil:
-			return p.ledgerDown(err)
-		}
-		p.count(MetricDelivered, 1, "")
-		p.setResponse(a.w, style, receipt)
-		buf.flush(a.w)
-		return nil
+		// Settled after a 202: its one delivery, by the one presentation that
+		// holds the delivery lease, taken before the paid handler runs.
+		return p.redeliver(a, row, receipt)
 	default: // failed, cancelled, reverted
 		p.count(MetricReplayRefused, 1, "")
 		p.setResponse(a.w, style, x402.SettlementResponse{Success: false, ErrorReason: x402.ReasonNonceUsed, Payer: a.payer,
 			Transaction: row.Tx(), Network: row.Network})
 		return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment authorization was already used and did not settle: sign a new one")
 	}
+}
+
+// redeliver serves the one delivery of a payment settled after a 202 answer.
+func (p *Paywall) redeliver(a *attempt, row *ledger.Payment, receipt x402.SettlementResponse) error {
+	style := a.v.Style
+	switch err := p.cfg.Ledger.LeaseDelivery(a.ctx, row.ID, a.holder, a.deadline, p.cfg.Now()); {
+	case errors.Is(err, ledger.ErrNotPending):
+		// Delivered meanwhile, or another presentation is delivering it.
+		now, err := p.cfg.Ledger.Lookup(a.ctx, a.key)
+		switch {
+		case err != nil:
+			return p.ledgerDown(err)
+		case now == nil:
+			return p.ledgerDown(ledger.ErrUnavailable)
+		case now.Status == ledger.StatusSettled && !now.Delivered():
+			return p.pendingFor(a.w, style, a.payer, now.Tx(), "this payment is being delivered", p.leaseLeft(now))
+		}
+		return p.known(a, now)
+	case err != nil:
+		return p.ledgerDown(err)
+	}
+	buf, err := p.produce(a, Payment{Transaction: row.Tx(), Payer: a.payer, Amount: row.Amount, Network: row.Network,
+		Asset: row.Asset, Nonce: row.Nonce, PaymentID: row.ID, Mock: row.Mock, Replay: true})
+	if err != nil || !buf.succeeded() {
+		// Still undelivered: give the lease back so the payer may try again now.
+		p.endLease(a, row.ID)
+		if err != nil {
+			return err
+		}
+		if buf.overflow {
+			return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit")
+		}
+		buf.flush(a.w)
+		return nil
+	}
+	switch err := p.cfg.Ledger.Deliver(a.ctx, row.ID, a.holder, p.cfg.Now()); {
+	case errors.Is(err, ledger.ErrNotPending):
+		// The lease ran out and another presentation delivered it.
+		p.count(MetricReplayRefused, 1, "")
+		p.setResponse(a.w, style, receipt)
+		return p.challenge(a.w, a.resourceURL, x402.ReasonNonceUsed, "this payment was already used; its receipt is in "+style.ResponseHeader())
+	case err != nil:
+		return p.ledgerDown(err)
+	}
+	p.count(MetricDelivered, 1, "")
+	p.setResponse(a.w, style, receipt)
+	buf.flush(a.w)
+	return nil
+}
+
+// leaseLeft is how long until row's lease ends (at least a second).
+func (p *Paywall) leaseLeft(row *ledger.Payment) time.Duration {
+	if row.LeaseUntil == nil {
+		return time.Second
+	}
+	return max(time.Second, row.LeaseUntil.Sub(p.cfg.Now()))
+}
+
+func inFlight() error {
+	e := httpapi.NewError(http.StatusServiceUnavailable, "payment_in_flight", "this payment is being presented concurrently; nothing was charged, retry shortly")
+	e.Header = http.Header{"Retry-After": {"1"}}
+	return e
 }
 
 // mismatch names the first field in which row differs from req, this
@@ -698,8 +789,12 @@ func (p *Paywall) conflict(a *attempt, id, tx string) error {
 	return p.pending(a.w, a.v.Style, a.payer, "", "settlement needs review")
 }
 
+// errUnderReview: the settled payment was moved to needs_review meanwhile.
+var errUnderReview = errors.New("paywall: payment under review")
+
 // recordSettled marks the row settled and delivered, retrying within the
-// deadline; it returns how many retries it took.
+// deadline; it returns how many retries it took. A write whose answer was lost
+// is resolved by the ledger from the row (delivered_by names this holder).
 func (p *Paywall) recordSettled(a *attempt, id, tx string, mock bool) (int, error) {
 	var err error
 	wait := p.cfg.SettleRecordBackoff
@@ -712,22 +807,49 @@ func (p *Paywall) recordSettled(a *attempt, id, tx string, mock bool) (int, erro
 			}
 			wait *= 2
 		}
-		err = p.cfg.Ledger.SettleDelivered(a.ctx, id, tx, mock, p.cfg.Now())
+		err = p.cfg.Ledger.SettleDelivered(a.ctx, id, a.holder, tx, mock, p.cfg.Now())
 		if err == nil || errors.Is(err, ledger.ErrTxHashConflict) {
 			return i, err
 		}
 		if errors.Is(err, ledger.ErrNotPending) {
-			// Resolved meanwhile (the reconciler found the settlement): deliver once.
-			return i, p.cfg.Ledger.Deliver(a.ctx, id, p.cfg.Now())
+			return i, p.resolvedMeanwhile(a, id)
 		}
 	}
 	return p.cfg.SettleRecordAttempts - 1, err
 }
 
+// resolvedMeanwhile decides from the row what to do when the settled payment
+// was no longer pending: the reconciler settled it (deliver it once, still as
+// its holder), or moved it to needs_review (no content: a person decides).
+func (p *Paywall) resolvedMeanwhile(a *attempt, id string) error {
+	row, err := p.cfg.Ledger.Lookup(a.ctx, a.key)
+	switch {
+	case err != nil:
+		return err
+	case row == nil || row.ID != id:
+		return fmt.Errorf("%w: payment %s vanished", ledger.ErrUnavailable, id)
+	case row.Status == ledger.StatusSettled && row.DeliveredTo() == a.holder:
+		return nil
+	case row.Status == ledger.StatusSettled && !row.Delivered():
+		return p.cfg.Ledger.Deliver(a.ctx, id, a.holder, p.cfg.Now())
+	case row.Status == ledger.StatusSettled:
+		return fmt.Errorf("%w: payment %s delivered by another presentation", ledger.ErrNotPending, id)
+	}
+	return errUnderReview
+}
+
 func (p *Paywall) release(a *attempt, id, reason string) {
 	p.count(MetricReleased, 1, "")
-	if err := p.cfg.Ledger.Release(a.ctx, id, reason); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+	if err := p.cfg.Ledger.Release(a.ctx, id, a.holder, reason); err != nil && !errors.Is(err, ledger.ErrNotPending) {
 		a.log.Error("could not release the claim; row left pending", slog.String("payment_id", id), slog.String("error", err.Error()))
+	}
+}
+
+// endLease gives up this presentation's lease on a row it leaves undelivered,
+// so the next presentation need not wait for the deadline.
+func (p *Paywall) endLease(a *attempt, id string) {
+	if err := p.cfg.Ledger.EndLease(a.ctx, id, a.holder, p.cfg.Now()); err != nil && !errors.Is(err, ledger.ErrNotPending) {
+		a.log.Warn("could not end the lease; it ends at the deadline", slog.String("payment_id", id), slog.String("error", err.Error()))
 	}
 }
 
@@ -835,9 +957,14 @@ type pendingBody struct {
 // would sign and pay again), and no content until the settlement is confirmed.
 // Re-sending the same payment later returns the content once it is settled.
 func (p *Paywall) pending(w http.ResponseWriter, style x402.Style, payer, tx, why string) error {
+	return p.pendingFor(w, style, payer, tx, why, p.cfg.PendingRetryAfter)
+}
+
+// pendingFor is pending with its own Retry-After (a lease's remaining time).
+func (p *Paywall) pendingFor(w http.ResponseWriter, style x402.Style, payer, tx, why string, retry time.Duration) error {
 	p.setResponse(w, style, x402.SettlementResponse{Success: false, ErrorReason: "settlement_pending", Payer: payer,
 		Transaction: tx, Network: p.cfg.Offer.Requirements().Network})
-	w.Header().Set("Retry-After", strconv.Itoa(int(p.cfg.PendingRetryAfter/time.Second)))
+	w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 	w.Header().Set("Cache-Control", "no-store")
 	httpapi.WriteJSON(w, http.StatusAccepted, pendingBody{
 		Status:      "pending",

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -470,7 +471,7 @@ type settleFails struct {
 	tries atomic.Int32
 }
 
-func (s *settleFails) SettleDelivered(context.Context, string, string, bool, time.Time) error {
+func (s *settleFails) SettleDelivered(context.Context, string, string, string, bool, time.Time) error {
 	s.tries.Add(1)
 	return errors.New("insforge: unavailable")
 }
@@ -519,5 +520,105 @@ func TestMockModeMarksRowsAndStillRunsLocalChecks(t *testing.T) {
 	st, err := hs.ledger.Stats(context.Background())
 	if err != nil || st.TotalRevenue != "0" || st.TotalRequests != 1 {
 		t.Fatalf("stats %+v %v", st, err)
+	}
+}
+
+// resolvedFirst is the real ledger where the reconciler resolves the row
+// (settles it, or moves it to review) just before the paywall records its own
+// settlement, so that write finds the row no longer pending.
+type resolvedFirst struct {
+	*ledger.Ledger
+	to string
+}
+
+func (r resolvedFirst) SettleDelivered(ctx context.Context, id, holder, tx string, mock bool, at time.Time) error {
+	var err error
+	if r.to == ledger.StatusSettled {
+		err = r.Settle(ctx, id, tx, mock)
+	} else {
+		err = r.Review(ctx, id, "authorization used on-chain without a transfer log")
+	}
+	if err != nil {
+		return err
+	}
+	return r.Ledger.SettleDelivered(ctx, id, holder, tx, mock, at)
+}
+
+func TestASettlementResolvedMeanwhileIsDeliveredOnceOrHeldForReview(t *testing.T) {
+	for _, c := range []struct {
+		to        string
+		code      int
+		delivered bool
+	}{
+		{ledger.StatusSettled, http.StatusOK, true},
+		{ledger.StatusNeedsReview, http.StatusAccepted, false},
+	} {
+		t.Run(c.to, func(t *testing.T) {
+			hs := newHarness(t, facilitator.APIV2, func(o *paywall.Options, h *harness) { o.Ledger = resolvedFirst{h.ledger, c.to} })
+			p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+			w := hs.pay(p)
+			if w.Code != c.code || delivered(w) != c.delivered {
+				t.Fatalf("status %d body %s", w.Code, w.Body)
+			}
+			rows := hs.rows()
+			if len(rows) != 1 || rows[0].Status != c.to || rows[0].Delivered() != c.delivered {
+				t.Fatalf("rows %+v", rows)
+			}
+			// Re-presented: never a second delivery, never a second settlement.
+			again := hs.pay(p)
+			if delivered(again) {
+				t.Fatal("delivered twice")
+			}
+			if c.delivered && challengeReason(t, again) != x402.ReasonNonceUsed || !c.delivered && again.Code != http.StatusAccepted {
+				t.Fatalf("re-presented: %d %s", again.Code, again.Body)
+			}
+			if got, want := hs.tally(0), (tally{0, 1, 1}); got != want || hs.served.Load() != 1 {
+				t.Fatalf("tally %+v served %d", got, hs.served.Load())
+			}
+		})
+	}
+}
+
+func TestASettlementAnsweredPendingServesNothingUntilItIsSettled(t *testing.T) {
+	for _, status := range []string{"pending", "timeout"} {
+		t.Run(status, func(t *testing.T) {
+			hs := newHarness(t, facilitator.APIV2)
+			hs.okx.SettleStatus(status)
+			p := hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now())
+			w := hs.pay(p)
+			if w.Code != http.StatusAccepted || delivered(w) || strings.Contains(w.Body.String(), `"content"`) {
+				t.Fatalf("status %d body %s", w.Code, w.Body)
+			}
+			rows := hs.rows()
+			if len(rows) != 1 || rows[0].Status != ledger.StatusPending || rows[0].Tx() == "" || !rows[0].SettleSent() || rows[0].Delivered() {
+				t.Fatalf("rows %+v", rows)
+			}
+			if again := hs.pay(p); again.Code != http.StatusAccepted || delivered(again) {
+				t.Fatalf("re-presented: %d %s", again.Code, again.Body)
+			}
+			if got, want := hs.tally(0), (tally{0, 1, 1}); got != want || hs.served.Load() != 1 {
+				t.Fatalf("tally %+v served %d", got, hs.served.Load())
+			}
+		})
+	}
+}
+
+func TestAPaidHandler4xxIsPassedOnAndNeverSettled(t *testing.T) {
+	for _, code := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			hs := newHarness(t, facilitator.APIV2)
+			hs.fail.Store(int32(code))
+			w := hs.pay(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()))
+			if w.Code != code || !strings.Contains(w.Body.String(), `"error":"upstream_failed"`) ||
+				w.Header().Get(x402.HeaderPaymentResponse) != "" {
+				t.Fatalf("status %d body %s headers %v", w.Code, w.Body, w.Header())
+			}
+			if rows := hs.rows(); len(rows) != 1 || rows[0].Status != ledger.StatusReleased || rows[0].SettleSent() {
+				t.Fatalf("rows %+v", rows)
+			}
+			if n := len(hs.okx.Calls("settle")); n != 0 {
+				t.Fatalf("%d settle calls", n)
+			}
+		})
 	}
 }

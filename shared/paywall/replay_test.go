@@ -236,7 +236,7 @@ func (hs *harness) foreignRow(p *x402test.Payment, mut func(c *ledger.Claim)) {
 	if err != nil {
 		hs.t.Fatal(err)
 	}
-	if err := hs.ledger.SettleDelivered(context.Background(), row.ID, "0x"+strings.Repeat("ab", 32), c.Mock, time.Now()); err != nil {
+	if err := hs.ledger.SettleDelivered(context.Background(), row.ID, row.Holder(), "0x"+strings.Repeat("ab", 32), c.Mock, time.Now()); err != nil {
 		hs.t.Fatal(err)
 	}
 }
@@ -297,7 +297,7 @@ func (r releasedRace) Claim(ctx context.Context, c ledger.Claim) (*ledger.Paymen
 	if err != nil {
 		return nil, false, err
 	}
-	if err := r.Release(ctx, row.ID, "concurrent"); err != nil {
+	if err := r.Release(ctx, row.ID, row.Holder(), "concurrent"); err != nil {
 		return nil, false, err
 	}
 	row.Status = ledger.StatusReleased

@@ -38,7 +38,7 @@ func TestPaymentsHavePerEndpointTotalsAndNoErrorText(t *testing.T) {
 	}
 	for i, e := range []string{"/x402/report", "/x402/report", "/x402/gateway"} {
 		r := claim(e, "5")
-		if err := l.SettleDelivered(ctx, r.ID, "0x"+strings.Repeat(string(rune('a'+i)), 64), false, time.Now()); err != nil {
+		if err := l.SettleDelivered(ctx, r.ID, r.Holder(), "0x"+strings.Repeat(string(rune('a'+i)), 64), false, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -160,7 +160,7 @@ func (f *fixture) pending(z *authz, age time.Duration, tx string) *ledger.Paymen
 func (f *fixture) settled(z *authz, tx string) *ledger.Payment {
 	f.t.Helper()
 	row := f.pending(z, 0, "")
-	if err := f.ledger.SettleDelivered(context.Background(), row.ID, tx, false, time.Now()); err != nil {
+	if err := f.ledger.SettleDelivered(context.Background(), row.ID, row.Holder(), tx, false, time.Now()); err != nil {
 		f.t.Fatal(err)
 	}
 	return row

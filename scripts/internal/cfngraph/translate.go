@@ -31,7 +31,10 @@ func CacheDir() string {
 // SAM CLI version marker.
 func Translate(root string) ([]byte, error) {
 	python := filepath.Join(CacheDir(), "sam-venv", "bin", "python")
-	if _, err := os.Stat(python); err != nil {
+	if p := os.Getenv("SAM_TRANSLATOR_PYTHON"); p != "" {
+		python = p // another Python with aws-sam-translator (not the version sam deploy pins)
+	}
+	if _, err := exec.LookPath(python); err != nil {
 		return nil, ErrNoTranslator
 	}
 	tpl, err := os.ReadFile(filepath.Join(root, "template.yaml"))
@@ -47,7 +50,7 @@ func Translate(root string) ([]byte, error) {
 	h := sha256.New()
 	h.Write(tpl)
 	h.Write(code)
-	h.Write([]byte(strings.Join(markers, ",")))
+	h.Write([]byte(strings.Join(markers, ",") + python))
 	cached := filepath.Join(CacheDir(), "translated", hex.EncodeToString(h.Sum(nil))[:16]+".json")
 	if raw, err := os.ReadFile(cached); err == nil {
 		return raw, nil

@@ -11,8 +11,12 @@ import json
 import os
 import sys
 
-from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
+
+try:
+    from samcli.yamlhelper import yaml_parse
+except ImportError:  # a Python with aws-sam-translator and cfn-lint but no SAM CLI
+    from cfnlint.decode.cfn_yaml import loads as yaml_parse
 
 SRC, OUT = sys.argv[1:3]
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -26,7 +30,7 @@ class NoManagedPolicies:
 
 
 with open(SRC) as f:
-    sam = yaml_parse(f.read())
+    sam = json.loads(json.dumps(yaml_parse(f.read()), default=str))
 for res in sam["Resources"].values():
     if res["Type"] == "AWS::Serverless::Function":
         res["Properties"]["CodeUri"] = "s3://translate-placeholder/code.zip"

@@ -3,8 +3,8 @@ package cfngraph
 import (
 	"errors"
 	"maps"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 

@@ -38,7 +38,6 @@ PARAMS = {  # .invalid never resolves (RFC 2606): nothing real is ever called
     "Auth0Domain": "auth0.invalid",
     "Auth0Audience": "https://api.invalid",
     "StytchProjectId": "project-test-00000000-0000-0000-0000-000000000000",
-    "StytchApiUrl": "https://stytch.invalid",
     "BetterAuthUrl": "https://auth.invalid",
     "AlarmEmail": "ops@example.com",
 }

@@ -1,0 +1,150 @@
+// Command deploy is the first `make deploy`: it asks which features to deploy and only what
+// they need (scripts/internal/deployplan), stores the secret values in AWS Secrets Manager
+// through the SAM CLI venv's boto3 (never on a command line, never in CloudFormation), and
+// prints the parameter overrides for `sam deploy`. scripts/deploy runs it and then sam deploy.
+//
+//	go run ./scripts/internal/cmd/deploy <python-with-boto3> <out-file>
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/insforge/edge-functions-go/scripts/internal/deployplan"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: deploy <python-with-boto3> <out-file>")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, "make deploy:", err)
+		os.Exit(1)
+	}
+}
+
+func run(python, outFile string) error {
+	in := bufio.NewReader(os.Stdin)
+	ask := func(q deployplan.Question, def string) (string, error) {
+		hint := ""
+		if q.Where != "" {
+			hint = "  (" + q.Where + ")"
+		}
+		if def != "" {
+			fmt.Fprintf(os.Stderr, "%s [%s]%s: ", q.Prompt, def, hint)
+		} else {
+			fmt.Fprintf(os.Stderr, "%s%s: ", q.Prompt, hint)
+		}
+		line, err := in.ReadString('\n')
+		line = strings.TrimSpace(line)
+		if err != nil && line == "" {
+			return "", fmt.Errorf("no answer to %q", q.Prompt)
+		}
+		if line == "" {
+			line = def
+		}
+		if line == "" && !q.Optional {
+			return "", fmt.Errorf("%s is required", q.Prompt)
+		}
+		return line, nil
+	}
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	stack, err := ask(deployplan.Stack, "insforge-edge-functions")
+	if err != nil {
+		return err
+	}
+	if region, err = ask(deployplan.Region, region); err != nil {
+		return err
+	}
+	picked, err := ask(deployplan.Picks, "")
+	if err != nil {
+		return err
+	}
+	fs, err := deployplan.Lookup(strings.Split(picked, ","))
+	if err != nil {
+		return err
+	}
+	params := map[string]string{}
+	values := map[string]string{}
+	for _, q := range deployplan.Questions(fs)[3:] {
+		v, err := ask(q, "")
+		if err != nil {
+			return err
+		}
+		if name, ok := strings.CutPrefix(q.Key, "secret:"); ok {
+			values[name] = v
+		} else if v != "" {
+			params[q.Key] = v
+		}
+	}
+	if _, ok := values["X402_GATEWAY_RECEIPT_KEY"]; ok && values["X402_GATEWAY_RECEIPT_KEY"] == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		values["X402_GATEWAY_RECEIPT_KEY"] = hex.EncodeToString(b)
+		fmt.Fprintln(os.Stderr, "generated a receipt key; read it from the gateway secret for your API")
+	}
+	// One secret per group, named <stack>/<group>; a group whose values are all empty (the
+	// optional Stytch secret) is not created and its ARN stays empty.
+	type group struct {
+		Name   string            `json:"name"`
+		Param  string            `json:"param"`
+		Values map[string]string `json:"values"`
+	}
+	var groups []group
+	for _, s := range deployplan.Secrets(fs) {
+		g := group{Name: stack + "/" + s.Name, Param: s.Param, Values: map[string]string{}}
+		empty := true
+		for _, v := range s.Vars {
+			g.Values[v] = values[v]
+			if values[v] != "" {
+				empty = false
+			}
+		}
+		if !empty {
+			groups = append(groups, g)
+		}
+	}
+	req, _ := json.Marshal(map[string]any{"region": region, "secrets": groups})
+	script, _ := filepath.Abs("scripts/internal/cmd/deploy/secrets.py")
+	cmd := exec.Command(python, script)
+	cmd.Stdin = strings.NewReader(string(req))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("storing the secrets: %w", err)
+	}
+	var arns map[string]string
+	if err := json.Unmarshal(out, &arns); err != nil {
+		return fmt.Errorf("storing the secrets: %w", err)
+	}
+	for k, v := range arns {
+		params[k] = v
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "STACK=%q\nREGION=%q\nOVERRIDES=(", stack, region)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %q", k+"="+params[k])
+	}
+	b.WriteString(" )\n")
+	return os.WriteFile(outFile, []byte(b.String()), 0o600)
+}

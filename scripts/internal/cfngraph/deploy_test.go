@@ -73,13 +73,22 @@ func TestTransformedTemplateIsDeployableForEveryFeatureSet(t *testing.T) {
 		if !rep.OK() {
 			t.Errorf("%s:\n%s", name, rep)
 		}
-		functions := 0
+		count := map[string]int{}
 		for _, id := range rep.Live {
-			if tpl.Resources[id]["Type"] == "AWS::Lambda::Function" {
-				functions++
+			count[tpl.Resources[id]["Type"].(string)]++
+		}
+		secrets := 0
+		for k, v := range all[name] {
+			if strings.HasSuffix(k, "SecretArn") && v != "" {
+				secrets++
 			}
 		}
-		t.Logf("%-24s %3d resources, %2d functions, %3d dependencies, acyclic and resolved: %v", name, len(rep.Live), functions, rep.Edges, rep.OK())
+		// At rest, us-east-1 list prices: $0.10 per standard alarm, $0.40 per secret, $3.00 per
+		// dashboard beyond an account's first three (https://aws.amazon.com/cloudwatch/pricing/,
+		// https://aws.amazon.com/secrets-manager/pricing/).
+		atRest := float64(count["AWS::CloudWatch::Alarm"])*0.10 + float64(secrets)*0.40
+		t.Logf("%-24s %3d resources, %2d functions, %2d alarms, %2d log groups, %d secrets, %3d dependencies, acyclic and resolved: %-5v at rest $%.2f/month (+ $3.00 dashboard beyond the account's first three)",
+			name, len(rep.Live), count["AWS::Lambda::Function"], count["AWS::CloudWatch::Alarm"], count["AWS::Logs::LogGroup"], secrets, rep.Edges, rep.OK(), atRest)
 	}
 	// Each bridge alone creates one function; everything creates all eleven.
 	for _, f := range deployplan.Features {

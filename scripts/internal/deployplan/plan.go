@@ -44,18 +44,18 @@ func bridge(name, cond, param, prompt, where, sample string, extra ...Question) 
 
 // Features in the order they are offered.
 var Features = []Feature{
-	bridge("clerk", "Clerk", "ClerkIssuer", "Clerk Frontend API URL", "Clerk dashboard > Configure > API keys (https://clerk.<your-domain>)", "https://clerk.example.com"),
+	bridge("clerk", "Clerk", "ClerkIssuer", "Clerk Frontend API URL", "Clerk dashboard > Configure > API keys (https://clerk.<your-domain>)", "https://clerk.rehearsal.invalid"),
 	bridge("workos", "WorkOS", "WorkOSClientId", "WorkOS client ID", "WorkOS dashboard > API keys (client_…)", "client_01EXAMPLE"),
-	bridge("kinde", "Kinde", "KindeIssuerUrl", "Kinde domain", "Kinde > Settings > Details (https://<subdomain>.kinde.com)", "https://example.kinde.com"),
-	bridge("auth0", "Auth0", "Auth0Domain", "Auth0 domain", "Auth0 > Applications > your app > Domain", "example.us.auth0.com",
-		Question{Key: "Auth0Audience", Prompt: "Auth0 API identifier", Where: "Auth0 > Applications > APIs > Identifier", Sample: "https://api.example.com"}),
+	bridge("kinde", "Kinde", "KindeIssuerUrl", "Kinde domain", "Kinde > Settings > Details (https://<subdomain>.kinde.com)", "https://kinde.rehearsal.invalid"),
+	bridge("auth0", "Auth0", "Auth0Domain", "Auth0 domain", "Auth0 > Applications > your app > Domain", "auth0.rehearsal.invalid",
+		Question{Key: "Auth0Audience", Prompt: "Auth0 API identifier", Where: "Auth0 > Applications > APIs > Identifier", Sample: "https://api.rehearsal.invalid"}),
 	{Name: "stytch", Condition: "Stytch", Secrets: []Secret{jwtSecret, {Param: "StytchSecretArn", Name: "stytch", Vars: []string{"STYTCH_SECRET"}}},
 		Questions: []Question{
 			{Key: "StytchProjectId", Prompt: "Stytch project ID", Where: "Stytch dashboard > Project settings (project-live-…)", Sample: "project-test-00000000-0000-0000-0000-000000000000"},
 			{Key: "secret:STYTCH_SECRET", Prompt: "Stytch secret (Enter: none, session JWTs only)", Where: "Stytch dashboard > API keys > Secret", Optional: true, Sample: "secret-test-example"},
 		}},
-	bridge("better-auth", "BetterAuth", "BetterAuthUrl", "Better Auth server URL", "your Better Auth server's base URL (https)", "https://auth.example.com"),
-	bridge("oidc", "Oidc", "OidcIssuer", "OpenID Connect issuer", "iss of your provider's tokens (presets: docs/providers.md)", "https://issuer.example.com",
+	bridge("better-auth", "BetterAuth", "BetterAuthUrl", "Better Auth server URL", "your Better Auth server's base URL (https)", "https://auth.rehearsal.invalid"),
+	bridge("oidc", "Oidc", "OidcIssuer", "OpenID Connect issuer", "iss of your provider's tokens (presets: docs/providers.md)", "https://issuer.rehearsal.invalid",
 		Question{Key: "OidcAudience", Prompt: "accepted audiences (comma list)", Where: "your app's client id or API audience", Sample: "example-client"}),
 	{Name: "payments", Condition: "Payments",
 		Secrets: []Secret{
@@ -64,7 +64,7 @@ var Features = []Feature{
 		},
 		Questions: []Question{
 			{Key: "PaymentRecipient", Prompt: "address receiving payments (0x…)", Where: "your X Layer wallet", Sample: "0x209693bc6afc0c5328ba36faf03c514ef312287c"},
-			{Key: "InsforgeBaseUrl", Prompt: "InsForge project URL", Where: "InsForge dashboard (https://<app>.insforge.app)", Sample: "https://example.insforge.app"},
+			{Key: "InsforgeBaseUrl", Prompt: "InsForge project URL", Where: "InsForge dashboard (https://<app>.insforge.app)", Sample: "https://rehearsal.invalid"},
 			{Key: "secret:INSFORGE_SERVICE_KEY", Prompt: "InsForge service key", Where: "InsForge dashboard > API keys (ik_…)", Sample: "ik_example0123456789abcdef"},
 			{Key: "secret:OKX_API_KEY", Prompt: "OKX Web3 API key", Where: "OKX Web3 developer portal > API keys", Sample: "okx-key"},
 			{Key: "secret:OKX_SECRET_KEY", Prompt: "OKX secret key", Where: "shown once when the key was created", Sample: "okx-secret"},
@@ -73,7 +73,7 @@ var Features = []Feature{
 	{Name: "gateway", Condition: "Gateway", Needs: []string{"payments"},
 		Secrets: []Secret{{Param: "GatewaySecretArn", Name: "gateway", Vars: []string{"X402_GATEWAY_RECEIPT_KEY", "X402_GATEWAY_UPSTREAM_AUTH"}}},
 		Questions: []Question{
-			{Key: "GatewayUpstreamUrl", Prompt: "base URL of the API to sell", Where: "your API (https)", Sample: "https://api.example.com"},
+			{Key: "GatewayUpstreamUrl", Prompt: "base URL of the API to sell", Where: "your API (https)", Sample: "https://api.rehearsal.invalid"},
 			{Key: "GatewayRoutes", Prompt: "priced routes (JSON array)", Where: "docs/gateway.md", Sample: `[{"method":"GET","path":"/quote","price":"1000"}]`},
 			{Key: "secret:X402_GATEWAY_RECEIPT_KEY", Prompt: "receipt signing key (Enter: generate one)", Where: "any 32+ random bytes; your API verifies receipts with it", Optional: true, Sample: "receipt-key-0123456789abcdef0123456789abcdef"},
 			{Key: "secret:X402_GATEWAY_UPSTREAM_AUTH", Prompt: "credential header value for your API (Enter: none)", Where: "your API", Optional: true, Sample: "Bearer upstream-token"},
@@ -87,8 +87,8 @@ var (
 	Region   = Question{Key: "region", Prompt: "AWS region", Sample: "us-east-1"}
 	Picks    = Question{Key: "features", Prompt: "features (comma list: " + names() + ")"}
 	JwtValue = Question{Key: "secret:INSFORGE_JWT_SECRET", Prompt: "InsForge JWT secret", Where: "npx -y @insforge/cli secrets get JWT_SECRET", Sample: "rehearsal-jwt-secret-0123456789abcdef0123456789"}
-	Origins  = Question{Key: "AllowedOrigins", Prompt: "your app's origins (comma list; Enter: none)", Where: "where your SPA is served (https://app.example.com)", Optional: true, Sample: "https://app.example.com"}
-	Email    = Question{Key: "AlarmEmail", Prompt: "e-mail for alarms (Enter: none)", Optional: true, Sample: "ops@example.com"}
+	Origins  = Question{Key: "AllowedOrigins", Prompt: "your app's origins (comma list; Enter: none)", Where: "where your SPA is served (https://app.example.com)", Optional: true, Sample: "https://app.rehearsal.invalid"}
+	Email    = Question{Key: "AlarmEmail", Prompt: "e-mail for alarms (Enter: none)", Optional: true, Sample: "ops@rehearsal.invalid"}
 )
 
 func names() string {

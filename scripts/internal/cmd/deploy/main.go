@@ -4,6 +4,7 @@
 // prints the parameter overrides for `sam deploy`. scripts/deploy runs it and then sam deploy.
 //
 //	go run ./scripts/internal/cmd/deploy <python-with-boto3> <out-file>
+//	go run ./scripts/internal/cmd/deploy --sample clerk|everything   (the rehearsal's answers, as JSON)
 package main
 
 import (
@@ -22,6 +23,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "--sample" {
+		if err := sample(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "deploy --sample:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: deploy <python-with-boto3> <out-file>")
 		os.Exit(2)
@@ -100,11 +108,6 @@ func run(python, outFile string) error {
 	}
 	// One secret per group, named <stack>/<group>; a group whose values are all empty (the
 	// optional Stytch secret) is not created and its ARN stays empty.
-	type group struct {
-		Name   string            `json:"name"`
-		Param  string            `json:"param"`
-		Values map[string]string `json:"values"`
-	}
 	var groups []group
 	for _, s := range deployplan.Secrets(fs) {
 		g := group{Name: stack + "/" + s.Name, Param: s.Param, Values: map[string]string{}}
@@ -119,7 +122,7 @@ func run(python, outFile string) error {
 			groups = append(groups, g)
 		}
 	}
-	req, _ := json.Marshal(map[string]any{"region": region, "secrets": groups})
+	req, _ := json.Marshal(secretRequest{Region: region, Secrets: groups})
 	script, _ := filepath.Abs("scripts/internal/cmd/deploy/secrets.py")
 	cmd := exec.Command(python, script)
 	cmd.Stdin = strings.NewReader(string(req))
@@ -147,4 +150,55 @@ func run(python, outFile string) error {
 	}
 	b.WriteString(" )\n")
 	return os.WriteFile(outFile, []byte(b.String()), 0o600)
+}
+
+type group struct {
+	Name   string            `json:"name"`
+	Param  string            `json:"param"`
+	Values map[string]string `json:"values"`
+}
+
+type secretRequest struct {
+	Region     string            `json:"region"`
+	Secrets    []group           `json:"secrets"`
+	Parameters map[string]string `json:"parameters,omitempty"`
+}
+
+// sample prints what the answers of `make deploy` would be for a feature set, with the plan's
+// sample values (no real credential), for the rehearsal.
+func sample(picks string) error {
+	pick := picks
+	if pick == "everything" {
+		pick = "all"
+	}
+	fs, err := deployplan.Lookup([]string{pick})
+	if err != nil {
+		return err
+	}
+	req := secretRequest{Region: "us-east-1", Parameters: deployplan.SampleValues(fs, func(deployplan.Secret) string { return "" })}
+	for _, s := range deployplan.Secrets(fs) {
+		g := group{Name: "rehearsal-" + picks + "/" + s.Name, Param: s.Param, Values: map[string]string{}}
+		for _, v := range s.Vars {
+			g.Values[v] = sampleValue(fs, v)
+		}
+		req.Secrets = append(req.Secrets, g)
+		delete(req.Parameters, s.Param)
+	}
+	req.Parameters["AlarmEmail"] = deployplan.Email.Sample
+	req.Parameters["AllowedOrigins"] = deployplan.Origins.Sample
+	return json.NewEncoder(os.Stdout).Encode(req)
+}
+
+func sampleValue(fs []deployplan.Feature, variable string) string {
+	if variable == "INSFORGE_JWT_SECRET" {
+		return deployplan.JwtValue.Sample
+	}
+	for _, f := range fs {
+		for _, q := range f.Questions {
+			if q.Key == "secret:"+variable {
+				return q.Sample
+			}
+		}
+	}
+	return ""
 }

@@ -74,7 +74,7 @@ var Features = []Feature{
 		Secrets: []Secret{{Param: "GatewaySecretArn", Name: "gateway", Vars: []string{"X402_GATEWAY_RECEIPT_KEY", "X402_GATEWAY_UPSTREAM_AUTH"}}},
 		Questions: []Question{
 			{Key: "GatewayUpstreamUrl", Prompt: "base URL of the API to sell", Where: "your API (https)", Sample: "https://api.rehearsal.invalid"},
-			{Key: "GatewayRoutes", Prompt: "priced routes (JSON array)", Where: "docs/gateway.md", Sample: `[{"method":"GET","path":"/quote","price":"1000"}]`},
+			{Key: "GatewayRoutes", Prompt: "priced routes (JSON array)", Where: "docs/gateway.md", Sample: `[{"method":"GET","path":"/quote","price":"1000","description":"A quote"}]`},
 			{Key: "secret:X402_GATEWAY_RECEIPT_KEY", Prompt: "receipt signing key (Enter: generate one)", Where: "any 32+ random bytes; your API verifies receipts with it", Optional: true, Sample: "receipt-key-0123456789abcdef0123456789abcdef"},
 			{Key: "secret:X402_GATEWAY_UPSTREAM_AUTH", Prompt: "credential header value for your API (Enter: none)", Where: "your API", Optional: true, Sample: "Bearer upstream-token"},
 		}},

@@ -123,7 +123,7 @@ func run(python, outFile string) error {
 		}
 	}
 	req, _ := json.Marshal(secretRequest{Region: region, Secrets: groups})
-	script, _ := filepath.Abs("scripts/internal/cmd/deploy/secrets.py")
+	script, _ := filepath.Abs("scripts/internal/cmd/deploy/store_secrets.py")
 	cmd := exec.Command(python, script)
 	cmd.Stdin = strings.NewReader(string(req))
 	cmd.Stderr = os.Stderr
@@ -145,8 +145,11 @@ func run(python, outFile string) error {
 	sort.Strings(keys)
 	var b strings.Builder
 	fmt.Fprintf(&b, "STACK=%q\nREGION=%q\nOVERRIDES=(", stack, region)
+	// Each element is one Key="value" token of SAM CLI's --parameter-overrides, its quotes and
+	// backslashes escaped (a JSON value such as GatewayRoutes holds quotes); %q quotes it for bash.
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %q", k+"="+params[k])
+		fmt.Fprintf(&b, " %q", k+`="`+esc.Replace(params[k])+`"`)
 	}
 	b.WriteString(" )\n")
 	return os.WriteFile(outFile, []byte(b.String()), 0o600)

@@ -52,7 +52,12 @@ func run(python, outFile string) error {
 		} else {
 			fmt.Fprintf(os.Stderr, "%s%s: ", q.Prompt, hint)
 		}
+		hidden := strings.HasPrefix(q.Key, "secret:") && echo(false)
 		line, err := in.ReadString('\n')
+		if hidden {
+			echo(true)
+			fmt.Fprintln(os.Stderr)
+		}
 		line = strings.TrimSpace(line)
 		if err != nil && line == "" {
 			return "", fmt.Errorf("no answer to %q", q.Prompt)
@@ -204,4 +209,16 @@ func sampleValue(fs []deployplan.Feature, variable string) string {
 		}
 	}
 	return ""
+}
+
+// echo turns the terminal's echo on or off (secret answers are typed unseen); it reports false
+// when stdin is no terminal (piped answers), where there is nothing to hide.
+func echo(on bool) bool {
+	arg := "-echo"
+	if on {
+		arg = "echo"
+	}
+	cmd := exec.Command("stty", arg)
+	cmd.Stdin = os.Stdin
+	return cmd.Run() == nil
 }

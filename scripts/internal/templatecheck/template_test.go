@@ -350,6 +350,11 @@ func TestEveryFunctionLogsToAGroupWithRetention(t *testing.T) {
 			continue
 		}
 		check(fn.ID, lc["LogGroup"])
+		// A feature's log group exists only with it (cfngraph catches what references a missing
+		// resource; a log group is referenced by its function, not the other way round).
+		if ids := refs(lc["LogGroup"]); len(ids) == 1 && f.res[ids[0]].Condition != fn.Condition {
+			t.Errorf("%s (Condition %q): its log group %s has Condition %q", fn.ID, fn.Condition, ids[0], f.res[ids[0]].Condition)
+		}
 		if other, dup := groups[canon(lc["LogGroup"])]; dup {
 			t.Errorf("%s and %s share a log group", fn.ID, other)
 		}

@@ -149,12 +149,12 @@ func run(python, outFile string) error {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "STACK=%q\nREGION=%q\nOVERRIDES=(", stack, region)
+	fmt.Fprintf(&b, "STACK=%s\nREGION=%s\nOVERRIDES=(", shellQuote(stack), shellQuote(region))
 	// Each element is one Key="value" token of SAM CLI's --parameter-overrides, its quotes and
-	// backslashes escaped (a JSON value such as GatewayRoutes holds quotes); %q quotes it for bash.
+	// backslashes escaped (a JSON value such as GatewayRoutes holds quotes), then quoted for bash.
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %q", k+`="`+esc.Replace(params[k])+`"`)
+		fmt.Fprintf(&b, " %s", shellQuote(k+`="`+esc.Replace(params[k])+`"`))
 	}
 	b.WriteString(" )\n")
 	return os.WriteFile(outFile, []byte(b.String()), 0o600)
@@ -222,3 +222,6 @@ func echo(on bool) bool {
 	cmd.Stdin = os.Stdin
 	return cmd.Run() == nil
 }
+
+// shellQuote quotes s for bash: single quotes, each ' written as '\”.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -223,5 +223,5 @@ func echo(on bool) bool {
 	return cmd.Run() == nil
 }
 
-// shellQuote quotes s for bash: single quotes, each ' written as '\”.
+// shellQuote quotes s for bash: inside single quotes, each single quote closes, escapes and reopens.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

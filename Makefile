@@ -83,11 +83,12 @@ arm64-smoke: ensure-postgres
 	scripts/ensure-qemu
 	$(GO) run ./scripts/arm64-smoke --exec-wrapper "$(ARM64_WRAPPER)"
 
-## deploy: sam build && sam deploy (guided the first time, which saves samconfig.toml)
+## deploy: sam build && sam deploy; the first time it asks which features to deploy and only what they need
 deploy:
 	./scripts/deploy
 
-## deploy-rehearsal: sam build, aws-sam-translator, create the stack on moto's CloudFormation, boot what it deployed
+## deploy-rehearsal: the real sam deploy --guided / sam deploy / sam delete against moto (one bridge; everything),
+##                   per resource type what moto created and what it cannot, every deployed function booted
 deploy-rehearsal:
 	./scripts/deploy-rehearsal
 

@@ -120,7 +120,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	section := render(res, access, resourcesOf(tpl, "AWS::CloudWatch::Alarm"), resourcesOf(tpl, "AWS::SecretsManager::Secret"), *coldShare, *n)
+	section := render(res, access, resourcesOf(tpl, "AWS::CloudWatch::Alarm"), secretsOf(tpl), *coldShare, *n)
 	path := filepath.Join(root, *out)
 	doc, err := os.ReadFile(path)
 	if err != nil {
@@ -290,6 +290,18 @@ func resourcesOf(tpl *samtemplate.Template, typ string) int {
 	return n
 }
 
+// secretsOf counts the secrets a stack with every feature reads: one per *SecretArn parameter
+// (the operator creates them; the stack only names them).
+func secretsOf(tpl *samtemplate.Template) int {
+	n := 0
+	for name := range tpl.Parameters {
+		if strings.HasSuffix(name, "SecretArn") {
+			n++
+		}
+	}
+	return n
+}
+
 // Markers of the generated section in docs/benchmarks.md.
 const (
 	Begin = "<!-- cost-model:begin (go run ./scripts/cost-model) -->"
@@ -364,10 +376,10 @@ func render(ms []measured, access, alarms, secrets int, coldShare float64, n int
 			m.Name, m.LogBytes, m.Lines, m.DurationMS, billed(m), m.Memory, m.InitMS, m.Secrets)
 	}
 	w(" access-log line %d B; platform start+report lines %.0f B when SystemLogLevel is INFO.\n\n", access, platform)
-	w("Fixed monthly cost, whatever the traffic: %d alarms × $%.2f = $%.2f; %d secrets × $%.2f = $%.2f (whether the stack creates them or ", alarms, alarmPerMonth,
+	w("Fixed monthly cost of a stack with every feature, whatever the traffic (a stack holds only the features picked; docs/deploy.md has the cost per feature set): %d alarms × $%.2f = $%.2f; %d secrets × $%.2f = $%.2f (the secrets its features read, created by `make deploy` or by you", alarms, alarmPerMonth,
 		float64(alarms)*alarmPerMonth, secrets, secretPerMonth, float64(secrets)*secretPerMonth)
-	w("you pass their ARNs); each EMF metric is a custom metric at $%.2f a month per dimension combination ", metricPerMonth)
-	w("(the dimensionless totals the alarms read add one per metric name). Log storage ($0.03 / GB-month) is bounded by LogRetentionDays.\n\n")
+	w("); each EMF metric is a custom metric at $%.2f a month per dimension combination ", metricPerMonth)
+	w("(the dimensionless totals the alarms read add one per metric name). Log storage ($0.03 / GB-month) is bounded by the log retention (Tuning).\n\n")
 	mint := ms[0]
 	before := (beforeAppBytes + platform) * 1e6 / gib * logsIngestPerGB
 	after := (mint.LogBytes + float64(access)) * 1e6 / gib * logsIngestPerGB

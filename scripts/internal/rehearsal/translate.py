@@ -1,5 +1,6 @@
-"""Deploy rehearsal, step 1 (SAM CLI venv): translate the built template with aws-sam-translator, the
-library `sam validate` and `sam deploy` use, after pointing every CodeUri at an artifact zip.
+"""Deploy rehearsal, step 1 (SAM CLI venv): translate the built template with aws-sam-translator, what
+CloudFormation's AWS::Serverless transform does to what `sam deploy` submits (moto has no such transform).
+Each function's Code is then the local artifact zip, which the real `sam deploy` packages and uploads.
 
     python translate.py <build-dir> <artifacts-dir> <out.json>
 """
@@ -39,6 +40,10 @@ for lid, res in sam["Resources"].items():
 
 values = {k: str(v["Default"]) for k, v in sam.get("Parameters", {}).items() if "Default" in v}
 out = transform(sam, values, NoManagedPolicies())
+for lid, res in out["Resources"].items():
+    if res["Type"] == "AWS::Lambda::Function" and "S3Key" in res["Properties"].get("Code", {}):
+        key = res["Properties"]["Code"]["S3Key"]
+        res["Properties"]["Code"] = os.path.abspath(os.path.join(ARTIFACTS, key))
 with open(OUT, "w") as f:
     json.dump(out, f, indent=1)
 print("translated: %d resources" % len(out["Resources"]))

@@ -233,17 +233,21 @@ func TestProjectTemplate(t *testing.T) {
 			t.Errorf("%s: MOCK_OKX_FACILITATOR = %q", f.LogicalID, v.Value)
 		}
 	}
-	for _, name := range []string{"InsforgeJwtSecret", "StytchSecret", "OkxApiKey", "OkxSecretKey", "OkxPassphrase", "InsforgeServiceKey",
-		"GatewayUpstreamAuth", "GatewayReceiptKey"} {
-		if !tm.Parameters[name].NoEcho {
-			t.Errorf("parameter %s must be NoEcho", name)
+	// Secrets reach the stack only as ARNs of secrets the operator created: a secret value as a
+	// parameter would pass through CloudFormation, and sam deploy --guided cannot leave a NoEcho
+	// parameter empty, so every unpicked feature's secret would have to be typed.
+	for name, p := range tm.Parameters {
+		if p.NoEcho {
+			t.Errorf("parameter %s is NoEcho: pass the secret by ARN (a *SecretArn parameter)", name)
+		}
+		if strings.HasSuffix(name, "SecretArn") && (p.Default == nil || *p.Default != "") {
+			t.Errorf("parameter %s must default to empty (its feature is off)", name)
 		}
 	}
-	env := tm.Parameters["Environment"]
-	for _, v := range env.AllowedValues {
-		if v == "development" {
-			t.Error("Environment must not offer development in a deployable template")
-		}
+	// Conditions never hide a function from the runner: every function is read whatever its feature.
+	fnsOff, err := tm.Functions(vals)
+	if err != nil || len(fnsOff) != len(want) {
+		t.Errorf("with every feature off the runner still reads %d functions, want %d (%v)", len(fnsOff), len(want), err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -217,38 +218,40 @@ func TestNoSecretReachesAFunctionInPlainText(t *testing.T) {
 	}
 }
 
-// secretKeys returns the variables a secret holds: parsed from the SecretString of
-// a secret the stack creates, or from the description of the *SecretArn parameter.
+// secretKeys returns the variables the secrets named in expr hold, read from the
+// description of each *SecretArn parameter ({"VARIABLE":"...", …}): the one place an
+// operator learns what to put in the secret.
 func (f *fixture) secretKeys(t *testing.T, expr any) []string {
 	t.Helper()
 	var keys []string
 	for _, r := range refs(expr) {
-		res, ok := f.res[r]
-		if !ok || res.Type != "AWS::SecretsManager::Secret" {
+		p, ok := f.tpl.Parameters[r]
+		if !ok || !strings.HasSuffix(r, "SecretArn") {
 			continue
 		}
-		sub, _ := res.Properties["SecretString"].(map[string]any)["Fn::Sub"].(string)
-		var m map[string]string
-		if err := json.Unmarshal([]byte(regexp.MustCompile(`\$\{[A-Za-z0-9]+\}`).ReplaceAllString(sub, "x")), &m); err != nil {
-			t.Fatalf("%s: SecretString is not a JSON object of variables: %v", r, err)
+		found := regexp.MustCompile(`"([A-Z][A-Z0-9_]+)"`).FindAllStringSubmatch(p.Description, -1)
+		if len(found) == 0 {
+			t.Fatalf("%s: the description does not say which variables the secret holds", r)
 		}
-		for k := range m {
-			keys = append(keys, k)
+		for _, m := range found {
+			keys = append(keys, m[1])
 		}
 	}
 	sort.Strings(keys)
 	return keys
 }
 
-// secretList splits CONFIG_SECRETS (one expression, or !Join [",", [...]]).
-func secretList(v any) []any {
-	if m, ok := v.(map[string]any); ok {
-		if j, ok := m["Fn::Join"].([]any); ok && len(j) == 2 && j[0] == "," {
-			l, _ := j[1].([]any)
-			return l
+// secretParams lists the *SecretArn parameters an expression refers to, sorted and
+// without repetition (Fn::If and Fn::Join are looked through).
+func secretParams(v any) []string {
+	var out []string
+	for _, r := range refs(v) {
+		if strings.HasSuffix(r, "SecretArn") {
+			out = append(out, r)
 		}
 	}
-	return []any{v}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 func TestEachRoleReadsExactlyItsOwnSecrets(t *testing.T) {
@@ -264,11 +267,19 @@ func TestEachRoleReadsExactlyItsOwnSecrets(t *testing.T) {
 		}
 		sort.Strings(declared)
 
-		// What the role may read: SAM's AWSSecretsManagerGetSecretValuePolicy with one ARN each,
-		// and no other statement that touches Secrets Manager.
+		// What the role may read: SAM's AWSSecretsManagerGetSecretValuePolicy with one ARN each
+		// (possibly under an Fn::If), and no other statement that touches Secrets Manager.
 		var granted []string
 		pols, _ := fn.Properties["Policies"].([]any)
 		for _, p := range pols {
+			if m, ok := p.(map[string]any); ok {
+				if l, ok := m["Fn::If"].([]any); ok && len(l) == 3 {
+					p = l[1] // the else branch must be AWS::NoValue: checked below
+					if !slices.Equal(refs(l[2]), []string{"AWS::NoValue"}) {
+						t.Errorf("%s: a conditional policy must grant nothing when its condition is false", fn.ID)
+					}
+				}
+			}
 			m, ok := p.(map[string]any)
 			if !ok {
 				if s, _ := p.(string); strings.Contains(strings.ToLower(s), "secretsmanager") {
@@ -283,10 +294,11 @@ func TestEachRoleReadsExactlyItsOwnSecrets(t *testing.T) {
 					if s, isStr := arn.(string); isStr && strings.Contains(s, "*") {
 						t.Errorf("%s: wildcard secret ARN %q", fn.ID, s)
 					}
-					if len(refs(arn)) == 0 {
-						t.Errorf("%s: SecretArn %s names no secret resource or ARN parameter", fn.ID, canon(arn))
+					ps := secretParams(arn)
+					if len(ps) != 1 {
+						t.Errorf("%s: SecretArn %s names no *SecretArn parameter", fn.ID, canon(arn))
 					}
-					granted = append(granted, canon(arn))
+					granted = append(granted, ps...)
 				case strings.Contains(strings.ToLower(canon(v)), "secretsmanager"):
 					t.Errorf("%s: policy %s touches Secrets Manager outside the scoped template", fn.ID, k)
 				}
@@ -294,16 +306,11 @@ func TestEachRoleReadsExactlyItsOwnSecrets(t *testing.T) {
 		}
 		sort.Strings(granted)
 
-		var reads []string
-		var held []string
+		var reads, held []string
 		if cs, ok := env[config.SecretsVar]; ok {
-			for _, e := range secretList(cs) {
-				reads = append(reads, canon(e))
-				held = append(held, f.secretKeys(t, e)...)
-			}
+			reads = secretParams(cs)
+			held = f.secretKeys(t, cs)
 		}
-		sort.Strings(reads)
-		sort.Strings(held)
 
 		switch {
 		case len(declared) == 0 && (len(reads) > 0 || len(granted) > 0):
@@ -343,6 +350,11 @@ func TestEveryFunctionLogsToAGroupWithRetention(t *testing.T) {
 			continue
 		}
 		check(fn.ID, lc["LogGroup"])
+		// A feature's log group exists only with it (cfngraph catches what references a missing
+		// resource; a log group is referenced by its function, not the other way round).
+		if ids := refs(lc["LogGroup"]); len(ids) == 1 && f.res[ids[0]].Condition != fn.Condition {
+			t.Errorf("%s (Condition %q): its log group %s has Condition %q", fn.ID, fn.Condition, ids[0], f.res[ids[0]].Condition)
+		}
 		if other, dup := groups[canon(lc["LogGroup"])]; dup {
 			t.Errorf("%s and %s share a log group", fn.ID, other)
 		}
@@ -397,24 +409,40 @@ func scalar(v any) string {
 	return s
 }
 
-func TestEveryFunctionHasReservedConcurrency(t *testing.T) {
+// Reserved concurrency is opt-in: Lambda keeps 100 of an account's concurrency unreserved, and a new
+// account's quota can be 10, so any reservation by default fails the first deploy. The route
+// throttling bounds the x402 functions meanwhile (TestRouteThrottlingCoversTheX402Routes). With
+// ReservedConcurrency set, every function is reserved: bridges, x402 HTTP functions, reconciler.
+func TestReservedConcurrencyIsOptIn(t *testing.T) {
 	f := load(t)
+	reserved := maps.Clone(f.defaults)
+	reserved["ReservedConcurrency"] = "20,10,1"
 	for _, fn := range f.functions {
 		v, ok := f.prop(fn, "ReservedConcurrentExecutions")
 		if !ok {
-			t.Errorf("%s: no ReservedConcurrentExecutions (a parameter; empty leaves it unreserved)", fn.ID)
+			t.Errorf("%s: no ReservedConcurrentExecutions (from ReservedConcurrency; empty leaves it unreserved)", fn.ID)
 			continue
 		}
 		got, err := f.tpl.Resolve(v, f.defaults)
 		if err != nil {
 			t.Fatalf("%s: %v", fn.ID, err)
 		}
-		// Functions that spend money per call are bounded unless the operator says otherwise.
-		if strings.HasPrefix(f.pkg(t, fn.ID), "x402-") {
-			n, err := strconv.Atoi(scalar(got))
-			if samtemplate.IsNoValue(got) || err != nil || n < 1 {
-				t.Errorf("%s: x402 functions must be bounded by default, got %v", fn.ID, got)
-			}
+		if !samtemplate.IsNoValue(got) {
+			t.Errorf("%s: reserved by default (%v); reservation must be opt-in", fn.ID, got)
+		}
+		got, err = f.tpl.Resolve(v, reserved)
+		if err != nil {
+			t.Fatalf("%s: %v", fn.ID, err)
+		}
+		want := "20"
+		switch pkg := f.pkg(t, fn.ID); {
+		case pkg == "x402-reconcile":
+			want = "1"
+		case strings.HasPrefix(pkg, "x402-"):
+			want = "10"
+		}
+		if scalar(got) != want {
+			t.Errorf("%s: ReservedConcurrency=20,10,1 reserves %v, want %s", fn.ID, got, want)
 		}
 	}
 }
@@ -533,9 +561,11 @@ func TestRouteThrottlingCoversTheX402Routes(t *testing.T) {
 		t.Fatal(err)
 	}
 	routes := map[string]bool{}
+	routeCondition := map[string]string{}
 	for _, fn := range fns {
 		for _, r := range fn.Routes {
 			routes[r.Method+" "+r.Path] = true
+			routeCondition[r.Method+" "+r.Path] = f.res[fn.LogicalID].Condition
 		}
 	}
 	apis := 0
@@ -552,7 +582,17 @@ func TestRouteThrottlingCoversTheX402Routes(t *testing.T) {
 			if !routes[key] {
 				t.Errorf("%s: RouteSettings %q is not a route of any function", r.ID, key)
 			}
+			// A route exists only with its function's feature, and a setting for a missing route
+			// fails the stage: each setting is !If [<the function's Condition>, {...}, AWS::NoValue].
 			m, _ := v.(map[string]any)
+			if l, ok := m["Fn::If"].([]any); ok && len(l) == 3 {
+				if want := routeCondition[key]; scalar(l[0]) != want {
+					t.Errorf("%s: RouteSettings %q is conditioned on %v, its function on %q", r.ID, key, l[0], want)
+				}
+				m, _ = l[1].(map[string]any)
+			} else if routeCondition[key] != "" {
+				t.Errorf("%s: RouteSettings %q must be !If [%s, …, AWS::NoValue]", r.ID, key, routeCondition[key])
+			}
 			if m["ThrottlingRateLimit"] == nil || m["ThrottlingBurstLimit"] == nil {
 				t.Errorf("%s: RouteSettings %q sets no throttling", r.ID, key)
 			}

@@ -1,0 +1,198 @@
+package deployplan
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/insforge/edge-functions-go/scripts/internal/budget"
+	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
+)
+
+func template(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	root, err := budget.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// guidedFixedPrompts are the questions `sam deploy --guided` asks besides one per template
+// parameter, in SAM CLI's GuidedContext.guided_prompts: Stack Name, AWS Region, Confirm changes
+// before deploy, Allow SAM CLI IAM role creation, Save arguments to configuration file, SAM
+// configuration file, SAM configuration environment; then "Deploy this changeset?" because
+// samconfig.toml sets confirm_changeset. It also asks "<function> may not have authorization
+// defined, Is this okay?" (default N, which aborts) for every function with an Api/HttpApi event
+// when neither the event nor the API declares Auth (auth_utils.auth_per_resource).
+// https://github.com/aws/aws-sam-cli/blob/develop/samcli/commands/deploy/guided_context.py
+// https://github.com/aws/aws-sam-cli/blob/develop/samcli/commands/deploy/auth_utils.py
+const guidedFixedPrompts = 8
+
+// guidedPrompts counts what `sam deploy --guided` asks for template.yaml.
+func guidedPrompts(t *testing.T, tpl *samtemplate.Template) (params, authQuestions int) {
+	t.Helper()
+	apiAuth := map[string]bool{}
+	for _, r := range tpl.Resources() {
+		if r.Type == "AWS::Serverless::HttpApi" || r.Type == "AWS::Serverless::Api" {
+			apiAuth[r.ID] = r.Properties["Auth"] != nil
+		}
+	}
+	for _, r := range tpl.Resources() {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		evs, _ := r.Properties["Events"].(map[string]any)
+		for _, ev := range evs {
+			m, _ := ev.(map[string]any)
+			typ, _ := m["Type"].(string)
+			if typ != "HttpApi" && typ != "Api" {
+				continue
+			}
+			p, _ := m["Properties"].(map[string]any)
+			api := ""
+			for _, k := range []string{"ApiId", "RestApiId"} {
+				if ref, ok := p[k].(map[string]any); ok {
+					api, _ = ref["Ref"].(string)
+				}
+			}
+			if p["Auth"] == nil && !apiAuth[api] {
+				authQuestions++
+			}
+		}
+	}
+	return len(tpl.Parameters), authQuestions
+}
+
+func TestPlainGuidedDeployAsksAtMost25AndItsDefaultsDeploy(t *testing.T) {
+	tpl := template(t)
+	params, auth := guidedPrompts(t, tpl)
+	t.Logf("sam deploy --guided on template.yaml: %d parameter prompts + %d fixed + %d authorization questions = %d prompts (before: 89 parameters, 95 prompts, then one authorization question per HTTP function answered N by default)",
+		params, guidedFixedPrompts, auth, params+guidedFixedPrompts+auth)
+	if params > 25 {
+		t.Errorf("%d parameters: sam deploy --guided asks every one; at most 25", params)
+	}
+	if auth > 0 {
+		t.Errorf("%d authorization questions: their default (N) aborts the deploy; declare the HTTP API's Auth", auth)
+	}
+	for name, p := range tpl.Parameters {
+		// SAM CLI prompts a NoEcho parameter without a default and refuses an empty answer.
+		if p.NoEcho {
+			t.Errorf("%s is NoEcho: sam deploy --guided cannot leave it empty", name)
+		}
+		if p.Default == nil {
+			t.Errorf("%s has no default: pressing Enter cannot accept it", name)
+		}
+		if len(strings.TrimSpace(p.Description)) < 20 {
+			t.Errorf("%s: the description must say what the value is and where to find it", name)
+		}
+	}
+}
+
+func TestMakeDeployAsksOnlyWhatThePickedFeaturesNeed(t *testing.T) {
+	for _, tc := range []struct {
+		picks []string
+		max   int
+	}{
+		{[]string{"clerk"}, 12},
+		{[]string{"workos"}, 12},
+		{[]string{"kinde"}, 12},
+		{[]string{"auth0"}, 12},
+		{[]string{"stytch"}, 12},
+		{[]string{"better-auth"}, 12},
+		{[]string{"oidc"}, 12},
+		{[]string{"payments"}, 12},
+		{[]string{"clerk", "payments"}, 18},
+		{[]string{"gateway"}, 18}, // brings payments
+		{[]string{"all"}, 60},
+	} {
+		fs, err := Lookup(tc.picks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := Questions(fs)
+		var keys []string
+		for _, x := range q {
+			keys = append(keys, x.Key)
+		}
+		t.Logf("make deploy, %s: %d questions: %s", strings.Join(tc.picks, "+"), len(q), strings.Join(keys, ", "))
+		if len(q) > tc.max {
+			t.Errorf("%v: %d questions, at most %d", tc.picks, len(q), tc.max)
+		}
+	}
+	one, _ := Lookup([]string{"clerk"})
+	withPayments, _ := Lookup([]string{"clerk", "payments"})
+	if extra := len(Questions(withPayments)) - len(Questions(one)); extra > 6 {
+		t.Errorf("payments add %d questions, at most 6", extra)
+	}
+}
+
+// Every question names a parameter of template.yaml or a variable of a secret the feature's
+// *SecretArn parameter describes; every feature names a template Condition; every parameter a
+// feature needs and the template marks required is asked.
+func TestPlanMatchesTheTemplate(t *testing.T) {
+	tpl := template(t)
+	raw := map[string]bool{}
+	for _, r := range tpl.Resources() {
+		if r.Condition != "" {
+			raw[r.Condition] = true
+		}
+	}
+	quoted := regexp.MustCompile(`"([A-Z][A-Z0-9_]+)"`)
+	for _, f := range Features {
+		if !raw[f.Condition] {
+			t.Errorf("%s: no resource of template.yaml has Condition %s", f.Name, f.Condition)
+		}
+		for _, s := range f.Secrets {
+			p, ok := tpl.Parameters[s.Param]
+			if !ok {
+				t.Errorf("%s: no parameter %s", f.Name, s.Param)
+				continue
+			}
+			var described []string
+			for _, m := range quoted.FindAllStringSubmatch(p.Description, -1) {
+				described = append(described, m[1])
+			}
+			slices.Sort(described)
+			vars := slices.Sorted(slices.Values(s.Vars))
+			if !slices.Equal(described, vars) {
+				t.Errorf("%s: secret %s holds %v, the parameter's description says %v", f.Name, s.Param, vars, described)
+			}
+		}
+		for _, q := range f.Questions {
+			if v, ok := strings.CutPrefix(q.Key, "secret:"); ok {
+				if !slices.ContainsFunc(f.Secrets, func(s Secret) bool { return slices.Contains(s.Vars, v) }) {
+					t.Errorf("%s: question %s goes into none of the feature's secrets", f.Name, v)
+				}
+				continue
+			}
+			if _, ok := tpl.Parameters[q.Key]; !ok {
+				t.Errorf("%s: question %s is no parameter of template.yaml", f.Name, q.Key)
+			}
+		}
+	}
+	for _, q := range []Question{Origins, Email} {
+		if _, ok := tpl.Parameters[q.Key]; !ok {
+			t.Errorf("question %s is no parameter of template.yaml", q.Key)
+		}
+	}
+}
+
+func TestLookupAddsWhatAFeatureNeeds(t *testing.T) {
+	fs, err := Lookup([]string{"gateway"})
+	if err != nil || len(fs) != 2 || fs[0].Name != "payments" || fs[1].Name != "gateway" {
+		t.Fatalf("gateway = %v, %v; want payments and gateway", fs, err)
+	}
+	if _, err := Lookup([]string{"facebook"}); err == nil {
+		t.Fatal("an unknown feature was accepted")
+	}
+	if _, err := Lookup(nil); err == nil {
+		t.Fatal("an empty pick was accepted")
+	}
+}

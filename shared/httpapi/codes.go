@@ -39,6 +39,7 @@ var Codes = map[string]Code{
 	"payment_in_flight":                {http.StatusServiceUnavailable, "the same payment is being presented concurrently; nothing was charged, retry"},
 	"facilitator_busy":                 {http.StatusServiceUnavailable, "the x402 facilitator is rate limiting; nothing was charged, retry later"},
 	"response_too_large":               {http.StatusBadGateway, "the paid response exceeds the size limit; nothing was charged"},
+	"unknown_pass":                     {http.StatusNotFound, "no pass of that product id is on sale (X402_PASS_PRODUCTS)"},
 	"no_priced_route":                  {http.StatusNotFound, "the x402 gateway has no priced route for this method and path"},
 	"insufficient_time":                {http.StatusServiceUnavailable, "not enough time left to call the upstream and settle; nothing was charged, retry"},
 	"upstream_error":                   {http.StatusBadGateway, "the gateway's upstream failed (5xx or an unexpected status); nothing was charged"},

@@ -118,11 +118,11 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 func isTestHelper(p string) bool { return strings.HasSuffix(path.Base(p), "test") }
 
 // edge packages know HTTP statuses and headers; every other shared package is domain.
-var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/paywall", "shared/x402report",
+var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/paywall", "shared/x402report", "shared/x402pass",
 	"shared/x402payments", "shared/x402payments/dashboard", "shared/x402reconcile", "shared/x402gateway")
 
 // apps are the application packages functions/* import (edge minus the HTTP libraries).
-var apps = set("shared/bridge", "shared/x402report", "shared/x402payments", "shared/x402payments/dashboard",
+var apps = set("shared/bridge", "shared/x402report", "shared/x402pass", "shared/x402payments", "shared/x402payments/dashboard",
 	"shared/x402reconcile", "shared/x402gateway")
 
 // libraries contain no consumers (no apps, no commands).

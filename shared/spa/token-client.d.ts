@@ -64,7 +64,7 @@ export interface WalletSigner {
 }
 
 export interface SiweFields {
-  domain: string; address: string; uri: string; chainId: number; nonce: string; issuedAt: Date;
+  domain: string; address: string; uri: string; version: '1'; chainId: number; nonce: string; issuedAt: Date;
   statement?: string; expirationTime?: Date; notBefore?: Date; requestId?: string; resources?: string[];
 }
 

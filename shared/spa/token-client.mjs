@@ -162,7 +162,7 @@ export function createTokenClient(options) {
     if (!res.ok || !nb || typeof nb.nonce !== 'string') return { response: res, body: nb };
     const loc = globalThis.location;
     const fields = {
-      domain: wallet.domain ?? loc?.host, uri: wallet.uri ?? loc?.origin, address, chainId: nb.chain_id ?? wallet.chainId ?? 196,
+      domain: wallet.domain ?? loc?.host, uri: wallet.uri ?? loc?.origin, address, version: '1', chainId: nb.chain_id ?? wallet.chainId ?? 196,
       nonce: nb.nonce, statement: wallet.statement, issuedAt: new Date(now()),
       expirationTime: wallet.lifetime ? new Date(now() + wallet.lifetime) : undefined,
     };

@@ -290,3 +290,34 @@ func TestProductsConfigFailsNamingTheVariable(t *testing.T) {
 		}
 	}
 }
+
+// The one delivery of a payment settled after a 202 fails at its write: no
+// entitlement, the row stays settled and undelivered, and the next
+// re-presentation delivers and grants once.
+func TestLatePassDeliveryThatFailsGrantsNothingUntilItSucceeds(t *testing.T) {
+	for _, f := range []fault{faultBefore, faultHang} {
+		hs := newHarness(t)
+		payer := x402test.NewPayer(t)
+		pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
+		hs.fault.f.Store(int32(faultBefore))
+		if w := hs.buy("pro", pay); w.Code != http.StatusAccepted {
+			t.Fatalf("first: %d %s", w.Code, w.Body)
+		}
+		rows, _ := hs.ledger.List(context.Background(), 10)
+		if err := hs.ledger.Settle(context.Background(), rows[0].ID, "0x"+strings.Repeat("ef", 32), false); err != nil {
+			t.Fatal(err)
+		}
+		hs.fault.rpc = "x402_pass_deliver" // only the late delivery's write fails now
+		hs.fault.f.Store(int32(f))
+		if w := hs.buy("pro", pay); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), `"token"`) {
+			t.Fatalf("fault %d: %d %s", f, w.Code, w.Body)
+		}
+		if n := len(hs.entitlements(account(payer))); n != 0 {
+			t.Fatalf("fault %d: %d entitlements", f, n)
+		}
+		hs.fault.f.Store(int32(faultNone))
+		if w := hs.buy("pro", pay); w.Code != http.StatusOK || len(hs.entitlements(account(payer))) != 1 {
+			t.Fatalf("fault %d, then healed: %d %s", f, w.Code, w.Body)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -16,9 +17,19 @@ func startInsforge(ctx context.Context, o Options, jwtSecret string) (*localinsf
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return localinsforge.Start(ctx, localinsforge.Options{
+	st, err := localinsforge.Start(ctx, localinsforge.Options{
 		Addr:      o.InsforgeAddr,
 		JWTSecret: jwtSecret,
 		Logger:    log.With("component", "insforge"),
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The dev profile pays through the mock facilitator: passes bought here must
+	// unlock rows here (a deployed database never accepts mock passes).
+	if err := st.AdminExec(ctx, `UPDATE public.x402_entitlement_settings SET accept_mock = true`); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("accept mock passes: %w", err)
+	}
+	return st, nil
 }

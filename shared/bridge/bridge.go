@@ -219,6 +219,11 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) (minted, erro
 	if errors.Is(err, signer.ErrNotAfterPassed) {
 		return minted{}, identity.Expired(h.p.Name, err)
 	}
+	if errors.Is(err, signer.ErrWalletSubject) {
+		// A provider's user id never becomes a wallet's subject (eip155:…).
+		return minted{}, identity.Invalid("the "+h.p.Name+" user id has the form of a wallet account id (eip155:…), "+
+			"which only the wallet bridge mints", err)
+	}
 	if err != nil {
 		return minted{}, err
 	}

@@ -31,6 +31,13 @@ func TestEveryBridgeFunctionIsNamedTokenSlugOfItsProvider(t *testing.T) {
 			}
 		})
 	}
+	// The wallet bridge has no identity provider: its own builder, the same name rule.
+	fn := "token-" + bridge.WalletProvider
+	src, err := os.ReadFile(filepath.Join("..", "..", "functions", fn, "main.go"))
+	if err != nil || !strings.Contains(string(src), `launch.HTTP("`+fn+`", bridge.BuildWallet)`) {
+		t.Errorf("functions/%s/main.go does not launch bridge.BuildWallet under the name %s: %v", fn, fn, err)
+	}
+	seen[fn] = true
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "functions", "token-*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no bridge functions found: %v", err)

@@ -48,4 +48,19 @@ var Codes = map[string]Code{
 	"upstream_response_too_large": {http.StatusBadGateway, "the gateway's upstream answer exceeds X402_GATEWAY_MAX_RESPONSE_BYTES, or Lambda's 6 MB response payload once encoded; nothing was charged"},
 	"upstream_unavailable":        {http.StatusBadGateway, "the gateway's upstream could not be reached; nothing was charged"},
 	"upstream_timeout":            {http.StatusGatewayTimeout, "the gateway's upstream did not answer in time; nothing was charged"},
+
+	// Wallets: Sign-In with Ethereum (token-wallet) and passes (x402-pass).
+	"siwe_malformed":                   {http.StatusBadRequest, "the Sign-In with Ethereum message breaks the EIP-4361 grammar"},
+	"siwe_unsupported_version":         {http.StatusBadRequest, "the Sign-In with Ethereum message's Version is not 1"},
+	"siwe_domain_mismatch":             {http.StatusUnauthorized, "the sign-in message's domain is not the host of an allowed origin"},
+	"siwe_uri_mismatch":                {http.StatusUnauthorized, "the sign-in message's URI is not on its domain"},
+	"siwe_chain_mismatch":              {http.StatusUnauthorized, "the sign-in message names another chain than WALLET_CHAIN_ID"},
+	"siwe_nonce_invalid":               {http.StatusUnauthorized, "the sign-in nonce was not issued by this API, or it expired"},
+	"siwe_nonce_used":                  {http.StatusUnauthorized, "the sign-in nonce was used already"},
+	"siwe_expired":                     {http.StatusUnauthorized, "the sign-in message was issued too long ago or its Expiration Time passed"},
+	"siwe_not_yet_valid":               {http.StatusUnauthorized, "the sign-in message's Issued At or Not Before is in the future"},
+	"siwe_signature_mismatch":          {http.StatusUnauthorized, "the signature was not made by the sign-in message's address"},
+	"siwe_contract_wallet_unsupported": {http.StatusUnauthorized, "a smart-contract wallet signature, and XLAYER_RPC_URL is not set to verify it"},
+	"siwe_verifier_unavailable":        {http.StatusServiceUnavailable, "the used-nonce record or the chain could not be reached; retry with a new nonce"},
+	"unknown_pass":                     {http.StatusNotFound, "no pass of that product id is on sale (X402_PASS_PRODUCTS)"},
 }

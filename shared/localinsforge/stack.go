@@ -308,6 +308,11 @@ func (s *Stack) UserToken(sub, email string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if signer.IsWalletSubject(sub) {
+		// A wallet's CAIP-10 subject, minted as the wallet bridge mints it.
+		tok, err := sg.MintWallet(sub, time.Time{})
+		return tok.Value, err
+	}
 	tok, err := sg.Mint(sub, email)
 	return tok.Value, err
 }

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -118,10 +120,48 @@ func (s *Signer) Mint(subject, email string) (Token, error) {
 // ErrNotAfterPassed is returned by MintUntil when notAfter is not in the future.
 var ErrNotAfterPassed = errors.New("signer: the credential's expiry has passed")
 
+// WalletSubjectPrefix starts every wallet subject (a CAIP-10 account id of an
+// EVM chain). Only MintWallet signs such a subject: a provider whose user ids
+// looked like one could otherwise sign in as the wallet and read what it paid for.
+const WalletSubjectPrefix = "eip155:"
+
+// ErrWalletSubject is returned by Mint and MintUntil for a subject of the
+// wallet form, and by MintWallet for a subject of any other form.
+var ErrWalletSubject = errors.New("signer: eip155: subjects are wallet accounts, minted only from a verified wallet signature")
+
+// walletSubjectRE is the one spelling of a wallet subject: CAIP-10
+// (https://chainagnostic.org/CAIPs/caip-10), EVM address in lower case.
+var walletSubjectRE = regexp.MustCompile(`^eip155:[1-9][0-9]{0,17}:0x[0-9a-f]{40}$`)
+
+// IsWalletSubject reports whether subject is, or could be read as, a wallet
+// subject (case, spaces and control characters ignored).
+func IsWalletSubject(subject string) bool {
+	s := strings.ToLower(strings.TrimLeftFunc(subject, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }))
+	return strings.HasPrefix(s, WalletSubjectPrefix)
+}
+
 // MintUntil is Mint with exp = min(now + TTL, notAfter): a token minted from a
 // provider credential never outlives it. A zero notAfter means no cap. notAfter
 // is rounded down to the second (exp is whole seconds), so the cap holds exactly.
+// It refuses wallet subjects (ErrWalletSubject): those come from MintWallet only.
 func (s *Signer) MintUntil(subject, email string, notAfter time.Time) (Token, error) {
+	if IsWalletSubject(subject) {
+		return Token{}, ErrWalletSubject
+	}
+	return s.mint(subject, email, notAfter)
+}
+
+// MintWallet mints a token for a wallet whose signature was verified: subject
+// is its CAIP-10 account id (eip155:<chain>:<lower-case address>), no email,
+// exp = min(now + TTL, notAfter).
+func (s *Signer) MintWallet(account string, notAfter time.Time) (Token, error) {
+	if !walletSubjectRE.MatchString(account) {
+		return Token{}, ErrWalletSubject
+	}
+	return s.mint(account, "", notAfter)
+}
+
+func (s *Signer) mint(subject, email string, notAfter time.Time) (Token, error) {
 	if strings.TrimSpace(subject) == "" {
 		return Token{}, ErrEmptySubject
 	}

@@ -252,3 +252,33 @@ func TestMintBuildsTheSameBytesAsGolangJWT(t *testing.T) {
 		}
 	}
 }
+
+func TestWalletSubjectsAreMintedByMintWalletOnly(t *testing.T) {
+	s, err := New(Config{Secret: strings.Repeat("k", 32), TTL: time.Hour}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := "eip155:196:0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+	for _, sub := range []string{account, "EIP155:196:0xF39FD6E51AAD88F6F4CE6AB8827279CFFFB92266", " eip155:1:0xabc", "\teip155:x", "eip155:"} {
+		if _, err := s.Mint(sub, ""); !errors.Is(err, ErrWalletSubject) {
+			t.Errorf("Mint(%q): %v, want ErrWalletSubject", sub, err)
+		}
+		if _, err := s.MintUntil(sub, "", time.Now().Add(time.Minute)); !errors.Is(err, ErrWalletSubject) {
+			t.Errorf("MintUntil(%q): %v, want ErrWalletSubject", sub, err)
+		}
+	}
+	for _, sub := range []string{"user_2abc", "eip155:196:0xF39FD6E51AAD88F6F4CE6AB8827279CFFFB92266", "eip155:196:0xf39f", "eip155:0196:0x" + strings.Repeat("a", 40),
+		"eip155:196:0x" + strings.Repeat("a", 40) + "\n", "solana:abc"} {
+		if _, err := s.MintWallet(sub, time.Time{}); !errors.Is(err, ErrWalletSubject) {
+			t.Errorf("MintWallet(%q): %v, want ErrWalletSubject", sub, err)
+		}
+	}
+	tok, err := s.MintWallet(account, time.Now().Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Verify(tok.Value)
+	if err != nil || c.Subject != account || c.Email != "" || c.Role != Role || tok.TTL > 10*time.Minute {
+		t.Fatalf("%v %+v %s", err, c, tok.TTL)
+	}
+}

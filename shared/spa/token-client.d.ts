@@ -17,6 +17,11 @@ export interface TokenClientOptions {
    * Auth0's `login_required` — to mean "signed out". Any other throw is retried.
    */
   getCredential?: () => Promise<string | null | undefined> | string | null | undefined;
+  /**
+   * Wallet mode (url: `${API_URL}/token/wallet`): Sign-In with Ethereum through an injected signer
+   * (a viem account or wallet client, or window.ethereum via personal_sign). Every fetch signs a new message.
+   */
+  wallet?: WalletSigner;
   /** Cookie mode (Clerk `__session`, Better Auth session cookie, same-site setups): 'include'. */
   credentials?: 'include' | 'omit' | 'same-origin';
   /** Refresh this long before expires_at (ms, default 60000; at most a third of the token's lifetime). */
@@ -39,6 +44,32 @@ export interface TokenClientOptions {
   document?: Pick<Document, 'visibilityState' | 'addEventListener' | 'removeEventListener'> | null;
   window?: Pick<Window, 'addEventListener' | 'removeEventListener'> | null;
 }
+
+export interface WalletSigner {
+  /** EIP-191 personal_sign of message; throw SignedOutError or an EIP-1193 4001 rejection for "signed out". */
+  signMessage(message: string): Promise<string>;
+  /** The EIP-55 checksummed account; null = signed out. Or give `address`. */
+  getAddress?: () => Promise<string | null | undefined> | string | null | undefined;
+  address?: string;
+  /** The message's domain and URI (default: location.host and location.origin). */
+  domain?: string;
+  uri?: string;
+  /** Default: the chain_id GET /token/wallet/nonce answers (196). */
+  chainId?: number;
+  statement?: string;
+  /** When set, the message's Expiration Time is this many ms ahead (the token never outlives it). */
+  lifetime?: number;
+  /** Builds the message from its fields (e.g. viem's createSiweMessage); default: siweMessage. */
+  createMessage?: (fields: SiweFields) => string;
+}
+
+export interface SiweFields {
+  domain: string; address: string; uri: string; version: '1'; chainId: number; nonce: string; issuedAt: Date;
+  statement?: string; expirationTime?: Date; notBefore?: Date; requestId?: string; resources?: string[];
+}
+
+/** An EIP-4361 message in viem's layout. */
+export function siweMessage(fields: SiweFields): string;
 
 export type TokenEvent =
   /** expiresAt/refreshAt: ms on this browser's clock (from expires_in, so a skewed clock does not matter). */

@@ -15,6 +15,10 @@
 // - other 4xx (bad configuration: origin not allowed, wrong method): stop, emit a fatal "error";
 // - while the tab is hidden no timer fetches; on focus/visible it refreshes if due;
 // - never logs (tokens and credentials never reach the console).
+// Wallet mode (wallet: {...}, url `${API}/token/wallet`): each fetch gets a nonce from
+// GET <url>/nonce, builds a Sign-In with Ethereum (EIP-4361) message for this page,
+// has the injected signer sign it and POSTs {message, signature}; the same rules apply
+// (a signer that refuses, or no account, is "signed out").
 
 const DEFAULTS = {
   refreshBefore: 60_000,
@@ -56,9 +60,14 @@ export function isSignedOutError(err) {
 export function createTokenClient(options) {
   const o = { ...DEFAULTS, ...options };
   if (typeof o.url !== 'string' || o.url === '') throw new TypeError('createTokenClient: url is required');
+  const wallet = o.wallet ?? null;
   const bearer = typeof o.getCredential === 'function';
-  if (!bearer && o.credentials !== 'include') {
-    throw new TypeError("createTokenClient: pass getCredential (bearer) or credentials: 'include' (cookie)");
+  if (wallet) {
+    if (typeof wallet.signMessage !== 'function' || (typeof wallet.getAddress !== 'function' && typeof wallet.address !== 'string')) {
+      throw new TypeError('createTokenClient: wallet needs signMessage(message) and getAddress() (or address)');
+    }
+  } else if (!bearer && o.credentials !== 'include') {
+    throw new TypeError("createTokenClient: pass getCredential (bearer), credentials: 'include' (cookie) or wallet");
   }
   const doFetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
   const random = o.random ?? Math.random;
@@ -140,15 +149,44 @@ export function createTokenClient(options) {
     return { ok: true, value: c };
   }
 
+  // walletSignIn gets a nonce, builds and signs the sign-in message: the POST body.
+  async function walletSignIn(signal) {
+    let address;
+    try {
+      address = typeof wallet.getAddress === 'function' ? await wallet.getAddress() : wallet.address;
+    } catch (err) {
+      return isSignedOutError(err) ? { signedOut: 'wallet' } : { error: err };
+    }
+    if (!address) return { signedOut: 'wallet' };
+    const res = await doFetch(o.url.replace(/\/+$/, '') + '/nonce', { method: 'GET', headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'omit', signal });
+    const nb = await res.json().catch(() => null);
+    if (!res.ok || !nb || typeof nb.nonce !== 'string') return { response: res, body: nb };
+    const loc = globalThis.location;
+    const fields = {
+      domain: wallet.domain ?? loc?.host, uri: wallet.uri ?? loc?.origin, address, version: '1', chainId: nb.chain_id ?? wallet.chainId ?? 196,
+      nonce: nb.nonce, statement: wallet.statement, issuedAt: new Date(now()),
+      expirationTime: wallet.lifetime ? new Date(now() + wallet.lifetime) : undefined,
+    };
+    const message = (wallet.createMessage ?? siweMessage)(fields);
+    let signature;
+    try {
+      signature = await wallet.signMessage(message);
+    } catch (err) {
+      // EIP-1193 4001: the user rejected the request.
+      return isSignedOutError(err) || err?.code === 4001 ? { signedOut: 'wallet' } : { error: err };
+    }
+    return { body: JSON.stringify({ message, signature }) };
+  }
+
   async function attemptFetch() {
     lastFetch = now();
-    const cred = await credential();
+    const cred = wallet ? { ok: true } : await credential();
     if (terminal()) return null;
     if (cred.signedOut) return signOut(cred.signedOut);
     if (cred.error) return retry({ error: cred.error });
     const headers = { Accept: 'application/json' };
     if (cred.value) headers.Authorization = `Bearer ${cred.value}`;
-    const init = { method: 'POST', headers, cache: 'no-store', credentials: bearer ? (o.credentials ?? 'omit') : 'include' };
+    const init = { method: 'POST', headers, cache: 'no-store', credentials: wallet ? 'omit' : bearer ? (o.credentials ?? 'omit') : 'include' };
     let ctl = null;
     let tm = null;
     if (typeof AbortController === 'function' && o.timeout > 0) {
@@ -159,8 +197,23 @@ export function createTokenClient(options) {
     let res;
     let body;
     try {
-      res = await doFetch(o.url, init);
-      body = await res.json().catch(() => null);
+      if (wallet) {
+        const w = await walletSignIn(init.signal);
+        if (terminal()) return null;
+        if (w.signedOut) return signOut(w.signedOut);
+        if (w.error) return retry({ error: w.error });
+        if (w.response) { // the nonce request failed: answered like the sign-in itself
+          res = w.response;
+          body = w.body;
+        } else {
+          headers['Content-Type'] = 'application/json';
+          init.body = w.body;
+        }
+      }
+      if (!res) {
+        res = await doFetch(o.url, init);
+        body = await res.json().catch(() => null);
+      }
     } catch (err) {
       return terminal() ? null : retry({ error: err });
     } finally {
@@ -279,6 +332,22 @@ export function createTokenClient(options) {
     },
     get state() { return state; },
   };
+}
+
+/**
+ * siweMessage lays out an EIP-4361 message (https://eips.ethereum.org/EIPS/eip-4361),
+ * as viem's createSiweMessage does. address must be EIP-55 checksummed (wallets and
+ * viem accounts give it so).
+ */
+export function siweMessage({ domain, address, statement, uri, chainId, nonce, issuedAt, expirationTime, notBefore, requestId, resources }) {
+  let m = `${domain} wants you to sign in with your Ethereum account:\n${address}\n\n`;
+  if (statement) m += `${statement}\n\n`;
+  m += `URI: ${uri}\nVersion: 1\nChain ID: ${chainId}\nNonce: ${nonce}\nIssued At: ${issuedAt.toISOString()}`;
+  if (expirationTime) m += `\nExpiration Time: ${expirationTime.toISOString()}`;
+  if (notBefore) m += `\nNot Before: ${notBefore.toISOString()}`;
+  if (requestId) m += `\nRequest ID: ${requestId}`;
+  if (resources?.length) m += `\nResources:${resources.map((r) => `\n- ${r}`).join('')}`;
+  return m;
 }
 
 // parseRetryAfter returns milliseconds from delta-seconds or an HTTP date.

@@ -445,3 +445,74 @@ test('token-client.d.ts declares exactly what the module exports', async () => {
   const mod = await import('./token-client.mjs');
   assert.deepEqual(declared, Object.keys(mod).sort());
 });
+
+// fakeWalletBridge answers GET <url>/nonce and POST <url> like token-wallet does.
+function fakeWalletBridge({ ttl = 3600, signIn = 200 } = {}) {
+  const calls = [];
+  let n = 0;
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    const headers = new Headers({ 'Content-Type': 'application/json' });
+    if (url.endsWith('/nonce')) {
+      n++;
+      return new Response(JSON.stringify({ nonce: `nonce${String(n).padStart(8, '0')}`, expires_at: 0, chain_id: 196 }), { status: 200, headers });
+    }
+    if (signIn !== 200) return new Response(JSON.stringify({ error: 'siwe_signature_mismatch', message: 'm' }), { status: signIn, headers });
+    return new Response(JSON.stringify({ token: `wtok.${n}.sig`, token_type: 'Bearer', expires_in: ttl, expires_at: 0 }), { status: 200, headers });
+  };
+  return { fetch, calls };
+}
+
+const ADDRESS = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266';
+
+test('wallet mode signs a fresh EIP-4361 message per fetch, with the nonce the bridge issued, and posts it as JSON', async () => {
+  const b = fakeWalletBridge({ ttl: 600 });
+  const signed = [];
+  const sdk = fakeSdk();
+  const c = createTokenClient({
+    url: 'https://api.example.com/token/wallet', insforge: sdk, fetch: b.fetch, random: () => 0, document: null, window: null,
+    wallet: { address: ADDRESS, domain: 'app.example.com', uri: 'https://app.example.com/login', statement: 'Sign in.',
+      signMessage: async (m) => { signed.push(m); return '0x' + 'ab'.repeat(65); } },
+  });
+  assert.equal(await c.getToken(), 'wtok.1.sig');
+  assert.deepEqual(sdk.set, ['wtok.1.sig']);
+  assert.equal(b.calls[0].url, 'https://api.example.com/token/wallet/nonce');
+  assert.equal(b.calls[0].init.method, 'GET');
+  const post = b.calls[1];
+  assert.equal(post.init.method, 'POST');
+  assert.equal(post.init.headers['Content-Type'], 'application/json');
+  assert.equal(post.init.headers.Authorization, undefined);
+  assert.equal(post.init.credentials, 'omit');
+  const body = JSON.parse(post.init.body);
+  assert.equal(body.signature, '0x' + 'ab'.repeat(65));
+  assert.equal(body.message, signed[0]);
+  assert.equal(signed[0], 'app.example.com wants you to sign in with your Ethereum account:\n' + ADDRESS + '\n\nSign in.\n\n' +
+    'URI: https://app.example.com/login\nVersion: 1\nChain ID: 196\nNonce: nonce00000001\nIssued At: ' + new Date(T0).toISOString());
+  // The refresh (ahead of expiry, same rules as every mode) signs again with a new nonce.
+  await advance(600 * S);
+  assert.equal(signed.length, 2);
+  assert.match(signed[1], /\nNonce: nonce00000002\n/);
+  assert.equal(sdk.set.at(-1), 'wtok.2.sig');
+  c.stop();
+});
+
+test('wallet mode: a rejected signature request, no account or a 401 from the bridge is signed out', async () => {
+  for (const [name, wallet, status] of [
+    ['user rejected (EIP-1193 4001)', { address: ADDRESS, signMessage: async () => { throw Object.assign(new Error('User rejected'), { code: 4001 }); } }, 200],
+    ['no account', { getAddress: async () => null, signMessage: async () => '0x00' }, 200],
+    ['bridge refuses', { address: ADDRESS, signMessage: async () => '0x00' }, 401],
+  ]) {
+    const b = fakeWalletBridge({ signIn: status });
+    const events = [];
+    const c = createTokenClient({ url: 'https://api.example.com/token/wallet', fetch: b.fetch, document: null, window: null,
+      wallet: { domain: 'app.example.com', uri: 'https://app.example.com', ...wallet } });
+    c.onChange((e) => events.push(e.type));
+    assert.equal(await c.getToken(), null, name);
+    assert.equal(c.state, 'signed-out', name);
+    assert.deepEqual(events, ['signed-out'], name);
+  }
+});
+
+test('wallet mode needs a signer', () => {
+  assert.throws(() => createTokenClient({ url: 'https://api.example.com/token/wallet', wallet: { address: ADDRESS } }), TypeError);
+});

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
@@ -130,4 +131,35 @@ func (x scanStats) Stats(ctx context.Context) (ledger.Stats, error) {
 	var st ledger.Stats
 	err := json.Unmarshal(raw, &st)
 	return st, err
+}
+
+// The payments body counts passes per product: sold (real and mock apart) and
+// the wallets holding one now; validated against docs/openapi.yaml.
+func TestPaymentsCountPassesSoldAndActivePerProduct(t *testing.T) {
+	s := insforgetest.New(t)
+	l := ledger.New(s.ServiceClient())
+	ctx := context.Background()
+	g := ledger.Grant{Endpoint: "/x402/pass/pro", Product: "pro", Duration: time.Hour}
+	for i, payer := range []string{"0x1111111111111111111111111111111111111111", "0x1111111111111111111111111111111111111111", "0x2222222222222222222222222222222222222222"} {
+		r, _, err := l.Claim(ctx, ledger.Claim{PayerAddress: payer, Endpoint: g.Endpoint, Amount: "10", Network: "eip155:196",
+			Asset: "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8", PayTo: "0x209693bc6afc0c5328ba36faf03c514ef312287c",
+			Nonce: "0x" + strings.Repeat(string(rune('a'+i)), 64), ValidBefore: time.Now().Add(time.Minute).Unix(), Mock: i == 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.SettleDeliveredGrant(ctx, r.ID, "0x"+strings.Repeat(string(rune('1'+i)), 64), i == 2, time.Now(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/x402/payments", nil)
+	w := httptest.NewRecorder()
+	x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: l, Logger: quiet()}).ServeHTTP(w, r)
+	openapitest.CheckRecorder(t, r, w)
+	var b x402payments.Body
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Passes) != 1 || b.Passes[0] != (ledger.PassStats{Product: "pro", Sold: 2, SoldMock: 1, Active: 2}) {
+		t.Fatalf("passes %+v", b.Passes)
+	}
 }

@@ -103,10 +103,18 @@ func New(c Config, d Deps) http.Handler {
 	)
 }
 
+// PassSource is the optional part of a Source that counts passes (*ledger.Ledger).
+type PassSource interface {
+	PassStats(ctx context.Context) ([]ledger.PassStats, error)
+}
+
 // Body is the response.
 type Body struct {
 	Payments []ledger.Payment `json:"payments"`
 	Stats    ledger.Stats     `json:"stats"`
+	// Passes sold and active per product; omitted when they cannot be read (a
+	// project without the pass tables still gets its payments).
+	Passes []ledger.PassStats `json:"passes,omitempty"`
 }
 
 // Handler answers with the latest rows and the stats.
@@ -120,8 +128,14 @@ func Handler(src Source) http.Handler {
 		if err != nil {
 			return httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable", "the payment ledger is unavailable", err)
 		}
+		b := Body{Payments: rows, Stats: st}
+		if ps, ok := src.(PassSource); ok {
+			if b.Passes, err = ps.PassStats(r.Context()); err != nil {
+				httpapi.Logger(r.Context()).Warn("pass stats unavailable", slog.String("error", err.Error()))
+			}
+		}
 		w.Header().Set("Cache-Control", "no-store")
-		httpapi.WriteJSON(w, http.StatusOK, Body{Payments: rows, Stats: st})
+		httpapi.WriteJSON(w, http.StatusOK, b)
 		return nil
 	})
 }

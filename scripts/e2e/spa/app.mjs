@@ -5,6 +5,7 @@ import { createClient } from '@insforge/sdk';
 import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from '@x402/fetch';
 import { ExactEvmScheme } from '@x402/evm';
 import { privateKeyToAccount } from 'viem/accounts';
+import { createSiweMessage } from 'viem/siwe';
 import { createTokenClient } from '../../../shared/spa/token-client.mjs';
 
 document.getElementById('origin').textContent = `origin: ${location.origin}`;
@@ -156,4 +157,35 @@ window.e2e.keptTodos = async (titles = []) => {
   return error ? { error, stage: 'select' } : { inserted, rows: data };
 };
 window.e2e.keptState = () => ({ state: window.e2e.kept.tc.state, tokens: window.e2e.kept.tokens(), timeline: window.e2e.kept.timeline });
+/**
+ * Sign-In with Ethereum through the token client's wallet mode, the message made by viem's
+ * createSiweMessage and signed by a viem local account. Returns {token, ms} or {state, reason}.
+ */
+window.e2e.siweSignIn = async (walletUrl, privateKey) => {
+  const account = privateKeyToAccount(privateKey);
+  const t0 = performance.now();
+  let reason;
+  const tc = createTokenClient({
+    url: walletUrl,
+    wallet: { address: account.address, statement: 'Sign in to the e2e SPA.', createMessage: createSiweMessage,
+      signMessage: (message) => account.signMessage({ message }) },
+  });
+  tc.onChange((e) => { if (e.type !== 'token') reason = e.code ?? e.reason ?? e.type; });
+  const token = await tc.getToken();
+  const ms = Math.round(performance.now() - t0);
+  const state = tc.state;
+  tc.stop();
+  log('SIWE sign-in', { address: account.address, state, ms, reason });
+  return token ? { token, ms } : { state, reason };
+};
+/** Reads premium_reports with @insforge/sdk and the given token: {titles} or {error}. */
+window.e2e.premiumReports = async (baseUrl, anonKey, token) => {
+  const client = createClient({ baseUrl, anonKey });
+  client.setAccessToken(token);
+  const t0 = performance.now();
+  const { data, error } = await client.database.from('premium_reports').select('title').order('title');
+  const ms = Math.round(performance.now() - t0);
+  log('premium_reports', { rows: data?.length, error: error?.message, ms });
+  return error ? { error: { message: error.message, code: error.code, status: error.statusCode ?? error.status }, ms } : { titles: data.map((r) => r.title), ms };
+};
 window.e2eReady = true;

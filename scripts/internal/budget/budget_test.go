@@ -98,8 +98,8 @@ func TestBridgesDoNotLinkGoEthereum(t *testing.T) {
 			t.Errorf("%s links %v", n, bad)
 		}
 	}
-	if bridges != 7 {
-		t.Fatalf("checked %d bridges, want 7", bridges)
+	if bridges != 8 { // seven providers and the wallet bridge
+		t.Fatalf("checked %d bridges, want 8", bridges)
 	}
 }
 

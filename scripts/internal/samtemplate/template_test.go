@@ -184,7 +184,7 @@ func TestProjectTemplate(t *testing.T) {
 		"TokenWorkOSFunction": "/token/workos", "TokenKindeFunction": "/token/kinde", "TokenAuth0Function": "/token/auth0",
 		"TokenStytchFunction": "/token/stytch", "TokenBetterAuthFunction": "/token/better-auth", "TokenClerkFunction": "/token/clerk",
 		"TokenOidcFunction": "/token/oidc", "X402ReportFunction": "/x402/report", "X402PaymentsFunction": "/x402/payments", "X402ReconcileFunction": "",
-		"X402GatewayFunction": "/pay/{proxy+}",
+		"X402GatewayFunction": "/pay/{proxy+}", "TokenWalletFunction": "/token/wallet", "X402PassFunction": "/x402/pass/{product}",
 	}
 	if len(fns) != len(want) {
 		t.Fatalf("%d functions, want %d", len(fns), len(want))
@@ -217,6 +217,9 @@ func TestProjectTemplate(t *testing.T) {
 			// The report function also serves the discovery document.
 			if f.LogicalID == "X402ReportFunction" {
 				want["ANY /.well-known/x402"] = true
+			}
+			if f.LogicalID == "TokenWalletFunction" {
+				want["ANY /token/wallet/nonce"] = true
 			}
 			got := map[string]bool{}
 			for _, r := range f.Routes {

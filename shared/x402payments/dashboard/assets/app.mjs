@@ -157,6 +157,19 @@ function renderRoutes() {
     el('td', { class: 'amount', text: formatAmount(String(r.revenue ?? r.totalRevenue ?? ''), null) }))));
 }
 
+// Passes sold and active per product (POST /x402/pass/{product}), when the API has them.
+let passes = null;
+function renderPasses() {
+  const sec = $('passes');
+  if (!Array.isArray(passes) || passes.length === 0) { sec.hidden = true; return; }
+  sec.hidden = false;
+  $('pass-rows').replaceChildren(...passes.map((p) => el('tr', {},
+    el('td', {}, el('code', { text: String(p.product ?? '') })),
+    el('td', { text: String(p.sold ?? 0) }),
+    el('td', { text: String(p.sold_mock ?? 0) }),
+    el('td', { text: String(p.active ?? 0) }))));
+}
+
 async function load() {
   const res = await fetch(PAYMENTS_URL, { headers: { accept: 'application/json' }, cache: 'no-store' });
   if (!res.ok) throw new Error(`GET /x402/payments: ${res.status}`);
@@ -164,7 +177,9 @@ async function load() {
   for (const p of body.payments ?? []) upsert(p, false);
   stats = body.stats ?? stats;
   routes = body.stats?.endpoints ?? routes;
+  passes = body.passes ?? passes;
   render();
+  renderPasses();
 }
 
 function startPolling(why) {

@@ -1,0 +1,181 @@
+package siwe_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/insforge/edge-functions-go/shared/siwe"
+	"github.com/insforge/edge-functions-go/shared/siwe/siwetest"
+)
+
+var now = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+type fixture struct {
+	v      *siwe.Verifier
+	store  *siwetest.Store
+	nonces *siwe.Nonces
+	wallet *siwetest.Wallet
+	clock  time.Time
+}
+
+func newFixture(t *testing.T, contracts siwe.ContractChecker) *fixture {
+	t.Helper()
+	f := &fixture{store: siwetest.NewStore(), nonces: siwe.NewNonces(testSecret, 0), wallet: siwetest.NewWallet(t), clock: now}
+	v, err := siwe.NewVerifier(siwe.Options{Origins: []string{"https://app.example.com", "http://localhost:5173"},
+		Nonces: f.nonces, Store: f.store, Contracts: contracts, Now: func() time.Time { return f.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.v = v
+	return f
+}
+
+func (f *fixture) fields(t *testing.T) siwetest.Fields {
+	t.Helper()
+	n, _, err := f.nonces.Issue(f.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return siwetest.Fields{Scheme: "https", Domain: "app.example.com", Address: f.wallet.Address, Statement: "Sign in to the example app.",
+		URI: "https://app.example.com/login", ChainID: 196, Nonce: n, IssuedAt: f.clock.Add(-time.Second),
+		ExpirationTime: f.clock.Add(15 * time.Minute)}
+}
+
+func TestVerifyAcceptsASignedMessage(t *testing.T) {
+	f := newFixture(t, nil)
+	fl := f.fields(t)
+	msg := fl.Build()
+	r, err := f.v.Verify(context.Background(), msg, f.wallet.Sign(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "eip155:196:" + strings.ToLower(f.wallet.Address)
+	if r.Account != want || !r.NotAfter.Equal(fl.ExpirationTime.Truncate(time.Millisecond)) || r.Contract {
+		t.Fatalf("got %+v, want account %s", r, want)
+	}
+	if f.store.Used() != 1 {
+		t.Fatalf("nonce not consumed")
+	}
+}
+
+// The attack cases: each refused with its own code, and none consumes a nonce
+// except a genuine replay (which finds it consumed).
+func TestVerifyRefusesEachAttackWithItsOwnCode(t *testing.T) {
+	other := siwetest.NewWallet(t)
+	cases := []struct {
+		name   string
+		edit   func(f *fixture, fl *siwetest.Fields)
+		sign   func(f *fixture, msg string) string
+		want   siwe.Kind
+		before func(f *fixture, msg, sig string)
+	}{
+		{name: "another domain", edit: func(_ *fixture, fl *siwetest.Fields) {
+			fl.Domain, fl.URI = "evil.example.com", "https://evil.example.com/login"
+		}, want: siwe.KindDomain},
+		{name: "allowed host, other scheme", edit: func(_ *fixture, fl *siwetest.Fields) { fl.Scheme = "http" }, want: siwe.KindDomain},
+		{name: "allowed host, other port", edit: func(_ *fixture, fl *siwetest.Fields) {
+			fl.Domain, fl.URI = "app.example.com:8443", "https://app.example.com:8443/"
+		}, want: siwe.KindDomain},
+		{name: "uri on another host", edit: func(_ *fixture, fl *siwetest.Fields) { fl.URI = "https://evil.example.com/login" }, want: siwe.KindURI},
+		{name: "another chain", edit: func(_ *fixture, fl *siwetest.Fields) { fl.ChainID = 1 }, want: siwe.KindChain},
+		{name: "nonce not issued here", edit: func(_ *fixture, fl *siwetest.Fields) {
+			other := siwe.NewNonces([]byte("another deployment's secret, 32 bytes"), 0)
+			fl.Nonce, _, _ = other.Issue(now)
+		}, want: siwe.KindNonce},
+		{name: "nonce tampered", edit: func(_ *fixture, fl *siwetest.Fields) {
+			b := []byte(fl.Nonce)
+			b[3] ^= 1
+			fl.Nonce = string(b)
+		}, want: siwe.KindNonce},
+		{name: "nonce of the right shape, made up", edit: func(_ *fixture, fl *siwetest.Fields) { fl.Nonce = "abcdefgh12345678" }, want: siwe.KindNonce},
+		{name: "nonce expired", edit: func(f *fixture, fl *siwetest.Fields) {
+			fl.Nonce, _, _ = f.nonces.Issue(now.Add(-siwe.NonceTTL - time.Second))
+		}, want: siwe.KindNonce},
+		{name: "nonce reused", before: func(f *fixture, msg, sig string) {
+			if _, err := f.v.Verify(context.Background(), msg, sig); err != nil {
+				t.Fatal(err)
+			}
+		}, want: siwe.KindNonceUsed},
+		{name: "issued too long ago", edit: func(_ *fixture, fl *siwetest.Fields) { fl.IssuedAt = now.Add(-siwe.MaxAge - time.Second) }, want: siwe.KindExpired},
+		{name: "expiration passed", edit: func(_ *fixture, fl *siwetest.Fields) { fl.ExpirationTime = now }, want: siwe.KindExpired},
+		{name: "expires before it was issued", edit: func(_ *fixture, fl *siwetest.Fields) {
+			fl.IssuedAt, fl.ExpirationTime = now.Add(20*time.Second), now.Add(10*time.Second)
+		}, want: siwe.KindExpired},
+		{name: "issued in the future", edit: func(_ *fixture, fl *siwetest.Fields) { fl.IssuedAt = now.Add(siwe.Leeway + time.Second) }, want: siwe.KindNotYetValid},
+		{name: "not before in the future", edit: func(_ *fixture, fl *siwetest.Fields) { fl.NotBefore = now.Add(siwe.Leeway + time.Second) }, want: siwe.KindNotYetValid},
+		{name: "signed by another key", sign: func(_ *fixture, msg string) string { return other.Sign(msg) }, want: siwe.KindSignature},
+		{name: "signature of another message", sign: func(f *fixture, msg string) string { return f.wallet.Sign(msg + " ") }, want: siwe.KindSignature},
+		{name: "high-s twin of a valid signature", sign: func(f *fixture, msg string) string { return highS(t, f.wallet.Sign(msg)) }, want: siwe.KindSignature},
+		{name: "recovery id out of range", sign: func(f *fixture, msg string) string {
+			s := f.wallet.Sign(msg)
+			return s[:len(s)-2] + "1d"
+		}, want: siwe.KindSignature},
+		{name: "signature not hex", sign: func(*fixture, string) string { return "0xzz" }, want: siwe.KindSignature},
+		{name: "contract-wallet signature without an RPC", sign: func(*fixture, string) string { return "0x" + strings.Repeat("ab", 97) }, want: siwe.KindContractWallet},
+		{name: "extra field", sign: nil, edit: func(_ *fixture, fl *siwetest.Fields) { fl.Resources = []string{"not a uri"} }, want: siwe.KindMalformed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			fl := f.fields(t)
+			if c.edit != nil {
+				c.edit(f, &fl)
+			}
+			msg := fl.Build()
+			sig := f.wallet.Sign(msg)
+			if c.sign != nil {
+				sig = c.sign(f, msg)
+			}
+			used := 0
+			if c.before != nil {
+				c.before(f, msg, sig)
+				used = f.store.Used()
+			}
+			r, err := f.v.Verify(context.Background(), msg, sig)
+			if r != nil || !errors.Is(err, &siwe.Error{Kind: c.want}) {
+				t.Fatalf("got %v, %v; want %s", r, err, c.want)
+			}
+			if f.store.Used() != used {
+				t.Fatalf("a refused sign-in consumed a nonce")
+			}
+		})
+	}
+}
+
+func TestVerifyReportsAnUnreachableNonceStore(t *testing.T) {
+	f := newFixture(t, nil)
+	f.store.Err = errors.New("connection refused")
+	msg := f.fields(t).Build()
+	if _, err := f.v.Verify(context.Background(), msg, f.wallet.Sign(msg)); !errors.Is(err, &siwe.Error{Kind: siwe.KindUnavailable}) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNewVerifierRefusesNoExactOrigin(t *testing.T) {
+	for _, origins := range [][]string{nil, {"*"}, {"app.example.com"}} {
+		if _, err := siwe.NewVerifier(siwe.Options{Origins: origins, Nonces: siwe.NewNonces(testSecret, 0), Store: siwetest.NewStore()}); err == nil {
+			t.Errorf("origins %q accepted", origins)
+		}
+	}
+}
+
+// highS returns the other valid signature of the same key and digest:
+// s' = n - s, v flipped (EIP-2 malleability).
+func highS(t *testing.T, sig string) string {
+	t.Helper()
+	b, _ := hex.DecodeString(sig[2:])
+	s := new(big.Int).SetBytes(b[32:64])
+	s.Sub(secp256k1.S256().N, s)
+	s.FillBytes(b[32:64])
+	b[64] ^= 1 // 27 <-> 28
+	return "0x" + hex.EncodeToString(b)
+}

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/facilitator/okxtest"
@@ -27,29 +25,35 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/internal/faultnet"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/localchain"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
-	"github.com/insforge/edge-functions-go/shared/x402/onchain/rpctest"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
 	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 )
 
 // The fault matrix: every upstream call of the money path fails in each of
 // faultnet's three ways, at the transport, under the real InsForge and OKX
-// clients, on real PostgreSQL. The client then re-presents the same payment
+// clients, on real PostgreSQL, with the facilitator emulator settling on the
+// local X Layer (Anvil, shared/localchain): its settle sends the real
+// transferWithAuthorization. The client then re-presents the same payment
 // (after the lease, with the reconciler running between presentations on the
-// chain evidence of what the facilitator settled), and each cell must hold:
+// receipts and logs of the devnet), and each cell must hold:
 //
 //   - charged ⇒ delivered exactly once (and the row says delivered);
 //   - delivered ⇒ charged;
+//   - charged at most once;
 //   - at most one paid response reaches the client;
 //   - a presentation after the lease is answered "pending" only when the
 //     settlement was sent.
 //
-// The scenario and the checks speak only of paywall.Ledger, the facilitator
-// emulator's view of what was charged, and the rows; a ledger in memory with
-// faults injected at its interface could run the same cells.
+// "Charged" is read from the chain: the payer's token balance, the token's
+// AuthorizationUsed and Transfer logs, and the payee's balance over the whole
+// matrix; the facilitator's status of the transaction must agree. The scenario
+// speaks only of paywall.Ledger and the rows; a ledger in memory with faults
+// injected at its interface could run the same cells.
 
 // step is one upstream call of the money path, and how to reach it.
 type step struct {
@@ -68,6 +72,8 @@ type step struct {
 	rereadLost bool
 	// uncharged: for which modes nothing can be charged in the end (the
 	// settlement never reached the facilitator after it was marked sent).
+	// A settle that reaches the facilitator is a transaction on the devnet,
+	// whatever becomes of its reply.
 	uncharged map[faultnet.Mode]bool
 }
 
@@ -118,7 +124,7 @@ type faultRig struct {
 	t         *testing.T
 	stack     *insforgetest.Stack
 	okx       *okxtest.Server
-	node      *rpctest.Node
+	devnet    *localchain.Devnet
 	chain     onchain.Reader
 	ledgerNet *faultnet.Transport
 	okxNet    *faultnet.Transport
@@ -132,20 +138,31 @@ type faultRig struct {
 	h         http.Handler
 	runs      atomic.Int32
 	failFirst atomic.Bool
-	mined     map[string]bool
+}
+
+// funds is what each payer holds on the devnet: three prices, so that a
+// payment charged twice shows in the balance.
+var funds = 3 * price()
+
+func price() int64 {
+	v, err := strconv.ParseInt(x402test.Price, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func newFaultRig(t *testing.T) *faultRig {
 	rg := &faultRig{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), offer: x402test.Offer(t),
-		clock: &clock{}, budget: 4 * time.Second, mined: map[string]bool{},
+		clock: &clock{}, budget: 4 * time.Second,
 		ledgerNet: &faultnet.Transport{}, okxNet: &faultnet.Transport{}}
-	rg.node = rpctest.New(t, 196, common.HexToAddress(x402test.Asset), "Global Dollar", "1")
-	ec, err := ethclient.Dial(rg.node.URL)
-	if err != nil {
-		t.Fatal(err)
+	// x402test's offer is USDG on chain 196, which the devnet's USDG is.
+	rg.devnet = onchaintest.New(t)
+	if rg.devnet.USDG != common.HexToAddress(x402test.Asset) {
+		t.Fatalf("devnet USDG %s, offer asset %s", rg.devnet.USDG, x402test.Asset)
 	}
-	t.Cleanup(ec.Close)
-	rg.chain = onchain.Reader{Caller: ec}
+	rg.okx.SettleOn(rg.devnet)
+	rg.chain = onchain.Reader{Caller: rg.devnet.Client()}
 	// The production client settings (INSFORGE_MAX_RETRIES=2), short deadlines.
 	ic, err := insforge.New(insforge.Options{BaseURL: rg.stack.URL, Token: rg.stack.ServiceKey, MaxRetries: 2,
 		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: rg.ledgerNet}})
@@ -193,27 +210,65 @@ func (rg *faultRig) present(p *x402test.Payment) *httptest.ResponseRecorder {
 	return w
 }
 
-// charged asks the facilitator (without faults) whether p's authorization settled.
-func (rg *faultRig) charged(p *x402test.Payment) bool {
-	a := p.Payload.Payload.Authorization
-	st, err := rg.status.Status(context.Background(), okxtest.TxHash(a.From, a.Nonce))
-	return err == nil && st.Settled()
+// newPayer is a payer holding funds on the devnet.
+func (rg *faultRig) newPayer() *x402test.Payer {
+	p := x402test.NewPayer(rg.t)
+	onchaintest.Mint(rg.t, rg.devnet, rg.devnet.USDG, p.Address, funds)
+	return p
 }
 
-// mine puts a settlement the facilitator made on the chain, as it would be.
-func (rg *faultRig) mine(p *x402test.Payment) {
-	a := p.Payload.Payload.Authorization
-	tx := okxtest.TxHash(a.From, a.Nonce)
-	if rg.mined[tx] || !rg.charged(p) {
-		return
+// balance reads holder's USDG balance on the devnet.
+func (rg *faultRig) balance(holder string) int64 {
+	b, err := rg.chain.BalanceOf(context.Background(), rg.devnet.USDG, common.HexToAddress(holder))
+	if err != nil {
+		rg.t.Fatal(err)
 	}
-	rg.mined[tx] = true
-	from, to := common.HexToAddress(a.From), common.HexToAddress(x402test.PayTo)
-	v, _ := new(big.Int).SetString(x402test.Price, 10)
-	word := func(a common.Address) common.Hash { return common.BytesToHash(a.Bytes()) }
-	rg.node.Mine(common.HexToHash(tx), types.ReceiptStatusSuccessful,
-		rg.node.Log([]common.Hash{onchain.TopicAuthorizationUsed, word(from), common.HexToHash(a.Nonce)}, nil),
-		rg.node.Log([]common.Hash{onchain.TopicTransfer, word(from), word(to)}, common.LeftPadBytes(v.Bytes(), 32)))
+	return b.Int64()
+}
+
+// charges reads from the chain how many times p's payer paid the price, and
+// checks that the token's logs and the facilitator's status tell the same:
+// paid once ⇔ AuthorizationUsed and Transfer in a successful transaction,
+// which the facilitator reports settled. Disagreements are returned.
+func (rg *faultRig) charges(p *x402test.Payment) (n int, disagree []string) {
+	ctx := context.Background()
+	a := p.Payload.Payload.Authorization
+	spent := funds - rg.balance(a.From)
+	if spent%price() != 0 || spent < 0 {
+		return int(spent / price()), []string{fmt.Sprintf("the payer's balance moved by %d, not a multiple of the price", spent)}
+	}
+	n = int(spent / price())
+	pay := onchain.Payment{Token: rg.devnet.USDG, From: common.HexToAddress(a.From), To: common.HexToAddress(x402test.PayTo),
+		Value: big.NewInt(price()), Nonce: common.HexToHash(a.Nonce)}
+	// The whole chain: from block 0.
+	ev, tx, err := rg.chain.AuthorizationEvidence(ctx, pay, ^uint64(0))
+	if err != nil {
+		rg.t.Fatal(err)
+	}
+	if ev == onchain.Transferred {
+		// The transaction that used the authorization carries the Transfer.
+		if ev, err = rg.chain.TxEvidence(ctx, tx, pay); err != nil {
+			rg.t.Fatal(err)
+		}
+	}
+	if (ev == onchain.Transferred) != (n > 0) {
+		disagree = append(disagree, fmt.Sprintf("balance says %d charges, the logs say %q", n, ev))
+	}
+	if ev == onchain.Transferred {
+		if st, err := rg.status.Status(ctx, strings.ToLower(tx.Hex())); err != nil || !st.Settled() {
+			disagree = append(disagree, fmt.Sprintf("the chain holds the transfer, the facilitator's status says %+v (%v)", st, err))
+		}
+	}
+	return n, disagree
+}
+
+// charged tells from the chain whether p's payer paid (see charges).
+func (rg *faultRig) charged(p *x402test.Payment) bool {
+	n, disagree := rg.charges(p)
+	if len(disagree) > 0 {
+		rg.t.Errorf("chain and facilitator disagree: %v", disagree)
+	}
+	return n > 0
 }
 
 func (rg *faultRig) reconcile(now func() time.Time) {
@@ -253,7 +308,7 @@ func delivers(w *httptest.ResponseRecorder) bool {
 // re-presents until it is served or refused for good.
 func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 	c := cell{step: s.name, mode: mode.String()}
-	payer := x402test.NewPayer(rg.t)
+	payer := rg.newPayer()
 	p := payer.Pay(rg.t, rg.offer, x402.StyleV2, rg.clock.now())
 	rg.runs.Store(0)
 	net := rg.ledgerNet
@@ -274,12 +329,12 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 		c.answers = append(c.answers, a)
 	}
 	if s.redelivery {
+		// The transaction is mined; the facilitator answers "timeout" with its
+		// hash, and its status endpoint then reads the receipt.
 		rg.okx.SettleStatus("timeout")
 		record(rg.present(p))
 		rg.okx.SettleStatus("")
-		rg.okx.SetTxStatus(okxtest.TxHash(p.Payload.Payload.Authorization.From, p.Payload.Payload.Authorization.Nonce), "success")
 		rg.clock.advance(rg.budget + time.Second)
-		rg.mine(p)
 		rg.reconcile(rg.clock.reconcilerNow)
 		c.reconcil = true
 	}
@@ -312,7 +367,6 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 		// The client comes back after the lease; the reconciler ran meanwhile.
 		rg.clock.advance(rg.budget + time.Second)
 		before := rg.row(p)
-		rg.mine(p)
 		if before != nil && before.Status == ledger.StatusPending && before.SettleSent() {
 			rg.reconcile(rg.clock.reconcilerNow)
 			c.reconcil = true
@@ -335,7 +389,12 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 		row = rg.row(p)
 	}
 	c.runs = int(rg.runs.Load())
-	c.charged = rg.charged(p)
+	n, disagree := rg.charges(p)
+	c.charged = n > 0
+	c.violations = append(c.violations, disagree...)
+	if n > 1 {
+		c.violations = append(c.violations, fmt.Sprintf("charged %d times", n))
+	}
 	c.final = "none"
 	if row != nil {
 		c.final = row.Status
@@ -367,11 +426,15 @@ func TestFaultMatrixEveryUpstreamCallFailingEveryWayStillServesEachPaymentOnce(t
 	rg := newFaultRig(t)
 	rg.okx.AllowRejections() // a late settle of a settled authorization is refused by design
 	var cells []cell
+	charged := 0
 	for _, s := range faultSteps {
 		for _, m := range faultnet.Modes {
 			c := rg.run(s, m)
 			if c.fired != 1 {
 				c.violations = append(c.violations, fmt.Sprintf("the fault fired %d times", c.fired))
+			}
+			if c.charged {
+				charged++
 			}
 			cells = append(cells, c)
 		}
@@ -389,7 +452,11 @@ func TestFaultMatrixEveryUpstreamCallFailingEveryWayStillServesEachPaymentOnce(t
 		fmt.Fprintf(&b, "%-24s | %-28s | %-44s | %4d | %6d | %7v | %5v | %-18s | %s\n", c.step, c.mode, strings.Join(c.answers, " → "),
 			c.runs, c.served, c.charged, c.reconcil, c.final, verdict)
 	}
+	fmt.Fprintf(&b, "payee balance on-chain: %d (%d charged cells × %d)\n", rg.balance(x402test.PayTo), charged, price())
 	t.Log(b.String())
+	if got := rg.balance(x402test.PayTo); got != int64(charged)*price() {
+		t.Errorf("the payee received %d on-chain, want %d charged cells × %d", got, charged, price())
+	}
 }
 
 func TestTwoInstancesRedeliveringOnePaymentRunTheHandlerOnce(t *testing.T) {
@@ -467,12 +534,11 @@ func TestLostRepliesAtRandomLeaveNoChargedPayerUnserved(t *testing.T) {
 	const payers = 24
 	var charged, served, unserved, twice, answers int
 	for range payers {
-		p := x402test.NewPayer(t).Pay(t, rg.offer, x402.StyleV2, rg.clock.now())
+		p := rg.newPayer().Pay(t, rg.offer, x402.StyleV2, rg.clock.now())
 		n := 0
 		for try := 0; try < 8; try++ {
 			if try > 0 {
 				rg.clock.advance(rg.budget + time.Second)
-				rg.mine(p)
 				rg.reconcile(rg.clock.reconcilerNow)
 			}
 			w := rg.present(p)
@@ -484,7 +550,14 @@ func TestLostRepliesAtRandomLeaveNoChargedPayerUnserved(t *testing.T) {
 				break
 			}
 		}
-		c := rg.charged(p)
+		k, disagree := rg.charges(p)
+		if len(disagree) > 0 {
+			t.Errorf("chain and facilitator disagree: %v", disagree)
+		}
+		if k > 1 {
+			t.Errorf("payer charged %d times", k)
+		}
+		c := k > 0
 		switch {
 		case c && n == 1:
 			charged++
@@ -502,5 +575,8 @@ func TestLostRepliesAtRandomLeaveNoChargedPayerUnserved(t *testing.T) {
 		payers, answers, rg.ledgerNet.Fired("writes"), rg.okxNet.Fired("settles"), charged, served, unserved, twice)
 	if unserved != 0 || twice != 0 || rg.ledgerNet.Fired("writes") == 0 || rg.okxNet.Fired("settles") == 0 {
 		t.Fatal("a charged payer was not served exactly once (or no fault was injected)")
+	}
+	if got := rg.balance(x402test.PayTo); got != int64(charged)*price() {
+		t.Fatalf("the payee received %d on-chain, want %d payers × %d", got, charged, price())
 	}
 }

@@ -334,6 +334,66 @@ func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 	}
 }
 
+// A settled row whose transaction the node does not know, while the
+// authorization is used on-chain and no log in the searched blocks mentions it
+// (the transaction that executed it is older than the lookback): money may
+// have moved, so the row is never reverted or reopened. It stays settled for an
+// hour (the node may lag behind the facilitator's), then needs a person, its
+// transaction hash kept.
+func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
+	f := newFixture(t, onchaintest.Options{})
+	ctx := context.Background()
+	d := f.chain
+	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
+	if rc := f.mined(f.submit(z)); rc.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("transfer status %d", rc.Status)
+	}
+	const lookback = 5
+	if err := d.Mine(ctx, 2*lookback); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := d.AuthorizationState(ctx, d.USDG, z.a.From, z.a.Nonce); err != nil || !used {
+		t.Fatalf("authorizationState = %v, %v; want used", used, err)
+	}
+	tx := hex32() // never sent: eth_getTransactionReceipt answers null
+	row := f.settled(z, tx)
+	settledAt := f.row(row.ID).UpdatedAt
+	if settledAt == nil {
+		t.Fatal("settled row has no updated_at")
+	}
+	run := func(at time.Time) x402reconcile.Report {
+		t.Helper()
+		r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: lookback}, x402reconcile.Deps{
+			Store: f.ledger, Facilitator: f.fac, Chain: f.reader, Now: func() time.Time { return at }, Logger: quietLog()})
+		rep, err := r.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+
+	// 59 minutes after settling: still settled and unconfirmed, left for a later run.
+	if rep := run(settledAt.Add(59 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, Unresolved: 1}) {
+		t.Fatalf("before the hour: report %+v, want one unresolved row", rep)
+	}
+	if g := f.row(row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx || g.ConfirmedAt != nil {
+		t.Fatalf("before the hour: status %s tx %q confirmed %v, want settled, unconfirmed", g.Status, g.Tx(), g.ConfirmedAt)
+	}
+
+	// 61 minutes after settling: needs review, keeping its transaction hash.
+	if rep := run(settledAt.Add(61 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, NeedsReview: 1}) {
+		t.Fatalf("after the hour: report %+v, want one row sent to review", rep)
+	}
+	g := f.row(row.ID)
+	if g.Status != ledger.StatusNeedsReview || g.Tx() != tx || !strings.Contains(g.ErrorText(), "unknown to the node") {
+		t.Fatalf("after the hour: status %s tx %q error %q, want needs_review with the transaction kept", g.Status, g.Tx(), g.ErrorText())
+	}
+	// Each run asked the node for the receipt, the logs and the used bit.
+	if n := f.reader.calls.Load(); n != 6 {
+		t.Fatalf("chain calls = %d, want 3 per run", n)
+	}
+}
+
 // The settled half: confirmations and demotions on real receipts.
 func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *testing.T) {
 	f := newFixture(t, onchaintest.Options{})

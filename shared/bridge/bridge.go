@@ -182,10 +182,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if h.metrics == nil {
 		return err
 	}
-	code := "internal_error"
+	code := httpapi.Internal.Name()
 	var e *httpapi.Error
 	if errors.As(err, &e) {
-		code = e.Code
+		code = e.Code.Name()
 	}
 	h.metrics.Count(MetricRefused, map[string]string{"provider": h.provider, "code": code})
 	return err
@@ -243,11 +243,8 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) (minted, erro
 	return m, nil
 }
 
-// CodeMissingCredential is the error code when no credential was sent.
-const CodeMissingCredential = "missing_credential"
-
 func missing(msg string) *httpapi.Error {
-	e := httpapi.NewError(http.StatusUnauthorized, CodeMissingCredential, msg)
+	e := httpapi.MissingCredential.New(msg)
 	e.Header = http.Header{"Www-Authenticate": {`Bearer realm="insforge-token-bridge"`}}
 	return e
 }

@@ -477,7 +477,7 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/token/clerk", nil))
-	expectError(t, w, http.StatusUnauthorized, bridge.CodeMissingCredential)
+	expectError(t, w, http.StatusUnauthorized, "missing_credential")
 }
 
 // TestBetterAuthCustomBasePathAndCookiePrefix: a Better Auth server with basePath

@@ -26,31 +26,29 @@ func httpError(err error) error {
 	if !errors.As(err, &ie) {
 		return err
 	}
-	// Each case is a literal with constant status and code, so the codes table test
-	// in shared/httpapi finds every code a bridge can answer with.
 	var e *httpapi.Error
 	switch ie.Kind {
 	case identity.KindInvalid:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: identity.CodeInvalidToken}
+		e = httpapi.InvalidToken.New(ie.Message)
 	case identity.KindExpired:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: identity.CodeTokenExpired}
+		e = httpapi.TokenExpired.New(ie.Message)
 	case identity.KindNotUserSession:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: identity.CodeNotUserSession}
+		e = httpapi.NotUserSession.New(ie.Message)
 	case identity.KindImpersonation:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: identity.CodeImpersonationRefused}
+		e = httpapi.ImpersonationRefused.New(ie.Message)
 	case identity.KindUnavailable:
-		e = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: identity.CodeProviderUnavailable}
+		e = httpapi.ProviderUnavailable.New(ie.Message)
 	case identity.KindThrottled:
-		e = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: identity.CodeLookupThrottled}
+		e = httpapi.SessionLookupThrottled.New(ie.Message)
 	case identity.KindMisconfigured:
-		e = &httpapi.Error{Status: http.StatusInternalServerError, Code: identity.CodeMisconfigured}
+		e = httpapi.BridgeMisconfigured.New(ie.Message)
 	default:
 		// An unknown kind is a programming error: answer as any unexpected error
 		// would (500 internal_error), keeping the cause for the logs.
 		return err
 	}
-	e.Message, e.Err = ie.Message, ie.Err
-	switch e.Status {
+	e.Err = ie.Err
+	switch e.Status() {
 	case http.StatusUnauthorized:
 		h := bearerInvalid
 		if ie.Kind == identity.KindExpired {

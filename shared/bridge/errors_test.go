@@ -63,11 +63,11 @@ func TestEveryIdentityKindMapsToItsHTTPAnswer(t *testing.T) {
 			if !errors.As(httpError(c.errored), &he) {
 				t.Fatalf("httpError(%v) is not an *httpapi.Error", c.errored)
 			}
-			if he.Status != c.status || he.Code != c.code || he.Message != c.errored.Message || he.Err != c.errored.Err {
+			if he.Status() != c.status || he.Code.Name() != c.code || he.Message != c.errored.Message || he.Err != c.errored.Err {
 				t.Fatalf("mapped to %+v, want status %d code %q message %q cause %v", he, c.status, c.code, c.errored.Message, c.errored.Err)
 			}
-			if _, listed := httpapi.Codes[c.code]; !listed || httpapi.Codes[c.code].Status != c.status {
-				t.Fatalf("httpapi.Codes[%q] = %+v, want status %d", c.code, httpapi.Codes[c.code], c.status)
+			if listed, ok := httpapi.Codes()[c.code]; !ok || listed != he.Code {
+				t.Fatalf("httpapi.Codes()[%q] = %v, want the mapped code %v", c.code, listed, he.Code)
 			}
 			w := writeMapped(t, c.errored)
 			if w.Code != c.status {
@@ -126,7 +126,7 @@ func TestNonIdentityErrorsPassThrough(t *testing.T) {
 	}
 	wrapped := fmt.Errorf("exchange: %w", identity.Throttled("Stytch"))
 	var he *httpapi.Error
-	if !errors.As(httpError(wrapped), &he) || he.Status != 503 || he.Code != identity.CodeLookupThrottled {
+	if !errors.As(httpError(wrapped), &he) || he.Status() != 503 || he.Code != httpapi.SessionLookupThrottled {
 		t.Fatalf("wrapped identity error mapped to %v", httpError(wrapped))
 	}
 	w := writeMapped(t, &identity.Error{Kind: identity.Kind(99), Message: "secret detail"})

@@ -205,10 +205,10 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if h.metrics != nil {
-		code := "internal_error"
+		code := httpapi.Internal.Name()
 		var e *httpapi.Error
 		if errors.As(err, &e) {
-			code = e.Code
+			code = e.Code.Name()
 		}
 		h.metrics.Count(MetricRefused, map[string]string{"provider": WalletProvider, "code": code})
 	}
@@ -216,7 +216,7 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 }
 
 func methodNotAllowed(allow string) error {
-	e := httpapi.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+	e := httpapi.MethodNotAllowed.New("use " + allow)
 	e.Header = http.Header{"Allow": {allow + ", OPTIONS"}}
 	return e
 }
@@ -240,11 +240,10 @@ func (h *wallet) signIn(w http.ResponseWriter, r *http.Request) (account string,
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || dec.More() {
-		return "", 0, false, httpapi.Wrap(http.StatusBadRequest, "invalid_request",
-			`send {"message": "<EIP-4361 message>", "signature": "0x…"} as JSON`, err)
+		return "", 0, false, httpapi.InvalidRequest.Wrap(`send {"message": "<EIP-4361 message>", "signature": "0x…"} as JSON`, err)
 	}
 	if req.Message == "" || req.Signature == "" {
-		return "", 0, false, httpapi.NewError(http.StatusBadRequest, "invalid_request", "message and signature are both required")
+		return "", 0, false, httpapi.InvalidRequest.New("message and signature are both required")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
@@ -277,36 +276,36 @@ func walletError(err error) error {
 	var e *httpapi.Error
 	switch se.Kind {
 	case siwe.KindMalformed:
-		e = &httpapi.Error{Status: http.StatusBadRequest, Code: siwe.CodeMalformed}
+		e = httpapi.SIWEMalformed.New(se.Message)
 	case siwe.KindVersion:
-		e = &httpapi.Error{Status: http.StatusBadRequest, Code: siwe.CodeVersion}
+		e = httpapi.SIWEUnsupportedVersion.New(se.Message)
 	case siwe.KindDomain:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeDomain}
+		e = httpapi.SIWEDomainMismatch.New(se.Message)
 	case siwe.KindURI:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeURI}
+		e = httpapi.SIWEURIMismatch.New(se.Message)
 	case siwe.KindChain:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeChain}
+		e = httpapi.SIWEChainMismatch.New(se.Message)
 	case siwe.KindNonce:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeNonce}
+		e = httpapi.SIWENonceInvalid.New(se.Message)
 	case siwe.KindNonceUsed:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeNonceUsed}
+		e = httpapi.SIWENonceUsed.New(se.Message)
 	case siwe.KindExpired:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeExpired}
+		e = httpapi.SIWEExpired.New(se.Message)
 	case siwe.KindNotYetValid:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeNotYetValid}
+		e = httpapi.SIWENotYetValid.New(se.Message)
 	case siwe.KindSignature:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeSignature}
+		e = httpapi.SIWESignatureMismatch.New(se.Message)
 	case siwe.KindContractWallet:
-		e = &httpapi.Error{Status: http.StatusUnauthorized, Code: siwe.CodeContractWallet}
+		e = httpapi.SIWEContractWalletUnsupported.New(se.Message)
 	case siwe.KindUnavailable:
-		e = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: siwe.CodeUnavailable}
+		e = httpapi.SIWEVerifierUnavailable.New(se.Message)
 	default:
 		return err
 	}
-	e.Message, e.Err = se.Message, se.Err
-	switch e.Status {
+	e.Err = se.Err
+	switch e.Status() {
 	case http.StatusUnauthorized:
-		e.Header = http.Header{"Www-Authenticate": {`SIWE error="` + e.Code + `"`}}
+		e.Header = http.Header{"Www-Authenticate": {`SIWE error="` + e.Code.Name() + `"`}}
 	case http.StatusServiceUnavailable:
 		e.Header = http.Header{"Retry-After": {"2"}}
 	}

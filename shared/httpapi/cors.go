@@ -54,7 +54,7 @@ func (c CORS) Middleware() Middleware {
 			preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 			if origin == "" {
 				if preflight {
-					WriteError(w, r, NewError(http.StatusBadRequest, "invalid_preflight", "a preflight request needs an Origin header"))
+					WriteError(w, r, InvalidPreflight.Err())
 					return
 				}
 				next.ServeHTTP(w, r)
@@ -65,8 +65,7 @@ func (c CORS) Middleware() Middleware {
 			// says (configuration loading refuses it too); "*" still applies.
 			exact := origin != "null" && slices.Contains(c.AllowedOrigins, origin)
 			if !exact && !any {
-				WriteError(w, r, NewError(http.StatusForbidden, "origin_not_allowed",
-					"this origin is not in ALLOWED_ORIGINS"))
+				WriteError(w, r, OriginNotAllowed.Err())
 				return
 			}
 			if exact {

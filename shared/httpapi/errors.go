@@ -14,8 +14,7 @@ import (
 // Error is an error that knows how it is shown to a client. Packages return it (or
 // wrap it) and the HTTP layer maps it to a status and a JSON body in one place.
 type Error struct {
-	Status  int    // HTTP status
-	Code    string // stable snake_case code, e.g. "invalid_token"
+	Code    Code   // the code, which carries the HTTP status
 	Message string // safe for clients: never a secret, a token or an internal detail
 	Err     error  // cause, logged but never shown
 	// Header is sent with the error response (e.g. WWW-Authenticate, Allow, Retry-After).
@@ -24,27 +23,20 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+		return fmt.Sprintf("%s: %s: %v", e.Code.name, e.Message, e.Err)
 	}
-	return e.Code + ": " + e.Message
+	return e.Code.name + ": " + e.Message
 }
+
+// Status is the HTTP status of the error's code.
+func (e *Error) Status() int { return e.Code.status }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, &Error{Code: "x"}) match on the code alone.
+// Is makes errors.Is(err, &Error{Code: c}) match on the code alone.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && (t.Status == 0 || t.Status == e.Status)
-}
-
-// NewError builds a client-facing error.
-func NewError(status int, code, message string) *Error {
-	return &Error{Status: status, Code: code, Message: message}
-}
-
-// Wrap builds a client-facing error that keeps its cause for the logs.
-func Wrap(status int, code, message string, cause error) *Error {
-	return &Error{Status: status, Code: code, Message: message, Err: cause}
+	return ok && t.Code == e.Code
 }
 
 // ErrorBody is the JSON shape of every error response.
@@ -71,15 +63,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // 500 with a generic message: internals never reach the client.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
-		e = Wrap(http.StatusInternalServerError, "internal_error", "the server could not complete the request", err)
+	if !errors.As(err, &e) || e.Code.status == 0 {
+		// A zero Code is a programming error: answer as any unexpected error would.
+		e = Internal.Cause(err)
 	}
 	log := Logger(r.Context())
 	level := slog.LevelInfo
-	if e.Status >= 500 {
+	if e.Status() >= 500 {
 		level = slog.LevelError
 	}
-	attrs := []any{slog.Int("status", e.Status), slog.String("code", e.Code)}
+	attrs := []any{slog.Int("status", e.Status()), slog.String("code", e.Code.name)}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("cause", e.Err.Error()))
 	}
@@ -90,7 +83,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	WriteJSON(w, e.Status, ErrorBody{Error: e.Code, Message: e.Message})
+	WriteJSON(w, e.Status(), ErrorBody{Error: e.Code.name, Message: e.Message})
 }
 
 // HandlerFunc is an http.HandlerFunc that returns an error; the error is written

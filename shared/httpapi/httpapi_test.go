@@ -33,8 +33,8 @@ func TestWriteErrorMapsTypedErrorsAndHidesInternals(t *testing.T) {
 		wantCode   string
 		hidden     string
 	}{
-		{"typed", NewError(401, "invalid_token", "bad token"), 401, "invalid_token", ""},
-		{"wrapped typed", errors.Join(errors.New("ctx"), Wrap(503, "provider_unavailable", "try later", errors.New("dial tcp 10.0.0.1"))), 503, "provider_unavailable", "10.0.0.1"},
+		{"typed", InvalidToken.New("bad token"), 401, "invalid_token", ""},
+		{"wrapped typed", errors.Join(errors.New("ctx"), ProviderUnavailable.Wrap("try later", errors.New("dial tcp 10.0.0.1"))), 503, "provider_unavailable", "10.0.0.1"},
 		{"plain error", errors.New("pq: secret connection string"), 500, "internal_error", "secret connection string"},
 	}
 	for _, c := range cases {
@@ -58,8 +58,8 @@ func TestWriteErrorMapsTypedErrorsAndHidesInternals(t *testing.T) {
 }
 
 func TestErrorIsMatchesOnCode(t *testing.T) {
-	err := Wrap(401, "expired_token", "expired", errors.New("x"))
-	if !errors.Is(err, &Error{Code: "expired_token"}) || errors.Is(err, &Error{Code: "invalid_token"}) {
+	err := TokenExpired.Wrap("expired", errors.New("x"))
+	if !errors.Is(err, &Error{Code: TokenExpired}) || errors.Is(err, &Error{Code: InvalidToken}) {
 		t.Fatal("errors.Is must match on code")
 	}
 }

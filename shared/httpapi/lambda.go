@@ -41,7 +41,7 @@ func RequestFromEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*
 	if ev.IsBase64Encoded {
 		b, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil {
-			return nil, Wrap(http.StatusBadRequest, "invalid_request", "request body is not valid base64", err)
+			return nil, InvalidRequest.Wrap("request body is not valid base64", err)
 		}
 		body = b
 	}
@@ -62,7 +62,7 @@ func RequestFromEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, Wrap(http.StatusBadRequest, "invalid_request", "request line is invalid", err)
+		return nil, InvalidRequest.Wrap("request line is invalid", err)
 	}
 	for k, v := range ev.Headers {
 		req.Header.Set(k, v)

@@ -37,9 +37,7 @@ func Recover() Middleware {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					WriteError(w, r, Wrap(http.StatusInternalServerError, "internal_error",
-						"the server could not complete the request",
-						fmt.Errorf("panic: %v\n%s", v, debug.Stack())))
+					WriteError(w, r, Internal.Cause(fmt.Errorf("panic: %v\n%s", v, debug.Stack())))
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -53,8 +51,7 @@ func Limits(maxHeaderBytes int, maxBodyBytes int64) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if headerBytes(r) > maxHeaderBytes {
-				WriteError(w, r, NewError(http.StatusRequestEntityTooLarge, "request_too_large",
-					fmt.Sprintf("request headers exceed %d bytes", maxHeaderBytes)))
+				WriteError(w, r, RequestTooLarge.New(fmt.Sprintf("request headers exceed %d bytes", maxHeaderBytes)))
 				return
 			}
 			if r.ContentLength > maxBodyBytes {
@@ -70,8 +67,7 @@ func Limits(maxHeaderBytes int, maxBodyBytes int64) Middleware {
 }
 
 func bodyTooLarge(max int64) *Error {
-	return NewError(http.StatusRequestEntityTooLarge, "request_too_large",
-		fmt.Sprintf("request body exceeds %d bytes", max))
+	return RequestTooLarge.New(fmt.Sprintf("request body exceeds %d bytes", max))
 }
 
 func headerBytes(r *http.Request) int {
@@ -95,7 +91,7 @@ func ReadBody(r *http.Request) ([]byte, error) {
 		return nil, bodyTooLarge(mbe.Limit)
 	}
 	if err != nil {
-		return nil, Wrap(http.StatusBadRequest, "invalid_request", "request body could not be read", err)
+		return nil, InvalidRequest.Cause(err)
 	}
 	return b, nil
 }
@@ -107,8 +103,7 @@ func Methods(allowed ...string) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !slices.Contains(allowed, r.Method) {
-				e := NewError(http.StatusMethodNotAllowed, "method_not_allowed",
-					fmt.Sprintf("method %s is not allowed; use %s", sanitize(r.Method, 16), allow))
+				e := MethodNotAllowed.New(fmt.Sprintf("method %s is not allowed; use %s", sanitize(r.Method, 16), allow))
 				e.Header = http.Header{"Allow": {allow}}
 				WriteError(w, r, e)
 				return

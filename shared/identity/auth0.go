@@ -29,14 +29,14 @@ func (c Auth0Config) jwt() (JWTSpec, error) {
 	// Accept "tenant.eu.auth0.com" as well as a pasted "https://tenant.eu.auth0.com/".
 	domain := strings.TrimRight(strings.TrimPrefix(strings.TrimSpace(c.Domain), "https://"), "/")
 	if domain == "" || strings.ContainsAny(domain, "/?#@ ") {
-		return JWTSpec{}, fmt.Errorf("AUTH0_DOMAIN must be a host name such as tenant.us.auth0.com")
+		return JWTSpec{}, config.Invalid("AUTH0_DOMAIN", "must be a host name such as tenant.us.auth0.com")
 	}
 	if _, err := config.CheckURL("AUTH0_DOMAIN", "https://"+domain+"/"); err != nil {
 		return JWTSpec{}, err
 	}
 	aud := strings.TrimSpace(c.Audience)
 	if aud == "" {
-		return JWTSpec{}, fmt.Errorf("AUTH0_AUDIENCE must be your API identifier")
+		return JWTSpec{}, config.Invalid("AUTH0_AUDIENCE", "must be your API identifier")
 	}
 	return JWTSpec{
 		Provider: "Auth0",

@@ -43,7 +43,7 @@ type BetterAuthConfig struct {
 func (c BetterAuthConfig) cookies() ([]string, error) {
 	prefix := orDefault(c.CookiePrefix, "better-auth")
 	if !validCookieName(prefix) {
-		return nil, fmt.Errorf("BETTER_AUTH_COOKIE_PREFIX must be letters, digits, '-', '_' or '.' (at most 64), as in advanced.cookiePrefix")
+		return nil, config.Invalid("BETTER_AUTH_COOKIE_PREFIX", "must be letters, digits, '-', '_' or '.' (at most 64), as in advanced.cookiePrefix")
 	}
 	return []string{"__Secure-" + prefix + ".session_token", prefix + ".session_token"}, nil
 }
@@ -57,7 +57,7 @@ func (c BetterAuthConfig) basePath() (string, error) {
 	}
 	if !strings.HasPrefix(bp, "/") || strings.ContainsAny(bp, "?#%\\ ") || strings.Contains(bp, "//") || strings.Contains(bp, "/../") ||
 		strings.HasSuffix(bp, "/..") || len(bp) > 128 {
-		return "", fmt.Errorf("BETTER_AUTH_BASE_PATH must be an absolute path such as /api/auth (Better Auth's basePath option)")
+		return "", config.Invalid("BETTER_AUTH_BASE_PATH", "must be an absolute path such as /api/auth (Better Auth's basePath option)")
 	}
 	return bp, nil
 }
@@ -85,7 +85,7 @@ func (c BetterAuthConfig) resolve() (JWTSpec, string, error) {
 	}
 	for i, a := range algs {
 		if !slices.Contains(asymmetric, a) {
-			return JWTSpec{}, "", fmt.Errorf("BETTER_AUTH_JWT_ALGORITHMS entry %d is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", i+1)
+			return JWTSpec{}, "", config.Invalid("BETTER_AUTH_JWT_ALGORITHMS", "entry %d is not an asymmetric JWT algorithm (use EdDSA, ES256, ES512, PS256 or RS256)", i+1)
 		}
 	}
 	bp, err := c.basePath()

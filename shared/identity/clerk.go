@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -41,7 +40,7 @@ func (c ClerkConfig) parties() ([]string, error) {
 			return nil, err
 		}
 		if len(c.AuthorizedParties) == 1 && c.AuthorizedParties[0] == "*" {
-			return nil, errors.New("CLERK_AUTHORIZED_PARTIES must list origins; \"*\" would accept a token minted for any site")
+			return nil, config.Invalid("CLERK_AUTHORIZED_PARTIES", "must list origins; \"*\" would accept a token minted for any site")
 		}
 		return c.AuthorizedParties, nil
 	}
@@ -52,7 +51,7 @@ func (c ClerkConfig) parties() ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("CLERK_AUTHORIZED_PARTIES (or ALLOWED_ORIGINS) must list the origins of your app: " +
+		return nil, config.Invalid("CLERK_AUTHORIZED_PARTIES", "(or ALLOWED_ORIGINS) must list the origins of your app: "+
 			"Clerk session tokens name the origin that requested them (azp), and a token for another site is refused")
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
@@ -68,8 +69,8 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			err := config.Load(c.spec)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			if !namesVar(err, c.want) {
+				t.Fatalf("err = %v, want a *config.VarError naming %s", err, c.want)
 			}
 			// Never the value: URLs carry keys, and a pasted secret in the
 			// wrong variable must not reach the cold-start error.
@@ -113,13 +114,19 @@ func TestDefaultsFollowTheProviders(t *testing.T) {
 	}
 }
 
+// namesVar reports whether err is a *config.VarError for v whose message names
+// v: callers tell configuration errors apart by type and Var, never by text.
+func namesVar(err error, v string) bool {
+	var ve *config.VarError
+	return errors.As(err, &ve) && ve.Var == v && strings.Contains(ve.Error(), v)
+}
+
 func TestWorkOSIssuersReplaceTheDefaults(t *testing.T) {
 	w, err := WorkOSConfig{ClientID: "client_01H", Issuers: []string{"https://auth.example.com"}}.jwt()
 	if err != nil || !slices.Equal(w.Issuers, []string{"https://auth.example.com"}) {
 		t.Fatalf("issuers = %v, %v; want only the configured one", w.Issuers, err)
 	}
-	if _, err := (WorkOSConfig{ClientID: "client_01H", Issuers: []string{"api.workos.com"}}).jwt(); err == nil ||
-		!strings.Contains(err.Error(), "WORKOS_ISSUERS") {
+	if _, err := (WorkOSConfig{ClientID: "client_01H", Issuers: []string{"api.workos.com"}}).jwt(); !namesVar(err, "WORKOS_ISSUERS") {
 		t.Fatalf("a bare host in WORKOS_ISSUERS: err = %v", err)
 	}
 }
@@ -153,7 +160,7 @@ func TestClerkAuthorizedPartiesDefaultToAllowedOrigins(t *testing.T) {
 		"party with a path":  {Issuer: iss, AuthorizedParties: []string{"https://app.example.com/x"}},
 		"party that is null": {Issuer: iss, AuthorizedParties: []string{"null"}},
 	} {
-		if _, err := azp(c); err == nil || !strings.Contains(err.Error(), "CLERK_AUTHORIZED_PARTIES") {
+		if _, err := azp(c); !namesVar(err, "CLERK_AUTHORIZED_PARTIES") {
 			t.Errorf("%s: err = %v, want it to name CLERK_AUTHORIZED_PARTIES", name, err)
 		}
 	}

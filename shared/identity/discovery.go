@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/config"
 )
 
 // DiscoveryPath is appended to an issuer (without its trailing slash) to find its
@@ -29,15 +31,14 @@ const (
 	discoveryRetryMax = time.Minute
 )
 
-// ConfigError is a configuration value that the provider itself contradicts (the
-// issuer its discovery document names, a jwks_uri that is not https, no usable
-// algorithm). It is permanent: retrying cannot fix it, the operator must.
-type ConfigError struct {
-	Var    string // the variable to change
-	Reason string // what is wrong; names no secret
+// contradicted is a configuration value that the provider itself contradicts
+// (the issuer its discovery document names, a jwks_uri that is not https, no
+// usable algorithm): a *config.VarError naming the variable to change, with a
+// reason that names no secret. It is permanent: retrying cannot fix it, the
+// operator must.
+func contradicted(variable, reason string) error {
+	return &config.VarError{Var: variable, Err: errors.New(variable + ": " + reason)}
 }
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Reason }
 
 // discoveryDoc is the part of the provider metadata the bridge reads.
 type discoveryDoc struct {
@@ -78,11 +79,11 @@ func fetchDiscovery(ctx context.Context, api apiClient, url string) (discoveryDo
 // discovery resolves what the configuration leaves to the provider (JWKS URL,
 // algorithms) and then builds the JWKS verifier. It runs in the background from
 // cold start and retries transient failures with backoff until it succeeds or
-// hits a ConfigError.
+// hits a *config.VarError.
 type discovery struct {
 	provider string
 	url      string
-	build    func(discoveryDoc) (*JWTVerifier, error) // ConfigError for permanent problems
+	build    func(discoveryDoc) (*JWTVerifier, error) // *config.VarError for permanent problems
 	api      apiClient
 	log      *slog.Logger
 	timeout  time.Duration
@@ -91,7 +92,7 @@ type discovery struct {
 
 	mu      sync.Mutex
 	jwt     *JWTVerifier // set on success
-	perm    error        // set on a ConfigError
+	perm    error        // set on a *config.VarError
 	lastErr error        // the last transient failure
 }
 
@@ -107,7 +108,7 @@ func startDiscovery(provider, url string, o Options, build func(discoveryDoc) (*
 func (d *discovery) run(ctx context.Context, backoff, maxBackoff time.Duration) {
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx)
-		var ce *ConfigError
+		var ce *config.VarError
 		switch {
 		case err == nil:
 			if attempt > 0 {
@@ -115,7 +116,7 @@ func (d *discovery) run(ctx context.Context, backoff, maxBackoff time.Duration) 
 			}
 		case errors.As(err, &ce):
 			d.log.Error("oidc configuration does not match the provider", slog.String("provider", d.provider),
-				slog.String("variable", ce.Var), slog.String("error", ce.Reason))
+				slog.String("variable", ce.Var), slog.String("error", ce.Error()))
 		case attempt == 0 || backoff == maxBackoff:
 			// The first failure, then at most once per longest backoff: never once per retry.
 			d.log.Error("oidc discovery failed", slog.String("provider", d.provider), slog.String("url", d.url),
@@ -147,7 +148,7 @@ func (d *discovery) attempt(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var ce *ConfigError
+	var ce *config.VarError
 	switch {
 	case err == nil:
 		if ctx.Err() != nil { // closed meanwhile

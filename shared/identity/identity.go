@@ -191,10 +191,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Error codes shown to clients, one per Kind (Kind.Code). Every code a bridge can
-// answer with is listed here (and CodeMissingCredential in shared/bridge, plus the
-// shared HTTP ones: request_too_large, method_not_allowed, origin_not_allowed,
-// invalid_preflight, internal_error).
+// Error codes, one per Kind (Kind.Code). The bridge answers each kind with the
+// httpapi code of the same name (shared/bridge/errors.go), which carries its status.
 const (
 	// KindInvalid: the credential is not acceptable (forged, malformed, wrong issuer
 	// or audience, ambiguous: two Authorization headers or the same cookie twice).

@@ -67,14 +67,14 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		// OpenID Connect Discovery 1.0 section 3: no query or fragment.
-		return s, fmt.Errorf("OIDC_ISSUER must be the issuer URL exactly as tokens carry it in iss, without query, fragment or user info")
+		return s, config.Invalid("OIDC_ISSUER", "must be the issuer URL exactly as tokens carry it in iss, without query, fragment or user info")
 	}
 	aud := []string(c.Audience)
 	switch {
 	case len(aud) == 0:
-		return s, fmt.Errorf("OIDC_AUDIENCE is required: your client id or API audience (comma list), or %q to accept any audience of this issuer", AnyAudience)
+		return s, config.Invalid("OIDC_AUDIENCE", "is required: your client id or API audience (comma list), or %q to accept any audience of this issuer", AnyAudience)
 	case slices.Contains(aud, AnyAudience) && len(aud) > 1:
-		return s, fmt.Errorf("OIDC_AUDIENCE: %q must be alone (it accepts any audience)", AnyAudience)
+		return s, &config.VarError{Var: "OIDC_AUDIENCE", Err: fmt.Errorf("OIDC_AUDIENCE: %q must be alone (it accepts any audience)", AnyAudience)}
 	case aud[0] != AnyAudience:
 		s.audiences = aud
 	}
@@ -86,7 +86,7 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 	}
 	for i, a := range c.Algorithms {
 		if !slices.Contains(asymmetric, a) {
-			return s, fmt.Errorf("OIDC_ALGORITHMS entry %d is not an asymmetric JWT algorithm (use %s)", i+1, strings.Join(asymmetric, ", "))
+			return s, config.Invalid("OIDC_ALGORITHMS", "entry %d is not an asymmetric JWT algorithm (use %s)", i+1, strings.Join(asymmetric, ", "))
 		}
 	}
 	s.algorithms = []string(c.Algorithms)
@@ -95,11 +95,11 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 		s.subjectClaim = "sub"
 	}
 	if len(s.subjectClaim) > 128 || strings.IndexFunc(s.subjectClaim, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return s, fmt.Errorf("OIDC_SUBJECT_CLAIM must be a claim name such as sub or username")
+		return s, config.Invalid("OIDC_SUBJECT_CLAIM", "must be a claim name such as sub or username")
 	}
 	s.preset = presetFor(s.issuer)
 	if !slices.Contains(s.preset.subjectClaims, s.subjectClaim) {
-		return s, fmt.Errorf("OIDC_SUBJECT_CLAIM must name an identifier %s assigns once and users cannot change (%s): "+
+		return s, config.Invalid("OIDC_SUBJECT_CLAIM", "must name an identifier %s assigns once and users cannot change (%s): "+
 			"a claim users control (email, preferred_username, upn, name) would let one user take another's InsForge sub",
 			s.preset.name, strings.Join(s.preset.subjectClaims, ", "))
 	}
@@ -111,7 +111,7 @@ func (c OIDCConfig) settings() (oidcSettings, error) {
 	case TokenUseID:
 		s.id = true
 	default:
-		return s, fmt.Errorf("OIDC_TOKEN_USE must be access, id or both")
+		return s, config.Invalid("OIDC_TOKEN_USE", "must be access, id or both")
 	}
 	return s, nil
 }
@@ -134,28 +134,28 @@ var oidcMarkers = []Marker{
 }
 
 // fromDiscovery checks the discovery document against the configuration and
-// returns the JWKS verifier configuration. Every error is a ConfigError: the
+// returns the JWKS verifier configuration. Every error is a *config.VarError: the
 // document was read, and it contradicts what the operator set.
 func (s oidcSettings) fromDiscovery(doc discoveryDoc) (JWTSpec, error) {
 	if doc.Issuer != s.issuer {
 		reason := fmt.Sprintf("the issuer's discovery document names the issuer %q; set OIDC_ISSUER to exactly that (tokens carry it in iss)", doc.Issuer)
-		return JWTSpec{}, &ConfigError{Var: "OIDC_ISSUER", Reason: reason}
+		return JWTSpec{}, contradicted("OIDC_ISSUER", reason)
 	}
 	jwksURL, jwksVar := s.jwksURL, "OIDC_JWKS_URL"
 	if jwksURL == "" {
 		if doc.JWKSURI == "" {
-			return JWTSpec{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document has no jwks_uri; set OIDC_JWKS_URL"}
+			return JWTSpec{}, contradicted("OIDC_JWKS_URL", "the discovery document has no jwks_uri; set OIDC_JWKS_URL")
 		}
 		if _, err := config.CheckURL("jwks_uri", doc.JWKSURI); err != nil {
-			return JWTSpec{}, &ConfigError{Var: "OIDC_JWKS_URL", Reason: "the discovery document's " + err.Error() + "; set OIDC_JWKS_URL"}
+			return JWTSpec{}, contradicted("OIDC_JWKS_URL", "the discovery document's "+err.Error()+"; set OIDC_JWKS_URL")
 		}
 		jwksURL = doc.JWKSURI
 	}
 	algs := s.algorithms
 	if len(algs) == 0 {
 		if algs = supportedAlgorithms(doc.IDAlgs); len(algs) == 0 {
-			return JWTSpec{}, &ConfigError{Var: "OIDC_ALGORITHMS", Reason: fmt.Sprintf(
-				"the discovery document lists no asymmetric signing algorithm (id_token_signing_alg_values_supported: %q); set OIDC_ALGORITHMS", doc.IDAlgs)}
+			return JWTSpec{}, contradicted("OIDC_ALGORITHMS", fmt.Sprintf(
+				"the discovery document lists no asymmetric signing algorithm (id_token_signing_alg_values_supported: %q); set OIDC_ALGORITHMS", doc.IDAlgs))
 		}
 	}
 	return s.jwt(jwksURL, jwksVar, algs), nil
@@ -192,7 +192,7 @@ func NewOIDC(c OIDCConfig, o Options) (*Provider, error) {
 		}
 		jv, err := NewJWT(jc, o)
 		if err != nil { // the document was read: retrying cannot change this
-			return nil, &ConfigError{Var: "OIDC_ISSUER", Reason: "the discovery document is not usable: " + err.Error()}
+			return nil, contradicted("OIDC_ISSUER", "the discovery document is not usable: "+err.Error())
 		}
 		return jv, nil
 	})

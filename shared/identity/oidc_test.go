@@ -186,9 +186,9 @@ func TestOIDCDiscoveryContradictingTheConfigurationFailsInit(t *testing.T) {
 				p.Close()
 				t.Fatal("init succeeded")
 			}
-			var ce *ConfigError
+			var ce *config.VarError
 			if !errors.As(err, &ce) || ce.Var != tc.want || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want a ConfigError naming %s", err, tc.want)
+				t.Fatalf("err = %v, want a *config.VarError naming %s", err, tc.want)
 			}
 		})
 	}

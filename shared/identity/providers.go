@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -29,7 +28,7 @@ func validID(v string) bool {
 
 func checkID(name, v string) error {
 	if !validID(v) {
-		return fmt.Errorf("%s must be letters, digits, '_' or '-'", name)
+		return config.Invalid(name, "must be letters, digits, '_' or '-'")
 	}
 	return nil
 }
@@ -42,7 +41,7 @@ func checkBaseURL(name, raw string) (string, error) {
 		return "", err
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s must not have a query or fragment", name)
+		return "", config.Invalid(name, "must not have a query or fragment")
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

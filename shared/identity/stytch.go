@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/config"
 )
 
 // StytchConfig configures the Stytch (consumer) bridge. A session_jwt is checked
@@ -30,11 +32,11 @@ func (c StytchConfig) cookies() ([]string, error) {
 	opaque := orDefault(c.SessionCookie, "stytch_session")
 	for name, v := range map[string]string{"STYTCH_SESSION_JWT_COOKIE": jwtName, "STYTCH_SESSION_COOKIE": opaque} {
 		if !validCookieName(v) {
-			return nil, fmt.Errorf("%s must be a cookie name (letters, digits, '-', '_' or '.')", name)
+			return nil, config.Invalid(name, "must be a cookie name (letters, digits, '-', '_' or '.')")
 		}
 	}
 	if jwtName == opaque {
-		return nil, fmt.Errorf("STYTCH_SESSION_COOKIE and STYTCH_SESSION_JWT_COOKIE must differ")
+		return nil, config.Invalid("STYTCH_SESSION_COOKIE", "and STYTCH_SESSION_JWT_COOKIE must differ")
 	}
 	return []string{jwtName, opaque}, nil
 }
@@ -64,7 +66,7 @@ func (c StytchConfig) resolve() (JWTSpec, string, error) {
 		case strings.HasPrefix(pid, "project-live-"):
 			api = "https://api.stytch.com"
 		default:
-			return JWTSpec{}, "", fmt.Errorf("STYTCH_API_URL must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live-")
+			return JWTSpec{}, "", config.Invalid("STYTCH_API_URL", "must be set when STYTCH_PROJECT_ID does not start with project-test- or project-live-")
 		}
 	}
 	api, err := checkBaseURL("STYTCH_API_URL", api)

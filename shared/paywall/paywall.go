@@ -320,8 +320,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	// 2. Decode: a header that cannot be decoded is a malformed request (400).
 	payload, err := x402.DecodePaymentPayload(header, value)
 	if err != nil {
-		return httpapi.Wrap(http.StatusBadRequest, "invalid_payment_header",
-			header+" is not base64-encoded x402 JSON", err)
+		return httpapi.InvalidPaymentHeader.Wrap(header+" is not base64-encoded x402 JSON", err)
 	}
 
 	// 3. Local checks against our own offer. Nothing leaves the process before they pass.
@@ -376,7 +375,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	case p.upstream <- struct{}{}:
 	default:
 		p.count(MetricBusy, 1, "")
-		e := httpapi.NewError(http.StatusServiceUnavailable, "busy", "too many payments in flight; nothing was charged, retry shortly")
+		e := httpapi.Busy.Err()
 		e.Header = http.Header{"Retry-After": {"1"}}
 		return e
 	}
@@ -431,13 +430,11 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		p.release(a, claimed.ID, "verify unavailable")
 		p.count(MetricFailed, 1, StageVerifyError)
 		if isRateLimited(verr) {
-			e := httpapi.Wrap(http.StatusServiceUnavailable, "facilitator_busy",
-				"the payment facilitator is rate limiting; nothing was charged, retry later", verr)
+			e := httpapi.FacilitatorBusy.Cause(verr)
 			e.Header = http.Header{"Retry-After": {"5"}}
 			return e
 		}
-		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
-			"the payment facilitator could not verify the payment; nothing was charged", verr)
+		return httpapi.FacilitatorUnavailable.Wrap("the payment facilitator could not verify the payment; nothing was charged", verr)
 	case !vr.Valid:
 		reason := boundedReason(vr.Reason, x402.ReasonUnexpectedVerify)
 		a.log.Info("payment refused by the facilitator", slog.String("payment_id", claimed.ID), slog.String("reason", reason))
@@ -457,7 +454,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 			return err
 		}
 		if buf.overflow {
-			return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit; nothing was charged")
+			return httpapi.ResponseTooLarge.Err()
 		}
 		buf.flush(a.w)
 		return nil
@@ -491,7 +488,7 @@ func (p *Paywall) timeToSettle(a *attempt) bool {
 
 func (p *Paywall) noTime() error {
 	p.count(MetricDeadline, 1, "")
-	e := httpapi.NewError(http.StatusServiceUnavailable, "deadline", "not enough time left to settle; nothing was charged, retry")
+	e := httpapi.Deadline.Err()
 	e.Header = http.Header{"Retry-After": {"1"}}
 	return e
 }
@@ -506,7 +503,7 @@ func (p *Paywall) admit(a *attempt) (answered bool, err error) {
 	}{{p.payers, "payer:" + a.payer}, {p.ips, "ip:" + sourceIP(a.r)}} {
 		if ok, wait := l.lim.allow(l.key, now); !ok {
 			p.count(MetricRateLimited, 1, "")
-			e := httpapi.NewError(http.StatusTooManyRequests, "rate_limited", "too many new payments; nothing was charged, retry later")
+			e := httpapi.RateLimited.Err()
 			e.Header = http.Header{"Retry-After": {strconv.Itoa(retryAfter(wait))}}
 			return false, e
 		}
@@ -534,8 +531,7 @@ func (p *Paywall) produce(a *attempt, pay Payment) (buf *buffer, err error) {
 				panic(rec)
 			}
 			buf.status = http.StatusInternalServerError
-			err = httpapi.Wrap(http.StatusInternalServerError, "internal_error", "the server could not complete the request",
-				fmt.Errorf("paid handler panicked: %v", rec))
+			err = httpapi.Internal.Cause(fmt.Errorf("paid handler panicked: %v", rec))
 		}
 	}()
 	a.next.ServeHTTP(buf, a.r.WithContext(context.WithValue(a.r.Context(), paymentKey{}, pay)))
@@ -581,13 +577,11 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 		p.release(a, row.ID, "settle refused")
 		p.count(MetricFailed, 1, StageSettleRefused)
 		if isRateLimited(err) {
-			e := httpapi.Wrap(http.StatusServiceUnavailable, "facilitator_busy",
-				"the payment facilitator is rate limiting; nothing was charged, retry later", err)
+			e := httpapi.FacilitatorBusy.Cause(err)
 			e.Header = http.Header{"Retry-After": {"5"}}
 			return e
 		}
-		return httpapi.Wrap(http.StatusBadGateway, "facilitator_unavailable",
-			"the payment facilitator refused the settlement; nothing was charged", err)
+		return httpapi.FacilitatorUnavailable.Wrap("the payment facilitator refused the settlement; nothing was charged", err)
 	case err != nil:
 		// Outcome unknown (timeout, 5xx): the pending row holds everything the
 		// reconciler needs. The content is delivered once it settles.
@@ -723,7 +717,7 @@ func (p *Paywall) redeliver(a *attempt, row *ledger.Payment, receipt x402.Settle
 			return err
 		}
 		if buf.overflow {
-			return httpapi.NewError(http.StatusBadGateway, "response_too_large", "the paid response exceeds the size limit")
+			return httpapi.ResponseTooLarge.New("the paid response exceeds the size limit")
 		}
 		buf.flush(a.w)
 		return nil
@@ -752,7 +746,7 @@ func (p *Paywall) leaseLeft(row *ledger.Payment) time.Duration {
 }
 
 func inFlight() error {
-	e := httpapi.NewError(http.StatusServiceUnavailable, "payment_in_flight", "this payment is being presented concurrently; nothing was charged, retry shortly")
+	e := httpapi.PaymentInFlight.Err()
 	e.Header = http.Header{"Retry-After": {"1"}}
 	return e
 }
@@ -866,8 +860,7 @@ func (p *Paywall) review(a *attempt, id, reason string) {
 }
 
 func (p *Paywall) ledgerDown(err error) error {
-	e := httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable",
-		"the payment ledger is unavailable; nothing was charged, retry later", err)
+	e := httpapi.LedgerUnavailable.Wrap("the payment ledger is unavailable; nothing was charged, retry later", err)
 	e.Header = http.Header{"Retry-After": {"5"}}
 	return e
 }
@@ -986,8 +979,7 @@ func paymentHeader(r *http.Request) (name, value string, err error) {
 	xp := r.Header.Get(x402.HeaderXPayment)
 	switch {
 	case sig != "" && xp != "":
-		return "", "", httpapi.NewError(http.StatusBadRequest, "invalid_payment_header",
-			"send either PAYMENT-SIGNATURE or X-PAYMENT, not both")
+		return "", "", httpapi.InvalidPaymentHeader.New("send either PAYMENT-SIGNATURE or X-PAYMENT, not both")
 	case xp != "":
 		return x402.HeaderXPayment, xp, nil
 	case sig != "":

@@ -74,7 +74,9 @@ func newHarness(t *testing.T, api string, opts ...option) *harness {
 			t.Error("handler ran without a payment")
 		}
 		if code := int(hs.fail.Load()); code != 0 {
-			httpapi.WriteError(w, r, httpapi.NewError(code, "upstream_failed", "the upstream failed"))
+			// The paid handler's own error, with any status: not one of the codes of httpapi.
+			w.Header().Set("Cache-Control", "no-store")
+			httpapi.WriteJSON(w, code, httpapi.ErrorBody{Error: "upstream_failed", Message: "the upstream failed"})
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

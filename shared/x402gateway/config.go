@@ -74,17 +74,14 @@ type Config struct {
 	MaxResponseBytes int64 `envconfig:"X402_GATEWAY_MAX_RESPONSE_BYTES" default:"1048576"`
 }
 
-// ConfigError is a configuration error naming its variable (Var); the message
-// never quotes a secret. It is the project's config.VarError.
-type ConfigError = config.VarError
-
-// configErr builds a ConfigError whose message starts with the variable.
-func configErr(v string, cause error, format string, args ...any) *ConfigError {
+// configErr builds a *config.VarError whose message starts with the variable
+// (never a secret).
+func configErr(v string, cause error, format string, args ...any) *config.VarError {
 	msg := v + " " + fmt.Sprintf(format, args...)
 	if cause != nil {
-		return &ConfigError{Var: v, Err: fmt.Errorf("%s: %w", msg, cause)}
+		return &config.VarError{Var: v, Err: fmt.Errorf("%s: %w", msg, cause)}
 	}
-	return &ConfigError{Var: v, Err: errors.New(msg)}
+	return &config.VarError{Var: v, Err: errors.New(msg)}
 }
 
 // Specs lists what config.Load fills: c and its library configurations (they
@@ -96,7 +93,7 @@ func (c *Config) Specs() []any { return []any{c, &c.Paywall, &c.Facilitator, &c.
 func (c Config) Validate() error {
 	var errs []error
 	// Required values are checked here rather than by envconfig, so that a
-	// missing one is a *ConfigError like any other bad value.
+	// missing one is a *config.VarError like any other bad value.
 	missing := false
 	for _, req := range []struct{ name, value string }{
 		{VarUpstreamURL, c.UpstreamURL}, {VarRoutes, c.Routes}, {VarReceiptKey, c.ReceiptKey},
@@ -168,7 +165,7 @@ func (c Config) checkAuthHeader() error {
 func upstreamBase(raw string) (*url.URL, error) {
 	u, err := config.CheckURL(VarUpstreamURL, raw)
 	if err != nil {
-		return nil, &ConfigError{Var: VarUpstreamURL, Err: err}
+		return nil, &config.VarError{Var: VarUpstreamURL, Err: err}
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, configErr(VarUpstreamURL, nil, "must be a base URL without credentials, query or fragment")

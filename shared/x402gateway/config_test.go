@@ -150,10 +150,10 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 	}
 }
 
-// names reports whether err holds a *ConfigError for v; variables the gateway
+// names reports whether err holds a *config.VarError for v; variables the gateway
 // does not own (the paywall's, the ledger's) are named in their message.
 func names(err error, v string) bool {
-	var ce *ConfigError
+	var ce *config.VarError
 	if errors.As(err, &ce) && ce.Var == v {
 		return true
 	}

@@ -72,23 +72,22 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	pay, ok := paywall.PaymentFrom(r.Context())
 	if !ok {
 		// Only reachable if the forwarder is mounted without its paywall.
-		return httpapi.NewError(http.StatusPaymentRequired, "payment_required", "payment required")
+		return httpapi.PaymentRequired.Err()
 	}
 	log := httpapi.Logger(r.Context())
 	budget, ok := f.budget(r.Context())
 	if !ok {
-		e := httpapi.NewError(http.StatusServiceUnavailable, "insufficient_time",
-			"not enough time left to call the upstream and settle; nothing was charged, retry")
+		e := httpapi.InsufficientTime.Err()
 		e.Header = http.Header{"Retry-After": {"1"}}
 		return e
 	}
 	body, err := io.ReadAll(r.Body) // already read into memory and size-capped by bufferBody
 	if err != nil {
-		return httpapi.Wrap(http.StatusBadRequest, "invalid_request", "request body could not be read", err)
+		return httpapi.InvalidRequest.Cause(err)
 	}
 	suffix, escaped, _, perr := canonicalPath(r)
 	if perr != nil { // the dispatcher refused it already; kept for a forwarder mounted alone
-		return httpapi.Wrap(http.StatusBadRequest, "invalid_path", perr.Error(), perr)
+		return httpapi.InvalidPath.Wrap(perr.Error(), perr)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	defer cancel()
@@ -111,22 +110,18 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 		slog.Int("bytes", len(buf)), slog.Float64("upstream_ms", float64(f.now().Sub(began).Microseconds())/1000))
 	switch s := res.StatusCode; {
 	case int64(len(buf)) > f.maxResponse:
-		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
-			fmt.Sprintf("the upstream response exceeds %d bytes; nothing was charged", f.maxResponse))
+		return httpapi.UpstreamResponseTooLarge.New(fmt.Sprintf("the upstream response exceeds %d bytes; nothing was charged", f.maxResponse))
 	case s >= 300 && s < 400:
-		return httpapi.NewError(http.StatusBadGateway, "upstream_redirect",
-			"the upstream answered with a redirect, which is not followed; nothing was charged")
+		return httpapi.UpstreamRedirect.Err()
 	case s >= 500:
-		return httpapi.NewError(http.StatusBadGateway, "upstream_error",
-			"the upstream failed (HTTP "+strconv.Itoa(s)+"); nothing was charged")
+		return httpapi.UpstreamError.New("the upstream failed (HTTP " + strconv.Itoa(s) + "); nothing was charged")
 	case s == http.StatusPaymentRequired,
 		(s == http.StatusUnauthorized || s == http.StatusProxyAuthRequired) && !f.route.ForwardAuthorization:
 		// The gateway's own credential was refused, or the upstream wants its
 		// own payment: the caller can do nothing about either.
-		return httpapi.NewError(http.StatusBadGateway, "upstream_refused",
-			"the upstream refused the gateway (HTTP "+strconv.Itoa(s)+"); nothing was charged")
+		return httpapi.UpstreamRefused.New("the upstream refused the gateway (HTTP " + strconv.Itoa(s) + "); nothing was charged")
 	case s < 200:
-		return httpapi.NewError(http.StatusBadGateway, "upstream_error", "unexpected upstream status; nothing was charged")
+		return httpapi.UpstreamError.Err()
 	}
 	// 2xx (charged by the paywall) or a 4xx about the caller's own request
 	// (relayed, not charged).
@@ -149,9 +144,8 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request) error {
 	if size := httpapi.ResponsePayloadSize(res.StatusCode, h, buf) + f.outerHeaders; size > httpapi.MaxResponsePayloadBytes {
 		log.Warn("upstream answer too large once encoded for Lambda", slog.String("route", f.route.Key()),
 			slog.Int("bytes", len(buf)), slog.Int("encoded_bytes", size))
-		return httpapi.NewError(http.StatusBadGateway, "upstream_response_too_large",
-			fmt.Sprintf("the upstream response would be %d bytes once encoded, over Lambda's %d-byte response limit; nothing was charged",
-				size, httpapi.MaxResponsePayloadBytes))
+		return httpapi.UpstreamResponseTooLarge.New(fmt.Sprintf("the upstream response would be %d bytes once encoded, over Lambda's %d-byte response limit; nothing was charged",
+			size, httpapi.MaxResponsePayloadBytes))
 	}
 	for k, vs := range h {
 		w.Header()[k] = vs
@@ -196,7 +190,7 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 	u.RawQuery = r.URL.RawQuery
 	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, httpapi.Wrap(http.StatusBadRequest, "invalid_request", "the request cannot be forwarded", err)
+		return nil, httpapi.InvalidRequest.Wrap("the request cannot be forwarded", err)
 	}
 	if len(body) == 0 {
 		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
@@ -241,9 +235,7 @@ func (f *forwarder) request(ctx context.Context, r *http.Request, pay paywall.Pa
 func upstreamErr(ctx context.Context, err error) error {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
-		return httpapi.Wrap(http.StatusGatewayTimeout, "upstream_timeout",
-			"the upstream did not answer in time; nothing was charged", err)
+		return httpapi.UpstreamTimeout.Cause(err)
 	}
-	return httpapi.Wrap(http.StatusBadGateway, "upstream_unavailable",
-		"the upstream could not be reached; nothing was charged", err)
+	return httpapi.UpstreamUnavailable.Cause(err)
 }

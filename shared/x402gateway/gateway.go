@@ -183,11 +183,9 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rh, err := d.find(r)
 	switch {
 	case err != nil:
-		httpapi.WriteError(w, r, httpapi.Wrap(http.StatusBadRequest, "invalid_path",
-			err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
+		httpapi.WriteError(w, r, httpapi.InvalidPath.Wrap(err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
 	case rh == nil:
-		httpapi.WriteError(w, r, httpapi.NewError(http.StatusNotFound, "no_priced_route",
-			"no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
+		httpapi.WriteError(w, r, httpapi.NoPricedRoute.New("no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
 	default:
 		rh.ServeHTTP(w, r)
 	}

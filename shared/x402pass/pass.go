@@ -198,7 +198,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		id := strings.TrimPrefix(r.URL.Path, Prefix)
 		h, ok := passes[id]
 		if !ok || !strings.HasPrefix(r.URL.Path, Prefix) {
-			return httpapi.NewError(http.StatusNotFound, "unknown_pass", "no pass of that name is on sale here")
+			return httpapi.UnknownPass.Err()
 		}
 		h.ServeHTTP(w, r)
 		return nil
@@ -260,7 +260,7 @@ func deliver(p Product, network string, s *signer.Signer, now func() time.Time) 
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		pay, ok := paywall.PaymentFrom(r.Context())
 		if !ok {
-			return httpapi.NewError(http.StatusPaymentRequired, "payment_required", "payment required")
+			return httpapi.PaymentRequired.Err()
 		}
 		account := network + ":" + strings.ToLower(pay.Payer)
 		until := now().Add(p.dur)

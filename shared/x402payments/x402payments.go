@@ -122,11 +122,11 @@ func Handler(src Source) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		rows, err := src.List(r.Context(), Latest)
 		if err != nil {
-			return httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable", "the payment ledger is unavailable", err)
+			return httpapi.LedgerUnavailable.Cause(err)
 		}
 		st, err := src.Stats(r.Context())
 		if err != nil {
-			return httpapi.Wrap(http.StatusServiceUnavailable, "ledger_unavailable", "the payment ledger is unavailable", err)
+			return httpapi.LedgerUnavailable.Cause(err)
 		}
 		b := Body{Payments: rows, Stats: st}
 		if ps, ok := src.(PassSource); ok {

@@ -194,7 +194,7 @@ func Handler(now func() time.Time) http.Handler {
 		p, ok := paywall.PaymentFrom(r.Context())
 		if !ok {
 			// Only reachable if the handler is mounted without the paywall.
-			httpapi.WriteError(w, r, httpapi.NewError(http.StatusPaymentRequired, "payment_required", "payment required"))
+			httpapi.WriteError(w, r, httpapi.PaymentRequired.Err())
 			return
 		}
 		var b Body

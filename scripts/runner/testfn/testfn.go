@@ -88,7 +88,7 @@ func New(log *slog.Logger) http.Handler {
 	mux.Handle("/sleep", httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		n, err := strconv.Atoi(r.URL.Query().Get("ms"))
 		if err != nil || n < 0 || n > 60_000 {
-			return httpapi.NewError(http.StatusBadRequest, "invalid_ms", "ms must be 0..60000")
+			return httpapi.InvalidRequest.New("ms must be 0..60000")
 		}
 		// Ignores the invocation deadline on purpose: it plays a stuck function,
 		// so only the runner's timeout can end it.

@@ -7,6 +7,7 @@ package dashboard
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -16,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
 // Path is the page's route; its assets live under Path + "/".
@@ -130,8 +132,11 @@ func Handler(c Config) (http.Handler, error) {
 	}), nil
 }
 
+// notFoundBody is httpapi.NotFound's error body, encoded once.
+var notFoundBody, _ = json.Marshal(httpapi.ErrorBody{Error: httpapi.NotFound.Name(), Message: httpapi.NotFound.Message()})
+
 func notFound(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = w.Write([]byte(`{"error":"not_found","message":"no such dashboard asset"}`))
+	w.WriteHeader(httpapi.NotFound.Status())
+	_, _ = w.Write(notFoundBody)
 }

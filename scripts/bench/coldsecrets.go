@@ -31,7 +31,11 @@ func runColdSecrets(ctx context.Context, root string, n int) *coldSecrets {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	dirs := map[string]string{}
-	for _, c := range coldCases {
+	fnCases, terr := templateColdCases(root)
+	if terr != nil {
+		res.Err = terr.Error()
+	}
+	for _, c := range fnCases {
 		dirs[c.Fn] = c.Dir
 	}
 	sc := bufio.NewScanner(&out)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
@@ -36,19 +37,28 @@ var floorEvent = []byte(`{"version":"2.0","routeKey":"ANY /echo","rawPath":"/ech
 
 var floorCold = coldCase{Fn: floorFn, Dir: "floor: echofn (launch.HTTP, trivial handler)", Payload: floorEvent, Status: 200, Floor: true}
 
-// coldCases covers every function in template.yaml with a sample event from events/.
-var coldCases = []coldCase{
-	{Fn: "TokenWorkOSFunction", Dir: "token-workos", Event: "token-workos-valid.json", Status: 200},
-	{Fn: "TokenKindeFunction", Dir: "token-kinde", Event: "token-kinde-valid.json", Status: 200},
-	{Fn: "TokenAuth0Function", Dir: "token-auth0", Event: "token-auth0-valid.json", Status: 200},
-	{Fn: "TokenStytchFunction", Dir: "token-stytch", Event: "token-stytch-valid.json", Status: 200},
-	{Fn: "TokenBetterAuthFunction", Dir: "token-better-auth", Event: "token-better-auth-valid.json", Status: 200},
-	{Fn: "TokenClerkFunction", Dir: "token-clerk", Event: "token-clerk-valid.json", Status: 200},
-	{Fn: "TokenOidcFunction", Dir: "token-oidc", Event: "token-oidc-valid.json", Status: 200},
-	{Fn: "X402ReportFunction", Dir: "x402-report", Event: "x402-report-challenge.json", Status: 402},
-	{Fn: "X402PaymentsFunction", Dir: "x402-payments", Event: "x402-payments-list.json", Status: 200},
-	{Fn: "X402ReconcileFunction", Dir: "x402-reconcile", Event: "x402-reconcile-scheduled.json", Status: 0},
-	{Fn: "X402GatewayFunction", Dir: "x402-gateway", Event: "x402-gateway-challenge.json", Status: 402},
+// templateColdCases lists every function of template.yaml with its sample event
+// (samtemplate's events/<dir>-<case>.json convention); a function without one is
+// listed with no event and reported as such.
+func templateColdCases(root string) ([]coldCase, error) {
+	t, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	vals, _, err := t.ParameterValues(nil)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := t.Functions(vals)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]coldCase, 0, len(fns))
+	for _, f := range fns {
+		event, status, _ := f.SampleEvent(root)
+		out = append(out, coldCase{Fn: f.LogicalID, Dir: f.Dir(), Event: event, Status: status})
+	}
+	return out, nil
 }
 
 // coldResult is one function's cold starts.
@@ -82,6 +92,10 @@ func runCold(ctx context.Context, env *runner.Runner, specs map[string]runtimeap
 		}
 		if c.Payload != nil {
 			payloads[i] = c.Payload
+			continue
+		}
+		if c.Event == "" {
+			res[i].Err = "no sample event: events/" + c.Dir + "-{valid,challenge,list,scheduled}.json"
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(root, "events", c.Event))

@@ -11,6 +11,7 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
 // TestHarnessMeasuresTheFloorFunctionThroughTheRuntimeAPI runs the cold-start and
@@ -94,5 +95,33 @@ func TestCountingProxyCountsEveryRequest(t *testing.T) {
 	}
 	if n := p.n.Load(); n != 3 {
 		t.Fatalf("counted %d, want 3", n)
+	}
+}
+
+// The cold-start list is template.yaml's functions, each with its sample event:
+// every declared provider bridge is measured with its valid credential.
+func TestColdCasesAreTheTemplatesFunctions(t *testing.T) {
+	root, err := budget.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := templateColdCases(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDir := map[string]coldCase{}
+	for _, c := range cases {
+		byDir[c.Dir] = c
+	}
+	for _, b := range identity.Bridges {
+		c, ok := byDir["token-"+b.Slug]
+		if !ok || c.Event != "token-"+b.Slug+"-valid.json" || c.Status != 200 {
+			t.Errorf("bridge %s: cold case %+v, want its valid event answered 200", b.Slug, c)
+		}
+	}
+	for _, dir := range []string{"x402-report", "x402-payments", "x402-reconcile", "x402-gateway"} {
+		if c := byDir[dir]; c.Event == "" {
+			t.Errorf("%s: no sample event in %+v", dir, c)
+		}
 	}
 }

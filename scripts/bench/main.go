@@ -134,7 +134,12 @@ func run() int {
 				}
 			}
 			if sections["cold"] {
-				cases := append([]coldCase{floorCold}, coldCases...)
+				fnCases, err := templateColdCases(root)
+				if err != nil {
+					logf("cold starts: %v", err)
+					failed = true
+				}
+				cases := append([]coldCase{floorCold}, fnCases...)
 				for _, c := range cases {
 					if s, ok := specs[c.Fn]; ok {
 						t, err := runInitTrace(ctx, s.Binary, *initRuns)

@@ -18,15 +18,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
 func main() {
 	issuer := flag.String("issuer", cmp.Or(os.Getenv("DEV_ISSUER_URL"), "http://127.0.0.1:3001"), "dev issuer URL (printed by make dev)")
 	kind := flag.String("kind", "jwt", "jwt (all providers), session (stytch, better-auth) or cookie (better-auth)")
-	ttl := flag.Duration("ttl", localidentity.DefaultTTL, "credential lifetime")
+	ttl := flag.Duration("ttl", devserver.DefaultTTL, "credential lifetime")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: dev-token <%s> <user-id> [--kind jwt|session|cookie] [--ttl 10m]\n", strings.Join(localidentity.Providers, "|"))
+		fmt.Fprintf(os.Stderr, "usage: dev-token <%s> <user-id> [--kind jwt|session|cookie] [--ttl 10m]\n", strings.Join(devserver.Providers, "|"))
 		flag.PrintDefaults()
 	}
 	// Accept flags before or after the positional arguments.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
 // banner prints the routes, the dev profile's services and copy-paste commands.
@@ -26,7 +26,7 @@ func banner(w io.Writer, env *Runner, base string) {
 	}
 	if env.Issuer != nil {
 		fmt.Fprintf(w, "\nDev identity issuer: %s (JWKS for %s; Stytch sessions/authenticate and Better Auth get-session emulated)\n",
-			env.Issuer.URL, strings.Join(localidentity.Providers, ", "))
+			env.Issuer.URL, strings.Join(devserver.Providers, ", "))
 	}
 	if st := env.Insforge; st != nil {
 		fmt.Fprintf(w, "InsForge local stack (throwaway PostgreSQL, infra/migrations applied): %s  anon key %s  (service key passed to the x402 functions)\n",
@@ -62,7 +62,7 @@ func banner(w io.Writer, env *Runner, base string) {
 	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk\n", base)
 	secret := cmp.Or(env.JWTSecret, "$INSFORGE_JWT_SECRET")
 	fmt.Fprintf(w, "  INSFORGE_JWT_SECRET=%s go run ./scripts/token-doctor \"$(curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/token/clerk | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\"\n", secret, base)
-	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(localidentity.Providers, "|"))
+	fmt.Fprintf(w, "  # other providers: go run ./scripts/dev-token <%s> <user-id> [--kind session|cookie]\n", strings.Join(devserver.Providers, "|"))
 	fmt.Fprintf(w, "  go run ./scripts/x402-pay %s/x402/report\n", base)
 	if env.Upstream != nil {
 		fmt.Fprintf(w, "  go run ./scripts/x402-pay -X GET %s/pay/quote?symbol=ETH   # the x402 gateway in front of the local upstream\n", base)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 )
 
@@ -19,30 +20,31 @@ import (
 //
 //	go test -run '^$' -bench ColdStart -benchtime 20x ./scripts/runner/
 //
-// coldStartCases are every function and the sample event it answers first, for
-// both cold-start benchmarks (plain environment and secrets from moto).
-var coldStartCases = []struct{ fn, event string }{
-	{"TokenWorkOSFunction", "token-workos-valid.json"},
-	{"TokenKindeFunction", "token-kinde-valid.json"},
-	{"TokenAuth0Function", "token-auth0-valid.json"},
-	{"TokenStytchFunction", "token-stytch-valid.json"},
-	{"TokenBetterAuthFunction", "token-better-auth-valid.json"},
-	{"TokenClerkFunction", "token-clerk-valid.json"},
-	{"TokenOidcFunction", "token-oidc-valid.json"},
-	{"X402ReportFunction", "x402-report-challenge.json"},
-	{"X402PaymentsFunction", "x402-payments-list.json"},
-	{"X402ReconcileFunction", "x402-reconcile-scheduled.json"},
-	{"X402GatewayFunction", "x402-gateway-challenge.json"},
+// coldStartCases are every function of the template and the sample event it
+// answers first (samtemplate's events/<dir>-<case>.json convention), for both
+// cold-start benchmarks (plain environment and secrets from moto). A function
+// with no sample event is named in the log.
+func coldStartCases(b *testing.B, fns []samtemplate.Function) []struct{ fn, event string } {
+	var out []struct{ fn, event string }
+	for _, f := range fns {
+		event, _, ok := f.SampleEvent("../..")
+		if !ok {
+			b.Logf("%s: no sample event, not measured", f.LogicalID)
+			continue
+		}
+		out = append(out, struct{ fn, event string }{f.LogicalID, event})
+	}
+	return out
 }
 
 func BenchmarkColdStart(b *testing.B) {
-	cases := coldStartCases
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer env.Close()
+	cases := coldStartCases(b, env.Functions)
 	for _, c := range cases {
 		b.Run(c.fn, func(b *testing.B) {
 			pool, ok := env.Pools[c.fn]

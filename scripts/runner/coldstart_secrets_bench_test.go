@@ -30,13 +30,13 @@ var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY",
 //	go test -run '^$' -bench ColdStartWithSecrets -benchtime 20x ./scripts/runner/
 func BenchmarkColdStartWithSecrets(b *testing.B) {
 	moto := mototest.Start(b)
-	cases := coldStartCases
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer env.Close()
+	cases := coldStartCases(b, env.Functions)
 	for _, c := range cases {
 		pool, ok := env.Pools[c.fn]
 		if !ok {

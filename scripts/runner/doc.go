@@ -11,7 +11,7 @@
 //	Start (env.go)            template → host binaries → Runner{Pools, Issuer, Insforge, Upstream}
 //	  apigateway              API Gateway HTTP API (payload 2.0): route match, event, response mapping
 //	  runtimeapi              Lambda Runtime API per process; Pool: warm reuse, timeout, init errors
-//	dev profile (profile.go)  shared/localidentity (JWKS, Stytch, Better Auth), a generated
+//	dev profile (profile.go)  shared/localidentity/devserver (JWKS, Stytch, Better Auth), a generated
 //	                          INSFORGE_JWT_SECRET, the mock facilitator, shared/localinsforge on a
 //	                          throwaway PostgreSQL, a local upstream for the x402 gateway (upstream.go)
 //	rie                       the same functions under AWS's Runtime Interface Emulator: parity check

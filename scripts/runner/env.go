@@ -17,7 +17,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 	"github.com/insforge/edge-functions-go/shared/localinsforge"
 )
 
@@ -47,7 +47,7 @@ type Runner struct {
 	Template  *samtemplate.Template
 	Functions []samtemplate.Function
 	Pools     map[string]*runtimeapi.Pool
-	Issuer    *localidentity.Server
+	Issuer    *devserver.Server
 	JWTSecret string // the dev INSFORGE_JWT_SECRET when generated here
 	Insforge  *localinsforge.Stack
 	Upstream  *Upstream // the local API sold by the x402 gateway

@@ -7,13 +7,13 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
 var placeholder = regexp.MustCompile(`\{\{\s*dev-token\s+([a-z0-9-]+)\s+([^\s}]+)(?:\s+(jwt|session|cookie))?\s*\}\}`)
 
 // Fill replaces {{dev-token …}} placeholders with credentials from the dev issuer.
-func Fill(raw []byte, is *localidentity.Server) ([]byte, error) {
+func Fill(raw []byte, is *devserver.Server) ([]byte, error) {
 	var firstErr error
 	out := placeholder.ReplaceAllFunc(raw, func(m []byte) []byte {
 		if is == nil {
@@ -21,7 +21,7 @@ func Fill(raw []byte, is *localidentity.Server) ([]byte, error) {
 			return m
 		}
 		g := placeholder.FindSubmatch(m)
-		cred, err := is.Credential(string(g[1]), string(g[2]), string(g[3]), localidentity.DefaultTTL)
+		cred, err := is.Credential(string(g[1]), string(g[2]), string(g[3]), devserver.DefaultTTL)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
 func TestFillReplacesDevTokenPlaceholders(t *testing.T) {
-	is, err := localidentity.Start("127.0.0.1:0")
+	is, err := devserver.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
 )
 
@@ -44,7 +44,7 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	is, err := localidentity.Start(addr)
+	is, err := devserver.Start(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 
 	p := &devProfile{common: map[string]string{}, provider: map[string]map[string]string{},
 		skip: map[string]map[string]bool{}, varOwner: map[string]string{}}
-	for _, prov := range localidentity.Providers {
+	for _, prov := range devserver.Providers {
 		p.provider[prov] = is.Env(prov)
 		for k := range p.provider[prov] {
 			p.varOwner[k] = prov
@@ -61,11 +61,11 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	}
 	for _, f := range fns {
 		p.skip[f.LogicalID] = map[string]bool{}
-		for _, prov := range localidentity.Providers {
-			if userSet(file, f.LogicalID, localidentity.PrimaryVar(prov)) {
+		for _, prov := range devserver.Providers {
+			if userSet(file, f.LogicalID, devserver.PrimaryVar(prov)) {
 				p.skip[f.LogicalID][prov] = true
 				e.Notes = append(e.Notes, fmt.Sprintf("%s: %s is configured, so it talks to the real %s (not the dev issuer)",
-					f.LogicalID, localidentity.PrimaryVar(prov), prov))
+					f.LogicalID, devserver.PrimaryVar(prov), prov))
 			}
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
@@ -51,39 +50,62 @@ type spec struct {
 	sessionToken  func(n int) string
 }
 
-// loadEnv builds a provider exactly as its main.go does: envconfig + Validate.
-func loadEnv[C any](build func(C, identity.Options) (*identity.Provider, error)) func(identity.Options) (*identity.Provider, error) {
-	return func(o identity.Options) (*identity.Provider, error) {
-		var c C
-		if err := config.Load(&c); err != nil {
-			return nil, err
+// specs are every bridge declared in identity.Bridges, in order: the suites run
+// against each. A provider whose tokens are a plain JWT of its issuer (iss, sub,
+// aud when it checks one) needs no entry here; shaped lists the providers whose
+// setup or tokens differ from that. Each builds exactly as its main.go does
+// (Bridge.Load: envconfig + Validate + constructor).
+var specs = declaredSpecs()
+
+func declaredSpecs() []spec {
+	var out []spec
+	for _, b := range identity.Bridges {
+		sp, ok := shaped[b.Slug]
+		if !ok {
+			sp = plainJWTSpec(b)
 		}
-		return build(c, o)
+		sp.name, sp.load = b.Slug, b.Load
+		out = append(out, sp)
 	}
+	return out
 }
 
-var specs = []spec{
-	{
-		name: "workos", alg: "RS256",
+// plainJWTSpec points a bridge's issuer, JWKS and audience variables at the
+// test issuer and signs the claims every JWT bridge requires.
+func plainJWTSpec(b *identity.Bridge) spec {
+	const aud = "https://api.example.com"
+	return spec{alg: b.Alg, aud: b.AudienceVar != "",
+		setup: func(e *env) (map[string]string, jwt.MapClaims) {
+			vars := map[string]string{b.IssuerVar: e.iss.URL(), b.JWKSVar: e.iss.JWKSURL()}
+			claims := jwt.MapClaims{"iss": e.iss.URL(), "sub": "user_" + b.Slug + "_1"}
+			if b.AudienceVar != "" {
+				vars[b.AudienceVar] = aud
+				claims["aud"] = []string{aud}
+			}
+			return vars, claims
+		}}
+}
+
+var shaped = map[string]spec{
+	"workos": {
+		alg: "RS256",
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			return map[string]string{"WORKOS_CLIENT_ID": "client_01HTEST", "WORKOS_JWKS_URL": e.iss.JWKSURL()},
 				jwt.MapClaims{"iss": "https://api.workos.com/user_management/client_01HTEST", "sub": "user_01HBEQKA6K4QJAS93VPE39W1JT",
 					"sid": "session_01H", "org_id": "org_01H", "role": "member", "permissions": []string{"posts:write"}, "jti": "01J"}
 		},
-		load: loadEnv(identity.NewWorkOS),
 	},
-	{
-		name: "kinde", alg: "RS256", aud: true,
+	"kinde": {
+		alg: "RS256", aud: true,
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// KINDE_JWKS_URL unset: the default <issuer>/.well-known/jwks is served by the issuer.
 			return map[string]string{"KINDE_ISSUER_URL": e.iss.URL(), "KINDE_AUDIENCE": "https://api.example.com"},
 				jwt.MapClaims{"iss": e.iss.URL(), "sub": "kp_1234abcd", "aud": []string{"https://api.example.com"},
 					"azp": "kinde-client", "scp": []string{"openid"}, "org_code": "org_1"}
 		},
-		load: loadEnv(identity.NewKinde),
 	},
-	{
-		name: "auth0", alg: "RS256", aud: true,
+	"auth0": {
+		alg: "RS256", aud: true,
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// AUTH0_ISSUER unset: the default https://<domain>/ (trailing slash) is used.
 			return map[string]string{"AUTH0_DOMAIN": "tenant.us.auth0.com", "AUTH0_AUDIENCE": "https://api.example.com",
@@ -92,10 +114,9 @@ var specs = []spec{
 					"aud": []string{"https://api.example.com", "https://tenant.us.auth0.com/userinfo"}, "azp": "spa-client",
 					"scope": "openid profile"}
 		},
-		load: loadEnv(identity.NewAuth0),
 	},
-	{
-		name: "stytch", alg: "RS256", aud: true, jwtCookie: "stytch_session_jwt",
+	"stytch": {
+		alg: "RS256", aud: true, jwtCookie: "stytch_session_jwt",
 		sessionCookie: "stytch_session", sessionToken: stytchToken,
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// STYTCH_JWKS_URL unset: the default <api>/v1/sessions/jwks/<project> is served by the fake.
@@ -105,10 +126,9 @@ var specs = []spec{
 				jwt.MapClaims{"iss": "stytch.com/" + stytchProject, "sub": "user-test-16d9ba61-97a1-4ba4-9720-b03761dc50c6",
 					"aud": []string{stytchProject}, "https://stytch.com/session": map[string]any{"id": "session-test-1"}}
 		},
-		load: loadEnv(identity.NewStytch),
 	},
-	{
-		name: "better-auth", alg: "EdDSA", aud: true, verified: "emailVerified",
+	"better-auth": {
+		alg: "EdDSA", aud: true, verified: "emailVerified",
 		sessionCookie: identity.BetterAuthSecureCookie, sessionToken: betterAuthToken,
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// Only BETTER_AUTH_URL: JWKS /api/auth/jwks, iss and aud = its origin.
@@ -118,20 +138,18 @@ var specs = []spec{
 				jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK",
 					"id": "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK", "name": "Ada", "email": "ada@example.com", "emailVerified": true}
 		},
-		load: loadEnv(identity.NewBetterAuth),
 	},
-	{
-		name: "clerk", alg: "RS256", jwtCookie: "__session",
+	"clerk": {
+		alg: "RS256", jwtCookie: "__session",
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// CLERK_JWKS_URL unset: the default <issuer>/.well-known/jwks.json is served by the issuer.
 			return map[string]string{"CLERK_ISSUER": e.iss.URL(), "CLERK_AUTHORIZED_PARTIES": appOrigin + ",https://admin.example.com"},
 				jwt.MapClaims{"iss": e.iss.URL(), "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "azp": appOrigin,
 					"sid": "sess_2N", "sts": "active", "v": 2, "fva": []int{1, -1}}
 		},
-		load: loadEnv(identity.NewClerk),
 	},
-	{
-		name: "oidc", alg: "RS256", aud: true,
+	"oidc": {
+		alg: "RS256", aud: true,
 		setup: func(e *env) (map[string]string, jwt.MapClaims) {
 			// Only issuer and audience: the JWKS URL and RS256 come from the issuer's
 			// discovery document (which also lists HS256 and none, never picked up).
@@ -139,7 +157,6 @@ var specs = []spec{
 				jwt.MapClaims{"iss": e.iss.URL(), "sub": "248289761001", "aud": oidcClient, "azp": oidcClient,
 					"auth_time": time.Now().Add(-time.Minute).Unix(), "name": "Ada"}
 		},
-		load: loadEnv(identity.NewOIDC),
 	},
 }
 

@@ -28,13 +28,15 @@ import (
 // projectConfigs lists every struct of the project that is filled from the
 // environment (testfn's is in a main-like package and has one string).
 func projectConfigs() []any {
-	return []any{
+	out := []any{
 		&config.Environment{}, &signer.Config{}, &insforge.Config{}, &bridge.Config{},
-		&identity.WorkOSConfig{}, &identity.KindeConfig{}, &identity.Auth0Config{}, &identity.StytchConfig{},
-		&identity.BetterAuthConfig{}, &identity.ClerkConfig{}, &identity.OIDCConfig{},
 		&facilitator.Config{}, &paywall.Config{}, &x402report.Config{}, &x402payments.Config{},
 		&dashboard.Config{}, &x402reconcile.Config{}, &x402gateway.Config{},
 	}
+	for _, b := range identity.Bridges {
+		out = append(out, b.Config())
+	}
+	return out
 }
 
 // variables lists the tagged variables of a spec with a sample value of the

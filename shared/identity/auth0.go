@@ -16,6 +16,10 @@ type Auth0Config struct {
 	JWKSURL  string `envconfig:"AUTH0_JWKS_URL"`
 }
 
+// Auth0Bridge declares the Auth0 bridge (/token/auth0) to the emulator, the dev tokens and the test harnesses.
+var Auth0Bridge = Bridge{Slug: "auth0", Name: "Auth0", Alg: "RS256", IssuerVar: "AUTH0_ISSUER", JWKSVar: "AUTH0_JWKS_URL", AudienceVar: "AUTH0_AUDIENCE",
+	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c Auth0Config) Validate() error {
 	jc, err := c.jwt()

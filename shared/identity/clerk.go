@@ -24,6 +24,10 @@ type ClerkConfig struct {
 	AllowImpersonation bool `envconfig:"CLERK_ALLOW_IMPERSONATION"`
 }
 
+// ClerkBridge declares the Clerk bridge (/token/clerk) to the emulator, the dev tokens and the test harnesses.
+var ClerkBridge = Bridge{Slug: "clerk", Name: "Clerk", Alg: "RS256", IssuerVar: "CLERK_ISSUER", JWKSVar: "CLERK_JWKS_URL", AudienceVar: "",
+	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c ClerkConfig) Validate() error {
 	jc, err := c.jwt()

@@ -15,12 +15,11 @@ import (
 
 // clearEnv unsets every provider variable so a case sees only what it sets.
 func clearEnv(t *testing.T) {
-	for _, v := range []string{"WORKOS_CLIENT_ID", "WORKOS_JWKS_URL", "WORKOS_ISSUERS", "KINDE_ISSUER_URL", "KINDE_JWKS_URL",
-		"KINDE_AUDIENCE", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH0_ISSUER", "AUTH0_JWKS_URL", "STYTCH_PROJECT_ID", "STYTCH_SECRET",
-		"STYTCH_API_URL", "STYTCH_JWKS_URL", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "BETTER_AUTH_ISSUER", "BETTER_AUTH_AUDIENCE",
-		"BETTER_AUTH_JWT_ALGORITHMS", "CLERK_ISSUER", "CLERK_JWKS_URL", "CLERK_AUTHORIZED_PARTIES", "ALLOWED_ORIGINS",
-		"WORKOS_ALLOW_IMPERSONATION", "CLERK_ALLOW_IMPERSONATION", "BETTER_AUTH_BASE_PATH", "BETTER_AUTH_COOKIE_PREFIX",
-		"STYTCH_SESSION_COOKIE", "STYTCH_SESSION_JWT_COOKIE", "BETTER_AUTH_ALLOW_IMPERSONATION"} {
+	vars := []string{"ALLOWED_ORIGINS"}
+	for _, b := range Bridges {
+		vars = append(vars, b.Vars()...)
+	}
+	for _, v := range vars {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -224,4 +223,27 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Every declared bridge, given none of its variables, fails at cold start naming
+// its first required variable, and its declaration names variables it reads.
+func TestEveryBridgeNamesItsMissingVariable(t *testing.T) {
+	for _, b := range Bridges {
+		t.Run(b.Slug, func(t *testing.T) {
+			clearEnv(t)
+			primary := b.Primary()
+			if primary == "" {
+				t.Fatalf("%s declares no required variable", b.Name)
+			}
+			if _, err := b.Load(Options{}); err == nil || !strings.Contains(err.Error(), primary) {
+				t.Fatalf("err = %v, want it to name %s", err, primary)
+			}
+			vars := b.Vars()
+			for _, v := range []string{b.IssuerVar, b.JWKSVar, b.AudienceVar} {
+				if v != "" && !slices.Contains(vars, v) {
+					t.Errorf("%s declares %s, which its configuration does not read", b.Name, v)
+				}
+			}
+		})
+	}
 }

@@ -11,6 +11,10 @@ type KindeConfig struct {
 	Audience  string `envconfig:"KINDE_AUDIENCE"`
 }
 
+// KindeBridge declares the Kinde bridge (/token/kinde) to the emulator, the dev tokens and the test harnesses.
+var KindeBridge = Bridge{Slug: "kinde", Name: "Kinde", Alg: "RS256", IssuerVar: "KINDE_ISSUER_URL", JWKSVar: "KINDE_JWKS_URL", AudienceVar: "KINDE_AUDIENCE",
+	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c KindeConfig) Validate() error {
 	jc, err := c.jwt()

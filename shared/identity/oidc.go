@@ -52,6 +52,10 @@ type oidcSettings struct {
 	preset       oidcPreset
 }
 
+// OIDCBridge declares the OIDC bridge (/token/oidc) to the emulator, the dev tokens and the test harnesses.
+var OIDCBridge = Bridge{Slug: "oidc", Name: "OIDC", Alg: "RS256", IssuerVar: "OIDC_ISSUER", JWKSVar: "OIDC_JWKS_URL", AudienceVar: "OIDC_AUDIENCE",
+	Config: func() any { return new(OIDCConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewOIDC, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c OIDCConfig) Validate() error {
 	_, err := c.settings()

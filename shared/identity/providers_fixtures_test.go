@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
 
@@ -53,31 +53,6 @@ type fixtureCase struct {
 	Refused string `json:"refused"`
 }
 
-// fixtureBridges builds each bridge from its environment, as its function does;
-// jwks names the variable that points it at the local key set.
-var fixtureBridges = map[string]struct {
-	jwks  string
-	build func(Options) (*Provider, error)
-}{
-	"workos":      {"WORKOS_JWKS_URL", loadAndBuild(NewWorkOS)},
-	"kinde":       {"KINDE_JWKS_URL", loadAndBuild(NewKinde)},
-	"auth0":       {"AUTH0_JWKS_URL", loadAndBuild(NewAuth0)},
-	"clerk":       {"CLERK_JWKS_URL", loadAndBuild(NewClerk)},
-	"stytch":      {"STYTCH_JWKS_URL", loadAndBuild(NewStytch)},
-	"better-auth": {"BETTER_AUTH_JWKS_URL", loadAndBuild(NewBetterAuth)},
-	"oidc":        {"OIDC_JWKS_URL", loadAndBuild(NewOIDC)},
-}
-
-func loadAndBuild[C any](newProvider func(C, Options) (*Provider, error)) func(Options) (*Provider, error) {
-	return func(o Options) (*Provider, error) {
-		var c C
-		if err := config.Load(&c); err != nil {
-			return nil, err
-		}
-		return newProvider(c, o)
-	}
-}
-
 func loadFixtures(t *testing.T) []fixtureFile {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", "providers", "*.json"))
@@ -95,7 +70,7 @@ func loadFixtures(t *testing.T) []fixtureFile {
 		if err := json.Unmarshal(b, &f); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if _, ok := fixtureBridges[f.Bridge]; !ok || f.Provider == "" || len(f.Cases) == 0 {
+		if BridgeNamed(f.Bridge) == nil || f.Provider == "" || len(f.Cases) == 0 {
 			t.Fatalf("%s: unknown bridge %q or no cases", p, f.Bridge)
 		}
 		for _, c := range f.Cases {
@@ -110,16 +85,22 @@ func loadFixtures(t *testing.T) []fixtureFile {
 
 func TestProviderFixtures(t *testing.T) {
 	files := loadFixtures(t)
+	// Every declared bridge is pinned by at least one published sample.
+	for _, b := range Bridges {
+		if !slices.ContainsFunc(files, func(f fixtureFile) bool { return f.Bridge == b.Slug }) {
+			t.Errorf("bridge %s has no fixture in testdata/providers", b.Slug)
+		}
+	}
 	for _, f := range files {
 		for _, c := range f.Cases {
 			t.Run(f.Provider+"/"+c.Name, func(t *testing.T) {
+				b := BridgeNamed(f.Bridge)
 				alg := f.Alg
 				if alg == "" {
-					alg = "RS256"
+					alg = b.Alg
 				}
 				iss := identitytest.NewIssuer(t, alg)
-				b := fixtureBridges[f.Bridge]
-				env := map[string]string{b.jwks: iss.JWKSURL()}
+				env := map[string]string{b.JWKSVar: iss.JWKSURL()}
 				if f.Bridge == "oidc" {
 					env["OIDC_ALGORITHMS"] = alg
 				}
@@ -135,7 +116,7 @@ func TestProviderFixtures(t *testing.T) {
 				for k, v := range env {
 					t.Setenv(k, v)
 				}
-				p, err := b.build(oidcOptions(&syncBuf{}))
+				p, err := b.Load(oidcOptions(&syncBuf{}))
 				if err != nil {
 					t.Fatalf("build: %v", err)
 				}

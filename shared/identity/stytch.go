@@ -41,6 +41,10 @@ func (c StytchConfig) cookies() ([]string, error) {
 	return []string{jwtName, opaque}, nil
 }
 
+// StytchBridge declares the Stytch bridge (/token/stytch) to the emulator, the dev tokens and the test harnesses.
+var StytchBridge = Bridge{Slug: "stytch", Name: "Stytch", Alg: "RS256", IssuerVar: "", JWKSVar: "STYTCH_JWKS_URL", AudienceVar: "",
+	Config: func() any { return new(StytchConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewStytch, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c StytchConfig) Validate() error {
 	jc, _, err := c.resolve()

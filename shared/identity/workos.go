@@ -23,6 +23,10 @@ type WorkOSConfig struct {
 	AllowImpersonation bool `envconfig:"WORKOS_ALLOW_IMPERSONATION"`
 }
 
+// WorkOSBridge declares the WorkOS bridge (/token/workos) to the emulator, the dev tokens and the test harnesses.
+var WorkOSBridge = Bridge{Slug: "workos", Name: "WorkOS", Alg: "RS256", IssuerVar: "WORKOS_ISSUERS", JWKSVar: "WORKOS_JWKS_URL", AudienceVar: "",
+	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) }}
+
 // Validate checks the configuration (config.Load calls it).
 func (c WorkOSConfig) Validate() error {
 	jc, err := c.jwt()

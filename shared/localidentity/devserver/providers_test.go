@@ -1,22 +1,23 @@
-package localidentity_test
+package devserver_test
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/identity"
-	"github.com/insforge/edge-functions-go/shared/localidentity"
+	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
 // The dev server's strict session emulations accept exactly what the real
 // providers send: a Stytch session token and Better Auth sessions (bearer, signed
 // cookie) verify through shared/identity, with no protocol violation recorded.
 func TestDevSessionsVerifyThroughTheRealProviders(t *testing.T) {
-	is, err := localidentity.Start("127.0.0.1:0")
+	is, err := devserver.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,5 +69,42 @@ func TestDevSessionsVerifyThroughTheRealProviders(t *testing.T) {
 	}
 	if v := is.Violations(); len(v) != 0 {
 		t.Errorf("violations: %q", v)
+	}
+}
+
+// Every declared bridge, configured with nothing but the dev server's variables
+// and built as its function builds it, accepts the dev server's JWT: a provider
+// declared in identity.Bridges needs no code here to get dev tokens.
+func TestEveryBridgeAcceptsItsDevJWT(t *testing.T) {
+	is, err := devserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = is.Close() })
+	opts := identity.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Timeout: 5 * time.Second}
+	for _, b := range identity.Bridges {
+		t.Run(b.Slug, func(t *testing.T) {
+			for _, v := range b.Vars() {
+				t.Setenv(v, "")
+				os.Unsetenv(v)
+			}
+			t.Setenv("ALLOWED_ORIGINS", devserver.ClerkAuthorizedApp)
+			for k, v := range is.Env(b.Slug) {
+				t.Setenv(k, v)
+			}
+			p, err := b.Load(opts)
+			if err != nil {
+				t.Fatalf("%s from the dev variables: %v", b.Name, err)
+			}
+			t.Cleanup(p.Close)
+			cred, err := is.Credential(b.Slug, "user-dev-2", "jwt", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := p.Verify(context.Background(), identity.Credential{Token: cred})
+			if err != nil || id.Subject != "user-dev-2" {
+				t.Fatalf("Verify = %+v, %v", id, err)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package localidentity
+package devserver
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
 func start(t *testing.T) *Server {
@@ -33,17 +35,27 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 // audience and algorithm that provider uses.
 func TestJWTsVerifyAgainstTheJWKSTheBridgeIsGiven(t *testing.T) {
 	is := start(t)
-	cases := []struct {
+	type jwtCase struct {
 		provider, jwksVar, alg, iss string
 		aud                         string
-	}{
-		{"workos", "WORKOS_JWKS_URL", "RS256", is.Env("workos")["WORKOS_ISSUERS"], ""},
-		{"kinde", "KINDE_JWKS_URL", "RS256", is.Env("kinde")["KINDE_ISSUER_URL"], KindeAudience},
-		{"auth0", "AUTH0_JWKS_URL", "RS256", is.Env("auth0")["AUTH0_ISSUER"], Auth0Audience},
-		{"stytch", "STYTCH_JWKS_URL", "RS256", "stytch.com/" + StytchProjectID, StytchProjectID},
-		{"better-auth", "BETTER_AUTH_JWKS_URL", "EdDSA", is.Env("better-auth")["BETTER_AUTH_ISSUER"], is.Env("better-auth")["BETTER_AUTH_AUDIENCE"]},
-		{"clerk", "CLERK_JWKS_URL", "RS256", is.Env("clerk")["CLERK_ISSUER"], ""},
-		{"oidc", "", "RS256", is.Env("oidc")["OIDC_ISSUER"], OIDCClientID},
+	}
+	// Every declared bridge, from its declaration: the issuer and audience are
+	// what its variables say; a bridge with no variable for them (Stytch) pins
+	// them from the project id.
+	var cases []jwtCase
+	for _, b := range identity.Bridges {
+		env := is.Env(b.Slug)
+		tc := jwtCase{provider: b.Slug, alg: b.Alg, iss: env[b.IssuerVar], aud: env[b.AudienceVar]}
+		if _, ok := env[b.JWKSVar]; ok {
+			tc.jwksVar = b.JWKSVar // else discovered from the issuer
+		}
+		if b.Slug == "stytch" {
+			tc.iss, tc.aud = "stytch.com/"+StytchProjectID, StytchProjectID
+		}
+		cases = append(cases, tc)
+	}
+	if len(cases) < 7 {
+		t.Fatalf("%d declared bridges", len(cases))
 	}
 	for _, tc := range cases {
 		t.Run(tc.provider, func(t *testing.T) {

@@ -1,0 +1,99 @@
+package identity
+
+import (
+	"reflect"
+	"sort"
+
+	"github.com/insforge/edge-functions-go/shared/config"
+)
+
+// Bridge declares one provider bridge as data: the identity emulator
+// (shared/localidentity), the dev tokens, the test harnesses and the dev runner
+// iterate Bridges instead of keeping their own lists. Each provider's file
+// declares its Bridge next to its Config and constructor.
+//
+// Every field is a constant or a top-level function, so the declarations are
+// static data: a function binary that references only its own constructor
+// (bridge.Build(identity.NewKinde)) links none of them, nor the other providers.
+type Bridge struct {
+	// Slug names the route (/token/<slug>), the function (functions/token-<slug>)
+	// and the dev token (dev-token <slug>).
+	Slug string
+	// Name is the provider as it spells itself (logs, docs, errors).
+	Name string
+	// Alg is the signature algorithm of the provider's JWTs.
+	Alg string
+	// IssuerVar, JWKSVar and AudienceVar are the variables that point the bridge at
+	// an issuer, its key set and the expected audience ("" when it has none).
+	IssuerVar, JWKSVar, AudienceVar string
+	// Config returns a pointer to a zero configuration, the struct config.Load fills.
+	Config func() any
+	// Load builds the provider from the environment exactly as its function does
+	// (config.Load, Validate, constructor).
+	Load func(Options) (*Provider, error)
+}
+
+// Bridges lists every provider bridge, in the order the dev banner shows them.
+var Bridges = []*Bridge{&WorkOSBridge, &KindeBridge, &Auth0Bridge, &StytchBridge, &BetterAuthBridge, &ClerkBridge, &OIDCBridge}
+
+// BridgeNamed returns the bridge declared with slug, or nil.
+func BridgeNamed(slug string) *Bridge {
+	for _, b := range Bridges {
+		if b.Slug == slug {
+			return b
+		}
+	}
+	return nil
+}
+
+// Slugs returns the slugs of Bridges in order.
+func Slugs() []string {
+	out := make([]string, len(Bridges))
+	for i, b := range Bridges {
+		out[i] = b.Slug
+	}
+	return out
+}
+
+// Primary is the first required variable: when it is set, the real provider is
+// configured (the dev runner then leaves the provider's variables alone).
+func (b *Bridge) Primary() string {
+	t := reflect.TypeOf(b.Config()).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Tag.Get("required") == "true" {
+			return f.Tag.Get("envconfig")
+		}
+	}
+	return ""
+}
+
+// Vars returns the sorted names of every variable b's configuration reads.
+func (b *Bridge) Vars() []string {
+	var out []string
+	collectVars(reflect.TypeOf(b.Config()).Elem(), &out)
+	sort.Strings(out)
+	return out
+}
+
+func collectVars(t reflect.Type, out *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			collectVars(f.Type, out)
+			continue
+		}
+		if name := f.Tag.Get("envconfig"); name != "" {
+			*out = append(*out, name)
+		}
+	}
+}
+
+// loadWith fills C from the environment (config.Load validates it) and builds
+// the provider with newProvider.
+func loadWith[C any](newProvider func(C, Options) (*Provider, error), o Options) (*Provider, error) {
+	var c C
+	if err := config.Load(&c); err != nil {
+		return nil, err
+	}
+	return newProvider(c, o)
+}

@@ -8,7 +8,8 @@
 --  * x402_pass_settle_deliver / x402_pass_deliver: record a pass payment settled
 --    and delivered AND write its entitlement in one transaction (there is no
 --    entitlement without a settled, delivered payment, and no delivered pass
---    payment without its entitlement);
+--    payment without its entitlement), by the presentation holding the row's
+--    lease, as shared/ledger's SettleDelivered / Deliver (leases: 0006);
 --  * has_entitlement(product) for RLS policies, premium_reports as the example;
 --  * x402_pass_stats() for the dashboard: passes sold and active per product.
 -- A wallet reads only its own entitlements; only the service role writes them.
@@ -140,13 +141,23 @@ $$;
 REVOKE ALL ON FUNCTION public.x402_grant_entitlement(public.x402_payments, text, integer, timestamptz)
   FROM PUBLIC, anon, authenticated;
 
--- The paywall's record step for a pass: the pending payment becomes settled
--- and delivered (as shared/ledger's SettleDelivered writes it) and its
--- entitlement is granted, in one transaction. NULL when the row is not pending
--- for this endpoint (the caller treats it like ledger.ErrNotPending). A
--- transaction hash another row holds raises unique_violation: nothing is written.
-CREATE OR REPLACE FUNCTION public.x402_pass_settle_deliver(p_id uuid, p_tx_hash text, p_mock boolean, p_at timestamptz,
-                                                           p_endpoint text, p_product text, p_duration_seconds integer)
+-- The pass functions of an earlier draft of this file took no holder; they
+-- would write a delivery without its lease.
+DROP FUNCTION IF EXISTS public.x402_pass_settle_deliver(uuid, text, boolean, timestamptz, text, text, integer);
+DROP FUNCTION IF EXISTS public.x402_pass_deliver(uuid, timestamptz, text, text, integer);
+
+-- The paywall's record step for a pass: p_holder's pending claim becomes
+-- settled and delivered by p_holder, under the same conditions as
+-- shared/ledger's SettleDelivered (status pending, lease_by = p_holder; 0006),
+-- and its entitlement is granted, in one transaction. NULL when the row is not
+-- p_holder's pending claim for this endpoint (the caller treats it like
+-- ledger.ErrNotPending). A transaction hash another row holds raises
+-- unique_violation: nothing is written. Not idempotent on purpose: a caller
+-- whose answer was lost re-reads the row (delivered_by = p_holder tells its
+-- own write) instead of calling again.
+CREATE OR REPLACE FUNCTION public.x402_pass_settle_deliver(p_id uuid, p_holder text, p_tx_hash text, p_mock boolean,
+                                                           p_at timestamptz, p_endpoint text, p_product text,
+                                                           p_duration_seconds integer)
 RETURNS public.x402_entitlements
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -155,8 +166,9 @@ DECLARE
   v_pay public.x402_payments;
 BEGIN
   UPDATE public.x402_payments
-     SET status = 'settled', mock = p_mock, error = NULL, tx_hash = pg_catalog.lower(p_tx_hash), delivered_at = p_at
-   WHERE id = p_id AND status = 'pending' AND endpoint = p_endpoint
+     SET status = 'settled', mock = p_mock, error = NULL, tx_hash = pg_catalog.lower(p_tx_hash), delivered_at = p_at,
+         delivered_by = p_holder
+   WHERE id = p_id AND status = 'pending' AND lease_by = p_holder AND endpoint = p_endpoint
   RETURNING * INTO v_pay;
   IF NOT FOUND THEN
     RETURN NULL;
@@ -164,14 +176,17 @@ BEGIN
   RETURN public.x402_grant_entitlement(v_pay, p_product, p_duration_seconds, p_at);
 END;
 $$;
-REVOKE ALL ON FUNCTION public.x402_pass_settle_deliver(uuid, text, boolean, timestamptz, text, text, integer)
+REVOKE ALL ON FUNCTION public.x402_pass_settle_deliver(uuid, text, text, boolean, timestamptz, text, text, integer)
   FROM PUBLIC, anon, authenticated;
 
 -- The one delivery of a pass payment settled earlier (answered 202, then
--- resolved by the reconciler): delivered and granted in one transaction; NULL
--- when it is not settled, already delivered, or for another endpoint.
-CREATE OR REPLACE FUNCTION public.x402_pass_deliver(p_id uuid, p_at timestamptz, p_endpoint text, p_product text,
-                                                    p_duration_seconds integer)
+-- resolved by the reconciler), by the holder of its delivery lease, under the
+-- same conditions as shared/ledger's Deliver (settled, not delivered,
+-- lease_by = p_holder): delivered by p_holder and granted in one transaction;
+-- NULL when it is not settled, already delivered, leased to another
+-- presentation, or for another endpoint.
+CREATE OR REPLACE FUNCTION public.x402_pass_deliver(p_id uuid, p_holder text, p_at timestamptz, p_endpoint text,
+                                                    p_product text, p_duration_seconds integer)
 RETURNS public.x402_entitlements
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -179,8 +194,8 @@ AS $$
 DECLARE
   v_pay public.x402_payments;
 BEGIN
-  UPDATE public.x402_payments SET delivered_at = p_at
-   WHERE id = p_id AND status = 'settled' AND delivered_at IS NULL AND endpoint = p_endpoint
+  UPDATE public.x402_payments SET delivered_at = p_at, delivered_by = p_holder
+   WHERE id = p_id AND status = 'settled' AND delivered_at IS NULL AND lease_by = p_holder AND endpoint = p_endpoint
   RETURNING * INTO v_pay;
   IF NOT FOUND THEN
     RETURN NULL;
@@ -188,7 +203,8 @@ BEGIN
   RETURN public.x402_grant_entitlement(v_pay, p_product, p_duration_seconds, p_at);
 END;
 $$;
-REVOKE ALL ON FUNCTION public.x402_pass_deliver(uuid, timestamptz, text, text, integer) FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON FUNCTION public.x402_pass_deliver(uuid, text, timestamptz, text, text, integer)
+  FROM PUBLIC, anon, authenticated;
 
 -- Passes sold (mock and real) and active (distinct wallets now) per product,
 -- for the public dashboard: counts only, no subjects.

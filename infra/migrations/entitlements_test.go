@@ -23,20 +23,25 @@ const (
 	aliceSub   = "eip155:196:" + alice
 	bobSub     = "eip155:196:" + bob
 	hourSecond = 3600
+	// holder is the presentation holding the lease of every pendingPayment row
+	// (x402_payments.lease_by, migration 0006).
+	holder = "presentation-1"
 )
 
 var paymentSeq int
 
-// pendingPayment inserts a pending x402_payments row for payer on endpoint and returns its id.
+// pendingPayment inserts a pending x402_payments row for payer on endpoint,
+// claimed by holder, and returns its id.
 func pendingPayment(t *testing.T, s *insforgetest.Stack, payer, endpoint string, mock bool) string {
 	t.Helper()
 	paymentSeq++
 	var id string
 	err := s.Pool.QueryRow(context.Background(), `INSERT INTO public.x402_payments
-		(payer_address, endpoint, amount, network, asset, pay_to, nonce, valid_before, status, mock)
+		(payer_address, endpoint, amount, network, asset, pay_to, nonce, valid_before, status, mock, lease_by, lease_until)
 		VALUES ($1, $2, '1000', 'eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8',
-		        '0x00000000000000000000000000000000000000aa', $3, 4102444800, 'pending', $4) RETURNING id`,
-		payer, endpoint, fmt.Sprintf("0x%064x", paymentSeq), mock).Scan(&id)
+		        '0x00000000000000000000000000000000000000aa', $3, 4102444800, 'pending', $4, $5, now() + interval '1 minute')
+		RETURNING id`,
+		payer, endpoint, fmt.Sprintf("0x%064x", paymentSeq), mock, holder).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +56,13 @@ type grant struct {
 	granted, isNull bool
 }
 
-// settleDeliver calls x402_pass_settle_deliver as the service role.
+// settleDeliver calls x402_pass_settle_deliver as the service role, for holder.
 func settleDeliver(t *testing.T, s *insforgetest.Stack, id string, at time.Time, endpoint string, seconds int, mock bool) grant {
+	t.Helper()
+	return settleDeliverBy(t, s, id, holder, at, endpoint, seconds, mock)
+}
+
+func settleDeliverBy(t *testing.T, s *insforgetest.Stack, id, by string, at time.Time, endpoint string, seconds int, mock bool) grant {
 	t.Helper()
 	var g grant
 	var sub *string
@@ -61,7 +71,7 @@ func settleDeliver(t *testing.T, s *insforgetest.Stack, id string, at time.Time,
 	tx := fmt.Sprintf("0x%064x", 1_000_000+paymentSeq+int(at.UnixNano()%1000))
 	err := s.AsRole(context.Background(), "project_admin", insforgetest.AdminClaims, func(q pgx.Tx) error {
 		return q.QueryRow(context.Background(), `SELECT e.subject, e.starts_at, e.ends_at, e.mock, e.payment_id::text
-			FROM public.x402_pass_settle_deliver($1, $2, $3, $4, $5, 'pro', $6) e`, id, tx, mock, at, endpoint, seconds).
+			FROM public.x402_pass_settle_deliver($1, $2, $3, $4, $5, $6, 'pro', $7) e`, id, by, tx, mock, at, endpoint, seconds).
 			Scan(&sub, &starts, &ends, &mockp, &g.PaymentID)
 	})
 	if err != nil {
@@ -156,8 +166,8 @@ func TestARenewalExtendsTheActivePass(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			err := s.AsRole(context.Background(), "project_admin", insforgetest.AdminClaims, func(q pgx.Tx) error {
-				_, err := q.Exec(context.Background(), `SELECT public.x402_pass_settle_deliver($1, $2, false, $3, $4, 'pro', 3600)`,
-					id, fmt.Sprintf("0x%064x", 9_000_000+i), now, passURL)
+				_, err := q.Exec(context.Background(), `SELECT public.x402_pass_settle_deliver($1, $2, $3, false, $4, $5, 'pro', 3600)`,
+					id, holder, fmt.Sprintf("0x%064x", 9_000_000+i), now, passURL)
 				return err
 			})
 			if err != nil {
@@ -219,8 +229,8 @@ func TestAnEntitlementExistsOnlyForASettledDeliveredPayment(t *testing.T) {
 	// A transaction hash another payment holds: nothing is written, the row stays pending.
 	taken := pendingPayment(t, s, bob, passURL, false)
 	err := s.AsRole(ctx, "project_admin", insforgetest.AdminClaims, func(q pgx.Tx) error {
-		_, err := q.Exec(ctx, `SELECT public.x402_pass_settle_deliver($1, (SELECT tx_hash FROM public.x402_payments WHERE id = $2), false, now(), $3, 'pro', 3600)`,
-			taken, id, passURL)
+		_, err := q.Exec(ctx, `SELECT public.x402_pass_settle_deliver($1, $4, (SELECT tx_hash FROM public.x402_payments WHERE id = $2), false, now(), $3, 'pro', 3600)`,
+			taken, id, passURL, holder)
 		return err
 	})
 	var pe *pgconn.PgError
@@ -236,7 +246,7 @@ func TestAnEntitlementExistsOnlyForASettledDeliveredPayment(t *testing.T) {
 	}
 	deliver := func() (granted bool) {
 		err := s.AsRole(ctx, "project_admin", insforgetest.AdminClaims, func(q pgx.Tx) error {
-			return q.QueryRow(ctx, `SELECT (public.x402_pass_deliver($1, now(), $2, 'pro', 3600)).payment_id IS NOT NULL`, late, passURL).Scan(&granted)
+			return q.QueryRow(ctx, `SELECT (public.x402_pass_deliver($1, $3, now(), $2, 'pro', 3600)).payment_id IS NOT NULL`, late, passURL, holder).Scan(&granted)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -245,6 +255,63 @@ func TestAnEntitlementExistsOnlyForASettledDeliveredPayment(t *testing.T) {
 	}
 	if !deliver() || deliver() || count() != 2 {
 		t.Fatalf("late delivery: %d entitlements", count())
+	}
+}
+
+// The pass functions write under the leases of shared/ledger's SettleDelivered
+// and Deliver: only the claim's holder records a pending payment, only the
+// delivery lease's holder delivers a settled one, and delivered_by names it.
+func TestPassFunctionsWriteOnlyForTheLeaseHolder(t *testing.T) {
+	s := insforgetest.New(t)
+	ctx := context.Background()
+	now := time.Now()
+	row := func(id string) (status string, deliveredBy *string) {
+		if err := s.Pool.QueryRow(ctx, `SELECT status, delivered_by FROM public.x402_payments WHERE id = $1`, id).Scan(&status, &deliveredBy); err != nil {
+			t.Fatal(err)
+		}
+		return status, deliveredBy
+	}
+	count := func() (n int) {
+		_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM public.x402_entitlements`).Scan(&n)
+		return n
+	}
+	id := pendingPayment(t, s, alice, passURL, false)
+	if g := settleDeliverBy(t, s, id, "intruder", now, passURL, hourSecond, false); !g.isNull || count() != 0 {
+		t.Fatalf("a presentation not holding the claim granted %+v", g)
+	}
+	if st, by := row(id); st != "pending" || by != nil {
+		t.Fatalf("row %s delivered by %v", st, by)
+	}
+	if g := settleDeliverBy(t, s, id, holder, now, passURL, hourSecond, false); g.isNull || count() != 1 {
+		t.Fatal("the holder's record granted nothing")
+	}
+	if st, by := row(id); st != "settled" || by == nil || *by != holder {
+		t.Fatalf("row %s delivered by %v", st, by)
+	}
+	// Settled by the reconciler, then leased to the presentation re-delivering it.
+	late := pendingPayment(t, s, bob, passURL, false)
+	if _, err := s.Pool.Exec(ctx, `UPDATE public.x402_payments SET status = 'settled', tx_hash = $2, lease_by = 'lessee'
+		WHERE id = $1`, late, fmt.Sprintf("0x%064x", 78)); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(by string) (granted bool) {
+		err := s.AsRole(ctx, "project_admin", insforgetest.AdminClaims, func(q pgx.Tx) error {
+			return q.QueryRow(ctx, `SELECT (public.x402_pass_deliver($1, $2, now(), $3, 'pro', 3600)).payment_id IS NOT NULL`,
+				late, by, passURL).Scan(&granted)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return granted
+	}
+	if deliver(holder) || count() != 1 {
+		t.Fatalf("delivered by the former claim holder: %d entitlements", count())
+	}
+	if !deliver("lessee") || deliver("lessee") || count() != 2 {
+		t.Fatalf("the lease holder's delivery: %d entitlements", count())
+	}
+	if st, by := row(late); st != "settled" || by == nil || *by != "lessee" {
+		t.Fatalf("late row %s delivered by %v", st, by)
 	}
 }
 
@@ -269,8 +336,8 @@ func TestOnlyTheServiceRoleWritesEntitlementsAndWalletsReadTheirOwn(t *testing.T
 		 VALUES ('` + aliceSub + `', 'pro', now(), now() + interval '1 year', '` + id + `', false)`,
 		`UPDATE public.x402_entitlements SET ends_at = now() + interval '1 year'`,
 		`DELETE FROM public.x402_entitlements`,
-		`SELECT public.x402_pass_settle_deliver('` + id + `', '0x` + strings.Repeat("ab", 32) + `', false, now(), '` + passURL + `', 'pro', 31536000)`,
-		`SELECT public.x402_pass_deliver('` + id + `', now(), '` + passURL + `', 'pro', 31536000)`,
+		`SELECT public.x402_pass_settle_deliver('` + id + `', '` + holder + `', '0x` + strings.Repeat("ab", 32) + `', false, now(), '` + passURL + `', 'pro', 31536000)`,
+		`SELECT public.x402_pass_deliver('` + id + `', '` + holder + `', now(), '` + passURL + `', 'pro', 31536000)`,
 		`SELECT public.wallet_nonce_consume('abcdefgh12345678', now() + interval '1 minute')`,
 		`UPDATE public.x402_entitlement_settings SET accept_mock = true`,
 		`SELECT public.x402_grant_entitlement(p, 'pro', 31536000, now()) FROM public.x402_payments p`,
@@ -376,7 +443,9 @@ func TestEntitlementFunctionsPinSearchPath(t *testing.T) {
 	}
 	defer rows.Close()
 	seen := map[string]bool{}
+	n := 0
 	for rows.Next() {
+		n++
 		var name, cfg string
 		var secdef bool
 		if err := rows.Scan(&name, &secdef, &cfg); err != nil {
@@ -387,7 +456,8 @@ func TestEntitlementFunctionsPinSearchPath(t *testing.T) {
 			t.Errorf("%s: %q", name, cfg)
 		}
 	}
-	if len(seen) != 6 || !seen["has_entitlement"] || !seen["x402_pass_stats"] || seen["x402_pass_settle_deliver"] {
+	// One function per name: no overload of an earlier signature is left behind.
+	if n != 6 || len(seen) != 6 || !seen["has_entitlement"] || !seen["x402_pass_stats"] || seen["x402_pass_settle_deliver"] {
 		t.Fatalf("functions and SECURITY DEFINER: %v", seen)
 	}
 }

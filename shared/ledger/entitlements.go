@@ -20,6 +20,9 @@ type Grant struct {
 	Duration time.Duration
 }
 
+// EntitlementsTable holds one entitlement per pass payment.
+const EntitlementsTable = "x402_entitlements"
+
 // Entitlement is one x402_entitlements row.
 type Entitlement struct {
 	ID        string    `json:"id"`
@@ -56,44 +59,79 @@ func (r *entitlementRow) get() (*Entitlement, bool) {
 	return e, true
 }
 
-// SettleDeliveredGrant is SettleDelivered for a pass: in one transaction the
-// pending row becomes settled and delivered and its entitlement is granted
-// (x402_pass_settle_deliver). ErrNotPending when the row is not pending for
-// g.Endpoint; ErrTxHashConflict when another row holds txHash (nothing written).
-// Safe to repeat: a repeat after a lost answer finds the row no longer pending.
-func (l *Ledger) SettleDeliveredGrant(ctx context.Context, id, txHash string, mock bool, at time.Time, g Grant) (*Entitlement, error) {
-	return l.grant(ctx, "x402_pass_settle_deliver", id, map[string]any{"p_id": id, "p_tx_hash": strings.ToLower(txHash),
-		"p_mock": mock, "p_at": at.UTC().Format(time.RFC3339Nano), "p_endpoint": g.Endpoint, "p_product": g.Product,
-		"p_duration_seconds": int64(g.Duration / time.Second)})
+// SettleDeliveredGrant is SettleDelivered for a pass: in one transaction
+// holder's pending claim becomes settled and delivered by holder and its
+// entitlement is granted (x402_pass_settle_deliver), under SettleDelivered's
+// conditions and lost-reply rules. ErrNotPending when the row is not holder's
+// pending claim for g.Endpoint; ErrTxHashConflict when another row holds txHash
+// (nothing written).
+func (l *Ledger) SettleDeliveredGrant(ctx context.Context, id, holder, txHash string, mock bool, at time.Time, g Grant) (*Entitlement, error) {
+	return l.grant(ctx, "x402_pass_settle_deliver", id, holder, g, true, map[string]any{"p_id": id, "p_holder": holder,
+		"p_tx_hash": strings.ToLower(txHash), "p_mock": mock, "p_at": stamp(at), "p_endpoint": g.Endpoint,
+		"p_product": g.Product, "p_duration_seconds": int64(g.Duration / time.Second)},
+		func(p *Payment) bool { return p.Status == StatusSettled && p.DeliveredTo() == holder })
 }
 
 // DeliverGrant is Deliver for a pass settled earlier (answered 202, resolved
-// by the reconciler): delivered and granted in one transaction
-// (x402_pass_deliver). ErrNotPending when it was delivered already, is not
-// settled, or is for another endpoint: exactly one caller wins.
-func (l *Ledger) DeliverGrant(ctx context.Context, id string, at time.Time, g Grant) (*Entitlement, error) {
-	return l.grant(ctx, "x402_pass_deliver", id, map[string]any{"p_id": id, "p_at": at.UTC().Format(time.RFC3339Nano),
-		"p_endpoint": g.Endpoint, "p_product": g.Product, "p_duration_seconds": int64(g.Duration / time.Second)})
+// by the reconciler): delivered by holder, who holds its delivery lease, and
+// granted in one transaction (x402_pass_deliver), under Deliver's conditions
+// and lost-reply rules. ErrNotPending when it was delivered already, is not
+// settled, is leased to another presentation, or is for another endpoint:
+// exactly one caller wins.
+func (l *Ledger) DeliverGrant(ctx context.Context, id, holder string, at time.Time, g Grant) (*Entitlement, error) {
+	return l.grant(ctx, "x402_pass_deliver", id, holder, g, false, map[string]any{"p_id": id, "p_holder": holder,
+		"p_at": stamp(at), "p_endpoint": g.Endpoint, "p_product": g.Product,
+		"p_duration_seconds": int64(g.Duration / time.Second)},
+		func(p *Payment) bool { return p.DeliveredTo() == holder })
 }
 
-func (l *Ledger) grant(ctx context.Context, fn, id string, args map[string]any) (*Entitlement, error) {
-	if d, _ := args["p_duration_seconds"].(int64); d <= 0 {
+// grant runs one of the pass functions as a conditional write of row id: like
+// every ledger write, a call whose answer is lost is not repeated blindly (the
+// client does not retry it either); the row is re-read, and delivered_by =
+// holder, with the entitlement of the payment, tells that this call committed.
+func (l *Ledger) grant(ctx context.Context, fn, id, holder string, g Grant, setsTx bool, args map[string]any,
+	done func(*Payment) bool) (*Entitlement, error) {
+	if g.Duration < time.Second {
 		return nil, errors.New("ledger: a pass lasts at least one second")
 	}
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	var row *entitlementRow
-	if err := l.c.RPC(cctx, fn, args, &row, insforge.Idempotent()); err != nil {
-		if errors.Is(err, insforge.ErrUniqueViolation) {
-			return nil, ErrTxHashConflict
-		}
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, fn, id, err)
+	if holder == "" {
+		return nil, errors.New("ledger: a pass is delivered by a named holder")
 	}
-	e, ok := row.get()
-	if !ok {
-		return nil, ErrNotPending
+	var e *Entitlement
+	_, err := l.apply(ctx, write{id: id, setsTx: setsTx, done: done,
+		send: func(cctx context.Context) (*Payment, bool, error) {
+			var row *entitlementRow
+			if err := l.c.RPC(cctx, fn, args, &row); err != nil {
+				return nil, false, err
+			}
+			got, ok := row.get()
+			e = got
+			return nil, ok, nil
+		},
+		confirm: func(ctx context.Context, _ *Payment) error {
+			got, err := l.entitlementOf(ctx, id)
+			e = got
+			return err
+		}})
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+// entitlementOf reads the entitlement payment id bought.
+func (l *Ledger) entitlementOf(ctx context.Context, id string) (*Entitlement, error) {
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	var rows []Entitlement
+	if err := l.c.Select(cctx, EntitlementsTable, insforge.NewQuery().Eq("payment_id", id).Limit(1), &rows); err != nil {
+		return nil, fmt.Errorf("%w: entitlement of payment %s: %w", ErrUnavailable, id, err)
+	}
+	if len(rows) == 0 {
+		// The pass functions write both in one transaction.
+		return nil, fmt.Errorf("%w: payment %s delivered without its entitlement", ErrUnavailable, id)
+	}
+	return &rows[0], nil
 }
 
 // PassStats are the passes sold and active per product (x402_pass_stats).

@@ -179,6 +179,50 @@ type write struct {
 	cond  *insforge.Query
 	patch map[string]any
 	done  func(*Payment) bool
+	// send, when set, is the write instead of the update (cond, patch): a
+	// conditional write through a SQL function. It reports whether the write
+	// applied; the retry and re-read rules are the same.
+	send func(ctx context.Context) (*Payment, bool, error)
+	// setsTx: a unique violation means another row holds the transaction hash.
+	setsTx bool
+	// confirm, when set, completes a re-read that done accepted (reads what
+	// else the write committed with the row); its error leaves the outcome unknown.
+	confirm func(ctx context.Context, p *Payment) error
+}
+
+// committed re-reads w's row and tells whether w committed.
+func (l *Ledger) committed(ctx context.Context, w write) (*Payment, bool, error) {
+	row, err := l.Get(ctx, w.id)
+	if err != nil {
+		return nil, false, err
+	}
+	if !w.done(row) {
+		return row, false, nil
+	}
+	if w.confirm != nil {
+		if err := w.confirm(ctx, row); err != nil {
+			return nil, false, err
+		}
+	}
+	return row, true, nil
+}
+
+// send is one attempt of w (its cond already names the row): the row it
+// wrote, and whether it applied.
+func (l *Ledger) send(ctx context.Context, w write) (*Payment, bool, error) {
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	if w.send != nil {
+		return w.send(cctx)
+	}
+	var out []Payment
+	if err := l.c.Update(cctx, Table, w.cond, w.patch, &out); err != nil {
+		return nil, false, err
+	}
+	if len(out) == 0 {
+		return nil, false, nil
+	}
+	return &out[0], true, nil
 }
 
 // apply sends w. The filters make it safe to race a concurrent writer (another
@@ -189,27 +233,28 @@ type write struct {
 // client does not retry these requests itself.
 func (l *Ledger) apply(ctx context.Context, w write) (*Payment, error) {
 	var last error
-	cond := w.cond.Eq("id", w.id)
+	if _, ok := w.patch["tx_hash"]; ok {
+		w.setsTx = true
+	}
+	if w.send == nil {
+		w.cond = w.cond.Eq("id", w.id)
+	}
 	for i := 0; i < writeAttempts; i++ {
-		cctx, cancel := l.ctx(ctx)
-		var out []Payment
-		err := l.c.Update(cctx, Table, cond, w.patch, &out)
-		cancel()
+		row, applied, err := l.send(ctx, w)
 		switch {
-		case err == nil && len(out) > 0:
-			return &out[0], nil
+		case err == nil && applied:
+			return row, nil
 		case err == nil && i == 0:
 			return nil, ErrNotPending
 		case err == nil:
 			// An earlier attempt whose answer was lost may have committed after
 			// the re-read (it was still in flight): one more look.
-			row, rerr := l.Get(ctx, w.id)
-			if rerr == nil && w.done(row) {
+			if row, ok, rerr := l.committed(ctx, w); rerr == nil && ok {
 				return row, nil
 			}
 			return nil, ErrNotPending
 		case errors.Is(err, insforge.ErrUniqueViolation):
-			if _, ok := w.patch["tx_hash"]; ok {
+			if w.setsTx {
 				return nil, ErrTxHashConflict
 			}
 			return nil, fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, w.id, err)
@@ -217,11 +262,11 @@ func (l *Ledger) apply(ctx context.Context, w write) (*Payment, error) {
 			return nil, fmt.Errorf("%w: update payment %s: %w", ErrUnavailable, w.id, err)
 		}
 		last = err
-		row, rerr := l.Get(ctx, w.id)
+		row, ok, rerr := l.committed(ctx, w)
 		if rerr != nil {
 			return nil, fmt.Errorf("%w: update payment %s: %w (re-read: %w)", ErrUnavailable, w.id, err, rerr)
 		}
-		if w.done(row) {
+		if ok {
 			return row, nil
 		}
 	}

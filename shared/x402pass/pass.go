@@ -116,8 +116,8 @@ func ParseProducts(raw string) ([]Product, error) {
 // (*ledger.Ledger).
 type Ledger interface {
 	paywall.Ledger
-	SettleDeliveredGrant(ctx context.Context, id, txHash string, mock bool, at time.Time, g ledger.Grant) (*ledger.Entitlement, error)
-	DeliverGrant(ctx context.Context, id string, at time.Time, g ledger.Grant) (*ledger.Entitlement, error)
+	SettleDeliveredGrant(ctx context.Context, id, holder, txHash string, mock bool, at time.Time, g ledger.Grant) (*ledger.Entitlement, error)
+	DeliverGrant(ctx context.Context, id, holder string, at time.Time, g ledger.Grant) (*ledger.Entitlement, error)
 }
 
 // Deps are the collaborators Build makes from Config.
@@ -216,18 +216,20 @@ func New(c Config, d Deps) (http.Handler, error) {
 // grantingLedger is the ledger of one product: its record and delivery steps
 // grant the product's entitlement in the same transaction (the paywall itself
 // is unchanged: it records a payment through its Ledger, whatever that writes).
+// They keep the paywall's holder, so the leases and the re-read of a lost
+// reply work as for any paid endpoint.
 type grantingLedger struct {
 	Ledger
 	grant ledger.Grant
 }
 
-func (l grantingLedger) SettleDelivered(ctx context.Context, id, txHash string, mock bool, at time.Time) error {
-	_, err := l.Ledger.SettleDeliveredGrant(ctx, id, txHash, mock, at, l.grant)
+func (l grantingLedger) SettleDelivered(ctx context.Context, id, holder, txHash string, mock bool, at time.Time) error {
+	_, err := l.Ledger.SettleDeliveredGrant(ctx, id, holder, txHash, mock, at, l.grant)
 	return err
 }
 
-func (l grantingLedger) Deliver(ctx context.Context, id string, at time.Time) error {
-	_, err := l.Ledger.DeliverGrant(ctx, id, at, l.grant)
+func (l grantingLedger) Deliver(ctx context.Context, id, holder string, at time.Time) error {
+	_, err := l.Ledger.DeliverGrant(ctx, id, holder, at, l.grant)
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/internal/faultnet"
 	"github.com/insforge/edge-functions-go/shared/ledger"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/signer"
@@ -41,23 +42,25 @@ const (
 	faultHang
 )
 
-// faultTransport injects f into the calls to one RPC; everything else passes.
+// faultTransport injects f into the calls to one RPC; everything else passes
+// to next (faultnet, for the faults of the other ledger calls).
 type faultTransport struct {
 	rpc   string
 	f     atomic.Int32
 	calls atomic.Int32
+	next  http.RoundTripper
 }
 
 func (ft *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !strings.HasSuffix(r.URL.Path, "/rpc/"+ft.rpc) {
-		return http.DefaultTransport.RoundTrip(r)
+		return ft.next.RoundTrip(r)
 	}
 	ft.calls.Add(1)
 	switch fault(ft.f.Load()) {
 	case faultBefore:
 		return nil, errors.New("connection refused (injected)")
 	case faultLoseReply:
-		resp, err := http.DefaultTransport.RoundTrip(r)
+		resp, err := ft.next.RoundTrip(r)
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -66,7 +69,7 @@ func (ft *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	return ft.next.RoundTrip(r)
 }
 
 type harness struct {
@@ -76,13 +79,26 @@ type harness struct {
 	ledger *ledger.Ledger
 	signer *signer.Signer
 	fault  *faultTransport
+	net    *faultnet.Transport
 	h      http.Handler
 	c      x402pass.Config
 }
 
+// pastLease lets every lease taken so far run out (a lease lasts until its
+// presentation's deadline, the paywall's Budget of 25 s here) without waiting
+// for it: their ends move into the past.
+func (hs *harness) pastLease() {
+	hs.t.Helper()
+	if _, err := hs.stack.Pool.Exec(context.Background(),
+		`UPDATE public.x402_payments SET lease_until = now() - interval '1 second' WHERE lease_until >= now()`); err != nil {
+		hs.t.Fatal(err)
+	}
+}
+
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	hs := &harness{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, "v2"), fault: &faultTransport{rpc: "x402_pass_settle_deliver"}}
+	hs := &harness{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, "v2"), net: &faultnet.Transport{}}
+	hs.fault = &faultTransport{rpc: "x402_pass_settle_deliver", next: hs.net}
 	ic, err := insforge.New(insforge.Options{BaseURL: hs.stack.URL, Token: hs.stack.ServiceKey, MaxRetries: 0,
 		HTTPClient: &http.Client{Transport: hs.fault, Timeout: 5 * time.Second}})
 	if err != nil {
@@ -219,11 +235,22 @@ func TestPassDeliveryFaultMatrix(t *testing.T) {
 		rowStatus   string
 		delivered   bool
 		thenResolve bool // the reconciler settles the row; the re-presentation delivers once
+		paid        bool // the answer carries the pass's token
 	}{
 		{name: "record fails before acting", setup: func(hs *harness) { hs.fault.f.Store(int32(faultBefore)) },
 			status: http.StatusAccepted, granted: 0, rowStatus: ledger.StatusPending, thenResolve: true},
+		// The row, re-read, shows this presentation's own delivery: it serves the pass.
 		{name: "record acts and loses its reply", setup: func(hs *harness) { hs.fault.f.Store(int32(faultLoseReply)) },
-			status: http.StatusAccepted, granted: 1, rowStatus: ledger.StatusSettled, delivered: true},
+			status: http.StatusOK, granted: 1, rowStatus: ledger.StatusSettled, delivered: true, paid: true},
+		// The ledger unreachable for the rest of the invocation (docs/x402.md, "Fault
+		// matrix"): an unknown outcome, answered 202; what committed stays consistent.
+		{name: "record acts and loses its reply, and its re-reads fail", setup: func(hs *harness) {
+			hs.fault.f.Store(int32(faultLoseReply))
+			hs.net.Arm("re-read", func(r *http.Request, _ []byte) bool {
+				return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/records/"+ledger.Table) &&
+					strings.Contains(r.URL.RawQuery, "id=eq.") && fault(hs.fault.f.Load()) != faultNone
+			}, faultnet.Drop, 1000)
+		}, status: http.StatusAccepted, granted: 1, rowStatus: ledger.StatusSettled, delivered: true},
 		{name: "record hangs", setup: func(hs *harness) { hs.fault.f.Store(int32(faultHang)) },
 			status: http.StatusAccepted, granted: 0, rowStatus: ledger.StatusPending, thenResolve: true},
 		{name: "settlement refused", setup: func(hs *harness) { hs.okx.SettleFail("insufficient_funds") },
@@ -238,8 +265,8 @@ func TestPassDeliveryFaultMatrix(t *testing.T) {
 			pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
 			c.setup(hs)
 			w := hs.buy("pro", pay)
-			if w.Code != c.status || strings.Contains(w.Body.String(), `"token"`) {
-				t.Fatalf("status %d %s, want %d and no token", w.Code, w.Body, c.status)
+			if w.Code != c.status || strings.Contains(w.Body.String(), `"token"`) != c.paid {
+				t.Fatalf("status %d %s, want %d and a token: %v", w.Code, w.Body, c.status, c.paid)
 			}
 			rows, _ := hs.ledger.List(context.Background(), 10)
 			if len(rows) != 1 || rows[0].Status != c.rowStatus || rows[0].Delivered() != c.delivered {
@@ -316,8 +343,151 @@ func TestLatePassDeliveryThatFailsGrantsNothingUntilItSucceeds(t *testing.T) {
 			t.Fatalf("fault %d: %d entitlements", f, n)
 		}
 		hs.fault.f.Store(int32(faultNone))
+		// The failed delivery's outcome was unknown: its lease runs to its end.
+		hs.pastLease()
 		if w := hs.buy("pro", pay); w.Code != http.StatusOK || len(hs.entitlements(account(payer))) != 1 {
 			t.Fatalf("fault %d, then healed: %d %s", f, w.Code, w.Body)
 		}
 	}
+}
+
+// records matches the calls to the payments table with method whose body
+// contains every part.
+func records(method string, parts ...string) faultnet.Match {
+	return func(r *http.Request, b []byte) bool {
+		if r.Method != method || !strings.HasSuffix(r.URL.Path, "/records/"+ledger.Table) {
+			return false
+		}
+		for _, p := range parts {
+			if !strings.Contains(string(b), p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func rpcCall(fn string) faultnet.Match {
+	return func(r *http.Request, _ []byte) bool { return strings.HasSuffix(r.URL.Path, "/rpc/"+fn) }
+}
+
+// The lease cells of the paywall's fault matrix (docs/x402.md, "States and
+// leases"), for a pass: each ledger call fails before acting, acts and loses
+// its reply, or outlasts its deadline. Every cell ends with the payer charged
+// once, served once, and granted exactly one entitlement, recorded by the
+// presentation that served it.
+func TestPassLeaseFaultMatrix(t *testing.T) {
+	served := func(t *testing.T, hs *harness, payer *x402test.Payer, w *httptest.ResponseRecorder) {
+		t.Helper()
+		var b x402pass.Body
+		_ = json.Unmarshal(w.Body.Bytes(), &b)
+		if w.Code != http.StatusOK || b.Token == "" || hs.reports(b.Token) != 2 {
+			t.Fatalf("not served: %d %s", w.Code, w.Body)
+		}
+		rows, _ := hs.ledger.List(context.Background(), 10)
+		got, err := hs.ledger.Get(context.Background(), rows[0].ID)
+		if err != nil || len(rows) != 1 || got.Status != ledger.StatusSettled || got.DeliveredTo() == "" ||
+			got.DeliveredTo() != got.Holder() {
+			t.Fatalf("row %+v %v", got, err)
+		}
+		if es := hs.entitlements(account(payer)); len(es) != 1 || es[0].PaymentID != got.ID {
+			t.Fatalf("entitlements %+v", es)
+		}
+		if n := hs.okx.Accepted("settle"); n != 1 {
+			t.Fatalf("%d settlements", n)
+		}
+	}
+	// settledAfter202 leaves the payment settled by the reconciler after its
+	// record failed (answered 202): the next presentation delivers it.
+	settledAfter202 := func(t *testing.T, hs *harness, pay *x402test.Payment) {
+		t.Helper()
+		hs.fault.f.Store(int32(faultBefore))
+		if w := hs.buy("pro", pay); w.Code != http.StatusAccepted {
+			t.Fatalf("first presentation: %d %s", w.Code, w.Body)
+		}
+		hs.fault.f.Store(int32(faultNone))
+		rows, _ := hs.ledger.List(context.Background(), 10)
+		if err := hs.ledger.Settle(context.Background(), rows[0].ID, "0x"+strings.Repeat("ab", 32), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, mode := range faultnet.Modes {
+		t.Run("claim, its re-read lost too: "+mode.String(), func(t *testing.T) {
+			hs := newHarness(t)
+			payer := x402test.NewPayer(t)
+			pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
+			hs.net.Arm("claim", records(http.MethodPost), mode, 1)
+			hs.net.Arm("claim re-read", func(r *http.Request, _ []byte) bool {
+				return r.Method == http.MethodGet && hs.net.Fired("claim") == 1 && strings.HasSuffix(r.URL.Path, "/records/"+ledger.Table)
+			}, faultnet.Drop, 1)
+			if w := hs.buy("pro", pay); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), `"token"`) {
+				t.Fatalf("claim lost: %d %s", w.Code, w.Body)
+			}
+			rows, _ := hs.ledger.List(context.Background(), 10)
+			if mode == faultnet.Drop {
+				if len(rows) != 0 {
+					t.Fatalf("a dropped claim wrote %+v", rows)
+				}
+			} else {
+				// The claim committed; its lease runs to the first presentation's deadline.
+				if len(rows) != 1 || rows[0].Status != ledger.StatusPending || rows[0].SettleSent() {
+					t.Fatalf("rows %+v", rows)
+				}
+				verified := hs.okx.Accepted("verify")
+				if w := hs.buy("pro", pay); w.Code != http.StatusAccepted || hs.okx.Accepted("verify") != verified {
+					t.Fatalf("inside the lease: %d %s, %d verifications", w.Code, w.Body, hs.okx.Accepted("verify")-verified)
+				}
+				hs.pastLease()
+			}
+			// Taken over (or claimed afresh) and recorded by the new holder.
+			served(t, hs, payer, hs.buy("pro", pay))
+			if w := hs.buy("pro", pay); w.Code != http.StatusPaymentRequired || len(hs.entitlements(account(payer))) != 1 {
+				t.Fatalf("re-presented after delivery: %d", w.Code)
+			}
+		})
+		t.Run("delivery lease: "+mode.String(), func(t *testing.T) {
+			hs := newHarness(t)
+			payer := x402test.NewPayer(t)
+			pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
+			settledAfter202(t, hs, pay)
+			// LeaseDelivery's patch names the holder and the lease's end, and nothing else.
+			hs.net.Arm("lease", func(r *http.Request, b []byte) bool {
+				return records(http.MethodPatch, `"lease_by"`, `"lease_until"`)(r, b) && !strings.Contains(string(b), `"status"`)
+			}, mode, 1)
+			served(t, hs, payer, hs.buy("pro", pay))
+			if hs.net.Fired("lease") != 1 {
+				t.Fatal("the delivery lease was not taken")
+			}
+		})
+		t.Run("deliver: "+mode.String(), func(t *testing.T) {
+			hs := newHarness(t)
+			payer := x402test.NewPayer(t)
+			pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
+			settledAfter202(t, hs, pay)
+			hs.net.Arm("deliver", rpcCall("x402_pass_deliver"), mode, 1)
+			served(t, hs, payer, hs.buy("pro", pay))
+			if hs.net.Fired("deliver") != 1 {
+				t.Fatal("the delivery was not recorded through x402_pass_deliver")
+			}
+		})
+	}
+	// While one presentation holds the delivery lease, another is told the
+	// payment is being delivered: nothing is granted twice.
+	t.Run("delivery lease held by another presentation", func(t *testing.T) {
+		hs := newHarness(t)
+		payer := x402test.NewPayer(t)
+		pay := payer.Pay(t, hs.offer("1000", "Pro reports for an hour"), x402.StyleV1, time.Now())
+		settledAfter202(t, hs, pay)
+		rows, _ := hs.ledger.List(context.Background(), 10)
+		now := time.Now()
+		if err := hs.ledger.LeaseDelivery(context.Background(), rows[0].ID, "another-presentation", now.Add(10*time.Second), now); err != nil {
+			t.Fatal(err)
+		}
+		if w := hs.buy("pro", pay); w.Code != http.StatusAccepted || strings.Contains(w.Body.String(), `"token"`) ||
+			len(hs.entitlements(account(payer))) != 0 {
+			t.Fatalf("inside another's delivery lease: %d %s", w.Code, w.Body)
+		}
+		hs.pastLease()
+		served(t, hs, payer, hs.buy("pro", pay))
+	})
 }

@@ -147,7 +147,7 @@ func TestPaymentsCountPassesSoldAndActivePerProduct(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.SettleDeliveredGrant(ctx, r.ID, "0x"+strings.Repeat(string(rune('1'+i)), 64), i == 2, time.Now(), g); err != nil {
+		if _, err := l.SettleDeliveredGrant(ctx, r.ID, r.Holder(), "0x"+strings.Repeat(string(rune('1'+i)), 64), i == 2, time.Now(), g); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 // secretVars are the variables the functions tag secret:"true" today (the
 // template check finds them by scanning the source; a benchmark can name them).
 var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE", "INSFORGE_SERVICE_KEY",
-	"X402_GATEWAY_UPSTREAM_AUTH", "X402_GATEWAY_RECEIPT_KEY"}
+	"X402_GATEWAY_UPSTREAM_URL", "X402_GATEWAY_UPSTREAM_AUTH", "X402_GATEWAY_RECEIPT_KEY"}
 
 // BenchmarkColdStartWithSecrets is BenchmarkColdStart as deployed: every
 // secret-tagged variable is moved out of the environment into a Secrets Manager

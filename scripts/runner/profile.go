@@ -16,6 +16,10 @@ const DevPaymentRecipient = "0x00000000000000000000000000000000DeaDBeef"
 // DevAllowedOrigins are the usual SPA dev-server origins.
 const DevAllowedOrigins = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:8080"
 
+// DevPassProducts are the passes on sale in development: the deployed stack has
+// none until the operator lists them (template parameter PassProducts).
+const DevPassProducts = `[{"id":"pro","price":"10000","duration":"720h","description":"Premium reports for 30 days"}]`
+
 // devProfile holds the development values. They are applied only to variables the
 // template declares, below the shell and the env-vars file, and a provider's whole
 // group is skipped when the developer set that provider's primary variable (they
@@ -87,6 +91,7 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	p.common["PAYMENT_RECIPIENT"] = DevPaymentRecipient
 	// Both X Layer stablecoins, as agents hold either (x402.KnownAssets).
 	p.common["X402_EXTRA_ASSETS"] = "USDT0"
+	p.common["X402_PASS_PRODUCTS"] = DevPassProducts
 
 	// x402 on the local devnet when asked, unless the developer configured a facilitator or an RPC.
 	if o.Devnet {

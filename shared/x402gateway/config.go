@@ -53,8 +53,10 @@ type Config struct {
 	InsForge       insforge.Config    `ignored:"true"`
 	AllowedOrigins config.CSV         `envconfig:"ALLOWED_ORIGINS" default:"*"`
 
-	// UpstreamURL is the API the gateway sells: https, or http to loopback.
-	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL"`
+	// UpstreamURL is the API the gateway sells: https, or http to loopback. It
+	// lives in the same secret as UpstreamAuth, so the credential and where it is
+	// sent change together, never the destination alone.
+	UpstreamURL string `envconfig:"X402_GATEWAY_UPSTREAM_URL" secret:"true"`
 	// Routes is the route table as JSON (format: RouteSpec, docs/gateway.md).
 	Routes string `envconfig:"X402_GATEWAY_ROUTES"`
 	// UpstreamAuthHeader names the header that carries UpstreamAuth.

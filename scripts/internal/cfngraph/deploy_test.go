@@ -13,7 +13,8 @@ import (
 )
 
 // stacks are the feature sets checked: each bridge alone, payments alone, payments with the
-// gateway, everything, nothing, and everything with every opt-in knob set.
+// gateway, payments with wallets and passes, everything, nothing, and everything with every
+// opt-in knob set.
 func stacks(t *testing.T) map[string]map[string]string {
 	t.Helper()
 	arn := func(s deployplan.Secret) string {
@@ -33,6 +34,7 @@ func stacks(t *testing.T) map[string]map[string]string {
 		pick(f.Name+" only", f.Name)
 	}
 	pick("payments + gateway", "gateway")
+	pick("payments + wallets", "wallets")
 	pick("everything", "all")
 	knobs := pick("everything, every knob", "all")
 	knobs["AlarmEmail"] = "ops@example.com"
@@ -90,9 +92,9 @@ func TestTransformedTemplateIsDeployableForEveryFeatureSet(t *testing.T) {
 		t.Logf("%-24s %3d resources, %2d functions, %2d alarms, %2d log groups, %d secrets, %3d dependencies, acyclic and resolved: %-5v at rest $%.2f/month (+ $3.00 dashboard beyond the account's first three)",
 			name, len(rep.Live), count["AWS::Lambda::Function"], count["AWS::CloudWatch::Alarm"], count["AWS::Logs::LogGroup"], secrets, rep.Edges, rep.OK(), atRest)
 	}
-	// Each bridge alone creates one function; everything creates all eleven.
+	// Each bridge alone creates one function; wallets and passes add exactly their two to payments.
 	for _, f := range deployplan.Features {
-		if f.Name == "payments" || f.Name == "gateway" {
+		if f.Name == "payments" || f.Name == "gateway" || f.Name == "wallets" {
 			continue
 		}
 		rep := tpl.Check(stacks(t)[f.Name+" only"])
@@ -109,7 +111,26 @@ func TestTransformedTemplateIsDeployableForEveryFeatureSet(t *testing.T) {
 			t.Errorf("%s only: %d functions, want 1", f.Name, n)
 		}
 	}
-	if created["everything"] <= created["payments + gateway"] || created["nothing"] >= created["clerk only"] {
+	functions := func(name string) []string {
+		var out []string
+		for _, id := range tpl.Check(stacks(t)[name]).Live {
+			if tpl.Resources[id]["Type"] == "AWS::Lambda::Function" {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	payments, wallets := functions("payments only"), functions("payments + wallets")
+	for _, id := range wallets {
+		if !slices.Contains(payments, id) && id != "TokenWalletFunction" && id != "X402PassFunction" {
+			t.Errorf("payments + wallets: creates %s", id)
+		}
+	}
+	if len(wallets) != len(payments)+2 {
+		t.Errorf("payments + wallets: %d functions, want payments' %d and the two of wallets and passes", len(wallets), len(payments))
+	}
+	if created["everything"] <= created["payments + gateway"] || created["everything"] <= created["payments + wallets"] ||
+		created["nothing"] >= created["clerk only"] {
 		t.Errorf("resource counts do not follow the features: %v", created)
 	}
 }

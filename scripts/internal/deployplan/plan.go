@@ -1,5 +1,5 @@
 // Package deployplan is the first deploy as questions: the features an operator can pick
-// (each token bridge, payments, the gateway), the template parameters each one needs, and the
+// (each token bridge, payments, the gateway, wallets and passes), the template parameters each one needs, and the
 // secrets each one reads. `make deploy` (scripts/deploy → scripts/internal/cmd/deploy) asks
 // exactly these and nothing else; tests count them and check them against template.yaml.
 package deployplan
@@ -33,9 +33,15 @@ type Feature struct {
 	Questions []Question
 	Secrets   []Secret
 	Needs     []string // other features it needs
+	// NeedsOrigins: its functions refuse to start without AllowedOrigins (exact origins).
+	NeedsOrigins bool
 }
 
-var jwtSecret = Secret{Param: "InsforgeJwtSecretArn", Name: "insforge-jwt", Vars: []string{"INSFORGE_JWT_SECRET"}}
+var (
+	jwtSecret        = Secret{Param: "InsforgeJwtSecretArn", Name: "insforge-jwt", Vars: []string{"INSFORGE_JWT_SECRET"}}
+	serviceKeySecret = Secret{Param: "InsforgeServiceKeySecretArn", Name: "insforge-service-key", Vars: []string{"INSFORGE_SERVICE_KEY"}}
+	okxSecret        = Secret{Param: "OkxSecretArn", Name: "okx", Vars: []string{"OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE"}}
+)
 
 func bridge(name, cond, param, prompt, where, sample string, extra ...Question) Feature {
 	q := append([]Question{{Key: param, Prompt: prompt, Where: where, Sample: sample}}, extra...)
@@ -58,10 +64,7 @@ var Features = []Feature{
 	bridge("oidc", "Oidc", "OidcIssuer", "OpenID Connect issuer", "iss of your provider's tokens (presets: docs/providers.md)", "https://issuer.rehearsal.invalid",
 		Question{Key: "OidcAudience", Prompt: "accepted audiences (comma list)", Where: "your app's client id or API audience", Sample: "example-client"}),
 	{Name: "payments", Condition: "Payments",
-		Secrets: []Secret{
-			{Param: "InsforgeServiceKeySecretArn", Name: "insforge-service-key", Vars: []string{"INSFORGE_SERVICE_KEY"}},
-			{Param: "OkxSecretArn", Name: "okx", Vars: []string{"OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE"}},
-		},
+		Secrets: []Secret{serviceKeySecret, okxSecret},
 		Questions: []Question{
 			{Key: "PaymentRecipient", Prompt: "address receiving payments (0x…)", Where: "your X Layer wallet", Sample: "0x209693bc6afc0c5328ba36faf03c514ef312287c"},
 			{Key: "InsforgeBaseUrl", Prompt: "InsForge project URL", Where: "InsForge dashboard (https://<app>.insforge.app)", Sample: "https://rehearsal.invalid"},
@@ -70,13 +73,21 @@ var Features = []Feature{
 			{Key: "secret:OKX_SECRET_KEY", Prompt: "OKX secret key", Where: "shown once when the key was created", Sample: "okx-secret"},
 			{Key: "secret:OKX_PASSPHRASE", Prompt: "OKX passphrase", Where: "chosen when the key was created", Sample: "okx-pass"},
 		}},
+	// The gateway is picked by its secret: the upstream URL lives there with the upstream credential.
 	{Name: "gateway", Condition: "Gateway", Needs: []string{"payments"},
-		Secrets: []Secret{{Param: "GatewaySecretArn", Name: "gateway", Vars: []string{"X402_GATEWAY_RECEIPT_KEY", "X402_GATEWAY_UPSTREAM_AUTH"}}},
+		Secrets: []Secret{{Param: "GatewaySecretArn", Name: "gateway", Vars: []string{"X402_GATEWAY_UPSTREAM_URL", "X402_GATEWAY_RECEIPT_KEY", "X402_GATEWAY_UPSTREAM_AUTH"}}},
 		Questions: []Question{
-			{Key: "GatewayUpstreamUrl", Prompt: "base URL of the API to sell", Where: "your API (https)", Sample: "https://api.rehearsal.invalid"},
+			{Key: "secret:X402_GATEWAY_UPSTREAM_URL", Prompt: "base URL of the API to sell", Where: "your API (https)", Sample: "https://api.rehearsal.invalid"},
 			{Key: "GatewayRoutes", Prompt: "priced routes (JSON array)", Where: "docs/gateway.md", Sample: `[{"method":"GET","path":"/quote","price":"1000","description":"A quote"}]`},
 			{Key: "secret:X402_GATEWAY_RECEIPT_KEY", Prompt: "receipt signing key (Enter: generate one)", Where: "any 32+ random bytes; your API verifies receipts with it", Optional: true, Sample: "receipt-key-0123456789abcdef0123456789abcdef"},
 			{Key: "secret:X402_GATEWAY_UPSTREAM_AUTH", Prompt: "credential header value for your API (Enter: none)", Where: "your API", Optional: true, Sample: "Bearer upstream-token"},
+		}},
+	// Wallets and passes: the Sign-In with Ethereum bridge (JWT secret; used nonces in InsForge) and
+	// the passes sold for x402 (payments' secrets and the JWT secret). Its one value is the product list.
+	{Name: "wallets", Condition: "Wallets", Needs: []string{"payments"}, NeedsOrigins: true,
+		Secrets: []Secret{jwtSecret, serviceKeySecret, okxSecret},
+		Questions: []Question{
+			{Key: "PassProducts", Prompt: "passes on sale (JSON array)", Where: "docs/wallets.md", Sample: `[{"id":"pro","price":"10000","duration":"720h","description":"Premium reports for 30 days"}]`},
 		}},
 }
 
@@ -88,7 +99,10 @@ var (
 	Picks    = Question{Key: "features", Prompt: "features (comma list: " + names() + ")"}
 	JwtValue = Question{Key: "secret:INSFORGE_JWT_SECRET", Prompt: "InsForge JWT secret", Where: "npx -y @insforge/cli secrets get JWT_SECRET", Sample: "rehearsal-jwt-secret-0123456789abcdef0123456789"}
 	Origins  = Question{Key: "AllowedOrigins", Prompt: "your app's origins (comma list; Enter: none)", Where: "where your SPA is served (https://app.example.com)", Optional: true, Sample: "https://app.rehearsal.invalid"}
-	Email    = Question{Key: "AlarmEmail", Prompt: "e-mail for alarms (Enter: none)", Optional: true, Sample: "ops@rehearsal.invalid"}
+	// OriginsRequired is Origins when a picked feature cannot start without them (a Sign-In with
+	// Ethereum message names the app's domain).
+	OriginsRequired = Question{Key: Origins.Key, Prompt: "your app's origins (comma list)", Where: Origins.Where, Sample: Origins.Sample}
+	Email           = Question{Key: "AlarmEmail", Prompt: "e-mail for alarms (Enter: none)", Optional: true, Sample: "ops@rehearsal.invalid"}
 )
 
 func names() string {
@@ -149,7 +163,11 @@ func Questions(fs []Feature) []Question {
 	if bridges {
 		q = append(q, JwtValue)
 	}
-	return append(q, Origins, Email)
+	origins := Origins
+	if slices.ContainsFunc(fs, func(f Feature) bool { return f.NeedsOrigins }) {
+		origins = OriginsRequired
+	}
+	return append(q, origins, Email)
 }
 
 // Secrets are the secrets the picked features read, each once.
@@ -178,6 +196,9 @@ func SampleValues(fs []Feature, arn func(Secret) string) map[string]string {
 	}
 	for _, s := range Secrets(fs) {
 		v[s.Param] = arn(s)
+	}
+	if slices.ContainsFunc(fs, func(f Feature) bool { return f.NeedsOrigins }) {
+		v[OriginsRequired.Key] = OriginsRequired.Sample
 	}
 	return v
 }

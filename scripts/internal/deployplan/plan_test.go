@@ -110,6 +110,8 @@ func TestMakeDeployAsksOnlyWhatThePickedFeaturesNeed(t *testing.T) {
 		{[]string{"payments"}, 12},
 		{[]string{"clerk", "payments"}, 18},
 		{[]string{"gateway"}, 18}, // brings payments
+		{[]string{"wallets"}, 13}, // brings payments, and the JWT secret
+		{[]string{"clerk", "wallets"}, 18},
 		{[]string{"all"}, 60},
 	} {
 		fs, err := Lookup(tc.picks)
@@ -130,6 +132,17 @@ func TestMakeDeployAsksOnlyWhatThePickedFeaturesNeed(t *testing.T) {
 	withPayments, _ := Lookup([]string{"clerk", "payments"})
 	if extra := len(Questions(withPayments)) - len(Questions(one)); extra > 6 {
 		t.Errorf("payments add %d questions, at most 6", extra)
+	}
+	// Wallets and passes on top of a bridge and payments ask one more value (the pass list); the
+	// JWT secret is already asked for the bridge, and the origins question becomes required.
+	withWallets, _ := Lookup([]string{"clerk", "wallets"})
+	if extra := len(Questions(withWallets)) - len(Questions(withPayments)); extra != 1 {
+		t.Errorf("wallets add %d questions to clerk + payments, want 1", extra)
+	}
+	for _, q := range Questions(withWallets) {
+		if q.Key == Origins.Key && q.Optional {
+			t.Error("wallets picked: the origins question must be required (the wallet bridge refuses to start without them)")
+		}
 	}
 }
 
@@ -177,7 +190,7 @@ func TestPlanMatchesTheTemplate(t *testing.T) {
 			}
 		}
 	}
-	for _, q := range []Question{Origins, Email} {
+	for _, q := range []Question{Origins, OriginsRequired, Email} {
 		if _, ok := tpl.Parameters[q.Key]; !ok {
 			t.Errorf("question %s is no parameter of template.yaml", q.Key)
 		}

@@ -54,7 +54,8 @@ func HTTPView(status int, h http.Header, body []byte) (any, error) {
 
 // BodyView parses a JSON body and takes the clock and per-payment values out:
 // minted JWTs become their header, claims without iat/exp/nbf and lifetime; unix
-// and RFC 3339 times near now become a marker; transaction hashes and ledger row ids become markers.
+// and RFC 3339 times near now become a marker; transaction hashes, ledger row ids and sign-in nonces
+// become markers.
 // Everything else must match exactly.
 func BodyView(b string) any {
 	var v any
@@ -95,6 +96,9 @@ func clockless(v any, key string) any {
 		}
 		if (key == "tx_hash" || key == "transaction") && strings.HasPrefix(x, "0x") && len(x) == 66 {
 			return "<transaction hash>" // one per settled payment
+		}
+		if key == "nonce" && isSignInNonce(x) {
+			return "<sign-in nonce>" // random per issue (shared/siwe.Nonces)
 		}
 		if (key == "id" || strings.HasSuffix(key, "_id")) && isUUID(x) {
 			return "<ledger row id>" // one per payment (the report's payment.id, the gateway upstream's payment_id)
@@ -147,4 +151,18 @@ func isUUID(s string) bool {
 func JSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// isSignInNonce reports whether s has the shape of a wallet sign-in nonce: 72
+// lower-case hex digits (expiry, random bytes, tag).
+func isSignInNonce(s string) bool {
+	if len(s) != 72 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

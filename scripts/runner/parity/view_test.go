@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,6 +52,8 @@ func TestBodyViewIgnoresOnlyTheClock(t *testing.T) {
 	}{
 		{"payment_id is per payment", `{"payment_id":"` + id1 + `"}`, `{"payment_id":"` + id2 + `"}`, true},
 		{"another key keeps its value", `{"subject":"` + id1 + `"}`, `{"subject":"` + id2 + `"}`, false},
+		{"a sign-in nonce is per issue", `{"nonce":"` + strings.Repeat("0a", 36) + `"}`, `{"nonce":"` + strings.Repeat("b1", 36) + `"}`, true},
+		{"a nonce of another shape keeps its value", `{"nonce":"abc"}`, `{"nonce":"abd"}`, false},
 	} {
 		if got := reflect.DeepEqual(BodyView(tc.a), BodyView(tc.b)); got != tc.equal {
 			t.Errorf("%s: equal %v, want %v", tc.name, got, tc.equal)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/x402/onchain"
-	"github.com/insforge/edge-functions-go/shared/x402/onchain/rpctest"
+	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 )
 
 const providerKey = "k3y0fTheRpcPr0vider"
@@ -19,7 +19,7 @@ const providerKey = "k3y0fTheRpcPr0vider"
 // The provider's key in the URL's path, query or user info reaches the provider
 // and no error: a failed call's error text is logged.
 func TestDialKeepsTheProviderKeyOutOfErrors(t *testing.T) {
-	n := rpctest.New(t, 196, usdg, "Global Dollar", "1")
+	n := onchaintest.New(t) // a real node: USDG at its own address
 	var path, query, user string
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, query = r.URL.Path, r.URL.RawQuery

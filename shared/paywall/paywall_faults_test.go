@@ -25,6 +25,8 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/internal/faultnet"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/inmem"
+	"github.com/insforge/edge-functions-go/shared/ledger/ledgertest"
 	"github.com/insforge/edge-functions-go/shared/localchain"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
@@ -52,8 +54,10 @@ import (
 // "Charged" is read from the chain: the payer's token balance, the token's
 // AuthorizationUsed and Transfer logs, and the payee's balance over the whole
 // matrix; the facilitator's status of the transaction must agree. The scenario
-// speaks only of paywall.Ledger and the rows; a ledger in memory with faults
-// injected at its interface could run the same cells.
+// speaks only of paywall.Ledger and the rows, so the same cells also run on
+// the in-memory ledger with the faults at its interface (ledgertest.Faults):
+// there a failed call is one the ledger could not resolve (as when its
+// re-reads are lost too), the harder case for the paywall.
 
 // step is one upstream call of the money path, and how to reach it.
 type step struct {
@@ -61,6 +65,10 @@ type step struct {
 	// okx: the fault is on the facilitator's transport, else the ledger's.
 	okx   bool
 	match faultnet.Match
+	// method is the paywall.Ledger method failed at the in-memory ledger's
+	// interface (interfaceSteps); modes, when set, the only modes it is failed in.
+	method string
+	modes  []faultnet.Mode
 	// handlerFailsFirst: the paid handler fails the first presentation (so the
 	// claim is released); redelivery: the first presentation's settlement stays
 	// unconfirmed (202), the reconciler settles it, and the fault hits the
@@ -111,6 +119,24 @@ var faultSteps = []step{
 	{name: "ledger deliver", match: ledgerCall(http.MethodPatch, `"delivered_by":"`, `!"status"`), redelivery: true},
 }
 
+// interfaceSteps are the cells of the in-memory ledger: each ledger step
+// fails its paywall.Ledger method (so a claim's failure is the transport
+// matrix's "claim+re-read"), the facilitator steps are faultSteps'.
+var interfaceSteps = []step{
+	{name: "ledger lookup", method: "Lookup"},
+	{name: "ledger claim", method: "Claim", rereadLost: true},
+	faultSteps[3], // okx verify
+	{name: "ledger release", method: "Release", handlerFailsFirst: true},
+	{name: "ledger settle-sent mark", method: "SendSettle"},
+	faultSteps[6], // okx settle
+	{name: "ledger record settled", method: "SettleDelivered"},
+	{name: "ledger delivery lease", method: "LeaseDelivery", redelivery: true},
+	// A delivery that committed and whose outcome the ledger cannot learn is
+	// the open case of docs/x402.md ("What is left"): the row says delivered,
+	// the payer got a 503. Only its failure before acting is a cell.
+	{name: "ledger deliver", method: "Deliver", redelivery: true, modes: []faultnet.Mode{faultnet.Drop}},
+}
+
 // clock is the paywall's clock: real time plus what the test skipped.
 type clock struct{ skew atomic.Int64 }
 
@@ -127,6 +153,8 @@ type faultRig struct {
 	devnet    *localchain.Devnet
 	chain     onchain.Reader
 	ledgerNet *faultnet.Transport
+	// faults fails ledger calls at the in-memory ledger's interface (nil on PostgreSQL).
+	faults    *ledgertest.Faults
 	okxNet    *faultnet.Transport
 	ledger    paywall.Ledger
 	store     x402reconcile.Store // the same ledger, for the reconciler
@@ -152,10 +180,16 @@ func price() int64 {
 	return v
 }
 
-func newFaultRig(t *testing.T) *faultRig {
-	rg := &faultRig{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), offer: x402test.Offer(t),
+// newFaultRig is the paywall over the PostgreSQL ledger with faults at its
+// transport, or, when inMemory, over the in-memory ledger with faults at its
+// interface.
+func newFaultRig(t *testing.T, inMemory bool) *faultRig {
+	rg := &faultRig{t: t, okx: okxtest.New(t, facilitator.APIV2), offer: x402test.Offer(t),
 		clock: &clock{}, budget: 4 * time.Second,
 		ledgerNet: &faultnet.Transport{}, okxNet: &faultnet.Transport{}}
+	if !inMemory {
+		rg.stack = insforgetest.New(t)
+	}
 	// x402test's offer is USDG on chain 196, which the devnet's USDG is.
 	rg.devnet = onchaintest.New(t)
 	if rg.devnet.USDG != common.HexToAddress(x402test.Asset) {
@@ -163,18 +197,25 @@ func newFaultRig(t *testing.T) *faultRig {
 	}
 	rg.okx.SettleOn(rg.devnet)
 	rg.chain = onchain.Reader{Caller: rg.devnet.Client()}
-	// The production client settings (INSFORGE_MAX_RETRIES=2), short deadlines.
-	ic, err := insforge.New(insforge.Options{BaseURL: rg.stack.URL, Token: rg.stack.ServiceKey, MaxRetries: 2,
-		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: rg.ledgerNet}})
-	if err != nil {
-		t.Fatal(err)
+	if inMemory {
+		l := inmem.New()
+		rg.faults = ledgertest.NewFaults(l)
+		rg.ledger, rg.store, rg.inspect = rg.faults, rg.faults, l
+	} else {
+		// The production client settings (INSFORGE_MAX_RETRIES=2), short deadlines.
+		ic, err := insforge.New(insforge.Options{BaseURL: rg.stack.URL, Token: rg.stack.ServiceKey, MaxRetries: 2,
+			Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: rg.ledgerNet}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := ledger.New(ic)
+		l.CallTimeout = 300 * time.Millisecond
+		rg.ledger, rg.store = l, l
+		rg.inspect = ledger.New(rg.stack.ServiceClient())
 	}
-	l := ledger.New(ic)
-	l.CallTimeout = 300 * time.Millisecond
-	rg.ledger, rg.store = l, l
-	rg.inspect = ledger.New(rg.stack.ServiceClient())
 	okxOpts := facilitator.OKXOptions{BaseURL: rg.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret,
 		Passphrase: okxtest.Passphrase, API: facilitator.APIV2, VerifyTimeout: 300 * time.Millisecond, SettleTimeout: 300 * time.Millisecond}
+	var err error
 	rg.status, err = facilitator.NewOKX(okxOpts)
 	if err != nil {
 		t.Fatal(err)
@@ -339,8 +380,13 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 		c.reconcil = true
 	}
 	rg.failFirst.Store(s.handlerFailsFirst)
-	net.Arm(name, s.match, mode, 1)
-	if s.rereadLost {
+	atInterface := !s.okx && rg.faults != nil
+	if atInterface {
+		rg.faults.Arm(name, ledgertest.Method(s.method), mode, 1)
+	} else {
+		net.Arm(name, s.match, mode, 1)
+	}
+	if s.rereadLost && !atInterface {
 		// Every re-read of the row by its key once the faulty call has failed
 		// (the client's own tries included).
 		net.Arm(name+"/re-read", func(r *http.Request, b []byte) bool {
@@ -379,6 +425,9 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 		}
 	}
 	c.fired = net.Fired(name)
+	if atInterface {
+		c.fired = rg.faults.Fired(name)
+	}
 	rg.failFirst.Store(false)
 	row := rg.row(p)
 	if row != nil && row.Status == ledger.StatusPending && row.SettleSent() && !rg.charged(p) {
@@ -423,12 +472,20 @@ func (rg *faultRig) run(s step, mode faultnet.Mode) cell {
 }
 
 func TestFaultMatrixEveryUpstreamCallFailingEveryWayStillServesEachPaymentOnce(t *testing.T) {
-	rg := newFaultRig(t)
+	t.Run("PostgreSQL ledger, faults at its transport", func(t *testing.T) { faultMatrix(t, newFaultRig(t, false), faultSteps) })
+	t.Run("in-memory ledger, faults at its interface", func(t *testing.T) { faultMatrix(t, newFaultRig(t, true), interfaceSteps) })
+}
+
+func faultMatrix(t *testing.T, rg *faultRig, steps []step) {
 	rg.okx.AllowRejections() // a late settle of a settled authorization is refused by design
 	var cells []cell
 	charged := 0
-	for _, s := range faultSteps {
-		for _, m := range faultnet.Modes {
+	for _, s := range steps {
+		modes := faultnet.Modes
+		if s.modes != nil {
+			modes = s.modes
+		}
+		for _, m := range modes {
 			c := rg.run(s, m)
 			if c.fired != 1 {
 				c.violations = append(c.violations, fmt.Sprintf("the fault fired %d times", c.fired))
@@ -520,7 +577,7 @@ func TestTwoInstancesRedeliveringOnePaymentRunTheHandlerOnce(t *testing.T) {
 }
 
 func TestLostRepliesAtRandomLeaveNoChargedPayerUnserved(t *testing.T) {
-	rg := newFaultRig(t)
+	rg := newFaultRig(t, false)
 	rg.okx.AllowRejections()
 	// 35 % of ledger writes commit and lose their reply; 20 % of settlements
 	// reach the facilitator and lose theirs. Seeded: the same run every time.

@@ -21,6 +21,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/ledgertest"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
@@ -30,9 +31,10 @@ func TestMain(m *testing.M) { insforgetest.Main(m) }
 
 type harness struct {
 	t      *testing.T
-	stack  *insforgetest.Stack
 	okx    *okxtest.Server
-	ledger *ledger.Ledger
+	ledger ledgertest.Ledger
+	// stack is the local InsForge under the ledger, nil on the in-memory ledger.
+	stack  *insforgetest.Stack
 	offer  *x402.Offer
 	payer  *x402test.Payer
 	h      http.Handler
@@ -44,8 +46,8 @@ type harness struct {
 type option func(*paywall.Options, *harness)
 
 func newHarness(t *testing.T, api string, opts ...option) *harness {
-	hs := &harness{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, api), offer: x402test.Offer(t), payer: x402test.NewPayer(t)}
-	hs.ledger = ledger.New(hs.stack.ServiceClient())
+	hs := &harness{t: t, okx: okxtest.New(t, api), offer: x402test.Offer(t), payer: x402test.NewPayer(t)}
+	hs.ledger, hs.stack = ledgertest.NewWithStack(t)
 	fac, err := facilitator.NewOKX(facilitator.OKXOptions{
 		BaseURL: hs.okx.URL, APIKey: okxtest.Key, SecretKey: okxtest.Secret, Passphrase: okxtest.Passphrase, API: api,
 		VerifyTimeout: 2 * time.Second, SettleTimeout: 2 * time.Second,
@@ -469,7 +471,7 @@ func TestLedgerDownBeforeSettleIs503AndNothingSettles(t *testing.T) {
 // settleFails is the real ledger whose post-settle update always fails, as when
 // InsForge goes down between the claim and the update.
 type settleFails struct {
-	*ledger.Ledger
+	ledgertest.Ledger
 	tries atomic.Int32
 }
 
@@ -529,7 +531,7 @@ func TestMockModeMarksRowsAndStillRunsLocalChecks(t *testing.T) {
 // (settles it, or moves it to review) just before the paywall records its own
 // settlement, so that write finds the row no longer pending.
 type resolvedFirst struct {
-	*ledger.Ledger
+	ledgertest.Ledger
 	to string
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/ledgertest"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
@@ -290,7 +291,7 @@ func TestAFailedHandlerReleasesTheClaimAndTheSameAuthorizationPaysLater(t *testi
 
 // releasedRace is the real ledger whose claim reports a row released by a
 // concurrent presentation between this request's lookup and its claim.
-type releasedRace struct{ *ledger.Ledger }
+type releasedRace struct{ ledgertest.Ledger }
 
 func (r releasedRace) Claim(ctx context.Context, c ledger.Claim) (*ledger.Payment, bool, error) {
 	row, _, err := r.Ledger.Claim(ctx, c)

@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
@@ -188,22 +187,7 @@ func (e *env) session(n int, mod func(*identitytest.User)) string {
 }
 
 // syncBuffer collects logs from the handler and the JWKS goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 // env is one provider bridge under test, fresh for every case.
 type env struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
@@ -116,22 +117,7 @@ type harness struct {
 }
 
 // syncBuffer collects log lines from concurrent requests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 	hs := &harness{t: t, okx: okxtest.New(t, facilitator.APIV2), up: newUpstream(t), payer: x402test.NewPayer(t), logs: &syncBuffer{}}

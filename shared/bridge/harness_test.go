@@ -343,6 +343,17 @@ func expectError(t *testing.T, w *httptest.ResponseRecorder, status int, code st
 	}
 }
 
+// expectOutcome asserts a case's outcome: minted for sub (and email) when
+// status is 200, else refused with status and code.
+func expectOutcome(t *testing.T, e *env, w *httptest.ResponseRecorder, status int, code, sub, email string) {
+	t.Helper()
+	if status == http.StatusOK {
+		expectMinted(t, e, w, sub, email)
+	} else {
+		expectError(t, w, status, code)
+	}
+}
+
 // expectMinted asserts a 200 with a valid InsForge token for sub, role
 // "authenticated", and no claim beyond the ones the signer sets.
 func expectMinted(t *testing.T, e *env, w *httptest.ResponseRecorder, sub, email string) *signer.Claims {

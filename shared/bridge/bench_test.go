@@ -142,13 +142,19 @@ func benchMetrics(provider string) *metrics.Recorder {
 	return metrics.New(discardLines{}, "token-"+provider)
 }
 
-func benchHandler(b *testing.B, h http.Handler, tok string) {
+// tokenRequest is a browser's POST /token with tok as its bearer.
+func tokenRequest(b *testing.B, tok string) *http.Request {
 	r, err := http.NewRequest(http.MethodPost, "http://localhost/token", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r.Header.Set("Authorization", "Bearer "+tok)
 	r.Header.Set("Origin", appOrigin)
+	return r
+}
+
+func benchHandler(b *testing.B, h http.Handler, tok string) {
+	r := tokenRequest(b, tok)
 	w := &benchWriter{h: http.Header{}}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -222,12 +228,7 @@ func BenchmarkBridgeVsFloor(b *testing.B) {
 		b.Run(alg, func(b *testing.B) {
 			h, _, tok := jwtBridge(b, alg)
 			floorIter := floorOnce(b, alg)
-			r, err := http.NewRequest(http.MethodPost, "http://localhost/token", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r.Header.Set("Authorization", "Bearer "+tok)
-			r.Header.Set("Origin", appOrigin)
+			r := tokenRequest(b, tok)
 			w := &benchWriter{h: http.Header{}}
 			handlerIter := func() {
 				clear(w.h)

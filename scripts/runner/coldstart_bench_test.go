@@ -37,14 +37,19 @@ func coldStartCases(b *testing.B, fns []samtemplate.Function) []struct{ fn, even
 	return out
 }
 
-func BenchmarkColdStart(b *testing.B) {
+// coldStartRunner starts the dev runner (closed when b ends) and lists its cold-start cases.
+func coldStartRunner(b *testing.B) (*Runner, []struct{ fn, event string }) {
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer env.Close()
-	cases := coldStartCases(b, env.Functions)
+	b.Cleanup(func() { env.Close() })
+	return env, coldStartCases(b, env.Functions)
+}
+
+func BenchmarkColdStart(b *testing.B) {
+	env, cases := coldStartRunner(b)
 	for _, c := range cases {
 		b.Run(c.fn, func(b *testing.B) {
 			pool, ok := env.Pools[c.fn]

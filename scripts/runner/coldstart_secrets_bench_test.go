@@ -1,10 +1,7 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/insforge/edge-functions-go/shared/config"
@@ -26,13 +23,7 @@ var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY",
 //	go test -run '^$' -bench ColdStartWithSecrets -benchtime 20x ./scripts/runner/
 func BenchmarkColdStartWithSecrets(b *testing.B) {
 	moto := mototest.Start(b)
-	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Close()
-	cases := coldStartCases(b, env.Functions)
+	env, cases := coldStartRunner(b)
 	for _, c := range cases {
 		pool, ok := env.Pools[c.fn]
 		if !ok {

@@ -195,20 +195,26 @@ func TestRealOIDCBridgeInitFailsWhenDiscoveryNamesAnotherIssuer(t *testing.T) {
 	}
 }
 
-// A browser-style request to the real Better Auth bridge over HTTP: the session
-// cookie travels in the event's cookies array and comes out as a minted token,
-// with CORS answered by the handler for the dev origin.
-func TestRealBridgeOverHTTPWithSessionCookie(t *testing.T) {
-	const fn = "TokenBetterAuthFunction"
-	env := startOne(t, fn, "")
+// gatewayFor serves env's routes over HTTP the way API Gateway would, with only
+// fn behind them.
+func gatewayFor(env *Runner, fn string) *httptest.Server {
 	var routes []apigateway.Route
 	for _, f := range env.Functions {
 		for _, r := range f.Routes {
 			routes = append(routes, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
 		}
 	}
-	srv := httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes),
+	return httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes),
 		Functions: map[string]apigateway.Invoker{fn: env.Pools[fn]}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// A browser-style request to the real Better Auth bridge over HTTP: the session
+// cookie travels in the event's cookies array and comes out as a minted token,
+// with CORS answered by the handler for the dev origin.
+func TestRealBridgeOverHTTPWithSessionCookie(t *testing.T) {
+	const fn = "TokenBetterAuthFunction"
+	env := startOne(t, fn, "")
+	srv := gatewayFor(env, fn)
 	defer srv.Close()
 	// A session shorter than TOKEN_TTL (1h): the minted token must not outlive it.
 	const sessionTTL = 5 * time.Minute

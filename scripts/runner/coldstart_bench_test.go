@@ -37,44 +37,59 @@ func coldStartCases(b *testing.B, fns []samtemplate.Function) []struct{ fn, even
 	return out
 }
 
-func BenchmarkColdStart(b *testing.B) {
+// coldStartRunner starts the dev runner (closed when b ends) and lists its cold-start cases.
+func coldStartRunner(b *testing.B) (*Runner, []struct{ fn, event string }) {
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer env.Close()
-	cases := coldStartCases(b, env.Functions)
+	b.Cleanup(func() { env.Close() })
+	return env, coldStartCases(b, env.Functions)
+}
+
+func BenchmarkColdStart(b *testing.B) {
+	env, cases := coldStartRunner(b)
 	for _, c := range cases {
 		b.Run(c.fn, func(b *testing.B) {
 			pool, ok := env.Pools[c.fn]
 			if !ok {
 				b.Fatalf("the runner has no %s", c.fn)
 			}
-			raw, err := os.ReadFile(filepath.Join("../../events", c.event))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var initTotal time.Duration
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				payload, err := Fill(raw, env.Issuer)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p := runtimeapi.NewPool(pool.Spec()) // no warm process: every iteration cold-starts
-				b.StartTimer()
-				res, err := p.Invoke(context.Background(), payload)
-				b.StopTimer()
-				p.Close()
-				if err != nil || res.Err != nil || !res.ColdStart {
-					b.Fatalf("invoke: %v %+v cold=%v", err, res.Err, res.ColdStart)
-				}
-				initTotal += res.InitDuration
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
+			coldStarts(b, env, pool.Spec(), c.event, nil) // no warm process: every iteration cold-starts
 		})
 	}
+}
+
+// coldStarts measures b.N cold starts of spec answering event: each iteration a
+// fresh pool (no warm process), its init and one invocation (ns/op), and reports
+// the init phase alone (init-ms/op). check, when set, vets each first response.
+func coldStarts(b *testing.B, env *Runner, spec runtimeapi.Spec, event string, check func(b *testing.B, payload []byte)) {
+	raw, err := os.ReadFile(filepath.Join("../../events", event))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var initTotal time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		payload, err := Fill(raw, env.Issuer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := runtimeapi.NewPool(spec)
+		b.StartTimer()
+		res, err := p.Invoke(context.Background(), payload)
+		b.StopTimer()
+		p.Close()
+		if err != nil || res.Err != nil || !res.ColdStart {
+			b.Fatalf("invoke: %v %+v cold=%v", err, res.Err, res.ColdStart)
+		}
+		if check != nil {
+			check(b, res.Payload)
+		}
+		initTotal += res.InitDuration
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
 }

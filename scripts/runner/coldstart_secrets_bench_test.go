@@ -1,16 +1,9 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/secretstore/mototest"
 )
@@ -30,13 +23,7 @@ var secretVars = []string{"INSFORGE_JWT_SECRET", "STYTCH_SECRET", "OKX_API_KEY",
 //	go test -run '^$' -bench ColdStartWithSecrets -benchtime 20x ./scripts/runner/
 func BenchmarkColdStartWithSecrets(b *testing.B) {
 	moto := mototest.Start(b)
-	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Close()
-	cases := coldStartCases(b, env.Functions)
+	env, cases := coldStartRunner(b)
 	for _, c := range cases {
 		pool, ok := env.Pools[c.fn]
 		if !ok {
@@ -45,35 +32,13 @@ func BenchmarkColdStartWithSecrets(b *testing.B) {
 		spec := pool.Spec()
 		spec.Env = secretsOutOfEnv(b, moto, c.fn, spec.Env)
 		b.Run(c.fn, func(b *testing.B) {
-			raw, err := os.ReadFile(filepath.Join("../../events", c.event))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var initTotal time.Duration
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				payload, err := Fill(raw, env.Issuer)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p := runtimeapi.NewPool(spec)
-				b.StartTimer()
-				res, err := p.Invoke(context.Background(), payload)
-				b.StopTimer()
-				p.Close()
-				if err != nil || res.Err != nil || !res.ColdStart {
-					b.Fatalf("invoke: %v %+v cold=%v", err, res.Err, res.ColdStart)
-				}
+			coldStarts(b, env, spec, c.event, func(b *testing.B, payload []byte) {
 				var out struct{ StatusCode int }
-				_ = json.Unmarshal(res.Payload, &out)
+				_ = json.Unmarshal(payload, &out)
 				if out.StatusCode >= 500 {
-					b.Fatalf("first response %d: %.300s", out.StatusCode, res.Payload)
+					b.Fatalf("first response %d: %.300s", out.StatusCode, payload)
 				}
-				initTotal += res.InitDuration
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
+			})
 		})
 	}
 }

@@ -3,15 +3,11 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
@@ -25,14 +21,7 @@ func TestDevGatewaySellsTheLocalUpstreamWithZeroConfiguration(t *testing.T) {
 	if env.Upstream == nil || env.Insforge == nil {
 		t.Fatalf("dev profile did not start the upstream (%v) or the ledger (%v): %v", env.Upstream, env.Insforge, env.Notes)
 	}
-	var routes []apigateway.Route
-	for _, f := range env.Functions {
-		for _, r := range f.Routes {
-			routes = append(routes, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
-		}
-	}
-	srv := httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes),
-		Functions: map[string]apigateway.Invoker{fn: env.Pools[fn]}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := gatewayFor(env, fn)
 	defer srv.Close()
 
 	key, _, err := payer.LoadKey("")

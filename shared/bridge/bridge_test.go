@@ -108,12 +108,7 @@ func TestStytchSessionToken(t *testing.T) {
 			if c.setup != nil {
 				c.setup(api)
 			}
-			w := e.serve(c.req(e))
-			if c.status == 200 {
-				expectMinted(t, e, w, user.ID, c.email)
-			} else {
-				expectError(t, w, c.status, c.code)
-			}
+			expectOutcome(t, e, e.serve(c.req(e)), c.status, c.code, user.ID, c.email)
 			if got := api.Calls(); got != c.calls {
 				t.Fatalf("Stytch API calls = %d, want %d", got, c.calls)
 			}
@@ -200,12 +195,7 @@ func TestBetterAuthSession(t *testing.T) {
 			if c.setup != nil {
 				c.setup(api)
 			}
-			w := e.serve(c.req(e))
-			if c.status == 200 {
-				expectMinted(t, e, w, user.ID, c.email)
-			} else {
-				expectError(t, w, c.status, c.code)
-			}
+			expectOutcome(t, e, e.serve(c.req(e)), c.status, c.code, user.ID, c.email)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
@@ -188,22 +187,7 @@ func (e *env) session(n int, mod func(*identitytest.User)) string {
 }
 
 // syncBuffer collects logs from the handler and the JWKS goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 // env is one provider bridge under test, fresh for every case.
 type env struct {
@@ -356,6 +340,17 @@ func expectError(t *testing.T, w *httptest.ResponseRecorder, status int, code st
 	}
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control = %q on an error", cc)
+	}
+}
+
+// expectOutcome asserts a case's outcome: minted for sub (and email) when
+// status is 200, else refused with status and code.
+func expectOutcome(t *testing.T, e *env, w *httptest.ResponseRecorder, status int, code, sub, email string) {
+	t.Helper()
+	if status == http.StatusOK {
+		expectMinted(t, e, w, sub, email)
+	} else {
+		expectError(t, w, status, code)
 	}
 }
 

@@ -271,23 +271,23 @@ func TestJWKSFailureLogRepeatsOncePerRefreshInterval(t *testing.T) {
 		}
 	}
 	count := func() int { return strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`) }
-	burst()
-	if n := count(); n != 1 {
-		t.Fatalf("first interval: %d failure lines, want 1", n)
+	steps := []struct {
+		when    string
+		advance time.Duration
+		want    int
+	}{
+		{"first interval", 0, 1},
+		{"before the interval ends", 59 * time.Minute, 1},
+		{"after one interval", 2 * time.Minute, 2},
 	}
-	mu.Lock()
-	now = now.Add(59 * time.Minute)
-	mu.Unlock()
-	burst()
-	if n := count(); n != 1 {
-		t.Fatalf("before the interval ends: %d failure lines, want 1", n)
-	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute)
-	mu.Unlock()
-	burst()
-	if n := count(); n != 2 {
-		t.Fatalf("after one interval: %d failure lines, want 2", n)
+	for _, s := range steps {
+		mu.Lock()
+		now = now.Add(s.advance)
+		mu.Unlock()
+		burst()
+		if n := count(); n != s.want {
+			t.Fatalf("%s: %d failure lines, want %d", s.when, n, s.want)
+		}
 	}
 }
 

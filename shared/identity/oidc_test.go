@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 )
 
 var oidcVars = []string{"OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_ALGORITHMS", "OIDC_SUBJECT_CLAIM", "OIDC_TOKEN_USE"}
@@ -123,22 +122,7 @@ func TestOIDCDefaults(t *testing.T) {
 }
 
 // syncBuf collects logs written by background goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = logtest.Buffer
 
 func oidcOptions(logs *syncBuf) Options {
 	return Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Timeout: time.Second, UnknownKIDCooldown: 10 * time.Millisecond}

@@ -3,7 +3,7 @@
 //   npm install viem@2.57.20 && node viem_vectors.mjs > viem_vectors.json
 // https://viem.sh/docs/siwe/utilities/createSiweMessage
 // The nonce is a shared/siwe nonce of the test secret "0123456789abcdef0123456789abcdef"
-// (expiry 2026-12-07T12:10:00Z, random part "viem-vector!"), re-derived in vector_test.go.
+// (expiry 2026-12-07T12:10:00Z, random part "viem-vector!"), re-derived in verify_test.go.
 import { createSiweMessage } from 'viem/siwe';
 import { privateKeyToAccount } from 'viem/accounts';
 // Anvil's first development key: public, for tests only.

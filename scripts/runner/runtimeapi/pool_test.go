@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 )
 
 var rawRuntime string
@@ -38,22 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // lines collects the processes' output.
-type lines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lines = logtest.Buffer
 
 // signal closes seen once a written line contains word (the process announces a state).
 type signal struct {

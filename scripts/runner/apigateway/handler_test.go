@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/scripts/runner/testfn"
@@ -367,3 +367,5 @@ func TestUnknownRouteIs404(t *testing.T) {
 		}
 	}
 }
+
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -6,11 +6,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 )
 
 // clearEnv unsets every provider variable so a case sees only what it sets.
@@ -208,22 +208,7 @@ func TestKindeWithoutAudienceWarnsAtColdStart(t *testing.T) {
 }
 
 // lockedBuffer is safe for the background JWKS goroutine to log into.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = logtest.Buffer
 
 // Every declared bridge, given none of its variables, fails at cold start naming
 // its first required variable, and its declaration names variables it reads.

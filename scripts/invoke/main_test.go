@@ -12,12 +12,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-
+	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/shared/httpapi/openapitest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
@@ -202,6 +204,162 @@ func TestRequestOfFoldsAGreedyRouteIntoOneSegment(t *testing.T) {
 		ev.RequestContext.HTTP.Method = http.MethodGet
 		if got := requestOf(t, ev).URL.Path; got != c.want {
 			t.Errorf("%s %s → %s, want %s", c.key, c.raw, got, c.want)
+		}
+	}
+}
+
+// env.example.json (for `sam local --env-vars` and `make dev DEV_ARGS=--env-vars`)
+// has one block per function of template.yaml holding exactly the variables that
+// function declares, and every variable fed by a NoEcho parameter is a placeholder.
+func TestEnvExampleCoversExactlyTheTemplateVariables(t *testing.T) {
+	tm, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resolve NoEcho parameters to markers, so a variable that carries a secret is
+	// recognised whatever the template does with it (Ref, Sub, If).
+	markers := map[string]string{}
+	for name, p := range tm.Parameters {
+		if p.NoEcho {
+			markers[name] = "\x00secret:" + name + "\x00"
+		}
+	}
+	vals, _, err := tm.ParameterValues(markers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tm.Functions(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../env.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]any
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatalf("env.example.json is not {\"<LogicalId>\": {\"VAR\": \"value\"}}: %v", err)
+	}
+	declared := map[string]bool{}
+	for _, f := range fns {
+		declared[f.LogicalID] = true
+		block, ok := file[f.LogicalID]
+		if !ok {
+			t.Errorf("env.example.json has no block for %s", f.LogicalID)
+			continue
+		}
+		var missing, extra []string
+		for name, v := range f.Env {
+			got, ok := block[name]
+			if !ok {
+				missing = append(missing, name)
+				continue
+			}
+			s, isString := got.(string)
+			if !isString {
+				t.Errorf("%s.%s: %v is not a string", f.LogicalID, name, got)
+			}
+			if strings.Contains(v.Value, "\x00secret:") && s != "REPLACE_ME" {
+				t.Errorf("%s.%s carries a secret: its example value must be the placeholder REPLACE_ME", f.LogicalID, name)
+			}
+		}
+		for name := range block {
+			if _, ok := f.Env[name]; !ok {
+				extra = append(extra, name)
+			}
+		}
+		sort.Strings(missing)
+		sort.Strings(extra)
+		if len(missing) > 0 {
+			t.Errorf("%s: env.example.json lacks %s", f.LogicalID, strings.Join(missing, ", "))
+		}
+		if len(extra) > 0 {
+			t.Errorf("%s: env.example.json has %s, which template.yaml does not declare", f.LogicalID, strings.Join(extra, ", "))
+		}
+	}
+	for id := range file {
+		if !declared[id] {
+			t.Errorf("env.example.json has a block %q that is no function of template.yaml", id)
+		}
+	}
+}
+
+// Every sample event is valid JSON in the shape its trigger produces, HTTP events
+// name a route of template.yaml, and every function has sample events.
+func TestSampleEventsMatchTheTemplate(t *testing.T) {
+	tm, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, _, _ := tm.ParameterValues(nil)
+	fns, err := tm.Functions(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]string{} // path → function
+	covered := map[string]int{}
+	var all []apigateway.Route
+	for _, f := range fns {
+		for _, r := range f.Routes {
+			routes[r.Path] = f.LogicalID
+			all = append(all, apigateway.Route{Method: r.Method, Path: r.Path, Function: f.LogicalID})
+		}
+	}
+	router := apigateway.NewRouter(all)
+	files, _ := filepath.Glob("../../events/*.json")
+	if len(files) == 0 {
+		t.Fatal("no sample events")
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var probe map[string]any
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if probe["source"] == "aws.events" {
+			if probe["detail-type"] != "Scheduled Event" {
+				t.Errorf("%s: not a scheduled event", file)
+			}
+			for _, f := range fns {
+				if len(f.Schedules) > 0 && strings.Contains(file, strings.TrimPrefix(f.Package, "./functions/")) {
+					covered[f.LogicalID]++
+				}
+			}
+			continue
+		}
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		fn, ok := routes[ev.RawPath]
+		routeKey := "ANY " + ev.RawPath
+		// A greedy route ({proxy+}) names its pattern in routeKey, as API Gateway does.
+		if m, found := router.Find(ev.RequestContext.HTTP.Method, ev.RawPath); !ok && found && strings.Contains(m.Path, "{") {
+			fn, ok, routeKey = m.Function, true, m.RouteKey
+		}
+		switch {
+		case ev.Version != "2.0":
+			t.Errorf("%s: version %q, want 2.0", file, ev.Version)
+		case !ok:
+			t.Errorf("%s: rawPath %q is not a route in template.yaml", file, ev.RawPath)
+		case ev.RouteKey != routeKey || ev.RequestContext.RouteKey != routeKey || ev.RequestContext.HTTP.Path != ev.RawPath || ev.RequestContext.HTTP.Method == "":
+			t.Errorf("%s: routeKey/requestContext inconsistent with rawPath", file)
+		}
+		for k := range ev.Headers {
+			if k != strings.ToLower(k) {
+				t.Errorf("%s: header %q is not lower-case", file, k)
+			}
+		}
+		covered[fn]++
+	}
+	for _, f := range fns {
+		if covered[f.LogicalID] == 0 {
+			t.Errorf("%s has no sample event", f.LogicalID)
 		}
 	}
 }

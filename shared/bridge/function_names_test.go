@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
+	"github.com/insforge/edge-functions-go/shared/tokenwallet"
 )
 
 // A deployed bridge records metrics under its function's name (launch.Runtime);
@@ -32,10 +33,10 @@ func TestEveryBridgeFunctionIsNamedTokenSlugOfItsProvider(t *testing.T) {
 		})
 	}
 	// The wallet bridge has no identity provider: its own builder, the same name rule.
-	fn := "token-" + bridge.WalletProvider
+	fn := "token-" + tokenwallet.WalletProvider
 	src, err := os.ReadFile(filepath.Join("..", "..", "functions", fn, "main.go"))
-	if err != nil || !strings.Contains(string(src), `launch.HTTP("`+fn+`", bridge.BuildWallet)`) {
-		t.Errorf("functions/%s/main.go does not launch bridge.BuildWallet under the name %s: %v", fn, fn, err)
+	if err != nil || !strings.Contains(string(src), `launch.HTTP("`+fn+`", tokenwallet.Build)`) {
+		t.Errorf("functions/%s/main.go does not launch tokenwallet.Build under the name %s: %v", fn, fn, err)
 	}
 	seen[fn] = true
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "functions", "token-*"))

@@ -118,11 +118,11 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 func isTestHelper(p string) bool { return strings.HasSuffix(path.Base(p), "test") }
 
 // edge packages know HTTP statuses and headers; every other shared package is domain.
-var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/paywall", "shared/x402report", "shared/x402pass",
+var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/tokenwallet", "shared/paywall", "shared/x402report", "shared/x402pass",
 	"shared/x402payments", "shared/x402payments/dashboard", "shared/x402reconcile", "shared/x402gateway")
 
 // apps are the application packages functions/* import (edge minus the HTTP libraries).
-var apps = set("shared/bridge", "shared/x402report", "shared/x402pass", "shared/x402payments", "shared/x402payments/dashboard",
+var apps = set("shared/bridge", "shared/tokenwallet", "shared/x402report", "shared/x402pass", "shared/x402payments", "shared/x402payments/dashboard",
 	"shared/x402reconcile", "shared/x402gateway")
 
 // libraries contain no consumers (no apps, no commands).
@@ -187,7 +187,8 @@ func inModule(p string) bool {
 }
 
 // R3: bridges never link go-ethereum or pgx (cold start, binary size), nor the x402
-// packages that would bring them.
+// packages that would bring them; a provider's bridge does not link the wallet
+// bridge's Sign-In with Ethereum either (secp256k1 and Keccak: about 0.9 MB each).
 func TestBridgesLinkNeitherGoEthereumNorPgx(t *testing.T) {
 	all, _ := module(t)
 	n := 0
@@ -200,6 +201,10 @@ func TestBridgesLinkNeitherGoEthereumNorPgx(t *testing.T) {
 			if under(d, "github.com/ethereum/go-ethereum") || strings.HasPrefix(d, "github.com/jackc/pgx") ||
 				under(d, "shared/x402") || under(d, "shared/facilitator") || under(d, "shared/paywall") {
 				t.Errorf("%s imports %s", p.ImportPath, d)
+			}
+			if p.ImportPath != "functions/token-wallet" && (under(d, "shared/siwe") || under(d, "shared/tokenwallet") ||
+				strings.HasPrefix(d, "github.com/decred/dcrd/dcrec/secp256k1")) {
+				t.Errorf("%s imports %s: only the wallet bridge needs Sign-In with Ethereum", p.ImportPath, d)
 			}
 		}
 	}
@@ -220,8 +225,7 @@ func TestFunctionsAreWiringOnly(t *testing.T) {
 		name := path.Base(p.ImportPath)
 		want := []string{"shared/launch", "shared/" + strings.ReplaceAll(name, "-", "")}
 		switch {
-		case name == "token-wallet": // Sign-In with Ethereum: no identity provider
-			want = []string{"shared/bridge", "shared/launch"}
+		case name == "token-wallet": // Sign-In with Ethereum: its own application package, no identity provider
 		case strings.HasPrefix(name, "token-"):
 			want = []string{"shared/bridge", "shared/identity", "shared/launch"}
 		}

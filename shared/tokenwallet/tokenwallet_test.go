@@ -1,4 +1,4 @@
-package bridge_test
+package tokenwallet_test
 
 import (
 	"context"
@@ -19,6 +19,13 @@ import (
 	"github.com/insforge/edge-functions-go/shared/signer"
 	"github.com/insforge/edge-functions-go/shared/siwe"
 	"github.com/insforge/edge-functions-go/shared/siwe/siwetest"
+	"github.com/insforge/edge-functions-go/shared/tokenwallet"
+)
+
+// appOrigin is the SPA's origin: ALLOWED_ORIGINS, and the SIWE domain's host.
+const (
+	appOrigin  = "https://app.example.com"
+	testSecret = "test-secret-0123456789abcdef0123456789"
 )
 
 // walletEnv is the wallet bridge over the local InsForge (the real used-nonce
@@ -35,7 +42,7 @@ type walletEnv struct {
 func newWalletEnv(t *testing.T) *walletEnv {
 	t.Helper()
 	e := &walletEnv{t: t, stack: insforgetest.New(t), clock: time.Now().Truncate(time.Second), w: siwetest.NewWallet(t)}
-	e.store = bridge.InsforgeNonces{Client: e.stack.ServiceClient()}
+	e.store = tokenwallet.InsforgeNonces{Client: e.stack.ServiceClient()}
 	var err error
 	e.signer, err = signer.New(signer.Config{Secret: e.stack.JWTSecret, TTL: time.Hour}, signer.Options{Now: e.now})
 	if err != nil {
@@ -49,8 +56,8 @@ func (e *walletEnv) now() time.Time { return e.clock }
 // handler is one instance of the function (each has its own memory; they share InsForge).
 func (e *walletEnv) handler() http.Handler {
 	e.t.Helper()
-	c := bridge.WalletConfig{Config: bridge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196}
-	h, err := bridge.NewWallet(c, bridge.WalletDeps{Signer: e.signer, Nonces: siwe.NewNonces([]byte(e.stack.JWTSecret), 0),
+	c := tokenwallet.Config{Config: bridge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196}
+	h, err := tokenwallet.New(c, tokenwallet.Deps{Signer: e.signer, Nonces: siwe.NewNonces([]byte(e.stack.JWTSecret), 0),
 		Store: e.store, Now: e.now})
 	if err != nil {
 		e.t.Fatal(err)
@@ -64,7 +71,7 @@ func (e *walletEnv) nonce(h http.Handler) string {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	openapitest.CheckRoute(e.t, "/token/wallet/nonce", r, w)
-	var n bridge.NonceResponse
+	var n tokenwallet.NonceResponse
 	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &n) != nil || n.ChainID != 196 || w.Header().Get("Cache-Control") != "no-store" {
 		e.t.Fatalf("nonce: %d %s", w.Code, w.Body)
 	}
@@ -88,7 +95,7 @@ func (e *walletEnv) post(h http.Handler, body string) *httptest.ResponseRecorder
 }
 
 func signIn(msg, sig string) string {
-	b, _ := json.Marshal(bridge.WalletRequest{Message: msg, Signature: sig})
+	b, _ := json.Marshal(tokenwallet.WalletRequest{Message: msg, Signature: sig})
 	return string(b)
 }
 
@@ -208,7 +215,7 @@ func TestWalletAnswers503WhenTheNonceRecordIsUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store = bridge.InsforgeNonces{Client: down}
+	e.store = tokenwallet.InsforgeNonces{Client: down}
 	h := e.handler()
 	msg := e.fields(h).Build()
 	w := e.post(h, signIn(msg, e.w.Sign(msg)))
@@ -238,7 +245,7 @@ func TestWalletRoutesAnswerOnlyTheirMethods(t *testing.T) {
 func TestWalletConfigFailsNamingTheVariable(t *testing.T) {
 	base := bridge.Config{}
 	base.Secret, base.TTL = testSecret, time.Hour
-	for want, c := range map[string]bridge.WalletConfig{
+	for want, c := range map[string]tokenwallet.Config{
 		"ALLOWED_ORIGINS": {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{"*"}}, ChainID: 196},
 		"WALLET_CHAIN_ID": {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 0},
 		"XLAYER_RPC_URL":  {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: "http://rpc.example.com"},

@@ -1,4 +1,4 @@
-package bridge
+package tokenwallet
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
@@ -26,12 +27,12 @@ import (
 // metric dimension "wallet").
 const WalletProvider = "wallet"
 
-// WalletConfig is the wallet bridge's environment: the bridge's own (signer,
+// Config is the wallet bridge's environment: the bridge's own (signer,
 // ALLOWED_ORIGINS, whose hosts are the domains a sign-in may name), the chain,
 // the optional RPC node for contract wallets, and InsForge (the used-nonce
 // record, loaded as its own spec).
-type WalletConfig struct {
-	Config
+type Config struct {
+	bridge.Config
 	// ChainID is the only chain a sign-in may name (WALLET_CHAIN_ID, X Layer by default).
 	ChainID int64 `envconfig:"WALLET_CHAIN_ID" default:"196"`
 	// RPCURL verifies smart-contract wallets (EIP-1271); unset, they are refused.
@@ -42,7 +43,7 @@ type WalletConfig struct {
 // Validate checks the bridge settings; ALLOWED_ORIGINS must list exact origins
 // (a sign-in names its domain, "*" names none), and the RPC URL must be https
 // (or http to loopback).
-func (c WalletConfig) Validate() error {
+func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
@@ -65,8 +66,8 @@ func (c WalletConfig) Validate() error {
 	return nil
 }
 
-// WalletDeps are the wallet bridge's collaborators.
-type WalletDeps struct {
+// Deps are the wallet bridge's collaborators.
+type Deps struct {
 	Signer *signer.Signer
 	Nonces *siwe.Nonces
 	// Store records used nonces (InsforgeNonces deployed).
@@ -96,12 +97,12 @@ type WalletRequest struct {
 	Signature string `json:"signature"`
 }
 
-// NewWallet returns the wallet bridge: GET …/nonce issues a nonce, POST takes
+// New returns the wallet bridge: GET …/nonce issues a nonce, POST takes
 // a signed EIP-4361 message and mints a token whose subject is the wallet's
 // CAIP-10 account id.
-func NewWallet(c WalletConfig, d WalletDeps) (http.Handler, error) {
+func New(c Config, d Deps) (http.Handler, error) {
 	if d.Timeout <= 0 {
-		d.Timeout = DefaultTimeout
+		d.Timeout = bridge.DefaultTimeout
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -124,13 +125,13 @@ func NewWallet(c WalletConfig, d WalletDeps) (http.Handler, error) {
 			AllowHeaders:   []string{"Content-Type", "X-Request-Id"},
 			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"},
 		}.Middleware(),
-		httpapi.Limits(MaxHeaderBytes, WalletMaxBodyBytes),
+		httpapi.Limits(bridge.MaxHeaderBytes, WalletMaxBodyBytes),
 	), nil
 }
 
-// BuildWallet is the cold start of functions/token-wallet.
-func BuildWallet(rt launch.Runtime) (http.Handler, error) {
-	var c WalletConfig
+// Build is the cold start of functions/token-wallet.
+func Build(rt launch.Runtime) (http.Handler, error) {
+	var c Config
 	if err := config.Load(&c); err != nil {
 		return nil, err
 	}
@@ -140,9 +141,9 @@ func BuildWallet(rt launch.Runtime) (http.Handler, error) {
 	return walletFromConfig(c, rt.Log(), rt.Metrics, rt.Clock())
 }
 
-// WalletFromEnv is BuildWallet without a launch.Runtime (tests, the local runner).
-func WalletFromEnv(log *slog.Logger) (http.Handler, error) {
-	var c WalletConfig
+// FromEnv is Build without a launch.Runtime (tests, the local runner).
+func FromEnv(log *slog.Logger) (http.Handler, error) {
+	var c Config
 	if err := config.Load(&c); err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func WalletFromEnv(log *slog.Logger) (http.Handler, error) {
 	return walletFromConfig(c, log, metrics.New(os.Stdout, "token-"+WalletProvider), time.Now)
 }
 
-func walletFromConfig(c WalletConfig, log *slog.Logger, m *metrics.Recorder, now func() time.Time) (http.Handler, error) {
+func walletFromConfig(c Config, log *slog.Logger, m *metrics.Recorder, now func() time.Time) (http.Handler, error) {
 	s, err := signer.New(c.Config.Config, signer.Options{Now: now})
 	if err != nil {
 		return nil, err
@@ -161,12 +162,12 @@ func walletFromConfig(c WalletConfig, log *slog.Logger, m *metrics.Recorder, now
 	if err != nil {
 		return nil, err
 	}
-	d := WalletDeps{Signer: s, Nonces: siwe.NewNonces([]byte(c.Secret), 0), Store: InsforgeNonces{Client: ic},
+	d := Deps{Signer: s, Nonces: siwe.NewNonces([]byte(c.Secret), 0), Store: InsforgeNonces{Client: ic},
 		Now: now, Logger: log, Metrics: m}
 	if c.RPCURL != "" {
 		d.Contracts = siwe.NewRPC(c.RPCURL)
 	}
-	return NewWallet(c, d)
+	return New(c, d)
 }
 
 type wallet struct {
@@ -201,7 +202,7 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 		for _, a := range attrs {
 			props = append(props, metrics.Prop{Key: a.Key, Value: a.Value.Any()})
 		}
-		h.metrics.Emit("token minted", MetricMinted, 1, "Count", map[string]string{"provider": WalletProvider}, props...)
+		h.metrics.Emit("token minted", bridge.MetricMinted, 1, "Count", map[string]string{"provider": WalletProvider}, props...)
 		return nil
 	}
 	if h.metrics != nil {
@@ -210,7 +211,7 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 		if errors.As(err, &e) {
 			code = e.Code.Name()
 		}
-		h.metrics.Count(MetricRefused, map[string]string{"provider": WalletProvider, "code": code})
+		h.metrics.Count(bridge.MetricRefused, map[string]string{"provider": WalletProvider, "code": code})
 	}
 	return err
 }
@@ -261,7 +262,7 @@ func (h *wallet) signIn(w http.ResponseWriter, r *http.Request) (account string,
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	httpapi.WriteJSON(w, http.StatusOK, Response{Token: tok.Value, TokenType: "Bearer",
+	httpapi.WriteJSON(w, http.StatusOK, bridge.Response{Token: tok.Value, TokenType: "Bearer",
 		ExpiresIn: int64(tok.TTL / time.Second), ExpiresAt: tok.ExpiresAt.Unix()})
 	return res.Account, tok.ExpiresAt.Unix(), res.Contract, nil
 }

@@ -17,7 +17,9 @@ const DevPaymentRecipient = "0x00000000000000000000000000000000DeaDBeef"
 const DevAllowedOrigins = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:8080"
 
 // DevPassProducts are the passes on sale in development: the deployed stack has
-// none until the operator lists them (template parameter PassProducts).
+// none until the operator lists them (template parameter PassProducts). Every
+// function declaring X402_PASS_PRODUCTS gets them: the pass function sells
+// them, the report lists them in GET /.well-known/x402.
 const DevPassProducts = `[{"id":"pro","price":"10000","duration":"720h","description":"Premium reports for 30 days"}]`
 
 // devProfile holds the development values. They are applied only to variables the

@@ -173,11 +173,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 	}
 	passes := map[string]http.Handler{}
 	for _, p := range products {
-		params := c.Paywall.Params(p.Description)
-		params.Price = p.Price
-		offer, err := x402.NewOffer(params)
+		offer, err := productOffer(c.Paywall, p)
 		if err != nil {
-			return nil, config.Invalid(VarProducts, "product %q: %v", p.ID, err)
+			return nil, err
 		}
 		endpoint := Prefix + p.ID
 		grant := ledger.Grant{Endpoint: endpoint, Product: p.ID, Duration: p.dur}
@@ -212,6 +210,42 @@ func New(c Config, d Deps) (http.Handler, error) {
 		httpapi.Methods(http.MethodPost),
 	), nil
 }
+
+// productOffer is what p sells: its price and description with the paywall's
+// recipient, network and assets. The pass endpoint and its discovery listing
+// both use it, so the document offers exactly what the 402 asks.
+func productOffer(pc paywall.Config, p Product) (*x402.Offer, error) {
+	params := pc.Params(p.Description)
+	params.Price, params.MimeType = p.Price, "application/json"
+	offer, err := x402.NewOffer(params)
+	if err != nil {
+		return nil, config.Invalid(VarProducts, "product %q: %v", p.ID, err)
+	}
+	return offer, nil
+}
+
+// Listings are the passes on sale for the discovery document
+// (GET /.well-known/x402), from the product table X402_PASS_PRODUCTS.
+func Listings(pc paywall.Config, productsJSON string) ([]x402.Listing, error) {
+	products, err := ParseProducts(productsJSON)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]x402.Listing, 0, len(products))
+	for _, p := range products {
+		offer, err := productOffer(pc, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x402.Listing{Method: http.MethodPost, Path: Prefix + p.ID, Offer: offer, OutputSchema: bodySchema})
+	}
+	return out, nil
+}
+
+// bodySchema is the JSON Schema of Body, published in the discovery document.
+var bodySchema = json.RawMessage(`{"type":"object","required":["token","token_type","expires_in","expires_at","pass"],"properties":{` +
+	`"token":{"type":"string"},"token_type":{"type":"string"},"expires_in":{"type":"integer"},"expires_at":{"type":"integer"},` +
+	`"pass":{"type":"object","required":["product","subject","duration_seconds","valid_until","payment_id","mock"]}}}`)
 
 // grantingLedger is the ledger of one product: its record and delivery steps
 // grant the product's entitlement in the same transaction (the paywall itself

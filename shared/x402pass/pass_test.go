@@ -491,3 +491,38 @@ func TestPassLeaseFaultMatrix(t *testing.T) {
 		served(t, hs, payer, hs.buy("pro", pay))
 	})
 }
+
+// Listings name every product, in order, at its route, with the offer its 402
+// makes (the same accepts, description and MIME type).
+func TestListingsOfferWhatEachPassChallengeAsks(t *testing.T) {
+	hs := newHarness(t)
+	ls, err := x402pass.Listings(hs.c.Paywall, products)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[0].Path != x402pass.Prefix+"pro" || ls[1].Path != x402pass.Prefix+"day" {
+		t.Fatalf("listings %+v", ls)
+	}
+	for _, l := range ls {
+		w := hs.buy(strings.TrimPrefix(l.Path, x402pass.Prefix), nil)
+		challenge, err := x402.DecodePaymentRequired(w.Header().Get(x402.HeaderPaymentRequired))
+		if w.Code != http.StatusPaymentRequired || err != nil {
+			t.Fatalf("%s: %d %v", l.Path, w.Code, err)
+		}
+		listed, _ := json.Marshal(l.Offer.Accepts())
+		var reqs []x402.Requirements
+		for _, a := range challenge.Accepts {
+			reqs = append(reqs, a.Requirements)
+		}
+		offered, _ := json.Marshal(reqs)
+		res := l.Offer.Resource("http://localhost" + l.Path)
+		if l.Method != http.MethodPost || string(listed) != string(offered) || *res != *challenge.Resource ||
+			res.MimeType != "application/json" || len(l.OutputSchema) == 0 {
+			t.Errorf("%s: listed %s %+v, the 402 offers %s %+v", l.Path, listed, res, offered, challenge.Resource)
+		}
+	}
+	var ve *config.VarError
+	if _, err := x402pass.Listings(hs.c.Paywall, `[]`); !errors.As(err, &ve) || ve.Var != x402pass.VarProducts {
+		t.Fatalf("empty products: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/x402"
+	"github.com/insforge/edge-functions-go/shared/x402pass"
 	"github.com/insforge/edge-functions-go/shared/x402report"
 )
 
@@ -135,6 +136,90 @@ func TestDiscoveryRefusesOtherMethodsAndBadRoutesFailTheColdStart(t *testing.T) 
 	env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true", "X402_GATEWAY_ROUTES": `[{"method":"GET","path":"/x","price":"1","description":"d","outputSchema":[1]}]`})
 	if _, err := x402report.Build(launch.Runtime{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "X402_GATEWAY_ROUTES") {
 		t.Fatalf("bad routes: %v", err)
+	}
+}
+
+const passProducts = `[{"id":"pro","price":"10000","duration":"720h","description":"Premium reports for 30 days"},
+ {"id":"day","price":"700","duration":"24h","description":"Premium reports for a day"}]`
+
+// With X402_PASS_PRODUCTS the document lists every pass after the report and
+// the gateway's routes, and each pass's accepts (extra assets included) are
+// exactly those of the 402 the pass function answers from the same
+// environment; the document still matches its JSON Schema and docs/openapi.yaml.
+func TestDiscoveryListsThePassesWithTheAcceptsOfTheirChallenge(t *testing.T) {
+	h := discoveryHandler(t, map[string]string{"X402_PASS_PRODUCTS": passProducts,
+		"INSFORGE_JWT_SECRET": strings.Repeat("s", 32)})
+	pass, err := x402pass.Build(launch.Runtime{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := get(h, nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	openapitest.CheckRecorder(t, r, w)
+	validateSchema(t, w.Body.Bytes())
+	var doc x402.Discovery
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Items) != 5 || doc.Pagination.Total != 5 {
+		t.Fatalf("want the report, 2 routes and 2 passes: %s", w.Body)
+	}
+	for i, id := range []string{"pro", "day"} {
+		it := doc.Items[3+i]
+		url := "https://api.example.com" + x402pass.Prefix + id
+		pr := httptest.NewRecorder()
+		pass.ServeHTTP(pr, httptest.NewRequest(http.MethodPost, url, nil))
+		if pr.Code != http.StatusPaymentRequired {
+			t.Fatalf("pass %s: status %d %s", id, pr.Code, pr.Body)
+		}
+		challenge, err := x402.DecodePaymentRequired(pr.Header().Get(x402.HeaderPaymentRequired))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The challenge's entries are the v2 requirements plus maxAmountRequired,
+		// the v1 name of the same amount (x402.ChallengeRequirement).
+		offeredReqs := make([]x402.Requirements, len(challenge.Accepts))
+		for j, a := range challenge.Accepts {
+			if a.MaxAmountRequired != a.Amount {
+				t.Errorf("pass %s: maxAmountRequired %q, amount %q", id, a.MaxAmountRequired, a.Amount)
+			}
+			offeredReqs[j] = a.Requirements
+		}
+		listed, _ := json.Marshal(it.Accepts)
+		offered, _ := json.Marshal(offeredReqs)
+		if string(listed) != string(offered) || len(challenge.Accepts) != 2 {
+			t.Errorf("pass %s: listed accepts %s, the 402 offers %s", id, listed, offered)
+		}
+		if it.Resource != url || challenge.Resource == nil || challenge.Resource.URL != url ||
+			it.Metadata.Input.Method != http.MethodPost || it.Metadata.MimeType != "application/json" ||
+			it.Metadata.Description != challenge.Resource.Description || it.Metadata.Output == nil {
+			t.Errorf("pass %s: listed %+v, the 402 names %+v", id, it, challenge.Resource)
+		}
+	}
+	if d := doc.Items[4].Metadata.Description; d != "Premium reports for a day" {
+		t.Errorf("description %q", d)
+	}
+}
+
+func TestDiscoveryBadPassProductsFailTheColdStartNamingTheVariable(t *testing.T) {
+	for name, products := range map[string]string{
+		"not JSON":      `{"id":"pro"}`,
+		"zero price":    `[{"id":"pro","price":"0","duration":"1h","description":"d"}]`,
+		"unknown field": `[{"id":"pro","price":"1","duration":"1h","description":"d","tier":"gold"}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := insforgetest.New(t)
+			env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true", "X402_PASS_PRODUCTS": products})
+			_, err := x402report.Build(launch.Runtime{Logger: quiet})
+			if err == nil || !strings.Contains(err.Error(), "X402_PASS_PRODUCTS") {
+				t.Fatalf("bad products: %v", err)
+			}
+			if strings.Contains(err.Error(), products) {
+				t.Fatalf("the error repeats the value: %v", err)
+			}
+		})
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
+	"github.com/insforge/edge-functions-go/shared/x402pass"
 )
 
 // Endpoint is the paid route.
@@ -29,10 +30,13 @@ type Config struct {
 	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
 	// GatewayRoutes is the gateway's route table (X402_GATEWAY_ROUTES), read
 	// only to list its routes in GET /.well-known/x402; empty: no gateway.
-	GatewayRoutes string             `envconfig:"X402_GATEWAY_ROUTES"`
-	Paywall       paywall.Config     `ignored:"true"`
-	Facilitator   facilitator.Config `ignored:"true"`
-	InsForge      insforge.Config    `ignored:"true"`
+	GatewayRoutes string `envconfig:"X402_GATEWAY_ROUTES"`
+	// PassProducts is the pass function's product table (X402_PASS_PRODUCTS),
+	// read only to list the passes in GET /.well-known/x402; empty: no passes.
+	PassProducts string             `envconfig:"X402_PASS_PRODUCTS"`
+	Paywall      paywall.Config     `ignored:"true"`
+	Facilitator  facilitator.Config `ignored:"true"`
+	InsForge     insforge.Config    `ignored:"true"`
 }
 
 // Specs lists what config.Load fills: c and its library configurations.
@@ -125,7 +129,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 }
 
 // Listings are the deployment's priced resources for GET /.well-known/x402:
-// the report, then the gateway's routes when X402_GATEWAY_ROUTES is set.
+// the report, then the gateway's routes when X402_GATEWAY_ROUTES is set, then
+// the passes when X402_PASS_PRODUCTS is set. Each feature's listings come from
+// its own package, built from the same offer its endpoint's 402 makes.
 // Further paid features append theirs here.
 func Listings(c Config, report *x402.Offer) ([]x402.Listing, error) {
 	out := []x402.Listing{{Method: http.MethodPost, Path: Endpoint, Offer: report, OutputSchema: reportSchema}}
@@ -135,6 +141,13 @@ func Listings(c Config, report *x402.Offer) ([]x402.Listing, error) {
 			return nil, err
 		}
 		out = append(out, gw...)
+	}
+	if strings.TrimSpace(c.PassProducts) != "" {
+		passes, err := x402pass.Listings(c.Paywall, c.PassProducts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, passes...)
 	}
 	return out, nil
 }

@@ -177,6 +177,8 @@ var (
 		"a smart-contract wallet signature, and XLAYER_RPC_URL is not set to verify it")
 	SIWEVerifierUnavailable = code("siwe_verifier_unavailable", http.StatusServiceUnavailable, "the sign-in could not be verified; retry with a new nonce",
 		"the used-nonce record or the chain could not be reached; retry with a new nonce")
+	SIWEVerifierThrottled = code("siwe_verifier_throttled", http.StatusServiceUnavailable, "too many smart-contract wallet sign-ins are being verified; retry",
+		"this instance's budget of EIP-1271 calls to XLAYER_RPC_URL is used up; retry after Retry-After")
 	UnknownPass = code("unknown_pass", http.StatusNotFound, "no pass of that name is on sale here",
 		"no pass of that product id is on sale (X402_PASS_PRODUCTS)")
 )

@@ -2,17 +2,15 @@ package identity
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/insforge/edge-functions-go/shared/lookupguard"
 )
 
-// Bounds on what opaque credentials can cost the provider. Every opaque token is
+// Bounds on what opaque credentials can cost the provider (shared/lookupguard). Every opaque token is
 // checked with an upstream call (Stytch sessions/authenticate with the project
 // secret, spending its rate limit; a Better Auth get-session, a database query),
 // so an attacker sending random bearers must not turn each into one.
@@ -21,14 +19,14 @@ const (
 	// session lookups per instance. A Lambda instance serves one request at a
 	// time, each lookup taking tens of milliseconds, so real traffic stays well
 	// under this; a flood gets KindThrottled (session_lookup_throttled) instead.
-	DefaultSessionLookupsPerSecond = 10
-	DefaultSessionLookupBurst      = 20
+	DefaultSessionLookupsPerSecond = lookupguard.DefaultPerSecond
+	DefaultSessionLookupBurst      = lookupguard.DefaultBurst
 	// DefaultNegativeCacheTTL is how long a credential the provider refused is
 	// refused again without asking. Session tokens are random and never become
 	// valid later, so only the memory bound matters.
-	DefaultNegativeCacheTTL = 30 * time.Second
+	DefaultNegativeCacheTTL = lookupguard.DefaultTTL
 	// DefaultNegativeCacheSize bounds the refused credentials remembered.
-	DefaultNegativeCacheSize = 4096
+	DefaultNegativeCacheSize = lookupguard.DefaultSize
 )
 
 // guardedSessions puts the abuse bounds in front of an opaque-session verifier:
@@ -39,16 +37,15 @@ type guardedSessions struct {
 	shape    func(Credential) bool
 	notShape string // client message when the shape check fails
 	next     Verifier
-	limiter  *rate.Limiter
-	refused  *negativeCache
+	guard    *lookupguard.Guard
 	now      func() time.Time
 }
 
 func newGuard(provider, notShape string, shape func(Credential) bool, next Verifier, o Options) *guardedSessions {
 	return &guardedSessions{
 		provider: provider, shape: shape, notShape: notShape, next: next, now: o.Now,
-		limiter: rate.NewLimiter(rate.Limit(o.SessionLookupsPerSecond), o.SessionLookupBurst),
-		refused: newNegativeCache(o.NegativeCacheSize, o.NegativeCacheTTL),
+		guard: lookupguard.New(lookupguard.Options{PerSecond: o.SessionLookupsPerSecond, Burst: o.SessionLookupBurst,
+			TTL: o.NegativeCacheTTL, Size: o.NegativeCacheSize}),
 	}
 }
 
@@ -56,61 +53,21 @@ func (g *guardedSessions) Verify(ctx context.Context, c Credential) (Identity, e
 	if !g.shape(c) {
 		return Identity{}, Invalid(g.notShape, nil)
 	}
-	key := sha256.Sum256([]byte(c.Cookie + "\x00" + c.Token))
+	key := lookupguard.Key(c.Cookie, c.Token)
 	now := g.now()
-	if g.refused.has(key, now) {
+	if g.guard.Refused(key, now) {
 		return Identity{}, Invalid("the "+g.provider+" session is not valid (expired, revoked or unknown)",
 			errors.New("refused by the provider moments ago (negative cache)"))
 	}
-	if !g.limiter.AllowN(now, 1) {
+	if !g.guard.Allow(now) {
 		return Identity{}, Throttled(g.provider)
 	}
 	id, err := g.next.Verify(ctx, c)
 	var ie *Error
 	if errors.As(err, &ie) && ie.Kind == KindInvalid {
-		g.refused.add(key, now)
+		g.guard.Remember(key, now)
 	}
 	return id, err
-}
-
-// negativeCache remembers refused credentials (by hash) for a while, holding at
-// most size entries: the oldest are dropped first.
-type negativeCache struct {
-	mu    sync.Mutex
-	ttl   time.Duration
-	size  int
-	until map[[32]byte]time.Time
-	order [][32]byte // insertion order, for eviction
-}
-
-func newNegativeCache(size int, ttl time.Duration) *negativeCache {
-	return &negativeCache{ttl: ttl, size: size, until: make(map[[32]byte]time.Time, size)}
-}
-
-func (n *negativeCache) has(k [32]byte, now time.Time) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	t, ok := n.until[k]
-	return ok && now.Before(t)
-}
-
-func (n *negativeCache) add(k [32]byte, now time.Time) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.until[k]; !ok {
-		for len(n.order) >= n.size {
-			delete(n.until, n.order[0])
-			n.order = n.order[1:]
-		}
-		n.order = append(n.order, k)
-	}
-	n.until[k] = now.Add(n.ttl)
-}
-
-func (n *negativeCache) len() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.until)
 }
 
 // isAlnum reports whether s is only ASCII letters and digits.

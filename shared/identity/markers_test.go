@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 func claimsOf(t *testing.T, js string) *Claims {
@@ -113,21 +112,6 @@ func TestEmailIsCopiedOnlyWhenVerifiedIsExactlyTrue(t *testing.T) {
 		if got := claimsOf(t, js).email("email_verified"); got != want {
 			t.Errorf("%s: email = %q, want %q", js, got, want)
 		}
-	}
-}
-
-func TestNegativeCacheIsSizeBoundedAndExpires(t *testing.T) {
-	n := newNegativeCache(3, time.Minute)
-	now := time.Unix(1000, 0)
-	keys := [][32]byte{{1}, {2}, {3}, {4}}
-	for _, k := range keys {
-		n.add(k, now)
-	}
-	if n.len() != 3 || n.has(keys[0], now) || !n.has(keys[3], now) {
-		t.Fatalf("after 4 adds to a cache of 3: len %d, oldest kept %v", n.len(), n.has(keys[0], now))
-	}
-	if n.has(keys[3], now.Add(time.Minute)) {
-		t.Fatal("an entry outlived its TTL")
 	}
 }
 

@@ -20,11 +20,12 @@ const (
 	KindSignature                      // the signature does not recover the address
 	KindContractWallet                 // an EIP-1271 wallet, and no RPC to verify it
 	KindUnavailable                    // the nonce store or the RPC node cannot be reached
+	KindThrottled                      // this instance's budget of EIP-1271 calls is used up
 )
 
 // Kinds lists every Kind.
 var Kinds = []Kind{KindMalformed, KindDomain, KindURI, KindChain, KindVersion, KindNonce, KindNonceUsed,
-	KindExpired, KindNotYetValid, KindSignature, KindContractWallet, KindUnavailable}
+	KindExpired, KindNotYetValid, KindSignature, KindContractWallet, KindUnavailable, KindThrottled}
 
 // Codes clients see.
 const (
@@ -40,6 +41,7 @@ const (
 	CodeSignature      = "siwe_signature_mismatch"
 	CodeContractWallet = "siwe_contract_wallet_unsupported"
 	CodeUnavailable    = "siwe_verifier_unavailable"
+	CodeThrottled      = "siwe_verifier_throttled"
 )
 
 // Code is the kind's stable code; "" for an unknown kind.
@@ -69,6 +71,8 @@ func (k Kind) Code() string {
 		return CodeContractWallet
 	case KindUnavailable:
 		return CodeUnavailable
+	case KindThrottled:
+		return CodeThrottled
 	}
 	return ""
 }

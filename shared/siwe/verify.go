@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/lookupguard"
 )
 
 // Bounds of a sign-in.
@@ -30,6 +32,11 @@ type Options struct {
 	Store   NonceStore
 	// Contracts verifies EIP-1271 wallets; nil refuses them (KindContractWallet).
 	Contracts ContractChecker
+	// Guard bounds the EIP-1271 calls junk signatures can cause: refused
+	// message+signature pairs are not asked again, and a flood is refused
+	// (KindThrottled) instead of reaching the node. Nil: lookupguard defaults
+	// (10 calls/s, burst 20, 4096 refused pairs for 30 s).
+	Guard *lookupguard.Guard
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -53,6 +60,9 @@ func NewVerifier(o Options) (*Verifier, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Guard == nil {
+		o.Guard = lookupguard.New(lookupguard.Options{})
 	}
 	v := &Verifier{origins: map[string]string{}, o: o}
 	for _, s := range o.Origins {
@@ -133,11 +143,24 @@ func (v *Verifier) Verify(ctx context.Context, message, signature string) (*Resu
 			return nil, &Error{Kind: KindSignature, Message: "the signature was not made by the message's address " +
 				"(smart-contract wallets are verified only when the API has XLAYER_RPC_URL set)", Err: rerr}
 		}
+		// Only this branch costs an upstream call, so only it is guarded. The
+		// key is the message and the signature bytes: the node's answer depends
+		// on nothing else (the contract's code aside, which a wallet changes
+		// rarely; the TTL bounds how long a stale refusal lasts).
+		key := lookupguard.Key(message, string(sig))
+		if v.o.Guard.Refused(key, now) {
+			return nil, &Error{Kind: KindSignature, Message: "the signature was not made by the message's address",
+				Err: errors.New("refused by the contract moments ago (negative cache)")}
+		}
+		if !v.o.Guard.Allow(now) {
+			return nil, &Error{Kind: KindThrottled, Message: "too many smart-contract wallet sign-ins are being verified right now; retry shortly"}
+		}
 		ok, err := v.o.Contracts.IsValidSignature(ctx, address, digest, sig)
 		if err != nil {
 			return nil, &Error{Kind: KindUnavailable, Message: "the chain could not be asked to verify the wallet's signature; retry", Err: err}
 		}
 		if !ok {
+			v.o.Guard.Remember(key, now)
 			return nil, &Error{Kind: KindSignature, Message: "the signature was not made by the message's address", Err: rerr}
 		}
 		contract = true

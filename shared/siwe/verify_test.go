@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/insforge/edge-functions-go/shared/lookupguard"
 	"github.com/insforge/edge-functions-go/shared/siwe"
 	"github.com/insforge/edge-functions-go/shared/siwe/siwetest"
 )
@@ -269,3 +271,118 @@ func BenchmarkVerify(b *testing.B) {
 type noStore struct{}
 
 func (noStore) Consume(context.Context, string, time.Time) error { return nil }
+
+// junkSignature is a 100-byte signature no key made (it cannot recover to an
+// address), different for each i: what a flood of fake contract-wallet
+// sign-ins sends.
+func junkSignature(i int) string {
+	b := make([]byte, 100)
+	binary.BigEndian.PutUint64(b[:8], uint64(i)+1)
+	return "0x" + hex.EncodeToString(b)
+}
+
+func TestVerifyBoundsEIP1271CallsForJunkSignatures(t *testing.T) {
+	const n = 1000
+	for _, c := range []struct {
+		name      string
+		signature func(f *fixture, msg string, i int) string
+		// wantCalls is the exact number of eth_calls the node sees.
+		wantCalls int32
+		wantKinds map[siwe.Kind]int
+	}{
+		{"1,000 different junk signatures: at most burst calls, the rest throttled",
+			func(_ *fixture, _ string, i int) string { return junkSignature(i) },
+			lookupguard.DefaultBurst, map[siwe.Kind]int{siwe.KindSignature: lookupguard.DefaultBurst, siwe.KindThrottled: n - lookupguard.DefaultBurst}},
+		{"the same junk 1,000 times: one call, then the negative cache",
+			func(_ *fixture, _ string, _ int) string { return junkSignature(0) },
+			1, map[siwe.Kind]int{siwe.KindSignature: n}},
+		{"1,000 valid EOA sign-ins: no call, the limiter untouched",
+			func(f *fixture, msg string, _ int) string { return f.wallet.Sign(msg) },
+			0, map[siwe.Kind]int{0: n}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			node := &contractNode{accept: []byte("never")}
+			srv := httptest.NewServer(node)
+			defer srv.Close()
+			guard := lookupguard.New(lookupguard.Options{})
+			f := newFixture(t, nil)
+			node.wallet = strings.ToLower(f.wallet.Address) // the address has code: it looks like a contract wallet
+			v, err := siwe.NewVerifier(siwe.Options{Origins: []string{"https://app.example.com"}, Nonces: f.nonces, Store: f.store,
+				Contracts: siwe.NewRPC(srv.URL), Guard: guard, Now: func() time.Time { return f.clock }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := f.fields(t).Build()
+			kinds := map[siwe.Kind]int{}
+			for i := 0; i < n; i++ {
+				if c.wantKinds[0] > 0 { // a valid sign-in consumes its nonce: each needs its own
+					msg = f.fields(t).Build()
+				}
+				_, err := v.Verify(context.Background(), msg, c.signature(f, msg, i))
+				var se *siwe.Error
+				switch {
+				case err == nil:
+					kinds[0]++
+				case errors.As(err, &se):
+					kinds[se.Kind]++
+				default:
+					t.Fatalf("sign-in %d: %v", i, err)
+				}
+			}
+			if got := node.calls.Load(); got != c.wantCalls {
+				t.Errorf("node saw %d eth_calls, want %d", got, c.wantCalls)
+			}
+			if len(kinds) != len(c.wantKinds) {
+				t.Errorf("outcomes %v, want %v", kinds, c.wantKinds)
+			}
+			for k, want := range c.wantKinds {
+				if kinds[k] != want {
+					t.Errorf("outcomes %v, want %v", kinds, c.wantKinds)
+				}
+			}
+			if c.wantCalls == 0 && guard.Tokens(f.clock) != lookupguard.DefaultBurst {
+				t.Errorf("the limiter was spent: %v of %d lookups left", guard.Tokens(f.clock), lookupguard.DefaultBurst)
+			}
+			if c.wantKinds[0] == 0 && f.store.Used() != 0 {
+				t.Errorf("a refused sign-in consumed a nonce")
+			}
+		})
+	}
+}
+
+func TestVerifyRunsTheCheapChecksBeforeTheGuard(t *testing.T) {
+	node := &contractNode{}
+	srv := httptest.NewServer(node)
+	defer srv.Close()
+	guard := lookupguard.New(lookupguard.Options{Burst: 1})
+	f := newFixture(t, nil)
+	node.wallet = strings.ToLower(f.wallet.Address)
+	v, err := siwe.NewVerifier(siwe.Options{Origins: []string{"https://app.example.com"}, Nonces: f.nonces, Store: f.store,
+		Contracts: siwe.NewRPC(srv.URL), Guard: guard, Now: func() time.Time { return f.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*siwetest.Fields)
+		want siwe.Kind
+	}{
+		{"another domain", func(fl *siwetest.Fields) { fl.Domain, fl.URI = "evil.example.com", "https://evil.example.com/" }, siwe.KindDomain},
+		{"another chain", func(fl *siwetest.Fields) { fl.ChainID = 1 }, siwe.KindChain},
+		{"forged nonce", func(fl *siwetest.Fields) { fl.Nonce = "abcdefgh12345678" }, siwe.KindNonce},
+		{"expired", func(fl *siwetest.Fields) { fl.ExpirationTime = f.clock.Add(-time.Second) }, siwe.KindExpired},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fl := f.fields(t)
+			c.edit(&fl)
+			for i := 0; i < 100; i++ {
+				if _, err := v.Verify(context.Background(), fl.Build(), junkSignature(i)); !errors.Is(err, &siwe.Error{Kind: c.want}) {
+					t.Fatalf("got %v, want %v", err, c.want)
+				}
+			}
+			if node.calls.Load() != 0 || guard.Tokens(f.clock) != 1 || guard.Remembered() != 0 {
+				t.Fatalf("a cheap refusal reached the guard or the node: %d calls, %v tokens", node.calls.Load(), guard.Tokens(f.clock))
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/launch"
+	"github.com/insforge/edge-functions-go/shared/lookupguard"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 	"github.com/insforge/edge-functions-go/shared/siwe"
@@ -74,10 +75,12 @@ type Deps struct {
 	Store siwe.NonceStore
 	// Contracts verifies EIP-1271 wallets; nil refuses them.
 	Contracts siwe.ContractChecker
-	Now       func() time.Time
-	Timeout   time.Duration
-	Logger    *slog.Logger
-	Metrics   *metrics.Recorder
+	// Guard bounds EIP-1271 calls (nil: lookupguard defaults, per instance).
+	Guard   *lookupguard.Guard
+	Now     func() time.Time
+	Timeout time.Duration
+	Logger  *slog.Logger
+	Metrics *metrics.Recorder
 }
 
 // Limits of a sign-in request: the message is capped at siwe.MaxMessageBytes,
@@ -111,7 +114,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		d.Now = time.Now
 	}
 	v, err := siwe.NewVerifier(siwe.Options{Origins: c.AllowedOrigins, ChainID: c.ChainID, Nonces: d.Nonces, Store: d.Store,
-		Contracts: d.Contracts, Now: d.Now})
+		Contracts: d.Contracts, Guard: d.Guard, Now: d.Now})
 	if err != nil {
 		return nil, config.Invalid("ALLOWED_ORIGINS", "%v", err)
 	}
@@ -300,6 +303,8 @@ func walletError(err error) error {
 		e = httpapi.SIWEContractWalletUnsupported.New(se.Message)
 	case siwe.KindUnavailable:
 		e = httpapi.SIWEVerifierUnavailable.New(se.Message)
+	case siwe.KindThrottled:
+		e = httpapi.SIWEVerifierThrottled.New(se.Message)
 	default:
 		return err
 	}
@@ -309,6 +314,10 @@ func walletError(err error) error {
 		e.Header = http.Header{"Www-Authenticate": {`SIWE error="` + e.Code.Name() + `"`}}
 	case http.StatusServiceUnavailable:
 		e.Header = http.Header{"Retry-After": {"2"}}
+		if se.Kind == siwe.KindThrottled {
+			// The budget refills at lookupguard.DefaultPerSecond a second.
+			e.Header.Set("Retry-After", "1")
+		}
 	}
 	return e
 }

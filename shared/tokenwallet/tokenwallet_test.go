@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
+	"github.com/insforge/edge-functions-go/shared/lookupguard"
 	"github.com/insforge/edge-functions-go/shared/signer"
 	"github.com/insforge/edge-functions-go/shared/siwe"
 	"github.com/insforge/edge-functions-go/shared/siwe/siwetest"
@@ -270,5 +272,61 @@ func TestProviderBridgeRefusesAWalletShapedSubject(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `"invalid_token"`) || strings.Contains(w.Body.String(), `"token"`) {
 		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+// refusingNode is a loopback JSON-RPC node where every address is a contract
+// that refuses every signature (isValidSignature returns 0xffffffff).
+func refusingNode(t *testing.T) (url string, calls *atomic.Int32) {
+	calls = new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		var req struct {
+			Method string `json:"method"`
+			ID     int    `json:"id"`
+		}
+		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil || req.Method != "eth_call" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": "0xffffffff" + strings.Repeat("0", 56)})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, calls
+}
+
+func TestWalletThrottlesEIP1271CallsWith503AndMintsNothing(t *testing.T) {
+	e := newWalletEnv(t)
+	url, calls := refusingNode(t)
+	c := tokenwallet.Config{Config: bridge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: url}
+	h, err := tokenwallet.New(c, tokenwallet.Deps{Signer: e.signer, Nonces: siwe.NewNonces([]byte(e.stack.JWTSecret), 0),
+		Store: e.store, Contracts: siwe.NewRPC(url), Guard: lookupguard.New(lookupguard.Options{Burst: 2}), Now: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := e.fields(h).Build()
+	for i, want := range []struct {
+		status     int
+		code       string
+		retryAfter string
+		calls      int32
+	}{
+		{401, siwe.CodeSignature, "", 1},
+		{401, siwe.CodeSignature, "", 2},
+		{503, siwe.CodeThrottled, "1", 2},
+		{503, siwe.CodeThrottled, "1", 2},
+	} {
+		sig := "0x" + strings.Repeat("0", 198) + "0" + string("0123456789"[i])
+		w := e.post(h, signIn(msg, sig))
+		if w.Code != want.status || !strings.Contains(w.Body.String(), `"error":"`+want.code+`"`) ||
+			w.Header().Get("Retry-After") != want.retryAfter || strings.Contains(w.Body.String(), `"token"`) || calls.Load() != want.calls {
+			t.Fatalf("junk %d: %d %v %s, node calls %d; want %d %s Retry-After %q, %d calls",
+				i, w.Code, w.Header(), w.Body, calls.Load(), want.status, want.code, want.retryAfter, want.calls)
+		}
+	}
+	// A valid EOA sign-in never needs the spent budget.
+	msg = e.fields(h).Build()
+	if w := e.post(h, signIn(msg, e.w.Sign(msg))); w.Code != http.StatusOK || calls.Load() != 2 {
+		t.Fatalf("EOA sign-in after the flood: %d %s, node calls %d", w.Code, w.Body, calls.Load())
 	}
 }

@@ -127,7 +127,8 @@ var apps = set("shared/bridge", "shared/tokenwallet", "shared/x402report", "shar
 
 // libraries contain no consumers (no apps, no commands).
 var libraries = []string{"shared/config", "shared/httpapi", "shared/metrics", "shared/signer", "shared/identity",
-	"shared/insforge", "shared/ledger", "shared/siwe", "shared/x402", "shared/facilitator", "shared/paywall", "shared/secretstore"}
+	"shared/insforge", "shared/ledger", "shared/siwe", "shared/x402", "shared/facilitator", "shared/paywall", "shared/secretstore",
+	"shared/lookupguard"}
 
 // R1: no domain package reaches shared/httpapi, directly or through another package.
 func TestDomainPackagesDoNotImportHTTPAPI(t *testing.T) {

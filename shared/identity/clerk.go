@@ -29,13 +29,7 @@ var ClerkBridge = Bridge{Slug: "clerk", Name: "Clerk", Alg: "RS256", IssuerVar: 
 	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) }}
 
 // Validate checks the configuration (config.Load calls it).
-func (c ClerkConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c ClerkConfig) Validate() error { return checkSpec(c.jwt) }
 
 // parties returns CLERK_AUTHORIZED_PARTIES, or ALLOWED_ORIGINS when it is unset.
 func (c ClerkConfig) parties() ([]string, error) {
@@ -108,10 +102,6 @@ func (c ClerkConfig) jwt() (JWTSpec, error) {
 
 // NewClerk builds the Clerk provider. Same-origin apps may send the __session cookie.
 func NewClerk(c ClerkConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := newJWTProvider(jc, []string{"__session"}, o)
+	p, _, err := newSpecProvider(c.jwt, []string{"__session"}, o)
 	return p, err
 }

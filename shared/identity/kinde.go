@@ -16,13 +16,7 @@ var KindeBridge = Bridge{Slug: "kinde", Name: "Kinde", Alg: "RS256", IssuerVar: 
 	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) }}
 
 // Validate checks the configuration (config.Load calls it).
-func (c KindeConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c KindeConfig) Validate() error { return checkSpec(c.jwt) }
 
 func (c KindeConfig) jwt() (JWTSpec, error) {
 	iss, err := checkBaseURL("KINDE_ISSUER_URL", c.IssuerURL)
@@ -49,15 +43,14 @@ func (c KindeConfig) jwt() (JWTSpec, error) {
 
 // NewKinde builds the Kinde provider.
 func NewKinde(c KindeConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
+	p, v, err := newSpecProvider(c.jwt, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	if len(jc.Audiences) == 0 {
+	if len(v.cfg.Audiences) == 0 {
 		// Not an error (it would break deployments that work), but every user token
 		// of the Kinde business is then accepted, including one issued for another API.
 		o.withDefaults().Logger.Warn("KINDE_AUDIENCE is unset: access tokens requested for any API of this Kinde business are accepted; set it to your API audience")
 	}
-	p, _, err := newJWTProvider(jc, nil, o)
-	return p, err
+	return p, nil
 }

@@ -28,13 +28,7 @@ var WorkOSBridge = Bridge{Slug: "workos", Name: "WorkOS", Alg: "RS256", IssuerVa
 	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) }}
 
 // Validate checks the configuration (config.Load calls it).
-func (c WorkOSConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c WorkOSConfig) Validate() error { return checkSpec(c.jwt) }
 
 func (c WorkOSConfig) jwt() (JWTSpec, error) {
 	id := strings.TrimSpace(c.ClientID)
@@ -94,10 +88,6 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 
 // NewWorkOS builds the WorkOS provider.
 func NewWorkOS(c WorkOSConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := newJWTProvider(jc, nil, o)
+	p, _, err := newSpecProvider(c.jwt, nil, o)
 	return p, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
@@ -78,9 +79,7 @@ type Response struct {
 // New returns the token endpoint for d.Provider, minting with d.Signer and
 // answering browsers from c.AllowedOrigins.
 func New(c Config, d Deps) http.Handler {
-	if d.Timeout <= 0 {
-		d.Timeout = DefaultTimeout
-	}
+	d.Timeout = positive.Or(d.Timeout, DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}

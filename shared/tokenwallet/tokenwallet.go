@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/lookupguard"
 	"github.com/insforge/edge-functions-go/shared/metrics"
@@ -104,9 +105,7 @@ type WalletRequest struct {
 // a signed EIP-4361 message and mints a token whose subject is the wallet's
 // CAIP-10 account id.
 func New(c Config, d Deps) (http.Handler, error) {
-	if d.Timeout <= 0 {
-		d.Timeout = bridge.DefaultTimeout
-	}
+	d.Timeout = positive.Or(d.Timeout, bridge.DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}

@@ -69,10 +69,9 @@ func newJWTProvider(cfg JWTSpec, cookies []string, opts Options) (*Provider, *JW
 	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}, now: opts.withDefaults().Now}, v, nil
 }
 
-// A JWT provider's configuration resolves to the spec of its one verifier (its
-// jwt method): Validate checks that spec, the constructor builds on it.
-
-// checkSpec is the Validate of a JWT provider's configuration.
+// checkSpec is the Validate of a JWT provider's configuration, which resolves
+// (its jwt method) to the spec of its one verifier; its constructor builds on the
+// same spec (newSpecProvider).
 func checkSpec(jwt func() (JWTSpec, error)) error {
 	jc, err := jwt()
 	if err != nil {

@@ -22,15 +22,15 @@ type env = providertest.Env
 // (shared/bridge/errors_test.go), so a rule here is the whole verdict a client sees.
 type rule struct {
 	name    string
-	applies func(providertest.Spec) bool             // nil: every provider
-	cold    func(e *env)                             // runs before the provider is built (cold start)
-	cred    func(e *env) identity.Credential         // may verify warm-up credentials itself
-	kind    identity.Kind                            // 0: accepted
-	message string                                   // the refusal's message must contain this ("" = any)
-	noEmail bool                                     // accepted without an email
-	email   string                                   // accepted with this email (default: the base claims')
-	actor   string                                   // accepted with this actor
-	after   func(t *testing.T, e *env)               // extra checks after any outcome
+	applies func(providertest.Spec) bool                     // nil: every provider
+	cold    func(e *env)                                     // runs before the provider is built (cold start)
+	cred    func(e *env) identity.Credential                 // may verify warm-up credentials itself
+	kind    identity.Kind                                    // 0: accepted
+	message string                                           // the refusal's message must contain this ("" = any)
+	noEmail bool                                             // accepted without an email
+	email   string                                           // accepted with this email (default: the base claims')
+	actor   string                                           // accepted with this actor
+	after   func(t *testing.T, e *env)                       // extra checks after any outcome
 	checks  func(t *testing.T, e *env, id identity.Identity) // extra checks when accepted
 }
 

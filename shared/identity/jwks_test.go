@@ -171,7 +171,7 @@ var jwksRules = []rule{
 		}},
 	{name: "another asymmetric alg with the right key (RS512/PS256)", kind: identity.KindInvalid,
 		applies: func(s providertest.Spec) bool { return s.Alg == "RS256" },
-		cred: signedWith(func(e *env) identitytest.Key { k := e.Issuer.Current(); k.Alg = "PS256"; return k }, nil)},
+		cred:    signedWith(func(e *env) identitytest.Key { k := e.Issuer.Current(); k.Alg = "PS256"; return k }, nil)},
 	{name: "RS256 token to an EdDSA provider", kind: identity.KindInvalid,
 		applies: func(s providertest.Spec) bool { return s.Alg == "EdDSA" },
 		cred: signedWith(func(e *env) identitytest.Key {
@@ -257,7 +257,9 @@ var jwksRules = []rule{
 		cred: func(*env) identity.Credential { return bearer(b64("not json") + "." + b64("{}") + ".c2ln") }},
 	{name: "garbage opaque string", kind: identity.KindInvalid, cred: func(*env) identity.Credential { return bearer("garbage-token") }},
 	{name: "JWE-shaped (five segments) token", kind: identity.KindInvalid,
-		cred: func(*env) identity.Credential { return bearer(b64(`{"alg":"dir","enc":"A256GCM"}`) + "..aXY.Y2lwaGVy.dGFn") }},
+		cred: func(*env) identity.Credential {
+			return bearer(b64(`{"alg":"dir","enc":"A256GCM"}`) + "..aXY.Y2lwaGVy.dGFn")
+		}},
 
 	// Key set availability.
 	{name: "JWKS down at cold start", kind: identity.KindUnavailable, cold: func(e *env) { e.Issuer.SetDown(true) }, cred: valid},

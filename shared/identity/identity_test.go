@@ -40,11 +40,17 @@ type rule struct {
 func runRules(t *testing.T, rules []rule) {
 	t.Helper()
 	for _, sp := range providertest.Specs {
+		var applicable []rule
+		for _, r := range rules {
+			if r.applies == nil || r.applies(sp) {
+				applicable = append(applicable, r)
+			}
+		}
+		if len(applicable) == 0 {
+			continue
+		}
 		t.Run(sp.Name, func(t *testing.T) {
-			for _, r := range rules {
-				if r.applies != nil && !r.applies(sp) {
-					continue
-				}
+			for _, r := range applicable {
 				t.Run(r.name, func(t *testing.T) { r.run(t, sp) })
 			}
 		})

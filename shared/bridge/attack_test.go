@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
-	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 )
 
@@ -75,7 +72,7 @@ const (
 func hasCookie(s spec) bool { return s.JWTCookie != "" }
 
 // withEmail adds an email and sets the provider's verified claim to v.
-func withEmail(e *env, v any) func(jwt.MapClaims) { return e.WithEmail(v) }
+func withEmail(e *env, v any) func(providertest.Claims) { return e.WithEmail(v) }
 
 var (
 	only = providertest.Only
@@ -103,9 +100,9 @@ var attacks = []attack{
 	// refusal of each kind a bad credential meets on every provider reaches the
 	// client as its kind's answer, with nothing minted.
 	{name: "valid token is exchanged", req: okRequest, status: 200},
-	{name: "alg none without signature", status: 401, code: codeInvalid,
+	{name: "HS256 signed with the InsForge secret (a Clerk template token)", status: 401, code: codeInvalid,
 		req: func(e *env) *http.Request {
-			return e.bearer(identitytest.Unsigned(map[string]any{"alg": "none", "typ": "JWT", "kid": e.Issuer.Current().KID}, e.Claims(nil)))
+			return e.bearer(e.HS256([]byte(testSecret), e.Claims(set("role", "authenticated"))))
 		}},
 	{name: "expired", status: 401, code: codeExpired,
 		req: func(e *env) *http.Request {
@@ -122,7 +119,7 @@ var attacks = []attack{
 	// the email is the verified one the provider returned, the actor is logged.
 	{name: "upstream role project_admin still mints role authenticated", status: 200,
 		req: func(e *env) *http.Request {
-			return e.bearer(e.Token(func(c jwt.MapClaims) { c["role"] = "project_admin"; c["is_project_admin"] = true }))
+			return e.bearer(e.Token(func(c providertest.Claims) { c["role"] = "project_admin"; c["is_project_admin"] = true }))
 		}},
 	{name: "better-auth: plugin payload with role admin mints authenticated", status: 200, applies: only("better-auth"),
 		req: func(e *env) *http.Request { return e.bearer(e.Token(set("role", "admin"))) }},
@@ -162,7 +159,7 @@ var attacks = []attack{
 		noEmail: true, applies: only("better-auth"),
 		cold: func(e *env) { e.T.Setenv("BETTER_AUTH_ALLOW_IMPERSONATION", "true") },
 		req: func(e *env) *http.Request {
-			return e.bearer(e.Session(1, func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" }))
+			return e.bearer(e.Session(1, func(u *providertest.User) { u.ImpersonatedBy = "admin_user_1" }))
 		},
 		minted: actorLogged("admin_user_1")},
 

@@ -412,7 +412,7 @@ func TestStytchCustomCookieNames(t *testing.T) {
 		r.AddCookie(&http.Cookie{Name: name, Value: value})
 		return r
 	}
-	tok := stytchToken(5)
+	tok := providertest.StytchToken(5)
 	api.AddSession(tok, identitytest.User{ID: e.Base["sub"].(string)})
 	expectMinted(t, e, e.serve(cookie("app_session", tok)), e.Base["sub"].(string), "")
 	expectMinted(t, e, e.serve(cookie("app_session_jwt", e.Token(nil))), e.Base["sub"].(string), "")

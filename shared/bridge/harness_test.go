@@ -18,23 +18,15 @@ import (
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
 
-const (
-	testSecret    = "test-secret-0123456789abcdef0123456789"
-	appOrigin     = providertest.AppOrigin
-	stytchProject = providertest.StytchProject
-	stytchSecret  = providertest.StytchSecret
-)
+// testSecret signs the minted tokens. Providers are data: every bridge declared
+// in identity.Bridges, as shared/identity/providertest builds it.
+const testSecret = "test-secret-0123456789abcdef0123456789"
 
-// spec is one declared provider (shared/identity/providertest): providers are data.
-type spec = providertest.Spec
-
-// specs are every bridge declared in identity.Bridges, in order.
 var specs = providertest.Specs
 
-// oidcClient is the client id the generic OIDC bridge is configured with.
-const oidcClient = providertest.OIDCClient
+type spec = providertest.Spec
 
-func stytchToken(n int) string { return providertest.StytchToken(n) }
+const appOrigin = providertest.AppOrigin
 
 // syncBuffer collects logs from the handler and the JWKS goroutines.
 type syncBuffer = logtest.Buffer

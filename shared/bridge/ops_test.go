@@ -15,6 +15,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 )
 
@@ -139,7 +140,7 @@ func secretsIn(e *env, minted []string) map[string]string {
 	s := map[string]string{"INSFORGE_JWT_SECRET": testSecret}
 	if v := e.Vars["STYTCH_SECRET"]; v != "" {
 		s["STYTCH_SECRET"] = v
-		s["Stytch Basic auth"] = base64.StdEncoding.EncodeToString([]byte(stytchProject + ":" + v))
+		s["Stytch Basic auth"] = base64.StdEncoding.EncodeToString([]byte(providertest.StytchProject + ":" + v))
 	}
 	add := func(kind, tok string) {
 		tok = strings.TrimPrefix(tok, "Bearer ")

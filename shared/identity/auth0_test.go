@@ -3,8 +3,6 @@ package identity_test
 import (
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
@@ -16,7 +14,7 @@ var auth0Rules = []rule{
 	{name: "client-credentials token (gty)", kind: identity.KindNotUserSession, cred: token(set("gty", "client-credentials"))},
 	{name: "client-credentials token (sub @clients)", kind: identity.KindNotUserSession, cred: token(set("sub", "hJ7sDk2lAbC0x9@clients"))},
 	{name: "M2M token as issued (gty and sub @clients, no azp user)", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			c["sub"], c["gty"], c["azp"], c["aud"] = "hJ7sDk2lAbC0x9@clients", "client-credentials", "hJ7sDk2lAbC0x9", "https://api.example.com"
 		})},
 	{name: "gty array with client-credentials", kind: identity.KindNotUserSession, cred: token(set("gty", []string{"client-credentials"}))},

@@ -13,10 +13,10 @@ import (
 // impersonatedBy (shared/localidentity serves it as the plugin does).
 var betterAuthRules = []rule{
 	{name: "impersonated session (admin plugin) is refused", kind: identity.KindImpersonation,
-		cred: session(func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" })},
+		cred: session(func(u *user) { u.ImpersonatedBy = "admin_user_1" })},
 	{name: "impersonated session accepted with BETTER_AUTH_ALLOW_IMPERSONATION, actor returned", noEmail: true, actor: "admin_user_1",
 		cold: func(e *env) { e.T.Setenv("BETTER_AUTH_ALLOW_IMPERSONATION", "true") },
-		cred: session(func(u *identitytest.User) { u.ImpersonatedBy = "admin_user_1" })},
+		cred: session(func(u *user) { u.ImpersonatedBy = "admin_user_1" })},
 }
 
 // Better Auth's get-session: the bearer plugin sends the signed cookie value or
@@ -28,7 +28,7 @@ var betterAuthSessionRules = []rule{
 		cred: func(e *env) identity.Credential {
 			raw, _, _ := strings.Cut(e.Spec.SessionToken(1), ".")
 			exp := time.Now().Add(time.Hour)
-			e.Sessions.AddSession(raw, identitytest.User{ID: e.Base["sub"].(string), ExpiresAt: exp})
+			e.Sessions.AddSession(raw, user{ID: e.Base["sub"].(string), ExpiresAt: exp})
 			e.CredExp = exp.Unix()
 			return bearer(raw)
 		},

@@ -3,8 +3,6 @@ package identity_test
 import (
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 )
@@ -23,7 +21,7 @@ var clerkRules = []rule{
 	{name: "sid missing (OAuth, machine or template token)", kind: identity.KindNotUserSession, cred: token(del("sid"))},
 	{name: "sid empty", kind: identity.KindNotUserSession, cred: token(set("sid", ""))},
 	{name: "OAuth access token shape (client azp, no sid)", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) { delete(c, "sid"); c["azp"] = "client_oauth_app"; c["scope"] = "profile" })},
+		cred: token(func(c claims) { delete(c, "sid"); c["azp"] = "client_oauth_app"; c["scope"] = "profile" })},
 	{name: "parties default to ALLOWED_ORIGINS when CLERK_AUTHORIZED_PARTIES is unset", kind: identity.KindNotUserSession,
 		cold: partiesFromOrigins, cred: token(set("azp", "https://admin.example.com"))},
 	{name: "a token from an ALLOWED_ORIGINS origin is accepted by default", cold: partiesFromOrigins, cred: valid},

@@ -6,15 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
-	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 )
 
-// env is one declared provider under test (shared/identity/providertest).
-type env = providertest.Env
+// env is one declared provider under test (shared/identity/providertest); claims
+// are a token's claims, user a session's user.
+type (
+	env    = providertest.Env
+	claims = providertest.Claims
+	user   = providertest.User
+)
 
 // rule is one credential given to a freshly built provider. Unless kind is 0
 // (accepted) it must be refused with that kind, and no identity may come with the
@@ -109,12 +111,12 @@ func bearer(tok string) identity.Credential { return identity.Credential{Token: 
 func valid(e *env) identity.Credential { return bearer(e.Token(nil)) }
 
 // token is a valid token changed by mod.
-func token(mod func(jwt.MapClaims)) func(e *env) identity.Credential {
+func token(mod func(claims)) func(e *env) identity.Credential {
 	return func(e *env) identity.Credential { return bearer(e.Token(mod)) }
 }
 
 // session is a registered session of the base subject, changed by mod.
-func session(mod func(*identitytest.User)) func(e *env) identity.Credential {
+func session(mod func(*user)) func(e *env) identity.Credential {
 	return func(e *env) identity.Credential { return bearer(e.Session(1, mod)) }
 }
 
@@ -160,11 +162,11 @@ var identityRules = []rule{
 		cred: func(e *env) identity.Credential { return bearer(e.Token(e.WithEmail(true))) }},
 	{name: "unverified email is not copied", noEmail: true,
 		cred: func(e *env) identity.Credential {
-			return bearer(e.Token(func(c jwt.MapClaims) { c["email"] = "victim@example.com"; c[e.VerifiedClaim()] = false }))
+			return bearer(e.Token(func(c claims) { c["email"] = "victim@example.com"; c[e.VerifiedClaim()] = false }))
 		}},
 	{name: "email with verified missing is not copied", noEmail: true,
 		cred: func(e *env) identity.Credential {
-			return bearer(e.Token(func(c jwt.MapClaims) { e.WithEmail(nil)(c); delete(c, e.VerifiedClaim()) }))
+			return bearer(e.Token(func(c claims) { e.WithEmail(nil)(c); delete(c, e.VerifiedClaim()) }))
 		}},
 	{name: "email with verified null is not copied", noEmail: true, cred: withEmail(nil)},
 	{name: `email with verified "true" (a string) is not copied`, noEmail: true, cred: withEmail("true")},
@@ -182,15 +184,15 @@ var identityRules = []rule{
 	// with the expiry and email the provider's API reports.
 	{name: "session: active session is accepted", noEmail: true, applies: sessions, cred: session(nil)},
 	{name: "session: expiring in 20s is accepted with that expiry", noEmail: true, applies: sessions,
-		cred: session(func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(20 * time.Second) })},
+		cred: session(func(u *user) { u.ExpiresAt = time.Now().Add(20 * time.Second) })},
 	{name: "session: expiring in 2s is refused as expired", kind: identity.KindExpired, applies: sessions,
-		cred: session(func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(2 * time.Second) })},
+		cred: session(func(u *user) { u.ExpiresAt = time.Now().Add(2 * time.Second) })},
 	{name: "session: reported with an expiry in the past is refused as expired", kind: identity.KindExpired, applies: sessions,
-		cred: session(func(u *identitytest.User) { u.ExpiresAt = time.Now().Add(-time.Minute) })},
+		cred: session(func(u *user) { u.ExpiresAt = time.Now().Add(-time.Minute) })},
 	{name: "session: verified email is copied", email: "ada@example.com", applies: sessions,
-		cred: session(func(u *identitytest.User) { u.Email, u.EmailVerified = "ada@example.com", true })},
+		cred: session(func(u *user) { u.Email, u.EmailVerified = "ada@example.com", true })},
 	{name: "session: unverified email is not copied", noEmail: true, applies: sessions,
-		cred: session(func(u *identitytest.User) { u.Email = "victim@example.com" })},
+		cred: session(func(u *user) { u.Email = "victim@example.com" })},
 	{name: "session: unknown session is refused", kind: identity.KindInvalid, applies: sessions,
 		cred: func(e *env) identity.Credential { return bearer(e.Spec.SessionToken(99)) }},
 }

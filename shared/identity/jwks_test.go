@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
@@ -32,9 +30,9 @@ func newTestJWT(t *testing.T, spec identity.JWTSpec) (*identity.JWTVerifier, *id
 	return v, iss
 }
 
-func signNow(iss *identitytest.Issuer, extra jwt.MapClaims) string {
+func signNow(iss *identitytest.Issuer, extra claims) string {
 	now := time.Now()
-	c := jwt.MapClaims{"iss": iss.URL(), "sub": "user_1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	c := claims{"iss": iss.URL(), "sub": "user_1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	for k, v := range extra {
 		c[k] = v
 	}
@@ -49,21 +47,21 @@ func TestVerifierRefusesImpersonationAndMachineTokens(t *testing.T) {
 	cases := []struct {
 		name       string
 		allowActor bool
-		claims     jwt.MapClaims
+		claims     claims
 		kind       identity.Kind
 		message    string
 		actor      string
 	}{
-		{name: "session", claims: jwt.MapClaims{"sid": "s1"}},
-		{name: "act refused", claims: jwt.MapClaims{"sid": "s1", "act": map[string]any{"sub": "admin"}},
+		{name: "session", claims: claims{"sid": "s1"}},
+		{name: "act refused", claims: claims{"sid": "s1", "act": map[string]any{"sub": "admin"}},
 			kind: identity.KindImpersonation, message: "set P_ALLOW=true"},
-		{name: "act without sub refused", claims: jwt.MapClaims{"sid": "s1", "act": map[string]any{}}, kind: identity.KindImpersonation},
-		{name: "act allowed names the actor", allowActor: true, claims: jwt.MapClaims{"sid": "s1", "act": map[string]any{"sub": "admin"}}, actor: "admin"},
+		{name: "act without sub refused", claims: claims{"sid": "s1", "act": map[string]any{}}, kind: identity.KindImpersonation},
+		{name: "act allowed names the actor", allowActor: true, claims: claims{"sid": "s1", "act": map[string]any{"sub": "admin"}}, actor: "admin"},
 		{name: "act allowed, actor capped", allowActor: true,
-			claims: jwt.MapClaims{"sid": "s1", "act": map[string]any{"sub": strings.Repeat("a", 300)}}, actor: strings.Repeat("a", identity.MaxSubjectBytes)},
-		{name: "missing marker", claims: jwt.MapClaims{}, kind: identity.KindNotUserSession, message: "no session"},
-		{name: "machine marker", claims: jwt.MapClaims{"sid": "s1", "gty": "client-credentials"}, kind: identity.KindNotUserSession, message: "machine token"},
-		{name: "machine marker wins over act", claims: jwt.MapClaims{"gty": "client-credentials", "sid": "s1", "act": map[string]any{"sub": "a"}},
+			claims: claims{"sid": "s1", "act": map[string]any{"sub": strings.Repeat("a", 300)}}, actor: strings.Repeat("a", identity.MaxSubjectBytes)},
+		{name: "missing marker", claims: claims{}, kind: identity.KindNotUserSession, message: "no session"},
+		{name: "machine marker", claims: claims{"sid": "s1", "gty": "client-credentials"}, kind: identity.KindNotUserSession, message: "machine token"},
+		{name: "machine marker wins over act", claims: claims{"gty": "client-credentials", "sid": "s1", "act": map[string]any{"sub": "a"}},
 			kind: identity.KindNotUserSession},
 	}
 	for _, tc := range cases {
@@ -97,8 +95,8 @@ func TestVerifierChecksTheCompactForm(t *testing.T) {
 		"empty header":                 "." + parts[1] + "." + parts[2],
 		"header not base64url":         "%%%." + parts[1] + "." + parts[2],
 		"payload not base64url":        parts[0] + ".@@." + parts[2],
-		"signature of another payload": parts[0] + "." + strings.Split(signNow(iss, jwt.MapClaims{"sub": "user_2"}), ".")[1] + "." + parts[2],
-		"crit header":                  identitytest.SignWith(iss.Current(), jwt.MapClaims{"iss": iss.URL(), "sub": "u", "exp": time.Now().Add(time.Hour).Unix()}, map[string]any{"crit": []string{"exp"}}),
+		"signature of another payload": parts[0] + "." + strings.Split(signNow(iss, claims{"sub": "user_2"}), ".")[1] + "." + parts[2],
+		"crit header":                  identitytest.SignWith(iss.Current(), claims{"iss": iss.URL(), "sub": "u", "exp": time.Now().Add(time.Hour).Unix()}, map[string]any{"crit": []string{"exp"}}),
 	} {
 		if _, err := v.Verify(context.Background(), identity.Credential{Token: tok}); !errors.Is(err, &identity.Error{Kind: identity.KindInvalid}) {
 			t.Errorf("%s: err = %v, want invalid_token", name, err)
@@ -109,17 +107,8 @@ func TestVerifierChecksTheCompactForm(t *testing.T) {
 	}
 }
 
-// hmacWith signs claims as HS256 with key, with the issuer's current kid: the
-// classic algorithm-confusion attack when key is the provider's public key.
-func hmacWith(e *env, key []byte, claims jwt.MapClaims) identity.Credential {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["kid"] = e.Issuer.Current().KID
-	s, err := t.SignedString(key)
-	if err != nil {
-		panic(err)
-	}
-	return bearer(s)
-}
+// hmacWith is the HS256 token of claims signed with key (providertest.Env.HS256).
+func hmacWith(e *env, key []byte, c claims) identity.Credential { return bearer(e.HS256(key, c)) }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 

@@ -3,8 +3,6 @@ package identity_test
 import (
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
@@ -16,7 +14,7 @@ var kindeRules = []rule{
 	{name: "gty array mixing grants", kind: identity.KindNotUserSession,
 		cred: token(set("gty", []string{"authorization_code", "client_credentials"}))},
 	{name: "M2M token as documented (no sub)", kind: identity.KindInvalid,
-		cred: token(func(c jwt.MapClaims) { delete(c, "sub"); c["gty"] = []string{"client_credentials"}; c["v"] = "2" })},
+		cred: token(func(c claims) { delete(c, "sub"); c["gty"] = []string{"client_credentials"}; c["v"] = "2" })},
 	{name: "gty that is not a string", kind: identity.KindNotUserSession, cred: token(set("gty", 7))},
 	{name: "user token with gty refresh_token is accepted", cred: token(set("gty", []string{"refresh_token"}))},
 	{name: "aud array with several audiences", cred: token(set("aud", []string{"https://other.example.com", "https://api.example.com"}))},

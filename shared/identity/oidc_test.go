@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
-	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 )
 
@@ -39,19 +36,19 @@ var oidcRules = []rule{
 			return valid(e)
 		}},
 	{name: "Cognito access token (no aud, client_id ours) accepted",
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			delete(c, "aud")
 			delete(c, "azp")
 			c["client_id"], c["token_use"], c["username"], c["scope"] = oidcClient, "access", "ada", "openid"
 		})},
 	{name: "Cognito access token of another app client", kind: identity.KindInvalid,
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			delete(c, "aud")
 			delete(c, "azp")
 			c["client_id"], c["token_use"] = "another-client", "access"
 		})},
 	{name: "client_id ours but aud foreign", kind: identity.KindInvalid,
-		cred: token(func(c jwt.MapClaims) { c["aud"], c["client_id"] = "another-api", oidcClient })},
+		cred: token(func(c claims) { c["aud"], c["client_id"] = "another-api", oidcClient })},
 	{name: "Cognito ID token (token_use id) accepted", cred: token(set("token_use", "id"))},
 	{name: "token_use other than access or id", kind: identity.KindNotUserSession, cred: token(set("token_use", "refresh"))},
 	{name: "ID token refused when OIDC_TOKEN_USE=access", kind: identity.KindNotUserSession,
@@ -59,15 +56,15 @@ var oidcRules = []rule{
 	{name: "at+jwt access token refused when OIDC_TOKEN_USE=id", kind: identity.KindNotUserSession,
 		cold: func(e *env) { e.T.Setenv("OIDC_TOKEN_USE", "id") },
 		cred: func(e *env) identity.Credential {
-			return bearer(identitytest.SignWith(e.Issuer.Current(), e.Claims(nil), map[string]any{"typ": "at+jwt"}))
+			return signedWith(current, map[string]any{"typ": "at+jwt"})(e)
 		}},
 	{name: "client-credentials token (sub is the client id)", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			delete(c, "aud")
 			c["sub"], c["client_id"], c["token_use"] = oidcClient, oidcClient, "access"
 		})},
 	{name: "Okta service token (sub equals cid)", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) { c["cid"] = "0oa1okta"; c["sub"] = "0oa1okta" })},
+		cred: token(func(c claims) { c["cid"] = "0oa1okta"; c["sub"] = "0oa1okta" })},
 	{name: "gty client-credentials", kind: identity.KindNotUserSession, cred: token(set("gty", "client-credentials"))},
 	{name: "Entra app-only token (idtyp app)", kind: identity.KindNotUserSession, cred: token(set("idtyp", "app"))},
 	{name: "aud array holding ours among others", cred: token(set("aud", []string{"other", oidcClient}))},

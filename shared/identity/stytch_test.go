@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 )
@@ -16,14 +14,14 @@ var stytchRules = []rule{
 	{name: "custom-domain issuer (the API base URL) accepted",
 		cred: func(e *env) identity.Credential { return bearer(e.Token(set("iss", e.Vars["STYTCH_API_URL"]))) }},
 	{name: "session claim missing (an M2M access token)", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			delete(c, "https://stytch.com/session")
 			c["sub"], c["scope"] = "m2m-client-test-d731954d-dab3-4a2b-bdee-07f3ad1be885", "read:users"
 		})},
 	{name: "session claim null", kind: identity.KindNotUserSession, cred: token(set("https://stytch.com/session", nil))},
 	{name: "session claim empty object", kind: identity.KindNotUserSession, cred: token(set("https://stytch.com/session", map[string]any{}))},
 	{name: "session claim under another name", kind: identity.KindNotUserSession,
-		cred: token(func(c jwt.MapClaims) {
+		cred: token(func(c claims) {
 			c["https://stytch.com/sessions"] = c["https://stytch.com/session"]
 			delete(c, "https://stytch.com/session")
 		})},
@@ -35,7 +33,7 @@ var stytchRules = []rule{
 // not shaped like a session token never reaches it.
 var stytchSessionRules = []rule{
 	{name: "session: active session token is accepted with the verified email, one API call", email: "ada@example.com",
-		cred:  session(func(u *identitytest.User) { u.Email, u.EmailVerified = "ada@example.com", true }),
+		cred:  session(func(u *user) { u.Email, u.EmailVerified = "ada@example.com", true }),
 		after: sessionCalls(1)},
 	{name: "session: unknown or revoked session, one API call", kind: identity.KindInvalid,
 		cred: func(e *env) identity.Credential { return bearer("revoked" + e.Session(1, nil)[7:]) }, after: sessionCalls(1)},

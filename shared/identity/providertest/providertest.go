@@ -37,6 +37,12 @@ const (
 	Audience = "https://api.example.com"
 )
 
+// Claims are a token's claims; User is a session's user at the provider.
+type (
+	Claims = jwt.MapClaims
+	User   = identitytest.User
+)
+
 // Spec describes one provider to the harness: providers are data.
 type Spec struct {
 	Name string // the bridge's slug
@@ -289,6 +295,18 @@ func (e *Env) Claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 
 // Token signs valid claims (changed by mod) with the issuer's current key.
 func (e *Env) Token(mod func(jwt.MapClaims)) string { return e.Issuer.Sign(e.Claims(mod)) }
+
+// HS256 signs claims as HS256 with key, with the issuer's current kid: the
+// classic algorithm-confusion attack when key is the provider's public key.
+func (e *Env) HS256(key []byte, c Claims) string {
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = e.Issuer.Current().KID
+	s, err := t.SignedString(key)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return s
+}
 
 // Session registers a session for the base subject, changed by mod, and
 // returns its credential (the n-th of the provider's shape).

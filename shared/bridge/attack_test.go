@@ -96,9 +96,10 @@ func waitFor200(e *env, mk func() *http.Request) *httptest.ResponseRecorder {
 }
 
 var attacks = []attack{
-	// End to end: a valid credential of every provider is exchanged, and one
-	// refusal of each kind a bad credential meets on every provider reaches the
-	// client as its kind's answer, with nothing minted.
+	// End to end: a valid credential of every provider is exchanged, and a
+	// refusal of each status the identity kinds map to (401 invalid, expired and
+	// impersonation; 503; 500 once discovery contradicts the configuration)
+	// reaches the client as its kind's answer, documented, with nothing minted.
 	{name: "valid token is exchanged", req: okRequest, status: 200},
 	{name: "HS256 signed with the InsForge secret (a Clerk template token)", status: 401, code: codeInvalid,
 		req: func(e *env) *http.Request {
@@ -114,6 +115,24 @@ var attacks = []attack{
 		}},
 	{name: "JWKS down at cold start", status: 503, code: codeUnavailable,
 		cold: func(e *env) { e.Issuer.SetDown(true) }, req: okRequest},
+	{name: "oidc: discovery names another issuer once it answers: 500, never a mint", status: 500, code: identity.CodeMisconfigured,
+		applies: only("oidc"),
+		cold: func(e *env) {
+			e.Issuer.SetDown(true) // unreachable at cold start, so init cannot refuse it
+			e.Issuer.SetDiscoveryIssuer(e.Issuer.URL() + "/")
+		},
+		req: func(e *env) *http.Request {
+			expectError(e.T, e.serve(okRequest(e)), 503, codeUnavailable)
+			e.Issuer.SetDown(false)
+			// Discovery is retried in the background, not by the request: poll until
+			// it has answered (the verdict then stays 500, never a mint).
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
+				if w := e.serve(okRequest(e)); w.Code != 503 {
+					break
+				}
+			}
+			return okRequest(e)
+		}},
 
 	// Minting: the role is fixed, the lifetime is min(TOKEN_TTL, the credential's),
 	// the email is the verified one the provider returned, the actor is logged.

@@ -68,14 +68,6 @@ func run(tmplPath, out string) error {
 
 // Generate renders env.example.json for t.
 func Generate(t *samtemplate.Template) ([]byte, error) {
-	defaults, _, err := t.ParameterValues(nil)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := t.Functions(defaults)
-	if err != nil {
-		return nil, err
-	}
 	// Resolve the parameters without a default to markers, so a variable that one
 	// feeds is recognised whatever the template does with it (Ref, Sub, If, Join).
 	markers := map[string]string{}
@@ -84,11 +76,11 @@ func Generate(t *samtemplate.Template) ([]byte, error) {
 			markers[name] = "\x00param:" + name + "\x00"
 		}
 	}
-	vals, _, err := t.ParameterValues(markers)
+	plain, err := functions(t, nil)
 	if err != nil {
 		return nil, err
 	}
-	marked, err := t.Functions(vals)
+	marked, err := functions(t, markers)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +102,15 @@ func Generate(t *samtemplate.Template) ([]byte, error) {
 	}
 	b.WriteString("}\n")
 	return b.Bytes(), nil
+}
+
+// functions resolves t's functions with the parameters' defaults and overrides.
+func functions(t *samtemplate.Template, overrides map[string]string) ([]samtemplate.Function, error) {
+	vals, _, err := t.ParameterValues(overrides)
+	if err != nil {
+		return nil, err
+	}
+	return t.Functions(vals)
 }
 
 // example is the value of one variable: plain is how it resolves with the

@@ -20,6 +20,8 @@ type Auth0Config struct {
 var Auth0Bridge = Bridge{Slug: "auth0", Name: "Auth0", Alg: "RS256", IssuerVar: "AUTH0_ISSUER", JWKSVar: "AUTH0_JWKS_URL", AudienceVar: "AUTH0_AUDIENCE",
 	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) }}
 
+func init() { register(&Auth0Bridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c Auth0Config) Validate() error { return checkSpec(c.jwt) }
 

@@ -66,6 +66,8 @@ func (c BetterAuthConfig) basePath() (string, error) {
 var BetterAuthBridge = Bridge{Slug: "better-auth", Name: "Better Auth", Alg: "EdDSA", IssuerVar: "BETTER_AUTH_ISSUER", JWKSVar: "BETTER_AUTH_JWKS_URL", AudienceVar: "BETTER_AUTH_AUDIENCE",
 	Config: func() any { return new(BetterAuthConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewBetterAuth, o) }}
 
+func init() { register(&BetterAuthBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c BetterAuthConfig) Validate() error { return checkSessions(c) }
 

@@ -28,6 +28,8 @@ type ClerkConfig struct {
 var ClerkBridge = Bridge{Slug: "clerk", Name: "Clerk", Alg: "RS256", IssuerVar: "CLERK_ISSUER", JWKSVar: "CLERK_JWKS_URL", AudienceVar: "",
 	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) }}
 
+func init() { register(&ClerkBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c ClerkConfig) Validate() error { return checkSpec(c.jwt) }
 

@@ -15,6 +15,8 @@ type KindeConfig struct {
 var KindeBridge = Bridge{Slug: "kinde", Name: "Kinde", Alg: "RS256", IssuerVar: "KINDE_ISSUER_URL", JWKSVar: "KINDE_JWKS_URL", AudienceVar: "KINDE_AUDIENCE",
 	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) }}
 
+func init() { register(&KindeBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c KindeConfig) Validate() error { return checkSpec(c.jwt) }
 

@@ -56,6 +56,8 @@ type oidcSettings struct {
 var OIDCBridge = Bridge{Slug: "oidc", Name: "OIDC", Alg: "RS256", IssuerVar: "OIDC_ISSUER", JWKSVar: "OIDC_JWKS_URL", AudienceVar: "OIDC_AUDIENCE",
 	Config: func() any { return new(OIDCConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewOIDC, o) }}
 
+func init() { register(&OIDCBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c OIDCConfig) Validate() error {
 	_, err := c.settings()

@@ -45,6 +45,8 @@ func (c StytchConfig) cookies() ([]string, error) {
 var StytchBridge = Bridge{Slug: "stytch", Name: "Stytch", Alg: "RS256", IssuerVar: "", JWKSVar: "STYTCH_JWKS_URL", AudienceVar: "",
 	Config: func() any { return new(StytchConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewStytch, o) }}
 
+func init() { register(&StytchBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c StytchConfig) Validate() error { return checkSessions(c) }
 

@@ -27,6 +27,8 @@ type WorkOSConfig struct {
 var WorkOSBridge = Bridge{Slug: "workos", Name: "WorkOS", Alg: "RS256", IssuerVar: "WORKOS_ISSUERS", JWKSVar: "WORKOS_JWKS_URL", AudienceVar: "",
 	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) }}
 
+func init() { register(&WorkOSBridge) }
+
 // Validate checks the configuration (config.Load calls it).
 func (c WorkOSConfig) Validate() error { return checkSpec(c.jwt) }
 

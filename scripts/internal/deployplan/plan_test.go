@@ -209,3 +209,27 @@ func TestLookupAddsWhatAFeatureNeeds(t *testing.T) {
 		t.Fatal("an empty pick was accepted")
 	}
 }
+
+// Every feature of template.yaml that has a function can be picked in `make
+// deploy`: a function's Condition is some Feature's, so a new bridge is not left
+// deployable only through sam deploy --guided.
+func TestEveryFunctionsFeatureCanBePicked(t *testing.T) {
+	tpl := template(t)
+	offered := map[string]bool{}
+	for _, f := range Features {
+		offered[f.Condition] = true
+	}
+	n := 0
+	for _, r := range tpl.Resources() {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		n++
+		if r.Condition == "" || !offered[r.Condition] {
+			t.Errorf("%s (Condition %q) belongs to no feature of deployplan.Features: make deploy cannot pick it", r.ID, r.Condition)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no functions in template.yaml")
+	}
+}

@@ -120,6 +120,21 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
+// LoadFunctions parses the template at path and resolves its functions against
+// the parameters' defaults (what a plain deploy, the runner and the tests see).
+func LoadFunctions(path string) (*Template, []Function, error) {
+	t, err := Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, _, err := t.ParameterValues(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	fns, err := t.Functions(vals)
+	return t, fns, err
+}
+
 // Dir is the directory the template's relative paths (CodeUri, GoPackage) start from.
 func (t *Template) Dir() string { return filepath.Dir(t.Path) }
 

@@ -1,34 +1,19 @@
 // The x402 gateway through the local runner with zero gateway configuration: the runner's dev
 // profile starts a tiny upstream API and prices three of its routes (GET /pay/quote, POST /pay/echo,
 // GET /pay/fail). The real @x402/fetch client pays; the ledger is read straight from PostgreSQL.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
-import { startInsforge, startRunner, goAvailable } from '../lib/stack.mjs';
+import { suite, ownRunnerStack } from '../lib/suite.mjs';
 import { v2Fetch, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
-import { CI, fetchT } from '../lib/util.mjs';
+import { fetchT } from '../lib/util.mjs';
 import { wrapFetchWithPaymentFromConfig } from '@x402/fetch';
 import { ExactEvmScheme } from '@x402/evm';
 
-const missing = [
-  !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
-
-let pgs; let insforge; let runner; let db;
-before(async () => {
-  if (skip) return;
-  pgs = await startPostgres();
-  insforge = await startInsforge({ databaseUrl: pgs.url, jwtSecret: randomBytes(32).toString('hex') });
+let runner; let db;
+const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
   // Only the ledger is named; the gateway's upstream, routes, credential and receipt key come from the dev profile.
-  runner = await startRunner({ envVars: { Parameters: { INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey } } });
-  db = new pg.Client({ connectionString: insforge.databaseUrl });
-  await db.connect();
-}, { timeout: 360_000 });
-after(async () => { await db?.end(); await runner?.stop(); await insforge?.stop(); await pgs?.stop(); });
+  ({ runner, db } = await ownRunnerStack(own));
+} });
 
 const rowsFor = async (payer) => (await db.query(
   'SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;

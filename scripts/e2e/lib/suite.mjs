@@ -1,0 +1,93 @@
+// What every suite does around its tests, said once: which dependencies it needs (missing ones skip
+// the suite with the reason; under CI=true they fail the file, never skip), what it starts before
+// its tests, and the teardown that stops everything it started, last first, even when a start
+// failed halfway.
+import { before, after } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { findPgBin, startPostgres } from './pg.mjs';
+import { goAvailable, startInsforge, startRunner } from './stack.mjs';
+import { CI, chromiumPath } from './util.mjs';
+
+const DEPS = {
+  go: ['go toolchain', goAvailable],
+  postgres: ['PostgreSQL', () => Boolean(findPgBin() || process.env.DATABASE_URL)],
+  chromium: ['chromium (scripts/e2e/ensure-deps)', () => Boolean(chromiumPath())],
+};
+
+/**
+ * Checks the named dependencies (go, postgres, chromium). Returns false when all are here, else
+ * the skip reason for test/describe options; under CI=true a missing one throws instead.
+ */
+export function needs(...names) {
+  const missing = names.map((n) => {
+    if (!DEPS[n]) throw new Error(`unknown e2e dependency ${n}`);
+    return DEPS[n][1]() ? null : DEPS[n][0];
+  }).filter(Boolean);
+  if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
+  return missing.length ? `not runnable here: ${missing.join(', ')}` : false;
+}
+
+/**
+ * What was started, to stop in reverse order. own(thing, stop) awaits thing (a value or a
+ * promise), remembers stop(thing) (default thing.stop()) and returns it; defer(fn) remembers fn.
+ * stop() runs them all, last first, and then throws the first error any of them threw.
+ */
+export function teardown() {
+  const stops = [];
+  const own = async (thing, stop = (x) => x.stop()) => {
+    const x = await thing;
+    stops.push(() => stop(x));
+    return x;
+  };
+  const defer = (fn) => { stops.push(fn); };
+  const stop = async () => {
+    let first;
+    for (const s of stops.splice(0).reverse()) {
+      try { await s(); } catch (err) { first ??= err; }
+    }
+    if (first) throw first;
+  };
+  return { own, defer, stop };
+}
+
+/**
+ * Declares a suite's peers: needs(...deps) now, then before() runs start({own, defer}) unless the
+ * suite is skipped, and after() stops what it owned. Returns {skip} for the tests' options.
+ */
+export function suite({ deps = [], timeout, start }) {
+  const skip = needs(...deps);
+  const t = teardown();
+  before(async () => { if (!skip) await start(t); }, timeout ? { timeout } : undefined);
+  after(() => t.stop());
+  return { skip };
+}
+
+/** PostgreSQL and the InsForge-compatible stack on it (a fresh JWT secret unless given). */
+export async function ownInsforge(own, { jwtSecret = randomBytes(32).toString('hex') } = {}) {
+  const pgs = await own(startPostgres());
+  const insforge = await own(startInsforge({ databaseUrl: pgs.url, jwtSecret }));
+  return { pgs, insforge };
+}
+
+/** A connected pg client on url, ended at teardown. */
+export async function ownDb(own, url) {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  return own(db, (c) => c.end());
+}
+
+/**
+ * The stack the through-the-runner suites share: PostgreSQL, the InsForge-compatible stack, a pg
+ * client on its database, then the local runner with SAM parameters naming that stack (URL and
+ * service key) plus params(insforge). prepare(db) runs before the runner starts. Returns
+ * {pgs, insforge, db, runner, envVars}.
+ */
+export async function ownRunnerStack(own, { params = () => ({}), prepare, jwtSecret, issuerPort } = {}) {
+  const { pgs, insforge } = await ownInsforge(own, { jwtSecret });
+  const db = await ownDb(own, insforge.databaseUrl);
+  await prepare?.(db);
+  const envVars = { Parameters: { INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey, ...params(insforge) } };
+  const runner = await own(startRunner({ envVars, issuerPort }));
+  return { pgs, insforge, db, runner, envVars };
+}

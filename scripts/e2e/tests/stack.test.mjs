@@ -8,7 +8,7 @@ import pg from 'pg';
 import { startWorld, PAYMENT_RECIPIENT } from '../lib/world.mjs';
 import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
-import { v2Fetch, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
+import { v2Fetch, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
 import { goAvailable } from '../lib/stack.mjs';
 import { findPgBin } from '../lib/pg.mjs';
@@ -176,15 +176,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
 
   it('paying twice (fresh nonce each time) gives two rows; replaying a payment header gives no third', async () => {
     const account = newAccount();
-    const seen = [];
-    const recording = async (input, init) => {
-      const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-      if (h.get('payment-signature')) seen.push(h.get('payment-signature'));
-      return fetch(input, init);
-    };
-    const { wrapFetchWithPaymentFromConfig } = await import('@x402/fetch');
-    const { ExactEvmScheme } = await import('@x402/evm');
-    const f = wrapFetchWithPaymentFromConfig(recording, { schemes: [{ network: XLAYER, client: new ExactEvmScheme(account) }], spendControls: { allowedAssets: [{ network: XLAYER, asset: USDG }] } });
+    const { sent: seen, pay: f } = recordingPayer(account);
     assert.equal((await f(`${w.api}/x402/report`, { method: 'POST' })).status, 200);
     assert.equal((await f(`${w.api}/x402/report`, { method: 'POST' })).status, 200);
     let rows = await rowsFor(account.address);

@@ -4,10 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, ownRunnerStack } from '../lib/suite.mjs';
-import { v2Fetch, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
+import { v2Fetch, recordingPayer, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { fetchT } from '../lib/util.mjs';
-import { wrapFetchWithPaymentFromConfig } from '@x402/fetch';
-import { ExactEvmScheme } from '@x402/evm';
 
 let runner; let db;
 const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
@@ -17,21 +15,6 @@ const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start
 
 const rowsFor = async (payer) => (await db.query(
   'SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
-
-// A fetch that remembers the payment headers @x402/fetch sends.
-function recordingPayer(account) {
-  const sent = [];
-  const recording = async (input, init) => {
-    const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    if (h.get('payment-signature')) sent.push(h.get('payment-signature'));
-    return fetch(input, init);
-  };
-  const pay = wrapFetchWithPaymentFromConfig(recording, {
-    schemes: [{ network: XLAYER, client: new ExactEvmScheme(account) }],
-    spendControls: { allowedAssets: [{ network: XLAYER, asset: USDG, maxAmountPerPayment: '1000000' }] },
-  });
-  return { sent, pay };
-}
 
 describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
   it('an unpriced path is 404; a priced one answers 402 with its own price, description and resource', async () => {

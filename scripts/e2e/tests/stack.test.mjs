@@ -10,30 +10,16 @@ import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
 import { v2Fetch, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable } from '../lib/stack.mjs';
-import { findPgBin } from '../lib/pg.mjs';
-import { CI, chromiumPath, fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
+import { suite, needs } from '../lib/suite.mjs';
+import { fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
 
-const need = {
-  common: [
-    !goAvailable() && 'go toolchain',
-    !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  ],
-  browser: [!chromiumPath() && 'chromium (scripts/e2e/ensure-deps)'],
-};
-const all = Object.values(need).flat().filter(Boolean);
-// Under CI=true a missing dependency is a failure, never a skip.
-if (all.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${all.join(', ')}`);
-const skipFor = (...groups) => {
-  const m = ['common', ...groups].flatMap((g) => need[g]).filter(Boolean);
-  return m.length ? `not runnable here: ${m.join(', ')}` : false;
-};
-const skip = skipFor();
-
+// The browser suites also need chromium; without it the others still run (and the world starts no SPA).
+const browserSkip = needs('go', 'postgres', 'chromium');
 let w;
 mkdirSync(ARTIFACTS, { recursive: true });
-before(async () => { if (!skip) w = await startWorld({ browser: !need.browser[0] }); }, { timeout: 360_000 });
-after(async () => { await w?.stop(); });
+const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
+  w = await own(startWorld({ browser: !browserSkip }));
+} });
 
 describe('Better Auth (real server) → /token/better-auth', { skip }, () => {
   let a; let b; const ba = () => baClient(w.ba.url);
@@ -228,7 +214,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
   });
 });
 
-describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: skipFor('browser') }, () => {
+describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: browserSkip }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });
@@ -309,7 +295,7 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
   });
 });
 
-describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: skipFor('browser') }, () => {
+describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: browserSkip }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });

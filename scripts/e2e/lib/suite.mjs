@@ -91,3 +91,15 @@ export async function ownRunnerStack(own, { params = () => ({}), prepare, jwtSec
   const runner = await own(startRunner({ envVars, issuerPort }));
   return { pgs, insforge, db, runner, envVars };
 }
+
+/**
+ * A suite on the runner's zero-config dev profile with only the ledger named (ownRunnerStack with
+ * no params). Returns {skip, stack}; stack gets {pgs, insforge, db, runner, envVars} before the tests.
+ */
+export function devProfileSuite() {
+  const stack = {};
+  const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
+    Object.assign(stack, await ownRunnerStack(own));
+  } });
+  return { skip, stack };
+}

@@ -48,6 +48,11 @@ export function recordingPayer(account, opts) {
   return { sent, pay: v2Fetch(account, opts, recording) };
 }
 
+/** The ledger rows (x402_payments, read with the pg client db) of one payer, oldest first. */
+export async function paymentsOf(db, payer) {
+  return (await db.query('SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
+}
+
 export { decodePaymentResponseHeader };
 
 /** Standard base64 of UTF-8 JSON (what btoa/Buffer produce; the TS client rejects URL-safe). */

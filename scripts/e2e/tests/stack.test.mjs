@@ -8,7 +8,7 @@ import pg from 'pg';
 import { startWorld, PAYMENT_RECIPIENT } from '../lib/world.mjs';
 import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
-import { v2Fetch, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
+import { v2Fetch, paymentsOf, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
 import { suite, needs } from '../lib/suite.mjs';
 import { fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
@@ -128,7 +128,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
   let db;
   before(async () => { db = new pg.Client({ connectionString: w.insforge.databaseUrl }); await db.connect(); });
   after(async () => { await db?.end(); });
-  const rowsFor = async (payer) => (await db.query('SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
+  const rowsFor = (payer) => paymentsOf(db, payer);
 
   it('an unpaid request gets a v2 402 with a standard-base64 PAYMENT-REQUIRED challenge', async () => {
     const r = await fetchT(`${w.api}/x402/report`, { method: 'POST' });

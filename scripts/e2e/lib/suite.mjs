@@ -52,14 +52,22 @@ export function teardown() {
 }
 
 /**
- * Declares a suite's peers: needs(...deps) now, then before() runs start({own, defer}) unless the
- * suite is skipped, and after() stops what it owned. Returns {skip} for the tests' options.
+ * In the calling scope (the file, or a describe): before() runs start({own, defer}), after() stops
+ * what it owned.
+ */
+export function lifecycle(start, { timeout } = {}) {
+  const t = teardown();
+  before(() => start(t), timeout ? { timeout } : undefined);
+  after(() => t.stop());
+}
+
+/**
+ * Declares a suite's peers: needs(...deps) now, then lifecycle(start) unless the suite is skipped.
+ * Returns {skip} for the tests' options.
  */
 export function suite({ deps = [], timeout, start }) {
   const skip = needs(...deps);
-  const t = teardown();
-  before(async () => { if (!skip) await start(t); }, timeout ? { timeout } : undefined);
-  after(() => t.stop());
+  lifecycle(async (t) => { if (!skip) await start(t); }, { timeout });
   return { skip };
 }
 

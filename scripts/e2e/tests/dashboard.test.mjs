@@ -3,7 +3,7 @@
 // @insforge/sdk in the page) when paid with the real @x402/fetch client and with scripts/x402-pay;
 // the reconciler's pending → settled shows live; a payment forged by a client publishing on the
 // channel never shows; with realtime stopped the page polls.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { startWorld } from '../lib/world.mjs';
 import { v2Fetch, newAccount } from '../lib/x402.mjs';
 import { launchChromium } from '../lib/browser.mjs';
 import { bundleDashboardSdk, VENDORED } from '../lib/dashboard-sdk.mjs';
-import { needs, teardown, ownDb } from '../lib/suite.mjs';
+import { needs, lifecycle, ownDb } from '../lib/suite.mjs';
 import { ARTIFACTS, REPO_ROOT } from '../lib/util.mjs';
 
 const pexec = promisify(execFile);
@@ -27,9 +27,12 @@ const latencies = [];
 describe('payments dashboard (Chromium, live over InsForge realtime)', { skip }, () => {
   let w; let browser; let page; let context; let db;
   const work = mkdtempSync(path.join(tmpdir(), 'e2e-dash-'));
-  const { own, stop } = teardown();
+  after(() => {
+    if (latencies.length) console.log(`dashboard latencies: ${latencies.map((l) => `${l.label} ${l.ms} ms`).join(', ')}`);
+  });
 
-  before(async () => {
+  lifecycle(async ({ own, defer }) => {
+    defer(() => rmSync(work, { recursive: true, force: true }));
     mkdirSync(ARTIFACTS, { recursive: true });
     w = await own(startWorld({ browser: false }));
     db = await ownDb(own, w.insforge.databaseUrl);
@@ -56,11 +59,6 @@ describe('payments dashboard (Chromium, live over InsForge realtime)', { skip },
     });
   }, { timeout: 420_000 });
 
-  after(async () => {
-    if (latencies.length) console.log(`dashboard latencies: ${latencies.map((l) => `${l.label} ${l.ms} ms`).join(', ')}`);
-    await stop();
-    rmSync(work, { recursive: true, force: true });
-  });
 
   // Waits for a row of payer with status, and returns when it appeared (page clock = this clock).
   async function rowAppears(payer, status, timeout = 10_000) {

@@ -1,6 +1,6 @@
 // Through the local runner: every function's real bootstrap binary behind the Lambda Runtime API
 // (scripts/dev), configured by a SAM env.json to trust the real peers started here.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
 import { v2Fetch, paymentsOf, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { suite, needs } from '../lib/suite.mjs';
+import { suite, needs, lifecycle, ownDb } from '../lib/suite.mjs';
 import { fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
 
 // The browser suites also need chromium; without it the others still run (and the world starts no SPA).
@@ -126,8 +126,7 @@ describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip }, (
 
 describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { skip }, () => {
   let db;
-  before(async () => { db = new pg.Client({ connectionString: w.insforge.databaseUrl }); await db.connect(); });
-  after(async () => { await db?.end(); });
+  lifecycle(async ({ own }) => { db = await ownDb(own, w.insforge.databaseUrl); });
   const rowsFor = (payer) => paymentsOf(db, payer);
 
   it('an unpaid request gets a v2 402 with a standard-base64 PAYMENT-REQUIRED challenge', async () => {
@@ -216,8 +215,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
 
 describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: browserSkip }, () => {
   let browser;
-  before(async () => { browser = await launchChromium(); });
-  after(async () => { await browser?.close(); });
+  lifecycle(async ({ own }) => { browser = await own(launchChromium(), (b) => b.close()); });
 
   it('two users sign in, exchange credentials cross-origin, and each sees only their own todos', async () => {
     const email = `spa-${Date.now()}@example.com`;
@@ -297,8 +295,7 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
 
 describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: browserSkip }, () => {
   let browser;
-  before(async () => { browser = await launchChromium(); });
-  after(async () => { await browser?.close(); });
+  lifecycle(async ({ own }) => { browser = await own(launchChromium(), (b) => b.close()); });
 
   it('the SPA pays /x402/report: the 402 challenge and the receipt are readable cross-origin, one ledger row', async () => {
     const { generatePrivateKey, privateKeyToAccount } = await import('viem/accounts');

@@ -4,19 +4,30 @@
 // failed halfway.
 import { before, after } from 'node:test';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { findPgBin, startPostgres } from './pg.mjs';
 import { goAvailable, startInsforge, startRunner } from './stack.mjs';
-import { CI, chromiumPath } from './util.mjs';
+import { CI, REPO_ROOT, chromiumPath } from './util.mjs';
+
+// Where shared/localchain.FindAnvil looks: $ANVIL, the npm package scripts/ensure-devnet installs, $PATH.
+function anvilAvailable() {
+  if (process.env.ANVIL) return true;
+  const pkgs = path.join(REPO_ROOT, 'shared', 'localchain', 'node', 'node_modules', '@foundry-rs');
+  const installed = existsSync(pkgs) && readdirSync(pkgs).some((d) => existsSync(path.join(pkgs, d, 'bin', 'anvil')));
+  return installed || (process.env.PATH || '').split(':').some((d) => d && existsSync(path.join(d, 'anvil')));
+}
 
 const DEPS = {
   go: ['go toolchain', goAvailable],
   postgres: ['PostgreSQL', () => Boolean(findPgBin() || process.env.DATABASE_URL)],
   chromium: ['chromium (scripts/e2e/ensure-deps)', () => Boolean(chromiumPath())],
+  anvil: ['Anvil (scripts/ensure-devnet)', anvilAvailable],
 };
 
 /**
- * Checks the named dependencies (go, postgres, chromium). Returns false when all are here, else
+ * Checks the named dependencies (go, postgres, chromium, anvil). Returns false when all are here, else
  * the skip reason for test/describe options; under CI=true a missing one throws instead.
  */
 export function needs(...names) {

@@ -31,7 +31,7 @@ const tokenAbi = parseAbi([
 ]);
 
 let runner; let db; let dn; let chain; let pub; let deployer; let env; let work;
-const { skip } = suite({ deps: ['go', 'postgres'], timeout: 420_000, async start({ own }) {
+const { skip } = suite({ deps: ['go', 'postgres', 'anvil'], timeout: 420_000, async start({ own }) {
   work = mkdtempSync(path.join(os.tmpdir(), 'e2e-devnet-'));
   dn = await own(startDevnet());
   chain = defineChain({ id: dn.chainId, name: 'X Layer (local devnet)', nativeCurrency: { name: 'OKB', symbol: 'OKB', decimals: 18 },

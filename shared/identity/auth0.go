@@ -18,7 +18,11 @@ type Auth0Config struct {
 
 // Auth0Bridge declares the Auth0 bridge (/token/auth0) to the emulator, the dev tokens and the test harnesses.
 var Auth0Bridge = Bridge{Slug: "auth0", Name: "Auth0", Alg: "RS256", IssuerVar: "AUTH0_ISSUER", JWKSVar: "AUTH0_JWKS_URL", AudienceVar: "AUTH0_AUDIENCE",
-	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) }}
+	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) },
+	Deploy: Deploy{Condition: "Auth0", Params: []DeployParam{
+		{Name: "Auth0Domain", Prompt: "Auth0 domain", Where: "Auth0 > Applications > your app > Domain", Sample: "auth0.rehearsal.invalid"},
+		{Name: "Auth0Audience", Prompt: "Auth0 API identifier", Where: "Auth0 > Applications > APIs > Identifier", Sample: "https://api.rehearsal.invalid"},
+	}}}
 
 func init() { register(&Auth0Bridge) }
 

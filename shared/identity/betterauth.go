@@ -64,7 +64,10 @@ func (c BetterAuthConfig) basePath() (string, error) {
 
 // BetterAuthBridge declares the Better Auth bridge (/token/better-auth) to the emulator, the dev tokens and the test harnesses.
 var BetterAuthBridge = Bridge{Slug: "better-auth", Name: "Better Auth", Alg: "EdDSA", IssuerVar: "BETTER_AUTH_ISSUER", JWKSVar: "BETTER_AUTH_JWKS_URL", AudienceVar: "BETTER_AUTH_AUDIENCE",
-	Config: func() any { return new(BetterAuthConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewBetterAuth, o) }}
+	Config: func() any { return new(BetterAuthConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewBetterAuth, o) },
+	Deploy: Deploy{Condition: "BetterAuth", Params: []DeployParam{
+		{Name: "BetterAuthUrl", Prompt: "Better Auth server URL", Where: "your Better Auth server's base URL (https)", Sample: "https://auth.rehearsal.invalid"},
+	}}}
 
 func init() { register(&BetterAuthBridge) }
 

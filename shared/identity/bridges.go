@@ -37,6 +37,25 @@ type Bridge struct {
 	// Load builds the provider from the environment exactly as its function does
 	// (config.Load, Validate, constructor).
 	Load func(Options) (*Provider, error)
+	// Deploy is how `make deploy` (scripts/internal/deployplan) picks this bridge.
+	// A bridge that needs more than template parameters (a secret of its own) is
+	// written out in the deploy plan instead and leaves Deploy empty.
+	Deploy Deploy
+}
+
+// Deploy names the template Condition that deploys a bridge and the template
+// parameters an operator is asked for when picking it, the first being the one
+// the Condition tests.
+type Deploy struct {
+	Condition string
+	Params    []DeployParam
+}
+
+// DeployParam is one template parameter: what to ask, where the operator finds
+// the value, and a well-formed sample (tests and the deploy rehearsal; never a
+// real credential).
+type DeployParam struct {
+	Name, Prompt, Where, Sample string
 }
 
 // Bridges lists every registered provider bridge, sorted by slug (the dev

@@ -26,7 +26,10 @@ type ClerkConfig struct {
 
 // ClerkBridge declares the Clerk bridge (/token/clerk) to the emulator, the dev tokens and the test harnesses.
 var ClerkBridge = Bridge{Slug: "clerk", Name: "Clerk", Alg: "RS256", IssuerVar: "CLERK_ISSUER", JWKSVar: "CLERK_JWKS_URL", AudienceVar: "",
-	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) }}
+	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) },
+	Deploy: Deploy{Condition: "Clerk", Params: []DeployParam{
+		{Name: "ClerkIssuer", Prompt: "Clerk Frontend API URL", Where: "Clerk dashboard > Configure > API keys (https://clerk.<your-domain>)", Sample: "https://clerk.rehearsal.invalid"},
+	}}}
 
 func init() { register(&ClerkBridge) }
 

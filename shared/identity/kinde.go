@@ -13,7 +13,10 @@ type KindeConfig struct {
 
 // KindeBridge declares the Kinde bridge (/token/kinde) to the emulator, the dev tokens and the test harnesses.
 var KindeBridge = Bridge{Slug: "kinde", Name: "Kinde", Alg: "RS256", IssuerVar: "KINDE_ISSUER_URL", JWKSVar: "KINDE_JWKS_URL", AudienceVar: "KINDE_AUDIENCE",
-	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) }}
+	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) },
+	Deploy: Deploy{Condition: "Kinde", Params: []DeployParam{
+		{Name: "KindeIssuerUrl", Prompt: "Kinde domain", Where: "Kinde > Settings > Details (https://<subdomain>.kinde.com)", Sample: "https://kinde.rehearsal.invalid"},
+	}}}
 
 func init() { register(&KindeBridge) }
 

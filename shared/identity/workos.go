@@ -25,7 +25,10 @@ type WorkOSConfig struct {
 
 // WorkOSBridge declares the WorkOS bridge (/token/workos) to the emulator, the dev tokens and the test harnesses.
 var WorkOSBridge = Bridge{Slug: "workos", Name: "WorkOS", Alg: "RS256", IssuerVar: "WORKOS_ISSUERS", JWKSVar: "WORKOS_JWKS_URL", AudienceVar: "",
-	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) }}
+	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) },
+	Deploy: Deploy{Condition: "WorkOS", Params: []DeployParam{
+		{Name: "WorkOSClientId", Prompt: "WorkOS client ID", Where: "WorkOS dashboard > API keys (client_…)", Sample: "client_01EXAMPLE"},
+	}}}
 
 func init() { register(&WorkOSBridge) }
 

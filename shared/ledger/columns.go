@@ -27,9 +27,9 @@ import (
 type writer int
 
 const (
-	byClaim writer = iota // every claim
-	byInsert              // a claim's insert only (ledger:"fixed")
-	byDatabase            // the database (ledger:"auto")
+	byClaim    writer = iota // every claim
+	byInsert                 // a claim's insert only (ledger:"fixed")
+	byDatabase               // the database (ledger:"auto")
 )
 
 // column is one x402_payments column: its name and Payment's field.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
@@ -145,6 +146,39 @@ func TestRealtimePublishesTheColumnsThePublicMaySelect(t *testing.T) {
 			}
 			if got := publicColumns(t, s); !reflect.DeepEqual(got, want) {
 				t.Fatalf("the public may read %v, the payload carries %v", got, want)
+			}
+		})
+	}
+}
+
+// BenchmarkPublishTrigger is 100 ledger writes (UPDATEs of one row, each
+// publishing it) in one statement, with the realtime trigger of 0006 (columns
+// named) and of 0010 (columns from the privileges), each on its own database.
+func BenchmarkPublishTrigger(b *testing.B) {
+	named := migrationNamed(b, "0006_x402_ledger_leases.sql")
+	named = named[strings.Index(named, "CREATE OR REPLACE FUNCTION public.x402_payments_publish()"):]
+	for _, bc := range []struct{ name, sql string }{
+		{"named columns (0006)", named},
+		{"from the privileges (0010)", migrationNamed(b, "0010_x402_realtime_public_row.sql")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := insforgetest.New(b)
+			if err := s.AdminExec(ctx, bc.sql); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := s.Pool.Exec(ctx, `DO $$
+					DECLARE row_id uuid;
+					BEGIN
+					  INSERT INTO public.x402_payments (payer_address, endpoint, amount, network, asset, pay_to, nonce, valid_before)
+					  VALUES ('0x01', '/x402/report', '10', 'eip155:196', '0x02', '0x03', gen_random_uuid()::text, 1) RETURNING x402_payments.id INTO row_id;
+					  FOR i IN 1..100 LOOP
+					    UPDATE public.x402_payments SET valid_before = valid_before + 1 WHERE x402_payments.id = row_id;
+					  END LOOP;
+					END $$`); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

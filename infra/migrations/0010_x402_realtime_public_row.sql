@@ -15,20 +15,17 @@
 -- Idempotent: CREATE OR REPLACE.
 
 CREATE OR REPLACE FUNCTION public.x402_payments_publish() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  private text[] := ARRAY(
+    SELECT a.attname::text FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+       AND NOT (pg_catalog.has_column_privilege('anon', a.attrelid, a.attnum, 'SELECT')
+            AND pg_catalog.has_column_privilege('authenticated', a.attrelid, a.attnum, 'SELECT')));
 BEGIN
-  PERFORM realtime.publish(
-    'x402_payments',
-    TG_OP || '_x402_payments',
-    pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) ARRAY(
-      SELECT a.attname::text FROM pg_catalog.pg_attribute a
-       WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
-         AND NOT (pg_catalog.has_column_privilege('anon', a.attrelid, a.attnum, 'SELECT')
-              AND pg_catalog.has_column_privilege('authenticated', a.attrelid, a.attnum, 'SELECT'))))
-  );
+  PERFORM realtime.publish('x402_payments', TG_OP || '_x402_payments',
+    pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) private));
   RETURN NEW;
 END;
 $$;

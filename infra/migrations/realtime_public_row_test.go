@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 )
 
@@ -16,27 +18,16 @@ import (
 // SELECT, sorted.
 func publicColumns(t *testing.T, s *insforgetest.Stack) []string {
 	t.Helper()
-	rows, err := s.Pool.Query(context.Background(), `SELECT a.attname FROM pg_attribute a
+	rows, _ := s.Pool.Query(context.Background(), `SELECT a.attname::text FROM pg_attribute a
 		WHERE a.attrelid = 'public.x402_payments'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 		  AND has_column_privilege('anon', a.attrelid, a.attnum, 'SELECT')
 		  AND has_column_privilege('authenticated', a.attrelid, a.attnum, 'SELECT')
 		ORDER BY a.attname`)
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return cols
 }
 
 // lastPublished is the row of the latest message on the ledger's channel, with

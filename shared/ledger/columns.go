@@ -56,6 +56,14 @@ var byName = func() map[string]int {
 // private), comma-separated as a select list.
 var PublicColumns = strings.Join(names(func(c column) bool { return !c.private }), ",")
 
+// tagOptions are the ledger tag's options.
+var tagOptions = map[string]func(*column){
+	"":        func(*column) {},
+	"private": func(c *column) { c.private = true },
+	"fixed":   func(c *column) { c.writer = byInsert },
+	"auto":    func(c *column) { c.writer = byDatabase },
+}
+
 func mustColumns(t reflect.Type) []column {
 	var out []column
 	for i := range t.NumField() {
@@ -66,17 +74,11 @@ func mustColumns(t reflect.Type) []column {
 		}
 		c := column{name: name, field: i}
 		for _, opt := range strings.Split(f.Tag.Get("ledger"), ",") {
-			switch opt {
-			case "":
-			case "private":
-				c.private = true
-			case "fixed":
-				c.writer = byInsert
-			case "auto":
-				c.writer = byDatabase
-			default:
+			set, ok := tagOptions[opt]
+			if !ok {
 				panic(fmt.Sprintf("ledger: %s.%s: unknown ledger tag option %q", t.Name(), f.Name, opt))
 			}
+			set(&c)
 		}
 		out = append(out, c)
 	}

@@ -9,19 +9,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "samtool:", err)
-		os.Exit(1)
-	}
+	cli.Main("samtool", func(context.Context) error { return run(os.Args[1:]) })
 }
 
 func run(args []string) error {

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/bootstraptest"
 	"github.com/insforge/edge-functions-go/scripts/runner/parity"
 	"github.com/insforge/edge-functions-go/scripts/runner/rie"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
@@ -320,18 +320,6 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 	}
 }
 
-// echoBootstrap builds the runner's test function (scripts/runner/testfn).
-func echoBootstrap(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "../testfn/testdata/echofn")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build echofn: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // outcome is what a caller of Lambda's Invoke API learns from one invocation.
 type outcome struct {
 	Kind      string // response, error, timeout
@@ -404,7 +392,7 @@ func responseOutcome(t *testing.T, who string, payload []byte, requestID string)
 // Runtime.ExitError naming the request, and an event the handler cannot decode
 // is the runtime client's own error.
 func TestLifecycleMatchesTheEmulator(t *testing.T) {
-	bin := echoBootstrap(t)
+	bin := bootstraptest.Build(t, "../testfn/testdata/echofn") // the runner's test function
 	sleep := func(ms int) string {
 		return fmt.Sprintf(`{"version":"2.0","rawPath":"/sleep","rawQueryString":"ms=%d","requestContext":{"http":{"method":"GET","path":"/sleep"}}}`, ms)
 	}

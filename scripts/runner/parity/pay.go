@@ -1,14 +1,13 @@
 package parity
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -39,34 +38,13 @@ func (lt *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &recorder{header: http.Header{}}
+	rec := httptest.NewRecorder()
 	if err := apigateway.WriteResponse(rec, payload); err != nil {
 		return nil, err
 	}
-	return &http.Response{StatusCode: rec.code, Status: http.StatusText(rec.code), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: rec.header, Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r}, nil
-}
-
-// recorder is the http.ResponseWriter apigateway.WriteResponse writes into.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
+	res := rec.Result()
+	res.ContentLength, res.Request = int64(rec.Body.Len()), r
+	return res, nil
 }
 
 // Pay plays the paid sample event with the project's x402 payer: the request

@@ -120,6 +120,24 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
+// LoadFunctions loads the template at path and resolves its functions with every
+// parameter at its default: what `sam build`, and a deploy without overrides, see.
+func LoadFunctions(path string) (*Template, []Function, error) {
+	t, err := Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, _, err := t.ParameterValues(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	fns, err := t.Functions(vals)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, fns, nil
+}
+
 // Dir is the directory the template's relative paths (CodeUri, GoPackage) start from.
 func (t *Template) Dir() string { return filepath.Dir(t.Path) }
 

@@ -83,6 +83,29 @@ func load(t *testing.T, src string) *Template {
 	return tm
 }
 
+func TestLoadFunctionsResolvesEveryParameterAtItsDefault(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(p, []byte(mini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm, fns, err := LoadFunctions(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Path != p || len(fns) != 2 || fns[0].LogicalID != "FnB" {
+		t.Fatalf("template %s, functions %+v", tm.Path, fns)
+	}
+	if got := fns[0].Env["STAGE"]; got != (Var{"production", true}) {
+		t.Errorf("STAGE = %+v, want the default production", got)
+	}
+	if got := fns[0].Env["SECRET"]; got != (Var{}) {
+		t.Errorf("SECRET = %+v, want no value (its parameter has no default)", got)
+	}
+	if _, _, err := LoadFunctions(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("a missing template loaded")
+	}
+}
+
 func TestFunctionsResolveAgainstParameters(t *testing.T) {
 	tm := load(t, mini)
 	cases := []struct {

@@ -31,15 +31,7 @@ func run(args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: samtool package <LogicalId> | functions")
 	}
-	t, err := samtemplate.Load(tmplPath)
-	if err != nil {
-		return err
-	}
-	params, _, err := t.ParameterValues(nil)
-	if err != nil {
-		return err
-	}
-	fns, err := t.Functions(params)
+	t, fns, err := samtemplate.LoadFunctions(tmplPath)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,6 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/runner/parity"
 )
 
-func main() { cli.Main("arm64-smoke", run) }
-
 func run(ctx context.Context) error {
 	template := flag.String("template", "template.yaml", "SAM template")
 	artifacts := flag.String("artifacts", ".aws-sam/build", "sam build output: <dir>/<LogicalId>/bootstrap")
@@ -28,3 +26,5 @@ func run(ctx context.Context) error {
 		Template: *template, Artifacts: *artifacts, ExecWrapper: strings.Fields(*wrapper), Events: *eventsDir,
 	})
 }
+
+func main() { cli.Main("arm64-smoke", run) }

@@ -17,8 +17,6 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/runner"
 )
 
-func main() { cli.Main("dev", run) }
-
 func run(ctx context.Context) error {
 	overrides := runner.Overrides{}
 	addr := flag.String("addr", "127.0.0.1:3000", "HTTP API listen address (loopback)")
@@ -42,3 +40,5 @@ func run(ctx context.Context) error {
 		Addr: *addr, Artifacts: *artifacts, ExecWrapper: strings.Fields(*execWrapper),
 	})
 }
+
+func main() { cli.Main("dev", run) }

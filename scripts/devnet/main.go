@@ -25,8 +25,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/localokx"
 )
 
-func main() { cli.Main("devnet", run) }
-
 func run(ctx context.Context) error {
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	d, err := localchain.Start(startCtx, localchain.Options{})
@@ -73,3 +71,5 @@ func run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
+
+func main() { cli.Main("devnet", run) }

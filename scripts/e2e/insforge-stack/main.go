@@ -27,8 +27,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/localinsforge"
 )
 
-func main() { cli.Main("insforge-stack", run) }
-
 func run(ctx context.Context) error {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -77,3 +75,5 @@ func run(ctx context.Context) error {
 	}
 	return nil
 }
+
+func main() { cli.Main("insforge-stack", run) }

@@ -23,11 +23,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
 
-var echoBinary string
-
-// Built exactly like a function: a real bootstrap that talks to the Runtime API.
-func TestMain(m *testing.M) { bootstraptest.Main(m, &echoBinary, "../testfn/testdata/echofn") }
-
 func newPool(t *testing.T, mod func(*runtimeapi.Spec)) *runtimeapi.Pool {
 	t.Helper()
 	spec := runtimeapi.Spec{
@@ -45,6 +40,12 @@ func newPool(t *testing.T, mod func(*runtimeapi.Spec)) *runtimeapi.Pool {
 	t.Cleanup(p.Close)
 	return p
 }
+
+// echoBinary is the runner's test function, built once for all tests exactly like a
+// function: a real bootstrap that talks to the Runtime API.
+var echoBinary string
+
+func TestMain(m *testing.M) { bootstraptest.Main(m, &echoBinary, "../testfn/testdata/echofn") }
 
 func newServer(t *testing.T, p *runtimeapi.Pool) *httptest.Server {
 	t.Helper()

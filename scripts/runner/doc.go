@@ -17,6 +17,7 @@
 //	rie                       the same functions under AWS's Runtime Interface Emulator: parity check
 //	parity                    sample events through two runs reduced to what must be equal
 //	testfn                    a small function binary the runner's own tests run
+//	bootstraptest             builds testfn (or any main package) into a bootstrap for those tests
 //
 // scripts/bench and scripts/cost-model start the same Runner to measure functions
 // through the path production takes. Host binaries, not containers: the arm64

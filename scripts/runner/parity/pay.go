@@ -7,45 +7,11 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
-
-// LambdaTransport sends HTTP requests to a function as payload 2.0 events through
-// Invoke (an Invoke API or a runner pool) and maps the answer back, as API
-// Gateway would.
-type LambdaTransport struct {
-	RouteKey string
-	Invoke   func(ctx context.Context, event []byte) ([]byte, error)
-}
-
-// RoundTrip implements http.RoundTripper.
-func (lt *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: lt.RouteKey}, "paid-request", time.Now())
-	if err != nil {
-		return nil, err
-	}
-	event, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := lt.Invoke(r.Context(), event)
-	if err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	if err := apigateway.WriteResponse(rec, payload); err != nil {
-		return nil, err
-	}
-	res := rec.Result()
-	res.ContentLength, res.Request = int64(rec.Body.Len()), r
-	return res, nil
-}
 
 // Pay plays the paid sample event with the project's x402 payer: the request
 // without payment (402 challenge), an EIP-3009 authorization signed with key, the

@@ -283,7 +283,7 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 		name string
 		rt   http.RoundTripper
 	}{
-		{"emulator", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"emulator", &apigateway.Transport{RouteKey: routeKey, RequestID: "paid-request", Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := e.Invoke(ctx, "5d6c1e2a-8f3b-4a7d-9c0e-1b2a3c4d5e6f", event)
 			if err != nil {
 				return nil, err
@@ -293,7 +293,7 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 			}
 			return r.Body, nil
 		}}},
-		{"runner", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"runner", &apigateway.Transport{RouteKey: routeKey, RequestID: "paid-request", Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := pool.Invoke(ctx, event)
 			if err != nil {
 				return nil, err

@@ -9,7 +9,8 @@
 //	InvokeOnce (invoke.go)    make invoke: one event, one function, {{x402-payment}} paid retry
 //	parity.Smoke              make arm64-smoke: sam build's arm64 artifacts under qemu vs host builds
 //	Start (env.go)            template → host binaries → Runner{Pools, Issuer, Insforge, Upstream}
-//	  apigateway              API Gateway HTTP API (payload 2.0): route match, event, response mapping
+//	  apigateway              API Gateway HTTP API (payload 2.0): route match, event, response mapping,
+//	                          and Transport (an http.RoundTripper in front of one function)
 //	  runtimeapi              Lambda Runtime API per process; Pool: warm reuse, timeout, init errors
 //	dev profile (profile.go)  shared/localidentity/devserver (JWKS, Stytch, Better Auth), a generated
 //	                          INSFORGE_JWT_SECRET, the mock facilitator, shared/localinsforge on a

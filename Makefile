@@ -34,7 +34,7 @@ ensure-devnet:
 # ---------------------------------------------------------------------------------------------
 # Lambda builds, SAM and the local runner (template.yaml is the single source of truth).
 
-.PHONY: build dev invoke deploy sam-check deploy-rehearsal
+.PHONY: build dev invoke env-example deploy sam-check deploy-rehearsal
 
 # Flags for Lambda binaries: static (no cgo, so AL2023's glibc does not matter), no net/rpc path
 # (only the retired go1.x runtime used it), reproducible and stripped (about half the size).
@@ -70,6 +70,10 @@ invoke:
 	@scripts/ensure-postgres || echo "make invoke: PostgreSQL could not be installed; continuing without the local InsForge stack" >&2
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	$(GO) run ./scripts/invoke $(INVOKE_ARGS) $(FN) $(EVENT)
+
+## env-example: regenerate env.example.json (for sam local --env-vars) from template.yaml's variables
+env-example:
+	$(GO) run ./scripts/envexample
 
 ## sam-check: real SAM CLI (pip venv, cached): sam validate --lint, sam build, arm64 artifact checks, cfn-lint
 sam-check:

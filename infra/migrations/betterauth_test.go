@@ -176,7 +176,7 @@ func TestBetterAuthSchemaIsSealedFromAnonAndAuthenticated(t *testing.T) {
 	})
 }
 
-func migrationNamed(t *testing.T, name string) string {
+func migrationNamed(t testing.TB, name string) string {
 	t.Helper()
 	ms, err := migrations.All()
 	if err != nil {

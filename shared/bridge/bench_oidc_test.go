@@ -7,6 +7,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 )
 
 // BenchmarkVerifyMintOIDC is the generic OIDC bridge (keys from OIDC_JWKS_URL)
@@ -22,13 +23,13 @@ func BenchmarkVerifyMintOIDC(b *testing.B) {
 			// A Cognito issuer (its preset allows username), keys from the local issuer.
 			const cognito = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Bench"
 			p, err := identity.NewOIDC(identity.OIDCConfig{Issuer: cognito, JWKSURL: iss.JWKSURL(), Algorithms: config.CSV{"RS256"},
-				Audience: config.CSV{oidcClient}, SubjectClaim: claim, TokenUse: identity.TokenUseBoth}, identity.Options{Logger: benchLogger()})
+				Audience: config.CSV{providertest.OIDCClient}, SubjectClaim: claim, TokenUse: identity.TokenUseBoth}, identity.Options{Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(p.Close)
 			claims := benchClaims()
-			claims["iss"], claims["aud"], claims["username"] = cognito, oidcClient, "ada"
+			claims["iss"], claims["aud"], claims["username"] = cognito, providertest.OIDCClient, "ada"
 			delete(claims, "azp")
 			tok := iss.Sign(claims)
 			if _, err := p.Verify(context.Background(), identity.Credential{Token: tok}); err != nil {

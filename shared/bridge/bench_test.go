@@ -15,6 +15,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 )
@@ -202,11 +203,11 @@ func BenchmarkVerifyMintEdDSA(b *testing.B) { verifyMint(b, "EdDSA") }
 // loopback fake of the Stytch API (a real deployment adds the network round trip).
 func BenchmarkBridgeOpaqueStytch(b *testing.B) {
 	const tok = "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q"
-	api := identitytest.NewStytchAPI(b, stytchProject, stytchSecret, identitytest.NewIssuer(b, "RS256"))
+	api := identitytest.NewStytchAPI(b, providertest.StytchProject, providertest.StytchSecret, identitytest.NewIssuer(b, "RS256"))
 	api.AddSession(tok, identitytest.User{ID: "user-test-1", Email: "a@example.com", EmailVerified: true})
 	// The benchmark measures the session lookup itself, so the per-instance
 	// lookup limiter (10/s in production) is opened wide.
-	p, err := identity.NewStytch(identity.StytchConfig{ProjectID: stytchProject, Secret: stytchSecret, APIURL: api.Server.URL},
+	p, err := identity.NewStytch(identity.StytchConfig{ProjectID: providertest.StytchProject, Secret: providertest.StytchSecret, APIURL: api.Server.URL},
 		identity.Options{Logger: benchLogger(), SessionLookupsPerSecond: 1e9, SessionLookupBurst: 1 << 30})
 	if err != nil {
 		b.Fatal(err)

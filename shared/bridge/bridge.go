@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
@@ -78,9 +79,7 @@ type Response struct {
 // New returns the token endpoint for d.Provider, minting with d.Signer and
 // answering browsers from c.AllowedOrigins.
 func New(c Config, d Deps) http.Handler {
-	if d.Timeout <= 0 {
-		d.Timeout = DefaultTimeout
-	}
+	d.Timeout = positive.Or(d.Timeout, DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -156,39 +155,57 @@ type handler struct {
 	provider string
 }
 
-// serve counts every outcome once: minted, or refused with its error code. A
-// minted token is logged and counted on one line (the metric rides on the log
-// event), the largest share of what a successful request costs in CloudWatch.
+// serve counts every outcome once: minted, or refused with its error code.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	m, err := h.exchange(w, r)
-	err = httpError(err)
-	if err == nil {
-		attrs := []slog.Attr{slog.String("subject", m.subject), slog.String("source", m.source),
-			slog.Bool("email", m.email), slog.Int64("expires_at", m.expiresAt), slog.Bool("capped", m.capped)}
-		if m.actor != "" {
-			attrs = append(attrs, slog.String("actor", m.actor))
-		}
-		if h.metrics == nil {
-			httpapi.Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "token minted", attrs...)
-			return nil
-		}
-		props := []metrics.Prop{{Key: "request_id", Value: w.Header().Get("X-Request-Id")}}
-		for _, a := range attrs {
-			props = append(props, metrics.Prop{Key: a.Key, Value: a.Value.Any()})
-		}
-		h.metrics.Emit("token minted", MetricMinted, 1, "Count", map[string]string{"provider": h.provider}, props...)
-		return nil
-	}
-	if h.metrics == nil {
+	if err = httpError(err); err != nil {
+		CountRefused(h.metrics, h.provider, err)
 		return err
+	}
+	attrs := []slog.Attr{slog.String("subject", m.subject), slog.String("source", m.source),
+		slog.Bool("email", m.email), slog.Int64("expires_at", m.expiresAt), slog.Bool("capped", m.capped)}
+	if m.actor != "" {
+		attrs = append(attrs, slog.String("actor", m.actor))
+	}
+	LogMinted(w, r, h.metrics, h.provider, attrs...)
+	return nil
+}
+
+// LogMinted logs a minted token on one line that carries the TokensMinted metric
+// (dimension provider) when m is set: the largest share of what a successful
+// request costs in CloudWatch. Without m the line is only logged.
+func LogMinted(w http.ResponseWriter, r *http.Request, m *metrics.Recorder, provider string, attrs ...slog.Attr) {
+	if m == nil {
+		httpapi.Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "token minted", attrs...)
+		return
+	}
+	props := []metrics.Prop{{Key: "request_id", Value: w.Header().Get("X-Request-Id")}}
+	for _, a := range attrs {
+		props = append(props, metrics.Prop{Key: a.Key, Value: a.Value.Any()})
+	}
+	m.Emit("token minted", MetricMinted, 1, "Count", map[string]string{"provider": provider}, props...)
+}
+
+// CountRefused counts a refused request as TokensRefused with its error code
+// (internal_error for an error that is no *httpapi.Error); nil m counts nothing.
+func CountRefused(m *metrics.Recorder, provider string, err error) {
+	if m == nil {
+		return
 	}
 	code := httpapi.Internal.Name()
 	var e *httpapi.Error
 	if errors.As(err, &e) {
 		code = e.Code.Name()
 	}
-	h.metrics.Count(MetricRefused, map[string]string{"provider": h.provider, "code": code})
-	return err
+	m.Count(MetricRefused, map[string]string{"provider": provider, "code": code})
+}
+
+// WriteToken answers 200 with tok, never cached.
+func WriteToken(w http.ResponseWriter, tok signer.Token) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	httpapi.WriteJSON(w, http.StatusOK, Response{Token: tok.Value, TokenType: "Bearer",
+		ExpiresIn: int64(tok.TTL / time.Second), ExpiresAt: tok.ExpiresAt.Unix()})
 }
 
 // minted is what the log line of a minted token says.
@@ -232,14 +249,7 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) (minted, erro
 	if cred.Cookie != "" {
 		m.source = "cookie"
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	httpapi.WriteJSON(w, http.StatusOK, Response{
-		Token:     tok.Value,
-		TokenType: "Bearer",
-		ExpiresIn: int64(tok.TTL / time.Second),
-		ExpiresAt: tok.ExpiresAt.Unix(),
-	})
+	WriteToken(w, tok)
 	return m, nil
 }
 

@@ -18,125 +18,32 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/launch"
 )
 
-func specNamed(name string) spec {
-	for _, s := range specs {
-		if s.name == name {
-			return s
-		}
+func specNamed(name string) spec { return providertest.Named(name) }
+
+// sessionEnv is the bridge of a session provider (built after mod) and its fake API.
+func sessionEnv[API providertest.SessionAPI](t *testing.T, name string, mod func(*env)) (*env, API) {
+	e := newEnv(t, specNamed(name))
+	if mod != nil {
+		mod(e)
 	}
-	panic(name)
+	e.build()
+	return e, e.Sessions.(API)
 }
 
-// stytchEnv is a Stytch bridge whose fake API is reachable as api.
 func stytchEnv(t *testing.T, mod func(*env)) (*env, *identitytest.StytchAPI) {
-	sp := specNamed("stytch")
-	var api *identitytest.StytchAPI
-	setup := sp.setup
-	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
-		vars, claims := setup(e)
-		// A second fake that the test controls; the bridge talks to it.
-		api = identitytest.NewStytchAPI(e.t, stytchProject, stytchSecret, e.iss)
-		e.sessions = api
-		vars["STYTCH_API_URL"] = api.Server.URL
-		return vars, claims
-	}
-	e := newEnv(t, sp)
-	if mod != nil {
-		mod(e)
-	}
-	e.build()
-	return e, api
+	return sessionEnv[*identitytest.StytchAPI](t, "stytch", mod)
 }
 
-func TestStytchSessionToken(t *testing.T) {
-	const tok = "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q" // 44 chars like Stytch's
-	user := identitytest.User{ID: "user-test-16d9ba61-97a1-4ba4-9720-b03761dc50c6", Email: "ada@example.com", EmailVerified: true}
-	cases := []struct {
-		name   string
-		mod    func(*env)
-		setup  func(api *identitytest.StytchAPI)
-		req    func(e *env) *http.Request
-		status int
-		code   string
-		email  string
-		calls  int64
-	}{
-		{name: "active session token mints with the verified email", status: 200, email: user.Email, calls: 1,
-			req: func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "stytch_session cookie", status: 200, email: user.Email, calls: 1,
-			req: func(e *env) *http.Request {
-				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				r.AddCookie(&http.Cookie{Name: "stytch_session", Value: tok})
-				return r
-			}},
-		{name: "unverified email is not copied", status: 200, calls: 1,
-			setup: func(api *identitytest.StytchAPI) {
-				api.AddSession(tok, identitytest.User{ID: user.ID, Email: "x@example.com"})
-			},
-			req: func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "unknown or revoked session is 401", status: 401, code: codeInvalid, calls: 1,
-			req: func(e *env) *http.Request { return e.bearer("revoked" + tok[7:]) }},
-		{name: "Stytch down is 503", status: 503, code: codeUnavailable, calls: 1,
-			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Down) },
-			req:   func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "Stytch too slow is 503", status: 503, code: codeUnavailable, calls: 1,
-			mod:   func(e *env) { e.opts.Timeout = 150 * time.Millisecond },
-			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Slow) },
-			req:   func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "Stytch answers garbage is 503", status: 503, code: codeUnavailable, calls: 1,
-			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Garbage) },
-			req:   func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "Stytch answers over 1 MiB is 503", status: 503, code: codeUnavailable, calls: 1,
-			setup: func(api *identitytest.StytchAPI) { api.SetMode(identitytest.Huge) },
-			req:   func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "wrong STYTCH_SECRET is 503 (operator problem), not 401", status: 503, code: codeUnavailable, calls: 1,
-			mod: func(e *env) { e.t.Setenv("STYTCH_SECRET", "wrong") },
-			req: func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "without STYTCH_SECRET only JWTs are accepted", status: 401, code: codeInvalid, calls: 0,
-			mod: func(e *env) { e.t.Setenv("STYTCH_SECRET", "") },
-			req: func(e *env) *http.Request { return e.bearer(tok) }},
-		{name: "a token with odd characters never reaches Stytch", status: 401, code: codeInvalid, calls: 0,
-			req: func(e *env) *http.Request { return e.bearer("abc\u00e9def") }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e, api := stytchEnv(t, c.mod)
-			api.AddSession(tok, user)
-			if c.setup != nil {
-				c.setup(api)
-			}
-			expectOutcome(t, e, e.serve(c.req(e)), c.status, c.code, user.ID, c.email)
-			if got := api.Calls(); got != c.calls {
-				t.Fatalf("Stytch API calls = %d, want %d", got, c.calls)
-			}
-		})
-	}
-}
-
-// betterAuthEnv is a Better Auth bridge and its fake server.
-func betterAuthEnv(t *testing.T, mod func(*env)) (*env, *identitytest.BetterAuthAPI) {
-	sp := specNamed("better-auth")
-	var api *identitytest.BetterAuthAPI
-	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
-		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
-		e.sessions = api
-		return map[string]string{"BETTER_AUTH_URL": api.Server.URL}, jwt.MapClaims{"sub": "u1"}
-	}
-	e := newEnv(t, sp)
-	if mod != nil {
-		mod(e)
-	}
-	e.build()
-	return e, api
-}
-
-func TestBetterAuthSession(t *testing.T) {
+// TestBetterAuthSessionCookies: the session cookie Better Auth sets (either name)
+// is the credential, and only it is sent on; the session rules themselves are
+// asserted in shared/identity (betterauth_test.go).
+func TestBetterAuthSessionCookies(t *testing.T) {
 	// The browser's cookie value: token "." base64(HMAC) URL-encoded, as better-call signs it.
 	const signed = "Xq3vT0kq0pXkCq1u0yP2m5N6b7V8c9D0.7H6Hn7b0x0Rk1l0sE9Y7yq3cE9pq0oK3r0fZs0n1Xw8%3D"
-	const raw = "Xq3vT0kq0pXkCq1u0yP2m5N6b7V8c9D0"
 	user := identitytest.User{ID: "f5kGYiUXDPEJqRDQ4jgtNTopIzpj5MgK", Email: "ada@example.com", EmailVerified: true}
 	cookieReq := func(cookies ...*http.Cookie) func(*env) *http.Request {
 		return func(*env) *http.Request {
@@ -149,8 +56,6 @@ func TestBetterAuthSession(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		mod    func(*env)
-		setup  func(api *identitytest.BetterAuthAPI)
 		req    func(e *env) *http.Request
 		status int
 		code   string
@@ -163,38 +68,13 @@ func TestBetterAuthSession(t *testing.T) {
 		{name: "only the session cookie is forwarded", status: 200, email: user.Email,
 			req: cookieReq(&http.Cookie{Name: "analytics", Value: "x"}, &http.Cookie{Name: identity.BetterAuthSecureCookie, Value: signed},
 				&http.Cookie{Name: "better-auth.session_data", Value: "cached"})},
-		{name: "bearer plugin token (signed value)", status: 200, email: user.Email,
-			req: func(e *env) *http.Request { return e.bearer(signed) }},
-		{name: "bearer plugin token (raw token)", status: 200, email: user.Email,
-			setup: func(api *identitytest.BetterAuthAPI) { api.AddSession(raw, user) },
-			req:   func(e *env) *http.Request { return e.bearer(raw) }},
-		{name: "unverified email is not copied", status: 200,
-			setup: func(api *identitytest.BetterAuthAPI) {
-				api.AddSession(signed, identitytest.User{ID: user.ID, Email: user.Email})
-			},
-			req: func(e *env) *http.Request { return e.bearer(signed) }},
-		{name: "signed out (null body) is 401", status: 401, code: codeInvalid,
-			req: func(e *env) *http.Request { return e.bearer("unknown.c2lnbmF0dXJl") }},
-		{name: "Better Auth down is 503", status: 503, code: codeUnavailable,
-			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Down) },
-			req:   cookieReq(&http.Cookie{Name: identity.BetterAuthSecureCookie, Value: signed})},
-		{name: "Better Auth too slow is 503", status: 503, code: codeUnavailable,
-			mod:   func(e *env) { e.opts.Timeout = 150 * time.Millisecond },
-			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Slow) },
-			req:   func(e *env) *http.Request { return e.bearer(signed) }},
-		{name: "Better Auth answers garbage is 503", status: 503, code: codeUnavailable,
-			setup: func(api *identitytest.BetterAuthAPI) { api.SetMode(identitytest.Garbage) },
-			req:   func(e *env) *http.Request { return e.bearer(signed) }},
 		{name: "no cookie and no bearer is 401", status: 401, code: codeMissing,
 			req: cookieReq(&http.Cookie{Name: "analytics", Value: "x"})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e, api := betterAuthEnv(t, c.mod)
+			e, api := sessionEnv[*identitytest.BetterAuthAPI](t, "better-auth", nil)
 			api.AddSession(signed, user)
-			if c.setup != nil {
-				c.setup(api)
-			}
 			expectOutcome(t, e, e.serve(c.req(e)), c.status, c.code, user.ID, c.email)
 		})
 	}
@@ -230,7 +110,7 @@ func TestCORS(t *testing.T) {
 		r := okRequest(e)
 		r.Header.Set("Origin", appOrigin)
 		w := e.serve(r)
-		expectMinted(t, e, w, e.base["sub"].(string), "")
+		expectMinted(t, e, w, e.Base["sub"].(string), "")
 		if w.Header().Get("Access-Control-Allow-Origin") != appOrigin || w.Header().Get("Access-Control-Allow-Credentials") != "true" {
 			t.Fatalf("headers: %v", w.Header())
 		}
@@ -241,7 +121,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("wildcard never allows credentials", func(t *testing.T) {
-		h := bridge.New(bridge.Config{AllowedOrigins: []string{"*"}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Logger: slog.New(slog.DiscardHandler)})
+		h := bridge.New(bridge.Config{AllowedOrigins: []string{"*"}}, bridge.Deps{Provider: e.Provider, Signer: e.signer, Logger: slog.New(slog.DiscardHandler)})
 		r := okRequest(e)
 		r.Header.Set("Origin", "https://any.example.com")
 		w := httptest.NewRecorder()
@@ -258,7 +138,7 @@ func TestLambdaEventMatchesLocal(t *testing.T) {
 	e := newEnv(t, specNamed("clerk"))
 	e.build()
 	ev := events.APIGatewayV2HTTPRequest{RawPath: "/token/clerk", Headers: map[string]string{"origin": appOrigin},
-		Cookies: []string{"__session=" + e.token(nil)}}
+		Cookies: []string{"__session=" + e.Token(nil)}}
 	ev.RequestContext.HTTP.Method = http.MethodGet
 	res := httpapi.Serve(context.Background(), e.h, ev)
 	w := httptest.NewRecorder()
@@ -267,7 +147,7 @@ func TestLambdaEventMatchesLocal(t *testing.T) {
 	}
 	w.WriteHeader(res.StatusCode)
 	_, _ = w.WriteString(res.Body)
-	expectMinted(t, e, w, e.base["sub"].(string), "")
+	expectMinted(t, e, w, e.Base["sub"].(string), "")
 	if res.Headers["Access-Control-Allow-Origin"] != appOrigin {
 		t.Fatalf("headers %v", res.Headers)
 	}
@@ -296,7 +176,7 @@ func TestColdStartDoesNotWaitForJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	e := &env{t: t, iss: iss, base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, logs: &syncBuffer{}}
+	e := &env{Env: &providertest.Env{T: t, Issuer: iss, Base: map[string]any{"iss": iss.URL(), "sub": "user_1", "sid": "sess_1", "azp": appOrigin}, Logs: &syncBuffer{}}}
 	s := newEnv(t, specNamed("clerk")).signer
 	e.signer = s
 	e.h = bridge.New(bridge.Config{}, bridge.Deps{Provider: p, Signer: s, Timeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -311,25 +191,25 @@ func TestJWKSFailuresLoggedOncePerInterval(t *testing.T) {
 	e := newEnv(t, specNamed("kinde"))
 	// keyfunc's unknown-kid limiter runs on real time; a 1 ns cooldown allows
 	// every refetch, so the requests below really fetch.
-	e.opts.UnknownKIDCooldown = time.Nanosecond
-	e.iss.SetDown(true)
+	e.Opts.UnknownKIDCooldown = time.Nanosecond
+	e.Issuer.SetDown(true)
 	e.build()
 	for range 20 {
 		expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
 	}
-	if n := strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`); n != 1 {
-		t.Fatalf("jwks failure logged %d times, want 1:\n%s", n, e.logs)
+	if n := strings.Count(e.Logs.String(), `"msg":"jwks fetch failed"`); n != 1 {
+		t.Fatalf("jwks failure logged %d times, want 1:\n%s", n, e.Logs)
 	}
-	if f := e.iss.Fetches.Load(); f < 3 {
+	if f := e.Issuer.Fetches.Load(); f < 3 {
 		t.Fatalf("only %d JWKS fetches: the cooldown should allow refetches", f)
 	}
-	if n := strings.Count(e.logs.String(), `"code":"provider_unavailable"`); n != 20 {
+	if n := strings.Count(e.Logs.String(), `"code":"provider_unavailable"`); n != 20 {
 		t.Fatalf("503 outcomes logged %d times, want 20", n)
 	}
-	e.iss.SetDown(false)
+	e.Issuer.SetDown(false)
 	waitFor200(e, func() *http.Request { return okRequest(e) })
-	if !strings.Contains(e.logs.String(), `"msg":"jwks fetch recovered"`) {
-		t.Fatalf("recovery not logged:\n%s", e.logs)
+	if !strings.Contains(e.Logs.String(), `"msg":"jwks fetch recovered"`) {
+		t.Fatalf("recovery not logged:\n%s", e.Logs)
 	}
 }
 
@@ -339,14 +219,14 @@ func TestJWKSFailuresLoggedOncePerInterval(t *testing.T) {
 // than that their key is invalid.
 func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	e := newEnv(t, specNamed("workos"))
-	e.opts.UnknownKIDCooldown = time.Hour
+	e.Opts.UnknownKIDCooldown = time.Hour
 	e.build()
-	expectMinted(t, e, e.serve(okRequest(e)), e.base["sub"].(string), "")
-	before := e.iss.Fetches.Load()
-	k := e.iss.Unpublished()
+	expectMinted(t, e, e.serve(okRequest(e)), e.Base["sub"].(string), "")
+	before := e.Issuer.Fetches.Load()
+	k := e.Issuer.Unpublished()
 	for i := range 50 {
 		k.KID = fmt.Sprintf("random-kid-%d", i)
-		w := e.serve(e.bearer(identitytest.SignWith(k, e.claims(nil), nil)))
+		w := e.serve(e.bearer(identitytest.SignWith(k, e.Claims(nil), nil)))
 		if i == 0 {
 			expectError(t, w, 401, codeInvalid)
 			continue
@@ -356,7 +236,7 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 			t.Fatalf("Retry-After = %q, want the cooldown (3600)", got)
 		}
 	}
-	if got := e.iss.Fetches.Load() - before; got > 1 {
+	if got := e.Issuer.Fetches.Load() - before; got > 1 {
 		t.Fatalf("%d JWKS fetches for 50 unknown kids, want at most 1", got)
 	}
 }
@@ -376,18 +256,18 @@ func TestRotationAfterAnUnknownKIDProbeIsNotReportedInvalid(t *testing.T) {
 		bridgeDeadline = 3 * time.Second // bridge.Options.Timeout in env.build
 	)
 	e := newEnv(t, specNamed("auth0"))
-	e.opts.UnknownKIDCooldown = cooldown
+	e.Opts.UnknownKIDCooldown = cooldown
 	e.build()
-	expectMinted(t, e, e.serve(okRequest(e)), e.base["sub"].(string), "")
-	probe := e.iss.Unpublished()
+	expectMinted(t, e, e.serve(okRequest(e)), e.Base["sub"].(string), "")
+	probe := e.Issuer.Unpublished()
 	probe.KID = "probe"
 	// The probe's refetch takes the limiter's one token at some instant in
 	// [probeStart, probeEnd]; the next refetch is allowed a cooldown later.
 	probeStart := time.Now()
-	expectError(t, e.serve(e.bearer(identitytest.SignWith(probe, e.claims(nil), nil))), 401, codeInvalid)
+	expectError(t, e.serve(e.bearer(identitytest.SignWith(probe, e.Claims(nil), nil))), 401, codeInvalid)
 	probeEnd := time.Now()
 
-	e.iss.Rotate(false)
+	e.Issuer.Rotate(false)
 	// A deadline before the earliest end of the cooldown: waiting it out is
 	// impossible, whatever the scheduler did since the probe.
 	rotated := okRequest(e)
@@ -410,7 +290,7 @@ func TestRotationAfterAnUnknownKIDProbeIsNotReportedInvalid(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("the rotated key was not accepted once the cooldown allowed a refetch: %d %s", w.Code, w.Body)
 	}
-	expectMinted(t, e, w, e.base["sub"].(string), "")
+	expectMinted(t, e, w, e.Base["sub"].(string), "")
 }
 
 func TestFromEnvFailsNamingTheVariable(t *testing.T) {
@@ -418,14 +298,17 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 		t.Fatal("the provider must not be built when the bridge configuration is bad")
 		return nil, nil
 	}
+	// The bad origin values are never repeated in the error (an error names the
+	// variable, never its value).
 	for name, c := range map[string]struct{ secret, ttl, origins, want string }{
 		"secret missing":                 {"", "", "", "INSFORGE_JWT_SECRET"},
 		"secret too short":               {"short", "", "", "INSFORGE_JWT_SECRET"},
 		"ttl over 24h":                   {testSecret, "48h", "", "TOKEN_TTL"},
 		"origin null":                    {testSecret, "", appOrigin + ",null", "ALLOWED_ORIGINS"},
-		"origin with a path":             {testSecret, "", appOrigin + "/app", "ALLOWED_ORIGINS"},
+		"origin with a path":             {testSecret, "", appOrigin + "/callback", "ALLOWED_ORIGINS"},
 		"star with an origin":            {testSecret, "", "*," + appOrigin, "ALLOWED_ORIGINS"},
-		"origin without a scheme (junk)": {testSecret, "", "app.example.com", "ALLOWED_ORIGINS"},
+		"origin with star among origins": {testSecret, "", appOrigin + ",*", "ALLOWED_ORIGINS"},
+		"origin without a scheme (junk)": {testSecret, "", "localhost:5173", "ALLOWED_ORIGINS"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("ALLOWED_ORIGINS", c.origins)
@@ -440,8 +323,12 @@ func TestFromEnvFailsNamingTheVariable(t *testing.T) {
 			if c.ttl == "" {
 				os.Unsetenv("TOKEN_TTL")
 			}
-			if _, err := bridge.FromEnv(slog.New(slog.DiscardHandler), build); err == nil || !strings.Contains(err.Error(), c.want) {
+			_, err := bridge.FromEnv(slog.New(slog.DiscardHandler), build)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			}
+			if strings.Contains(err.Error(), "/callback") || strings.Contains(err.Error(), "localhost:5173") {
+				t.Fatalf("the error repeats the value: %v", err)
 			}
 		})
 	}
@@ -476,10 +363,10 @@ func TestBuildLoadsTheProviderConfigurationFirst(t *testing.T) {
 func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
 	sp := specNamed("better-auth")
 	var api *identitytest.BetterAuthAPI
-	sp.setup = func(e *env) (map[string]string, jwt.MapClaims) {
-		api = identitytest.NewBetterAuthAPI(e.t, e.iss)
+	sp.Setup = func(e *providertest.Env) (map[string]string, jwt.MapClaims) {
+		api = identitytest.NewBetterAuthAPI(e.T, e.Issuer)
 		api.BasePath, api.CookiePrefix = "/auth", "myapp"
-		e.sessions = api
+		e.Sessions = api
 		return map[string]string{"BETTER_AUTH_URL": api.Server.URL, "BETTER_AUTH_BASE_PATH": "/auth/", "BETTER_AUTH_COOKIE_PREFIX": "myapp"},
 			jwt.MapClaims{"iss": api.Server.URL, "aud": api.Server.URL, "sub": "u_custom"}
 	}
@@ -491,17 +378,17 @@ func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
 	t.Run("__Secure- cookie with the custom prefix", func(t *testing.T) {
 		e := newEnv(t, sp)
 		e.build()
-		expectMinted(t, e, e.serve(cookie("__Secure-myapp.session_token", e.session(1, nil))), "u_custom", "")
+		expectMinted(t, e, e.serve(cookie("__Secure-myapp.session_token", e.Session(1, nil))), "u_custom", "")
 	})
 	t.Run("plain cookie with the custom prefix", func(t *testing.T) {
 		e := newEnv(t, sp)
 		e.build()
-		expectMinted(t, e, e.serve(cookie("myapp.session_token", e.session(1, nil))), "u_custom", "")
+		expectMinted(t, e, e.serve(cookie("myapp.session_token", e.Session(1, nil))), "u_custom", "")
 	})
 	t.Run("the default cookie name is not a credential", func(t *testing.T) {
 		e := newEnv(t, sp)
 		e.build()
-		expectError(t, e.serve(cookie(identity.BetterAuthSecureCookie, e.session(1, nil))), 401, codeMissing)
+		expectError(t, e.serve(cookie(identity.BetterAuthSecureCookie, e.Session(1, nil))), 401, codeMissing)
 		if api.Calls() != 0 {
 			t.Fatalf("upstream calls = %d", api.Calls())
 		}
@@ -509,7 +396,7 @@ func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
 	t.Run("jwt() token checked against <basePath>/jwks", func(t *testing.T) {
 		e := newEnv(t, sp)
 		e.build()
-		expectMinted(t, e, e.serve(e.bearer(e.token(nil))), "u_custom", "")
+		expectMinted(t, e, e.serve(e.bearer(e.Token(nil))), "u_custom", "")
 	})
 }
 
@@ -517,18 +404,18 @@ func TestBetterAuthCustomBasePathAndCookiePrefix(t *testing.T) {
 // jwtCookieName set in the Stytch SDK are configured on the bridge.
 func TestStytchCustomCookieNames(t *testing.T) {
 	e, api := stytchEnv(t, func(e *env) {
-		e.t.Setenv("STYTCH_SESSION_COOKIE", "app_session")
-		e.t.Setenv("STYTCH_SESSION_JWT_COOKIE", "app_session_jwt")
+		e.T.Setenv("STYTCH_SESSION_COOKIE", "app_session")
+		e.T.Setenv("STYTCH_SESSION_JWT_COOKIE", "app_session_jwt")
 	})
 	cookie := func(name, value string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.AddCookie(&http.Cookie{Name: name, Value: value})
 		return r
 	}
-	tok := stytchToken(5)
-	api.AddSession(tok, identitytest.User{ID: e.base["sub"].(string)})
-	expectMinted(t, e, e.serve(cookie("app_session", tok)), e.base["sub"].(string), "")
-	expectMinted(t, e, e.serve(cookie("app_session_jwt", e.token(nil))), e.base["sub"].(string), "")
+	tok := providertest.StytchToken(5)
+	api.AddSession(tok, identitytest.User{ID: e.Base["sub"].(string)})
+	expectMinted(t, e, e.serve(cookie("app_session", tok)), e.Base["sub"].(string), "")
+	expectMinted(t, e, e.serve(cookie("app_session_jwt", e.Token(nil))), e.Base["sub"].(string), "")
 	expectError(t, e.serve(cookie("stytch_session", tok)), 401, codeMissing)
-	expectError(t, e.serve(cookie("stytch_session_jwt", e.token(nil))), 401, codeMissing)
+	expectError(t, e.serve(cookie("stytch_session_jwt", e.Token(nil))), 401, codeMissing)
 }

@@ -18,47 +18,45 @@ const (
 	bearerExpired = `Bearer error="invalid_token", error_description="expired"`
 )
 
-// httpError maps an identity error to the HTTP answer clients see: status, code,
-// WWW-Authenticate for refused credentials, Retry-After for a provider that heals
-// by itself. Every other error (nil, the bridge's own *httpapi.Error) passes through.
+// httpError maps an identity error to the HTTP answer clients see: the httpapi
+// code of the kind's name, WWW-Authenticate for refused credentials, Retry-After
+// for a provider that heals by itself. Every other error (nil, the bridge's own
+// *httpapi.Error) passes through.
 func httpError(err error) error {
 	var ie *identity.Error
 	if !errors.As(err, &ie) {
 		return err
 	}
-	var e *httpapi.Error
-	switch ie.Kind {
-	case identity.KindInvalid:
-		e = httpapi.InvalidToken.New(ie.Message)
-	case identity.KindExpired:
-		e = httpapi.TokenExpired.New(ie.Message)
-	case identity.KindNotUserSession:
-		e = httpapi.NotUserSession.New(ie.Message)
-	case identity.KindImpersonation:
-		e = httpapi.ImpersonationRefused.New(ie.Message)
-	case identity.KindUnavailable:
-		e = httpapi.ProviderUnavailable.New(ie.Message)
-	case identity.KindThrottled:
-		e = httpapi.SessionLookupThrottled.New(ie.Message)
-	case identity.KindMisconfigured:
-		e = httpapi.BridgeMisconfigured.New(ie.Message)
-	default:
-		// An unknown kind is a programming error: answer as any unexpected error
-		// would (500 internal_error), keeping the cause for the logs.
-		return err
+	challenge := bearerInvalid
+	if ie.Kind == identity.KindExpired {
+		challenge = bearerExpired
 	}
-	e.Err = ie.Err
+	if e, ok := Refusal(ie.Kind.Code(), ie.Message, ie.Err, challenge, ie.RetryAfter); ok {
+		return e
+	}
+	// An unknown kind is a programming error: answer as any unexpected error
+	// would (500 internal_error), keeping the cause for the logs.
+	return err
+}
+
+// Refusal is the HTTP answer to a refused credential of the wallet or a
+// provider bridge. A domain kind's code (identity.Kind.Code, siwe.Kind.Code) is
+// the name of the httpapi code it is answered with, which carries the status;
+// message is shown, cause logged. A 401 carries challenge as WWW-Authenticate, a
+// 503 retry as Retry-After. ok is false for a name httpapi does not declare.
+func Refusal(code, message string, cause error, challenge string, retry time.Duration) (*httpapi.Error, bool) {
+	c, ok := httpapi.CodeNamed(code)
+	if !ok {
+		return nil, false
+	}
+	e := c.Wrap(message, cause)
 	switch e.Status() {
 	case http.StatusUnauthorized:
-		h := bearerInvalid
-		if ie.Kind == identity.KindExpired {
-			h = bearerExpired
-		}
-		e.Header = http.Header{"Www-Authenticate": {h}}
+		e.Header = http.Header{"Www-Authenticate": {challenge}}
 	case http.StatusServiceUnavailable:
-		e.Header = http.Header{"Retry-After": {retryAfter(ie.RetryAfter)}}
+		e.Header = http.Header{"Retry-After": {retryAfter(retry)}}
 	}
-	return e
+	return e, true
 }
 
 // retryAfter is d in whole seconds, rounded up, at least 1 (Retry-After takes

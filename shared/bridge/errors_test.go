@@ -79,6 +79,9 @@ func TestEveryIdentityKindMapsToItsHTTPAnswer(t *testing.T) {
 			if got := w.Header().Values("Retry-After"); fmt.Sprint(got) != fmt.Sprint(nonEmpty(c.retry)) {
 				t.Fatalf("Retry-After %q, want %q", got, nonEmpty(c.retry))
 			}
+			if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Fatalf("Cache-Control %q, want no-store", cc)
+			}
 			wantBody := fmt.Sprintf(`{"error":%q,"message":%q}`, c.code, c.errored.Message)
 			if w.Body.String() != wantBody {
 				t.Fatalf("body %s, want %s", w.Body, wantBody)

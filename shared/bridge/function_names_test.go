@@ -18,14 +18,14 @@ import (
 func TestEveryBridgeFunctionIsNamedTokenSlugOfItsProvider(t *testing.T) {
 	seen := map[string]bool{}
 	for _, sp := range specs {
-		t.Run(sp.name, func(t *testing.T) {
+		t.Run(sp.Name, func(t *testing.T) {
 			e := newEnv(t, sp)
 			e.build()
-			fn := "token-" + bridge.Slug(e.prov.Name)
+			fn := "token-" + bridge.Slug(e.Provider.Name)
 			seen[fn] = true
 			src, err := os.ReadFile(filepath.Join("..", "..", "functions", fn, "main.go"))
 			if err != nil {
-				t.Fatalf("provider %q has no function %s: %v", e.prov.Name, fn, err)
+				t.Fatalf("provider %q has no function %s: %v", e.Provider.Name, fn, err)
 			}
 			if !strings.Contains(string(src), `launch.HTTP("`+fn+`", bridge.Build(`) {
 				t.Fatalf("functions/%s/main.go does not launch under the name %s:\n%s", fn, fn, src)

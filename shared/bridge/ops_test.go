@@ -15,18 +15,19 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
+	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 )
 
-// opsBridge rebuilds e's bridge with DEBUG logging into e.logs and EMF metrics into m.
+// opsBridge rebuilds e's bridge with DEBUG logging into e.Logs and EMF metrics into m.
 func opsBridge(e *env, m *syncBuffer) {
-	e.t.Helper()
-	if e.prov == nil {
+	e.T.Helper()
+	if e.Provider == nil {
 		e.build()
 	}
-	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Timeout: 3 * time.Second,
-		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: metrics.New(m, "token-"+e.spec.name)})
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.Provider, Signer: e.signer, Timeout: 3 * time.Second,
+		Logger:  slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: metrics.New(m, "token-"+e.Spec.Name)})
 }
 
 type emfLine struct {
@@ -68,8 +69,8 @@ func TestMetricsCountMintedAndRefusedPerProviderWithTheErrorCode(t *testing.T) {
 			}{
 				{okRequest(e), 200},
 				{okRequest(e), 200},
-				{e.bearer(e.token(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), 401},
-				{e.bearer(e.token(nil) + "x"), 401},
+				{e.bearer(e.Token(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), 401},
+				{e.bearer(e.Token(nil) + "x"), 401},
 				{httpRequest(http.MethodPost, "/token"), 401},
 			}
 			for _, r := range reqs {
@@ -117,7 +118,7 @@ func TestMetricsCountMintedAndRefusedPerProviderWithTheErrorCode(t *testing.T) {
 // TestProviderOutageIsCountedAsProviderUnavailable: the 503 path is a refusal with its own code.
 func TestProviderOutageIsCountedAsProviderUnavailable(t *testing.T) {
 	e := newEnv(t, specNamed("kinde"))
-	e.iss.SetDown(true)
+	e.Issuer.SetDown(true)
 	m := &syncBuffer{}
 	opsBridge(e, m)
 	expectError(t, e.serve(okRequest(e)), 503, "provider_unavailable")
@@ -137,9 +138,9 @@ func httpRequest(method, path string) *http.Request {
 // every token minted, whole or as their signature segment.
 func secretsIn(e *env, minted []string) map[string]string {
 	s := map[string]string{"INSFORGE_JWT_SECRET": testSecret}
-	if v := e.vars["STYTCH_SECRET"]; v != "" {
+	if v := e.Vars["STYTCH_SECRET"]; v != "" {
 		s["STYTCH_SECRET"] = v
-		s["Stytch Basic auth"] = base64.StdEncoding.EncodeToString([]byte(stytchProject + ":" + v))
+		s["Stytch Basic auth"] = base64.StdEncoding.EncodeToString([]byte(providertest.StytchProject + ":" + v))
 	}
 	add := func(kind, tok string) {
 		tok = strings.TrimPrefix(tok, "Bearer ")
@@ -163,7 +164,7 @@ func secretsIn(e *env, minted []string) map[string]string {
 // paths with DEBUG logging and checks every log and metric line.
 func TestNoSecretOrTokenIsLogged(t *testing.T) {
 	for _, sp := range specs {
-		t.Run(sp.name, func(t *testing.T) {
+		t.Run(sp.Name, func(t *testing.T) {
 			e := newEnv(t, sp)
 			m := &syncBuffer{}
 			opsBridge(e, m)
@@ -175,9 +176,9 @@ func TestNoSecretOrTokenIsLogged(t *testing.T) {
 			}
 			minted = append(minted, res.Token)
 			failures := []*http.Request{
-				e.bearer(e.token(nil) + "A"), // bad signature
-				e.bearer(e.token(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })),
-				e.bearer(e.token(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" })),
+				e.bearer(e.Token(nil) + "A"), // bad signature
+				e.bearer(e.Token(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })),
+				e.bearer(e.Token(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" })),
 				e.bearer(res.Token), // an InsForge token replayed as a provider token
 				e.bearer("opaque-session-" + strings.Repeat("z", 40)),
 			}
@@ -186,11 +187,11 @@ func TestNoSecretOrTokenIsLogged(t *testing.T) {
 					t.Fatalf("a bad credential was accepted: %s", w.Body)
 				}
 			}
-			e.iss.SetDown(true)
-			e.iss.Rotate(true) // unknown kid while the provider is down: 503 path with a logged cause
+			e.Issuer.SetDown(true)
+			e.Issuer.Rotate(true) // unknown kid while the provider is down: 503 path with a logged cause
 			e.serve(okRequest(e))
 
-			logs := e.logs.String() + m.String()
+			logs := e.Logs.String() + m.String()
 			if !strings.Contains(logs, `"msg":"token minted"`) || !strings.Contains(logs, `"msg":"request failed"`) {
 				t.Fatalf("logs do not cover both paths:\n%s", logs)
 			}
@@ -216,7 +217,7 @@ func TestStytchOpaqueSessionSecretsAreNotLogged(t *testing.T) {
 		t.Fatalf("session not exchanged: %d %s", w.Code, w.Body)
 	}
 	e.serve(e.bearer("unknown-session-token-" + strings.Repeat("q", 30)))
-	logs := e.logs.String() + m.String()
+	logs := e.Logs.String() + m.String()
 	for what, v := range secretsIn(e, []string{res.Token}) {
 		if strings.Contains(logs, v) {
 			t.Errorf("%s appears in the logs", what)
@@ -230,7 +231,7 @@ func TestEveryRequestLogLineHasLevelAndRequestID(t *testing.T) {
 	e := newEnv(t, specNamed("workos"))
 	e.build()
 	reqLogs := &syncBuffer{}
-	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.prov, Signer: e.signer, Logger: slog.New(slog.NewJSONHandler(reqLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	e.h = bridge.New(bridge.Config{AllowedOrigins: []string{appOrigin}}, bridge.Deps{Provider: e.Provider, Signer: e.signer, Logger: slog.New(slog.NewJSONHandler(reqLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	waitFor200(e, func() *http.Request { return okRequest(e) })
 	e.serve(e.bearer("nope"))
 	e.serve(httpRequest(http.MethodDelete, "/token"))
@@ -258,19 +259,19 @@ func TestJWKSFailureLogRepeatsOncePerRefreshInterval(t *testing.T) {
 	e := newEnv(t, specNamed("workos"))
 	var mu sync.Mutex
 	now := time.Now()
-	e.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	e.opts.RefreshInterval = time.Hour
+	e.Opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e.Opts.RefreshInterval = time.Hour
 	// keyfunc's unknown-kid limiter runs on real time; a 1 ns cooldown allows
 	// every refetch, so each request below really fetches.
-	e.opts.UnknownKIDCooldown = time.Nanosecond
-	e.iss.SetDown(true)
+	e.Opts.UnknownKIDCooldown = time.Nanosecond
+	e.Issuer.SetDown(true)
 	e.build()
 	burst := func() {
 		for range 10 {
 			expectError(t, e.serve(okRequest(e)), 503, codeUnavailable)
 		}
 	}
-	count := func() int { return strings.Count(e.logs.String(), `"msg":"jwks fetch failed"`) }
+	count := func() int { return strings.Count(e.Logs.String(), `"msg":"jwks fetch failed"`) }
 	steps := []struct {
 		when    string
 		advance time.Duration
@@ -301,7 +302,7 @@ func TestMintedTokenIsOneLineCarryingTheMetric(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	if logs := e.logs.String(); strings.TrimSpace(logs) != "" {
+	if logs := e.Logs.String(); strings.TrimSpace(logs) != "" {
 		t.Fatalf("the logger wrote lines of its own: %s", logs)
 	}
 	lines := strings.Split(strings.TrimSpace(m.String()), "\n")

@@ -174,11 +174,9 @@ func (c *Checked) run(l Lister, needs []Need, log *slog.Logger) {
 // WaitFirst waits for the first answer, at most wait, and returns the
 // mismatch it showed (a *config.VarError), nil otherwise (including no answer).
 func (c *Checked) WaitFirst(wait time.Duration) error {
-	t := time.NewTimer(wait)
-	defer t.Stop()
 	select {
 	case <-c.first:
-	case <-t.C:
+	case <-time.After(wait): // collected once it fires or is unreferenced (Go 1.23)
 		return nil
 	}
 	return c.Mismatch()

@@ -66,6 +66,12 @@ func code(name string, status int, message, meaning string) Code {
 // Codes is the table of every error code, by name (a copy).
 func Codes() map[string]Code { return maps.Clone(codes) }
 
+// CodeNamed is the code declared with name; ok is false when there is none.
+func CodeNamed(name string) (c Code, ok bool) {
+	c, ok = codes[name]
+	return c, ok
+}
+
 // Requests and the shared HTTP layer.
 var (
 	InvalidRequest = code("invalid_request", http.StatusBadRequest, "request body could not be read",

@@ -18,16 +18,16 @@ type Auth0Config struct {
 
 // Auth0Bridge declares the Auth0 bridge (/token/auth0) to the emulator, the dev tokens and the test harnesses.
 var Auth0Bridge = Bridge{Slug: "auth0", Name: "Auth0", Alg: "RS256", IssuerVar: "AUTH0_ISSUER", JWKSVar: "AUTH0_JWKS_URL", AudienceVar: "AUTH0_AUDIENCE",
-	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) }}
+	Config: func() any { return new(Auth0Config) }, Load: func(o Options) (*Provider, error) { return loadWith(NewAuth0, o) },
+	Deploy: Deploy{Condition: "Auth0", Params: []DeployParam{
+		{Name: "Auth0Domain", Prompt: "Auth0 domain", Where: "Auth0 > Applications > your app > Domain", Sample: "auth0.rehearsal.invalid"},
+		{Name: "Auth0Audience", Prompt: "Auth0 API identifier", Where: "Auth0 > Applications > APIs > Identifier", Sample: "https://api.rehearsal.invalid"},
+	}}}
+
+func init() { register(&Auth0Bridge) }
 
 // Validate checks the configuration (config.Load calls it).
-func (c Auth0Config) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c Auth0Config) Validate() error { return checkSpec(c.jwt) }
 
 func (c Auth0Config) jwt() (JWTSpec, error) {
 	// Accept "tenant.eu.auth0.com" as well as a pasted "https://tenant.eu.auth0.com/".
@@ -67,15 +67,11 @@ func (c Auth0Config) jwt() (JWTSpec, error) {
 // NewAuth0 builds the Auth0 provider. A credential that is not a JWT is an opaque
 // access token, which Auth0 issues when no audience was requested.
 func NewAuth0(c Auth0Config, o Options) (*Provider, error) {
-	jc, err := c.jwt()
+	p, v, err := newSpecProvider(c.jwt, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	p, v, err := newJWTProvider(jc, nil, o)
-	if err != nil {
-		return nil, err
-	}
-	aud := jc.Audiences[0]
+	aud := v.cfg.Audiences[0]
 	opaque := VerifierFunc(func(context.Context, Credential) (Identity, error) {
 		return Identity{}, Invalid(fmt.Sprintf("Auth0 returned an opaque access token: request the token with audience %q "+
 			"(getAccessTokenSilently({ authorizationParams: { audience } }))", aud), nil)

@@ -64,19 +64,15 @@ func (c BetterAuthConfig) basePath() (string, error) {
 
 // BetterAuthBridge declares the Better Auth bridge (/token/better-auth) to the emulator, the dev tokens and the test harnesses.
 var BetterAuthBridge = Bridge{Slug: "better-auth", Name: "Better Auth", Alg: "EdDSA", IssuerVar: "BETTER_AUTH_ISSUER", JWKSVar: "BETTER_AUTH_JWKS_URL", AudienceVar: "BETTER_AUTH_AUDIENCE",
-	Config: func() any { return new(BetterAuthConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewBetterAuth, o) }}
+	Config: func() any { return new(BetterAuthConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewBetterAuth, o) },
+	Deploy: Deploy{Condition: "BetterAuth", Params: []DeployParam{
+		{Name: "BetterAuthUrl", Prompt: "Better Auth server URL", Where: "your Better Auth server's base URL (https)", Sample: "https://auth.rehearsal.invalid"},
+	}}}
+
+func init() { register(&BetterAuthBridge) }
 
 // Validate checks the configuration (config.Load calls it).
-func (c BetterAuthConfig) Validate() error {
-	jc, _, err := c.resolve()
-	if err != nil {
-		return err
-	}
-	if _, err := c.cookies(); err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c BetterAuthConfig) Validate() error { return checkSessions(c) }
 
 func (c BetterAuthConfig) resolve() (JWTSpec, string, error) {
 	base, err := checkBaseURL("BETTER_AUTH_URL", c.URL)
@@ -112,27 +108,18 @@ func (c BetterAuthConfig) resolve() (JWTSpec, string, error) {
 
 // NewBetterAuth builds the Better Auth provider.
 func NewBetterAuth(c BetterAuthConfig, o Options) (*Provider, error) {
-	jc, base, err := c.resolve()
-	if err != nil {
-		return nil, err
-	}
-	cookies, err := c.cookies()
-	if err != nil {
-		return nil, err
-	}
-	p, v, err := newJWTProvider(jc, cookies, o)
+	s, err := newSessionProvider(c, o)
 	if err != nil {
 		return nil, err
 	}
 	// disableCookieCache: always ask the database, so a revoked session is refused.
 	// disableRefresh: checking a session must not extend it (Better Auth slides
 	// expiresAt forward on reads once updateAge has passed).
-	od := o.withDefaults()
 	sessions := newGuard("Better Auth", "the credential is not a Better Auth session token or jwt() token", betterAuthTokenShape,
-		&betterAuthSessions{url: base + "/get-session?disableCookieCache=true&disableRefresh=true", api: newAPIClient(od),
-			allowImpersonation: c.AllowImpersonation}, od)
-	p.Verifier = shapeRouter{jwt: v, opaque: sessions, sessionCookies: cookies}
-	return p, nil
+		&betterAuthSessions{url: s.api + "/get-session?disableCookieCache=true&disableRefresh=true", api: newAPIClient(s.opts),
+			allowImpersonation: c.AllowImpersonation}, s.opts)
+	s.Verifier = shapeRouter{jwt: s.jwt, opaque: sessions, sessionCookies: s.cookies}
+	return s.Provider, nil
 }
 
 type betterAuthSessions struct {

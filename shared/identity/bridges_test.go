@@ -232,3 +232,33 @@ func TestEveryBridgeNamesItsMissingVariable(t *testing.T) {
 		})
 	}
 }
+
+// Providers register themselves (init), and Bridges keeps one stable order, by
+// slug, whatever the order the files were initialised in; a slug registered
+// twice is refused.
+func TestBridgesAreRegisteredOnceInSlugOrder(t *testing.T) {
+	if len(Bridges) == 0 {
+		t.Fatal("no bridge registered")
+	}
+	if !slices.IsSortedFunc(Bridges, func(a, b *Bridge) int { return strings.Compare(a.Slug, b.Slug) }) {
+		t.Errorf("Bridges is not sorted by slug: %v", Slugs())
+	}
+	if len(slices.Compact(Slugs())) != len(Bridges) {
+		t.Errorf("a slug is registered twice: %v", Slugs())
+	}
+	saved := slices.Clone(Bridges)
+	t.Cleanup(func() { Bridges = saved })
+	Bridges = nil
+	for _, b := range []*Bridge{&WorkOSBridge, &ClerkBridge, &Auth0Bridge} {
+		register(b)
+	}
+	if got := strings.Join(Slugs(), ","); got != "auth0,clerk,workos" {
+		t.Errorf("registered workos, clerk, auth0: Bridges = %s, want auth0,clerk,workos", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("registering clerk twice did not panic")
+		}
+	}()
+	register(&ClerkBridge)
+}

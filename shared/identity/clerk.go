@@ -26,16 +26,15 @@ type ClerkConfig struct {
 
 // ClerkBridge declares the Clerk bridge (/token/clerk) to the emulator, the dev tokens and the test harnesses.
 var ClerkBridge = Bridge{Slug: "clerk", Name: "Clerk", Alg: "RS256", IssuerVar: "CLERK_ISSUER", JWKSVar: "CLERK_JWKS_URL", AudienceVar: "",
-	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) }}
+	Config: func() any { return new(ClerkConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewClerk, o) },
+	Deploy: Deploy{Condition: "Clerk", Params: []DeployParam{
+		{Name: "ClerkIssuer", Prompt: "Clerk Frontend API URL", Where: "Clerk dashboard > Configure > API keys (https://clerk.<your-domain>)", Sample: "https://clerk.rehearsal.invalid"},
+	}}}
+
+func init() { register(&ClerkBridge) }
 
 // Validate checks the configuration (config.Load calls it).
-func (c ClerkConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c ClerkConfig) Validate() error { return checkSpec(c.jwt) }
 
 // parties returns CLERK_AUTHORIZED_PARTIES, or ALLOWED_ORIGINS when it is unset.
 func (c ClerkConfig) parties() ([]string, error) {
@@ -108,10 +107,6 @@ func (c ClerkConfig) jwt() (JWTSpec, error) {
 
 // NewClerk builds the Clerk provider. Same-origin apps may send the __session cookie.
 func NewClerk(c ClerkConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := newJWTProvider(jc, []string{"__session"}, o)
+	p, _, err := newSpecProvider(c.jwt, []string{"__session"}, o)
 	return p, err
 }

@@ -167,11 +167,9 @@ func (d *discovery) attempt(ctx context.Context) error {
 // waitFirst waits for the first attempt, at most wait; it returns the permanent
 // error when that attempt found one.
 func (d *discovery) waitFirst(wait time.Duration) error {
-	t := time.NewTimer(wait)
-	defer t.Stop()
 	select {
 	case <-d.first:
-	case <-t.C:
+	case <-time.After(wait): // collected once it fires or is unreferenced (Go 1.23)
 		return nil
 	}
 	d.mu.Lock()

@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 )
 
 // Identity is who the provider says the caller is.
@@ -155,39 +157,20 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.RefreshInterval <= 0 {
-		o.RefreshInterval = DefaultRefreshInterval
-	}
-	if o.UnknownKIDCooldown <= 0 {
-		o.UnknownKIDCooldown = DefaultUnknownKIDCooldown
-	}
-	if o.Leeway <= 0 {
-		o.Leeway = DefaultLeeway
-	}
-	if o.Leeway > MaxLeeway {
-		o.Leeway = MaxLeeway
-	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.SessionLookupsPerSecond <= 0 {
-		o.SessionLookupsPerSecond = DefaultSessionLookupsPerSecond
-	}
-	if o.SessionLookupBurst <= 0 {
-		o.SessionLookupBurst = DefaultSessionLookupBurst
-	}
-	if o.NegativeCacheTTL <= 0 {
-		o.NegativeCacheTTL = DefaultNegativeCacheTTL
-	}
-	if o.NegativeCacheSize <= 0 {
-		o.NegativeCacheSize = DefaultNegativeCacheSize
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	o.Timeout = positive.Or(o.Timeout, DefaultTimeout)
+	o.RefreshInterval = positive.Or(o.RefreshInterval, DefaultRefreshInterval)
+	o.UnknownKIDCooldown = positive.Or(o.UnknownKIDCooldown, DefaultUnknownKIDCooldown)
+	o.Leeway = min(positive.Or(o.Leeway, DefaultLeeway), MaxLeeway)
+	o.SessionLookupsPerSecond = positive.Or(o.SessionLookupsPerSecond, DefaultSessionLookupsPerSecond)
+	o.SessionLookupBurst = positive.Or(o.SessionLookupBurst, DefaultSessionLookupBurst)
+	o.NegativeCacheTTL = positive.Or(o.NegativeCacheTTL, DefaultNegativeCacheTTL)
+	o.NegativeCacheSize = positive.Or(o.NegativeCacheSize, DefaultNegativeCacheSize)
 	return o
 }
 

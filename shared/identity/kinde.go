@@ -13,16 +13,15 @@ type KindeConfig struct {
 
 // KindeBridge declares the Kinde bridge (/token/kinde) to the emulator, the dev tokens and the test harnesses.
 var KindeBridge = Bridge{Slug: "kinde", Name: "Kinde", Alg: "RS256", IssuerVar: "KINDE_ISSUER_URL", JWKSVar: "KINDE_JWKS_URL", AudienceVar: "KINDE_AUDIENCE",
-	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) }}
+	Config: func() any { return new(KindeConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewKinde, o) },
+	Deploy: Deploy{Condition: "Kinde", Params: []DeployParam{
+		{Name: "KindeIssuerUrl", Prompt: "Kinde domain", Where: "Kinde > Settings > Details (https://<subdomain>.kinde.com)", Sample: "https://kinde.rehearsal.invalid"},
+	}}}
+
+func init() { register(&KindeBridge) }
 
 // Validate checks the configuration (config.Load calls it).
-func (c KindeConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c KindeConfig) Validate() error { return checkSpec(c.jwt) }
 
 func (c KindeConfig) jwt() (JWTSpec, error) {
 	iss, err := checkBaseURL("KINDE_ISSUER_URL", c.IssuerURL)
@@ -49,15 +48,14 @@ func (c KindeConfig) jwt() (JWTSpec, error) {
 
 // NewKinde builds the Kinde provider.
 func NewKinde(c KindeConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
+	p, v, err := newSpecProvider(c.jwt, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	if len(jc.Audiences) == 0 {
+	if len(v.cfg.Audiences) == 0 {
 		// Not an error (it would break deployments that work), but every user token
 		// of the Kinde business is then accepted, including one issued for another API.
 		o.withDefaults().Logger.Warn("KINDE_AUDIENCE is unset: access tokens requested for any API of this Kinde business are accepted; set it to your API audience")
 	}
-	p, _, err := newJWTProvider(jc, nil, o)
-	return p, err
+	return p, nil
 }

@@ -54,7 +54,13 @@ type oidcSettings struct {
 
 // OIDCBridge declares the OIDC bridge (/token/oidc) to the emulator, the dev tokens and the test harnesses.
 var OIDCBridge = Bridge{Slug: "oidc", Name: "OIDC", Alg: "RS256", IssuerVar: "OIDC_ISSUER", JWKSVar: "OIDC_JWKS_URL", AudienceVar: "OIDC_AUDIENCE",
-	Config: func() any { return new(OIDCConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewOIDC, o) }}
+	Config: func() any { return new(OIDCConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewOIDC, o) },
+	Deploy: Deploy{Condition: "Oidc", Params: []DeployParam{
+		{Name: "OidcIssuer", Prompt: "OpenID Connect issuer", Where: "iss of your provider's tokens (presets: docs/providers.md)", Sample: "https://issuer.rehearsal.invalid"},
+		{Name: "OidcAudience", Prompt: "accepted audiences (comma list)", Where: "your app's client id or API audience", Sample: "example-client"},
+	}}}
+
+func init() { register(&OIDCBridge) }
 
 // Validate checks the configuration (config.Load calls it).
 func (c OIDCConfig) Validate() error {

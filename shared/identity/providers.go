@@ -69,6 +69,74 @@ func newJWTProvider(cfg JWTSpec, cookies []string, opts Options) (*Provider, *JW
 	return &Provider{Name: cfg.Provider, Cookies: cookies, Verifier: v, closers: []func(){v.Close}, now: opts.withDefaults().Now}, v, nil
 }
 
+// checkSpec is the Validate of a JWT provider's configuration, which resolves
+// (its jwt method) to the spec of its one verifier; its constructor builds on the
+// same spec (newSpecProvider).
+func checkSpec(jwt func() (JWTSpec, error)) error {
+	jc, err := jwt()
+	if err != nil {
+		return err
+	}
+	return jc.check()
+}
+
+// newSpecProvider resolves the spec and builds the Provider around its verifier.
+func newSpecProvider(jwt func() (JWTSpec, error), cookies []string, o Options) (*Provider, *JWTVerifier, error) {
+	jc, err := jwt()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newJWTProvider(jc, cookies, o)
+}
+
+// sessionConfig is the configuration of a provider that takes opaque sessions
+// beside its JWTs (Stytch, Better Auth): the JWT spec, the session API's base
+// URL, and the cookies that may carry either kind of credential.
+type sessionConfig interface {
+	resolve() (spec JWTSpec, api string, err error)
+	cookies() ([]string, error)
+}
+
+// sessionProvider is the JWT side of such a provider, built; the constructor
+// adds the session side and routes between them.
+type sessionProvider struct {
+	*Provider
+	jwt     *JWTVerifier
+	api     string   // the session API's base URL
+	cookies []string // as sessionConfig.cookies
+	opts    Options  // with defaults, for the session side's client and guard
+}
+
+// checkSessions is the Validate of a sessionConfig.
+func checkSessions(c sessionConfig) error {
+	_, _, _, err := resolveSessions(c)
+	return err
+}
+
+func resolveSessions(c sessionConfig) (JWTSpec, string, []string, error) {
+	jc, api, err := c.resolve()
+	if err != nil {
+		return JWTSpec{}, "", nil, err
+	}
+	cookies, err := c.cookies()
+	if err != nil {
+		return JWTSpec{}, "", nil, err
+	}
+	return jc, api, cookies, jc.check()
+}
+
+func newSessionProvider(c sessionConfig, o Options) (sessionProvider, error) {
+	jc, api, cookies, err := resolveSessions(c)
+	if err != nil {
+		return sessionProvider{}, err
+	}
+	p, v, err := newJWTProvider(jc, cookies, o)
+	if err != nil {
+		return sessionProvider{}, err
+	}
+	return sessionProvider{Provider: p, jwt: v, api: api, cookies: cookies, opts: o.withDefaults()}, nil
+}
+
 // validCookieName reports whether v is 1-64 letters, digits, '-', '_' or '.'
 // (a subset of RFC 6265 token characters that every cookie library accepts).
 func validCookieName(v string) bool {

@@ -42,12 +42,12 @@ func TestValidIDMatchesThePattern(t *testing.T) {
 //	go test ./shared/identity -run TestProviderFixtures -update-docs
 var updateDocs = flag.Bool("update-docs", false, "rewrite the fixture table in docs/providers.md")
 
+// fixtureFile is one testdata/providers/<slug>.json; its keys are its field
+// names in lower case (encoding/json matches them without tags).
 type fixtureFile struct {
-	Provider string            `json:"provider"`
-	Bridge   string            `json:"bridge"`
-	Alg      string            `json:"alg"`
-	Env      map[string]string `json:"env"`
-	Cases    []fixtureCase     `json:"cases"`
+	Provider, Bridge, Alg string
+	Env                   map[string]string
+	Cases                 []fixtureCase
 }
 
 type fixtureCase struct {

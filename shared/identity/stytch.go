@@ -45,17 +45,10 @@ func (c StytchConfig) cookies() ([]string, error) {
 var StytchBridge = Bridge{Slug: "stytch", Name: "Stytch", Alg: "RS256", IssuerVar: "", JWKSVar: "STYTCH_JWKS_URL", AudienceVar: "",
 	Config: func() any { return new(StytchConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewStytch, o) }}
 
+func init() { register(&StytchBridge) }
+
 // Validate checks the configuration (config.Load calls it).
-func (c StytchConfig) Validate() error {
-	jc, _, err := c.resolve()
-	if err != nil {
-		return err
-	}
-	if _, err := c.cookies(); err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c StytchConfig) Validate() error { return checkSessions(c) }
 
 func (c StytchConfig) resolve() (JWTSpec, string, error) {
 	pid := strings.TrimSpace(c.ProjectID)
@@ -98,29 +91,20 @@ const stytchSessionClaim = "https://stytch.com/session"
 
 // NewStytch builds the Stytch provider.
 func NewStytch(c StytchConfig, o Options) (*Provider, error) {
-	jc, api, err := c.resolve()
+	s, err := newSessionProvider(c, o)
 	if err != nil {
 		return nil, err
 	}
-	cookies, err := c.cookies()
-	if err != nil {
-		return nil, err
-	}
-	p, v, err := newJWTProvider(jc, cookies, o)
-	if err != nil {
-		return nil, err
-	}
-	od := o.withDefaults()
 	var opaque Verifier = &stytchSessions{
-		url: api + "/v1/sessions/authenticate", projectID: strings.TrimSpace(c.ProjectID), secret: c.Secret,
-		api: newAPIClient(od),
+		url: s.api + "/v1/sessions/authenticate", projectID: strings.TrimSpace(c.ProjectID), secret: c.Secret,
+		api: newAPIClient(s.opts),
 	}
 	if c.Secret != "" {
 		opaque = newGuard("Stytch", "the credential is not a Stytch session token (44 URL-safe characters) or session_jwt",
-			stytchTokenShape, opaque, od)
+			stytchTokenShape, opaque, s.opts)
 	}
-	p.Verifier = shapeRouter{jwt: v, opaque: opaque}
-	return p, nil
+	s.Verifier = shapeRouter{jwt: s.jwt, opaque: opaque}
+	return s.Provider, nil
 }
 
 // stytchSessions checks opaque session tokens with the Stytch API.

@@ -25,16 +25,15 @@ type WorkOSConfig struct {
 
 // WorkOSBridge declares the WorkOS bridge (/token/workos) to the emulator, the dev tokens and the test harnesses.
 var WorkOSBridge = Bridge{Slug: "workos", Name: "WorkOS", Alg: "RS256", IssuerVar: "WORKOS_ISSUERS", JWKSVar: "WORKOS_JWKS_URL", AudienceVar: "",
-	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) }}
+	Config: func() any { return new(WorkOSConfig) }, Load: func(o Options) (*Provider, error) { return loadWith(NewWorkOS, o) },
+	Deploy: Deploy{Condition: "WorkOS", Params: []DeployParam{
+		{Name: "WorkOSClientId", Prompt: "WorkOS client ID", Where: "WorkOS dashboard > API keys (client_…)", Sample: "client_01EXAMPLE"},
+	}}}
+
+func init() { register(&WorkOSBridge) }
 
 // Validate checks the configuration (config.Load calls it).
-func (c WorkOSConfig) Validate() error {
-	jc, err := c.jwt()
-	if err != nil {
-		return err
-	}
-	return jc.check()
-}
+func (c WorkOSConfig) Validate() error { return checkSpec(c.jwt) }
 
 func (c WorkOSConfig) jwt() (JWTSpec, error) {
 	id := strings.TrimSpace(c.ClientID)
@@ -94,10 +93,6 @@ func (c WorkOSConfig) jwt() (JWTSpec, error) {
 
 // NewWorkOS builds the WorkOS provider.
 func NewWorkOS(c WorkOSConfig, o Options) (*Provider, error) {
-	jc, err := c.jwt()
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := newJWTProvider(jc, nil, o)
+	p, _, err := newSpecProvider(c.jwt, nil, o)
 	return p, err
 }

@@ -12,6 +12,7 @@ package insforge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/shared/config"
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 )
 
 // Defaults.
@@ -103,28 +105,11 @@ func New(o Options) (*Client, error) {
 	if strings.TrimSpace(o.Token) == "" {
 		return nil, errors.New("insforge: a token (service key or user JWT) is required")
 	}
-	c := &Client{base: u, token: o.Token, hc: o.HTTPClient, retries: o.MaxRetries, maxBody: o.MaxResponseBytes,
-		backoff: o.Backoff, maxBack: o.MaxBackoff, ua: o.UserAgent}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
+	c := &Client{base: u, token: o.Token, hc: o.HTTPClient, retries: max(o.MaxRetries, 0),
+		maxBody: positive.Or(o.MaxResponseBytes, DefaultMaxResponseBytes), backoff: positive.Or(o.Backoff, DefaultBackoff),
+		maxBack: positive.Or(o.MaxBackoff, DefaultMaxBackoff), ua: cmp.Or(o.UserAgent, "edge-functions-go/insforge")}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: o.Timeout}
-	}
-	if c.retries < 0 {
-		c.retries = 0
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = DefaultMaxResponseBytes
-	}
-	if c.backoff <= 0 {
-		c.backoff = DefaultBackoff
-	}
-	if c.maxBack <= 0 {
-		c.maxBack = DefaultMaxBackoff
-	}
-	if c.ua == "" {
-		c.ua = "edge-functions-go/insforge"
+		c.hc = &http.Client{Timeout: positive.Or(o.Timeout, DefaultTimeout)}
 	}
 	return c, nil
 }

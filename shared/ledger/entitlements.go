@@ -121,17 +121,12 @@ func (l *Ledger) grant(ctx context.Context, fn, id, holder string, g Grant, sets
 
 // entitlementOf reads the entitlement payment id bought.
 func (l *Ledger) entitlementOf(ctx context.Context, id string) (*Entitlement, error) {
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	var rows []Entitlement
-	if err := l.c.Select(cctx, EntitlementsTable, insforge.NewQuery().Eq("payment_id", id).Limit(1), &rows); err != nil {
-		return nil, fmt.Errorf("%w: entitlement of payment %s: %w", ErrUnavailable, id, err)
-	}
-	if len(rows) == 0 {
+	e, err := first[Entitlement](ctx, l, EntitlementsTable, insforge.NewQuery().Eq("payment_id", id), "entitlement of payment "+id)
+	if err == nil && e == nil {
 		// The pass functions write both in one transaction.
 		return nil, fmt.Errorf("%w: payment %s delivered without its entitlement", ErrUnavailable, id)
 	}
-	return &rows[0], nil
+	return e, err
 }
 
 // PassStats are the passes sold and active per product (x402_pass_stats).

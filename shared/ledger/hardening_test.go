@@ -14,6 +14,7 @@ import (
 	"github.com/insforge/edge-functions-go/infra/migrations"
 	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/ledger/ledgertest"
 )
 
 // plantHijack creates a role with CREATE on public and, as that role, a
@@ -169,16 +170,13 @@ func TestPublicReadersNeverSeeTheErrorColumn(t *testing.T) {
 				t.Fatalf("%s read %s: %v", role.name, col, err)
 			}
 		}
-		var err error
-		var status string
-		err = s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT `+ledger.PublicColumns+` FROM public.x402_payments`).Scan(
-				new(string), new(string), new(string), new(string), new(*string), new(*string), &status, new(*string),
-				new(time.Time), new(string), new(string), new(string), new(string), new(int64), new(bool), new(time.Time),
-				new(*time.Time), new(*time.Time), new(*time.Time))
+		var read []ledger.Payment
+		err := s.AsRole(ctx, role.name, role.claims, func(tx pgx.Tx) (err error) {
+			read, err = ledgertest.Payments(ctx, tx, strings.Split(ledger.PublicColumns, ","), "")
+			return err
 		})
-		if err != nil || status != ledger.StatusFailed {
-			t.Fatalf("%s public columns: %v", role.name, err)
+		if err != nil || len(read) != 1 || read[0].ID != row.ID || read[0].Status != ledger.StatusFailed {
+			t.Fatalf("%s public columns: %+v, %v", role.name, read, err)
 		}
 	}
 	rows, err := l.List(ctx, 10)

@@ -37,23 +37,6 @@ func (l *Ledger) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, l.CallTimeout)
 }
 
-type claimRow struct {
-	PayerAddress    string  `json:"payer_address"`
-	Endpoint        string  `json:"endpoint"`
-	Amount          string  `json:"amount"`
-	Chain           string  `json:"chain"`
-	Status          string  `json:"status"`
-	ResponseSummary *string `json:"response_summary"`
-	Network         string  `json:"network"`
-	Asset           string  `json:"asset"`
-	PayTo           string  `json:"pay_to"`
-	Nonce           string  `json:"nonce"`
-	ValidBefore     int64   `json:"valid_before"`
-	Mock            bool    `json:"mock"`
-	LeaseBy         string  `json:"lease_by"`
-	LeaseUntil      *string `json:"lease_until,omitempty"`
-}
-
 // chainName keeps the guide's chain column meaningful for its explorer links.
 func chainName(network string) string {
 	if network == "eip155:196" {
@@ -94,26 +77,14 @@ func (l *Ledger) Claim(ctx context.Context, c Claim) (*Payment, bool, error) {
 	if c.Holder == "" {
 		c.Holder = NewHolder()
 	}
-	row := claimRow{
-		PayerAddress: strings.ToLower(c.PayerAddress), Endpoint: c.Endpoint, Amount: c.Amount,
-		Chain: chainName(c.Network), Status: StatusPending, Network: c.Network,
-		Asset: strings.ToLower(c.Asset), PayTo: strings.ToLower(c.PayTo), Nonce: strings.ToLower(c.Nonce),
-		ValidBefore: c.ValidBefore, Mock: c.Mock, LeaseBy: c.Holder,
-	}
-	if !c.LeaseUntil.IsZero() {
-		until := stamp(c.LeaseUntil)
-		row.LeaseUntil = &until
-	}
-	if c.ResponseSummary != "" {
-		row.ResponseSummary = &c.ResponseSummary
-	}
-	key := Key{Network: row.Network, Asset: row.Asset, Payer: row.PayerAddress, Nonce: row.Nonce}
+	row := insertRow(c)
+	key := Key{Network: c.Network, Asset: c.Asset, Payer: c.PayerAddress, Nonce: c.Nonce}
 	var last error
 	for i := 0; i < writeAttempts; i++ {
 		var out []Payment
 		cctx, cancel := l.ctx(ctx)
 		// The client never repeats an insert; this loop does, after a re-read.
-		err := l.c.Insert(cctx, Table, []claimRow{row}, &out)
+		err := l.c.Insert(cctx, Table, []map[string]any{row}, &out)
 		cancel()
 		switch {
 		case err == nil && len(out) == 1:
@@ -146,13 +117,17 @@ func (l *Ledger) Claim(ctx context.Context, c Claim) (*Payment, bool, error) {
 // Lookup returns the row of an authorization, or nil when it was never claimed.
 // It reads every column (the caller compares the row with its own offer).
 func (l *Ledger) Lookup(ctx context.Context, k Key) (*Payment, error) {
+	return first[Payment](ctx, l, Table, insforge.NewQuery().Eq("network", k.Network).Eq("asset", strings.ToLower(k.Asset)).
+		Eq("payer_address", strings.ToLower(k.Payer)).Eq("nonce", strings.ToLower(k.Nonce)), "look up payment")
+}
+
+// first reads the first row of table matching q, nil when there is none.
+func first[T any](ctx context.Context, l *Ledger, table string, q *insforge.Query, what string) (*T, error) {
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
-	var rows []Payment
-	q := insforge.NewQuery().Eq("network", k.Network).Eq("asset", strings.ToLower(k.Asset)).
-		Eq("payer_address", strings.ToLower(k.Payer)).Eq("nonce", strings.ToLower(k.Nonce)).Limit(1)
-	if err := l.c.Select(cctx, Table, q, &rows); err != nil {
-		return nil, fmt.Errorf("%w: look up payment: %w", ErrUnavailable, err)
+	var rows []T
+	if err := l.c.Select(cctx, table, q.Limit(1), &rows); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 	}
 	if len(rows) == 0 {
 		return nil, nil
@@ -382,22 +357,11 @@ func (l *Ledger) Review(ctx context.Context, id, reason string) error {
 	return l.resolve(ctx, id, StatusNeedsReview, map[string]any{"error": reason})
 }
 
-func claimPatch(c Claim) map[string]any {
-	patch := map[string]any{"status": StatusPending, "error": nil, "endpoint": c.Endpoint, "amount": c.Amount,
-		"pay_to": strings.ToLower(c.PayTo), "valid_before": c.ValidBefore, "mock": c.Mock,
-		"response_summary": nil, "delivered_at": nil, "delivered_by": nil, "tx_hash": nil, "settle_sent_at": nil,
-		"lease_by": c.Holder, "lease_until": stamp(c.LeaseUntil)}
-	if c.ResponseSummary != "" {
-		patch["response_summary"] = c.ResponseSummary
-	}
-	return patch
-}
-
 func (l *Ledger) reclaim(ctx context.Context, id string, c Claim, cond *insforge.Query) (*Payment, error) {
 	if c.Holder == "" {
 		c.Holder = NewHolder()
 	}
-	return l.apply(ctx, write{id: id, cond: cond, patch: claimPatch(c),
+	return l.apply(ctx, write{id: id, cond: cond, patch: renewPatch(c),
 		done: func(p *Payment) bool { return p.Status == StatusPending && p.Holder() == c.Holder }})
 }
 
@@ -517,14 +481,9 @@ func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 // Get returns one row with every column (operators and tests; the service key
 // reads error too).
 func (l *Ledger) Get(ctx context.Context, id string) (*Payment, error) {
-	cctx, cancel := l.ctx(ctx)
-	defer cancel()
-	var rows []Payment
-	if err := l.c.Select(cctx, Table, insforge.NewQuery().Eq("id", id).Limit(1), &rows); err != nil {
-		return nil, fmt.Errorf("%w: get payment: %w", ErrUnavailable, err)
-	}
-	if len(rows) == 0 {
+	p, err := first[Payment](ctx, l, Table, insforge.NewQuery().Eq("id", id), "get payment")
+	if err == nil && p == nil {
 		return nil, fmt.Errorf("ledger: payment %s not found", id)
 	}
-	return &rows[0], nil
+	return p, err
 }

@@ -53,25 +53,26 @@ var ErrUnavailable = errors.New("ledger: unavailable")
 // by another presentation).
 var ErrNotPending = errors.New("ledger: payment is not pending")
 
-// Payment is one x402_payments row.
+// Payment is one x402_payments row; its tags declare the table's columns
+// (columns.go): the column name, who may read it and who writes it.
 type Payment struct {
-	ID              string     `json:"id"`
-	PayerAddress    string     `json:"payer_address"`
+	ID              string     `json:"id" ledger:"auto"`
+	PayerAddress    string     `json:"payer_address" ledger:"fixed"`
 	Endpoint        string     `json:"endpoint"`
 	Amount          string     `json:"amount"`
 	TxHash          *string    `json:"tx_hash"`
-	Chain           *string    `json:"chain"`
+	Chain           *string    `json:"chain" ledger:"fixed"`
 	Status          string     `json:"status"`
 	ResponseSummary *string    `json:"response_summary"`
-	CreatedAt       time.Time  `json:"created_at"`
-	Network         string     `json:"network"`
-	Asset           string     `json:"asset"`
+	CreatedAt       time.Time  `json:"created_at" ledger:"auto"`
+	Network         string     `json:"network" ledger:"fixed"`
+	Asset           string     `json:"asset" ledger:"fixed"`
 	PayTo           string     `json:"pay_to"`
-	Nonce           string     `json:"nonce"`
+	Nonce           string     `json:"nonce" ledger:"fixed"`
 	ValidBefore     int64      `json:"valid_before"`
-	Error           *string    `json:"error,omitempty"` // never selected by public reads
+	Error           *string    `json:"error,omitempty" ledger:"private"` // upstream text: service reads only
 	Mock            bool       `json:"mock"`
-	UpdatedAt       *time.Time `json:"updated_at"`
+	UpdatedAt       *time.Time `json:"updated_at" ledger:"auto"`
 	// DeliveredAt is set when the paid content was served: once per authorization.
 	DeliveredAt *time.Time `json:"delivered_at"`
 	// ConfirmedAt is set when the reconciler found the transfer on-chain.
@@ -82,29 +83,19 @@ type Payment struct {
 	// LeaseBy is the presentation holding the row (a pending claim, or the one
 	// re-delivery of a settled row) and LeaseUntil when its lease ends;
 	// DeliveredBy the holder whose delivery was recorded. Service reads only.
-	LeaseBy     *string    `json:"lease_by,omitempty"`
-	LeaseUntil  *time.Time `json:"lease_until,omitempty"`
-	DeliveredBy *string    `json:"delivered_by,omitempty"`
+	LeaseBy     *string    `json:"lease_by,omitempty" ledger:"private"`
+	LeaseUntil  *time.Time `json:"lease_until,omitempty" ledger:"private"`
+	DeliveredBy *string    `json:"delivered_by,omitempty" ledger:"private"`
 }
 
 // SettleSent reports whether the settlement may have been sent.
 func (p *Payment) SettleSent() bool { return p.SettleSentAt != nil }
 
 // Holder returns the presentation holding the row, or "".
-func (p *Payment) Holder() string {
-	if p.LeaseBy == nil {
-		return ""
-	}
-	return *p.LeaseBy
-}
+func (p *Payment) Holder() string { return orEmpty(p.LeaseBy) }
 
 // DeliveredTo returns the holder whose delivery was recorded, or "".
-func (p *Payment) DeliveredTo() string {
-	if p.DeliveredBy == nil {
-		return ""
-	}
-	return *p.DeliveredBy
-}
+func (p *Payment) DeliveredTo() string { return orEmpty(p.DeliveredBy) }
 
 // LeaseOver reports whether the row's lease ended before now (a row without a
 // lease is free).
@@ -128,19 +119,16 @@ type Key struct {
 }
 
 // Tx returns the transaction hash or "".
-func (p *Payment) Tx() string {
-	if p.TxHash == nil {
-		return ""
-	}
-	return *p.TxHash
-}
+func (p *Payment) Tx() string { return orEmpty(p.TxHash) }
 
 // ErrorText returns the error or "".
-func (p *Payment) ErrorText() string {
-	if p.Error == nil {
+func (p *Payment) ErrorText() string { return orEmpty(p.Error) }
+
+func orEmpty(s *string) string {
+	if s == nil {
 		return ""
 	}
-	return *p.Error
+	return *s
 }
 
 // Claim is what is known before settlement: everything needed to resolve the
@@ -192,7 +180,3 @@ type EndpointStats struct {
 	Revenue       string     `json:"revenue"`
 	LatestPayment *time.Time `json:"latestPayment"`
 }
-
-// PublicColumns are the columns anyone may read (everything but error).
-const PublicColumns = "id,payer_address,endpoint,amount,tx_hash,chain,status,response_summary,created_at," +
-	"network,asset,pay_to,nonce,valid_before,mock,updated_at,delivered_at,confirmed_at,settle_sent_at"

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 )
 
 // Defaults. A Lambda instance serves one request at a time, each lookup taking
@@ -40,19 +42,8 @@ type Guard struct {
 
 // New returns a guard sized by o.
 func New(o Options) *Guard {
-	if o.PerSecond <= 0 {
-		o.PerSecond = DefaultPerSecond
-	}
-	if o.Burst <= 0 {
-		o.Burst = DefaultBurst
-	}
-	if o.TTL <= 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.Size <= 0 {
-		o.Size = DefaultSize
-	}
-	return &Guard{limiter: rate.NewLimiter(rate.Limit(o.PerSecond), o.Burst), refused: newNegativeCache(o.Size, o.TTL)}
+	limiter := rate.NewLimiter(rate.Limit(positive.Or(o.PerSecond, DefaultPerSecond)), positive.Or(o.Burst, DefaultBurst))
+	return &Guard{limiter: limiter, refused: newNegativeCache(positive.Or(o.Size, DefaultSize), positive.Or(o.TTL, DefaultTTL))}
 }
 
 // Key hashes the parts of a credential (NUL-separated, so ("ab","c") ≠ ("a","bc")).

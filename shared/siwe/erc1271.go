@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 )
 
 // ContractChecker asks a contract account whether it accepts a signature
@@ -65,11 +67,7 @@ func (r *RPC) IsValidSignature(ctx context.Context, address string, digest, sig 
 		"jsonrpc": "2.0", "id": 1, "method": "eth_call",
 		"params": []any{map[string]string{"to": address, "data": "0x" + hex.EncodeToString(data)}, "latest"},
 	})
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	cctx, cancel := context.WithTimeout(ctx, positive.Or(r.Timeout, 5*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodPost, r.URL, bytes.NewReader(body))
 	if err != nil {

@@ -2,8 +2,8 @@ package siwe
 
 import "fmt"
 
-// Kind says why a sign-in was refused. Each kind has one stable code (Kind.Code)
-// the wallet bridge answers with.
+// Kind says why a sign-in was refused. Each kind has one stable code (Kind.Code):
+// the name of the httpapi code the wallet bridge answers with.
 type Kind int
 
 // The kinds of Error.

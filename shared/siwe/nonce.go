@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 )
 
 // Nonces issues and checks stateless sign-in nonces: hex(expiry ‖ 12 random
@@ -38,9 +40,7 @@ const (
 // a fixed label: the derived key signs nothing else, and knowing it reveals
 // nothing of secret). ttl <= 0 takes NonceTTL.
 func NewNonces(secret []byte, ttl time.Duration) *Nonces {
-	if ttl <= 0 {
-		ttl = NonceTTL
-	}
+	ttl = positive.Or(ttl, NonceTTL)
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(nonceKeyLabel))
 	return &Nonces{key: m.Sum(nil), ttl: ttl}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 	"github.com/insforge/edge-functions-go/shared/lookupguard"
 )
 
@@ -55,9 +56,7 @@ func NewVerifier(o Options) (*Verifier, error) {
 	if o.Nonces == nil || o.Store == nil {
 		return nil, errors.New("siwe: Nonces and Store are required")
 	}
-	if o.ChainID <= 0 {
-		o.ChainID = DefaultChainID
-	}
+	o.ChainID = positive.Or(o.ChainID, DefaultChainID)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -19,6 +19,13 @@ async function advance(ms) {
   mock.timers.tick(ms);
   await flush();
 }
+// callAt proves the bridge's next request comes exactly ms from now: n requests at ms - 1, n + 1 at ms.
+async function callAt(bridge, ms, n, what = 'the next request') {
+  await advance(ms - 1);
+  assert.equal(bridge.calls.length, n, `${what} came before its time`);
+  await advance(1);
+  assert.equal(bridge.calls.length, n + 1, `${what} did not come on time`);
+}
 
 // fakeBridge answers from a script of responses (the last one repeats); each token
 // lives ttl seconds from the fake now. It records every request.
@@ -110,10 +117,7 @@ test('a token that is already expired on arrival is handed out once, then refres
   await flush();
   assert.equal(await tok, 'tok.1.sig');
   assert.equal(bridge.calls.length, 1);
-  await advance(5 * S - 1);
-  assert.equal(bridge.calls.length, 1);
-  await advance(1);
-  assert.equal(bridge.calls.length, 2);
+  await callAt(bridge, 5 * S, 1);
   c.stop();
 });
 
@@ -145,10 +149,7 @@ test('refreshes ahead of expires_at by refreshBefore plus jitter, and sets each 
   const { c, sdk, events } = client(bridge);
   await Promise.all([c.getToken(), flush()]);
   assert.equal(events[0].refreshAt, T0 + 3535 * S);
-  await advance(3535 * S - 1);
-  assert.equal(bridge.calls.length, 1, 'not before the refresh time');
-  await advance(1);
-  assert.equal(bridge.calls.length, 2);
+  await callAt(bridge, 3535 * S, 1, 'the refresh');
   assert.deepEqual(sdk.set, ['tok.1.sig', 'tok.2.sig']);
   assert.equal(await c.getToken(), 'tok.2.sig');
   await advance(3535 * S);
@@ -178,10 +179,7 @@ test('short-lived tokens refresh at two thirds of their life, never sooner than 
   const b2 = fakeBridge({ ttl: 3 });
   const { c: c2 } = client(b2, { minInterval: 5 * S });
   await Promise.all([c2.getToken(), flush()]);
-  await advance(5 * S - 1);
-  assert.equal(b2.calls.length, 1);
-  await advance(1);
-  assert.equal(b2.calls.length, 2);
+  await callAt(b2, 5 * S, 1);
   c2.stop();
 });
 
@@ -198,10 +196,7 @@ test('503 and 429 are retried after Retry-After; the current token stays in use 
     assert.deepEqual({ status: err.status, retryIn: err.retryIn, fatal: err.fatal }, { status, retryIn: 7 * S, fatal: false });
     assert.equal(c.state, 'retrying');
     assert.equal(await c.getToken(), 'tok.1.sig', 'still valid, still served');
-    await advance(7 * S - 1);
-    assert.equal(bridge.calls.length, 2, 'not before Retry-After');
-    await advance(1);
-    assert.equal(bridge.calls.length, 3);
+    await callAt(bridge, 7 * S, 2, 'the retry after Retry-After');
     assert.deepEqual(sdk.set, ['tok.1.sig', 'tok.2.sig']);
     assert.equal(c.state, 'active');
     c.stop();
@@ -244,10 +239,7 @@ for (const [name, retryAfter] of [
       const calls = bridge.calls.length;
       const e = events.filter((x) => x.type === 'error').at(-1);
       waits.push(e.retryIn);
-      await advance(e.retryIn - 1);
-      assert.equal(bridge.calls.length, calls, `retry ${i + 1} came before its backoff`);
-      await advance(1);
-      assert.equal(bridge.calls.length, calls + 1, `retry ${i + 1} did not come after its backoff`);
+      await callAt(bridge, e.retryIn, calls, `retry ${i + 1}`);
     }
     assert.deepEqual(waits, [1 * S, 2 * S, 4 * S]);
     assert.equal(await first, 'tok.1.sig');

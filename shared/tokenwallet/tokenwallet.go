@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
+	"github.com/insforge/edge-functions-go/shared/internal/positive"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/lookupguard"
 	"github.com/insforge/edge-functions-go/shared/metrics"
@@ -104,9 +105,7 @@ type WalletRequest struct {
 // a signed EIP-4361 message and mints a token whose subject is the wallet's
 // CAIP-10 account id.
 func New(c Config, d Deps) (http.Handler, error) {
-	if d.Timeout <= 0 {
-		d.Timeout = bridge.DefaultTimeout
-	}
+	d.Timeout = positive.Or(d.Timeout, bridge.DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -194,29 +193,13 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 		return methodNotAllowed(http.MethodPost)
 	}
 	account, exp, contract, err := h.signIn(w, r)
-	err = walletError(err)
-	if err == nil {
-		attrs := []slog.Attr{slog.String("subject", account), slog.Bool("contract_wallet", contract), slog.Int64("expires_at", exp)}
-		if h.metrics == nil {
-			httpapi.Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "token minted", attrs...)
-			return nil
-		}
-		props := []metrics.Prop{{Key: "request_id", Value: w.Header().Get("X-Request-Id")}}
-		for _, a := range attrs {
-			props = append(props, metrics.Prop{Key: a.Key, Value: a.Value.Any()})
-		}
-		h.metrics.Emit("token minted", bridge.MetricMinted, 1, "Count", map[string]string{"provider": WalletProvider}, props...)
-		return nil
+	if err = walletError(err); err != nil {
+		bridge.CountRefused(h.metrics, WalletProvider, err)
+		return err
 	}
-	if h.metrics != nil {
-		code := httpapi.Internal.Name()
-		var e *httpapi.Error
-		if errors.As(err, &e) {
-			code = e.Code.Name()
-		}
-		h.metrics.Count(bridge.MetricRefused, map[string]string{"provider": WalletProvider, "code": code})
-	}
-	return err
+	bridge.LogMinted(w, r, h.metrics, WalletProvider,
+		slog.String("subject", account), slog.Bool("contract_wallet", contract), slog.Int64("expires_at", exp))
+	return nil
 }
 
 func methodNotAllowed(allow string) error {
@@ -263,63 +246,28 @@ func (h *wallet) signIn(w http.ResponseWriter, r *http.Request) (account string,
 	if err != nil {
 		return "", 0, false, fmt.Errorf("mint wallet token: %w", err)
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	httpapi.WriteJSON(w, http.StatusOK, bridge.Response{Token: tok.Value, TokenType: "Bearer",
-		ExpiresIn: int64(tok.TTL / time.Second), ExpiresAt: tok.ExpiresAt.Unix()})
+	bridge.WriteToken(w, tok)
 	return res.Account, tok.ExpiresAt.Unix(), res.Contract, nil
 }
 
-// walletError maps a refused sign-in to its HTTP answer; every kind has its own
-// code. Other errors pass through.
+// walletError maps a refused sign-in to its HTTP answer: every kind has its
+// own code (bridge.Refusal), a 401 challenges with SIWE error="<code>", a 503
+// asks for a retry in 2s (1s when throttled: the budget refills at
+// lookupguard.DefaultPerSecond a second). Other errors pass through.
 func walletError(err error) error {
 	var se *siwe.Error
 	if !errors.As(err, &se) {
 		return err
 	}
-	var e *httpapi.Error
-	switch se.Kind {
-	case siwe.KindMalformed:
-		e = httpapi.SIWEMalformed.New(se.Message)
-	case siwe.KindVersion:
-		e = httpapi.SIWEUnsupportedVersion.New(se.Message)
-	case siwe.KindDomain:
-		e = httpapi.SIWEDomainMismatch.New(se.Message)
-	case siwe.KindURI:
-		e = httpapi.SIWEURIMismatch.New(se.Message)
-	case siwe.KindChain:
-		e = httpapi.SIWEChainMismatch.New(se.Message)
-	case siwe.KindNonce:
-		e = httpapi.SIWENonceInvalid.New(se.Message)
-	case siwe.KindNonceUsed:
-		e = httpapi.SIWENonceUsed.New(se.Message)
-	case siwe.KindExpired:
-		e = httpapi.SIWEExpired.New(se.Message)
-	case siwe.KindNotYetValid:
-		e = httpapi.SIWENotYetValid.New(se.Message)
-	case siwe.KindSignature:
-		e = httpapi.SIWESignatureMismatch.New(se.Message)
-	case siwe.KindContractWallet:
-		e = httpapi.SIWEContractWalletUnsupported.New(se.Message)
-	case siwe.KindUnavailable:
-		e = httpapi.SIWEVerifierUnavailable.New(se.Message)
-	case siwe.KindThrottled:
-		e = httpapi.SIWEVerifierThrottled.New(se.Message)
-	default:
-		return err
+	retry := 2 * time.Second
+	if se.Kind == siwe.KindThrottled {
+		retry = time.Second
 	}
-	e.Err = se.Err
-	switch e.Status() {
-	case http.StatusUnauthorized:
-		e.Header = http.Header{"Www-Authenticate": {`SIWE error="` + e.Code.Name() + `"`}}
-	case http.StatusServiceUnavailable:
-		e.Header = http.Header{"Retry-After": {"2"}}
-		if se.Kind == siwe.KindThrottled {
-			// The budget refills at lookupguard.DefaultPerSecond a second.
-			e.Header.Set("Retry-After", "1")
-		}
+	code := se.Kind.Code()
+	if e, ok := bridge.Refusal(code, se.Message, se.Err, `SIWE error="`+code+`"`, retry); ok {
+		return e
 	}
-	return e
+	return err
 }
 
 // InsforgeNonces is the used-nonce record in InsForge (wallet_nonce_consume,

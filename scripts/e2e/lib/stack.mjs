@@ -1,12 +1,13 @@
 // The Go side, started for real: the InsForge-compatible stack (scripts/e2e/insforge-stack, built
-// from shared/localinsforge) and the local runner (scripts/dev), which runs each function's
-// real bootstrap binary through the Lambda Runtime API, configured by a SAM env.json file.
+// from shared/localinsforge), the local X Layer (scripts/devnet) and the local runner (scripts/dev),
+// which runs each function's real bootstrap binary through the Lambda Runtime API, configured by a
+// SAM env.json file.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, startProcess, waitFor, fetchT, freePort, LOOPBACK } from './util.mjs';
+import { REPO_ROOT, startProcess, waitFor, fetchT, freePort, coordinates, LOOPBACK } from './util.mjs';
 
 const pexec = promisify(execFile);
 const work = mkdtempSync(path.join(tmpdir(), 'e2e-go-'));
@@ -35,16 +36,24 @@ export async function startInsforge({ databaseUrl, jwtSecret, port }) {
     env: { ...process.env, DATABASE_URL: databaseUrl, INSFORGE_JWT_SECRET: jwtSecret ?? '', INSFORGE_ADDR: `${LOOPBACK}:${port}` },
     stdin: 'pipe',
   });
-  const info = await waitFor('insforge-stack coordinates', () => {
-    if (p.exited()) throw new Error(`insforge-stack exited: ${p.output()}`);
-    const line = p.output().split('\n').find((l) => l.startsWith('{"'));
-    return line ? JSON.parse(line) : null;
-  }, { timeoutMs: 90_000 });
+  const info = await coordinates(p, 'insforge-stack', 90_000);
   await waitFor('insforge health', async () => (await fetchT(`${info.url}/api/health`, {}, 2000)).ok, { timeoutMs: 20_000 });
   // Realtime alone goes away (the records API stays) on SIGUSR1 and comes back on SIGUSR2.
   const stopRealtime = () => process.kill(p.proc.pid, 'SIGUSR1');
   const startRealtime = () => process.kill(p.proc.pid, 'SIGUSR2');
   return { ...info, stop: () => p.stop(), stopRealtime, startRealtime, output: p.output };
+}
+
+/**
+ * Starts the local X Layer (scripts/devnet: Anvil with chain id 196, the test USDG, the OKX
+ * emulator settling on it). Returns its coordinates (rpc, chainId, usdg, deployerKey, okxUrl,
+ * okxKey, okxSecret, okxPassphrase) with stop.
+ */
+export async function startDevnet() {
+  const bin = await goBuild('./scripts/devnet', 'devnet');
+  const p = startProcess('devnet', bin, [], { cwd: REPO_ROOT });
+  const info = await coordinates(p, 'devnet', 120_000);
+  return { ...info, stop: () => p.stop(), output: p.output };
 }
 
 /**

@@ -1,5 +1,5 @@
-// Small helpers shared by the e2e harness: free loopback ports, waiting, child processes,
-// and the CI rule (CI=true turns a missing dependency into a failure, never a skip).
+// Small helpers shared by the e2e harness: free loopback ports, waiting, child processes.
+// The CI rule (CI=true turns a missing dependency into a failure, never a skip) is lib/suite.mjs.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
@@ -48,17 +48,6 @@ export function fetchT(url, init = {}, timeoutMs = 15_000) {
   return fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
 }
 
-/**
- * Declares a dependency the e2e suite cannot run without. Outside CI a missing one
- * skips (with the reason); under CI=true it is a failure.
- */
-export function requireDep(t, ok, reason) {
-  if (ok) return true;
-  if (CI) throw new Error(`missing dependency under CI=true: ${reason}`);
-  t.skip(reason);
-  return false;
-}
-
 export function chromiumPath() {
   const p = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
   return existsSync(p) ? p : null;
@@ -102,6 +91,18 @@ export function startProcess(name, cmd, args, opts = {}) {
       return r;
     },
   };
+}
+
+/**
+ * Waits for the first JSON line a child started by startProcess prints (the Go helpers print
+ * their coordinates that way) and returns it parsed; fails early if the child exits.
+ */
+export function coordinates(p, what, timeoutMs) {
+  return waitFor(`${what} coordinates`, () => {
+    if (p.exited()) throw new Error(`${what} exited: ${p.output()}`);
+    const line = p.output().split('\n').find((l) => l.startsWith('{"'));
+    return line ? JSON.parse(line) : null;
+  }, { timeoutMs });
 }
 
 /** Decodes a JWT payload without verifying it (for assertions on what a peer minted). */

@@ -7,28 +7,30 @@ import { startBetterAuth } from './better-auth.mjs';
 import { startIssuers } from './oidc.mjs';
 import { startSpa } from './spa-server.mjs';
 import { startInsforge, startRunner } from './stack.mjs';
+import { teardown } from './suite.mjs';
 import { freePort } from './util.mjs';
 
 // Lower-case on purpose: clients checksum `to`, so the server must compare case-insensitively.
 export const PAYMENT_RECIPIENT = '0x209693bc6afc0c5328ba36faf03c514ef312287c';
 
 export async function startWorld({ browser = true, betterAuth = {} } = {}) {
-  const stops = [];
-  const w = { stop: async () => { for (const s of stops.reverse()) await s().catch(() => {}); } };
+  const { own, stop } = teardown();
+  // A failing stop does not fail the suite's teardown: the world is torn down as far as it goes.
+  const w = { stop: () => stop().catch(() => {}) };
   try {
     // The SPA's origin must be known first: Better Auth trusts it, Clerk tokens carry it as azp,
     // and ALLOWED_ORIGINS lists it.
     if (browser) {
-      w.spa = await startSpa(); stops.push(w.spa.stop);
-      w.evil = await startSpa({ host: 'localhost' }); stops.push(w.evil.stop);
+      w.spa = await own(startSpa());
+      w.evil = await own(startSpa({ host: 'localhost' }));
     }
     const spaOrigin = w.spa?.origin ?? `http://127.0.0.1:${await freePort()}`;
-    w.pg = await startPostgres(); stops.push(w.pg.stop);
+    w.pg = await own(startPostgres());
     const baDb = await createDatabase(w.pg.url, 'better_auth_e2e');
-    w.ba = await startBetterAuth({ databaseUrl: baDb, trustedOrigins: [spaOrigin], ...betterAuth }); stops.push(w.ba.stop);
-    w.issuers = await startIssuers({ spaOrigin }); stops.push(w.issuers.stop);
+    w.ba = await own(startBetterAuth({ databaseUrl: baDb, trustedOrigins: [spaOrigin], ...betterAuth }));
+    w.issuers = await own(startIssuers({ spaOrigin }));
     w.jwtSecret = randomBytes(32).toString('hex');
-    w.insforge = await startInsforge({ databaseUrl: w.pg.url, jwtSecret: w.jwtSecret }); stops.push(w.insforge.stop);
+    w.insforge = await own(startInsforge({ databaseUrl: w.pg.url, jwtSecret: w.jwtSecret }));
     const providerEnv = Object.assign({}, ...Object.values(w.issuers.providers).map((p) => p.env));
     w.env = {
       Parameters: {
@@ -47,7 +49,7 @@ export async function startWorld({ browser = true, betterAuth = {} } = {}) {
         INSFORGE_ANON_KEY: w.insforge.anonKey,
       },
     };
-    w.runner = await startRunner({ envVars: w.env }); stops.push(w.runner.stop);
+    w.runner = await own(startRunner({ envVars: w.env }));
     w.api = w.runner.url;
     return w;
   } catch (err) {

@@ -30,11 +30,27 @@ export function newAccount() {
  * The v2 client as an app would configure it for USDG on X Layer. @x402/core 2.27 only pays its
  * built-in "default assets" unless told otherwise (spendControls), and USDG/X Layer is not one.
  */
-export function v2Fetch(account, { network = XLAYER, asset = USDG, maxAmountPerPayment = '1000000' } = {}) {
-  return wrapFetchWithPaymentFromConfig(fetch, {
+export function v2Fetch(account, { network = XLAYER, asset = USDG, maxAmountPerPayment = '1000000' } = {}, fetchImpl = fetch) {
+  return wrapFetchWithPaymentFromConfig(fetchImpl, {
     schemes: [{ network, client: new ExactEvmScheme(account) }],
     spendControls: { allowedAssets: [{ network, asset, maxAmountPerPayment }] },
   });
+}
+
+/** v2Fetch that keeps every PAYMENT-SIGNATURE header it sends (to replay them). Returns {sent, pay}. */
+export function recordingPayer(account, opts) {
+  const sent = [];
+  const recording = async (input, init) => {
+    const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (h.get('payment-signature')) sent.push(h.get('payment-signature'));
+    return fetch(input, init);
+  };
+  return { sent, pay: v2Fetch(account, opts, recording) };
+}
+
+/** The ledger rows (x402_payments, read with the pg client db) of one payer, oldest first. */
+export async function paymentsOf(db, payer) {
+  return (await db.query('SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
 }
 
 export { decodePaymentResponseHeader };

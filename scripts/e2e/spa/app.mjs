@@ -28,6 +28,16 @@ async function asResult(res) {
   return { status: res.status, body, headers: Object.fromEntries(res.headers.entries()) };
 }
 
+/** Runs call; when it throws (the browser blocked the request, a client gave up) logs why and returns {error}. */
+async function orError(what, call) {
+  try {
+    return await call();
+  } catch (err) {
+    log(what, String(err));
+    return { error: String(err) };
+  }
+}
+
 window.e2e = {
   log,
   /** Signs in to Better Auth from the browser; the session cookie lands in the browser's jar. */
@@ -61,17 +71,14 @@ window.e2e = {
    * cookies (credentials: 'include'). Returns {status, body} or {error} when the browser blocks it.
    */
   async bridge(url, { bearer, cookies = false, method = 'POST' } = {}) {
-    try {
+    return orError(`bridge ${url} blocked`, async () => {
       const headers = {};
       if (bearer) headers.Authorization = `Bearer ${bearer}`;
       const res = await fetch(url, { method, headers, credentials: cookies ? 'include' : 'same-origin' });
       const r = await asResult(res);
       log(`bridge ${new URL(url).pathname}`, { status: r.status, error: r.body?.error, expires_in: r.body?.expires_in });
       return r;
-    } catch (err) {
-      log(`bridge ${url} blocked`, String(err));
-      return { error: String(err) };
-    }
+    });
   },
   /** Uses @insforge/sdk with the minted token: insert todos, then list what this user can see. */
   async todos(baseUrl, anonKey, token, titles) {
@@ -95,17 +102,14 @@ window.e2e = {
       schemes: [{ network, client: new ExactEvmScheme(account) }],
       spendControls: { allowedAssets: [{ network, asset }] },
     });
-    try {
+    return orError(`x402 ${url} failed`, async () => {
       const res = await pay(url, { method: 'POST' });
       const r = await asResult(res);
       const h = res.headers.get('payment-response');
       r.settlement = h ? decodePaymentResponseHeader(h) : null;
       log(`x402 ${new URL(url).pathname}`, { status: r.status, payer: r.settlement?.payer, tx: r.settlement?.transaction });
       return r;
-    } catch (err) {
-      log(`x402 ${url} failed`, String(err));
-      return { error: String(err) };
-    }
+    });
   },
   async tryForeignUpdate(baseUrl, anonKey, token, id) {
     const client = createClient({ baseUrl, anonKey });

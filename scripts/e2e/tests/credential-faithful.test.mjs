@@ -1,28 +1,19 @@
 // Through the local runner: a minted token never claims more, or lives longer, than the
 // provider's credential. Real peers: Better Auth in production cookie mode
 // (advanced.useSecureCookies → __Secure-better-auth.session_token) and the OIDC issuers.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld } from '../lib/world.mjs';
 import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused } from '../lib/assert-token.mjs';
-import { goAvailable } from '../lib/stack.mjs';
-import { findPgBin } from '../lib/pg.mjs';
-import { CI, jwtPayload } from '../lib/util.mjs';
-
-const missing = [
-  !goAvailable() && 'go toolchain',
-  !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
+import { suite } from '../lib/suite.mjs';
+import { jwtPayload } from '../lib/util.mjs';
 
 const SECURE_COOKIE = '__Secure-better-auth.session_token';
 let w;
-before(async () => {
-  if (!skip) w = await startWorld({ browser: false, betterAuth: { advanced: { useSecureCookies: true } } });
-}, { timeout: 360_000 });
-after(async () => { await w?.stop(); });
+const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
+  w = await own(startWorld({ browser: false, betterAuth: { advanced: { useSecureCookies: true } } }));
+} });
 
 describe('Better Auth with useSecureCookies (real server) → /token/better-auth', { skip }, () => {
   let s;

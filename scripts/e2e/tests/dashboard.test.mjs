@@ -3,7 +3,7 @@
 // @insforge/sdk in the page) when paid with the real @x402/fetch client and with scripts/x402-pay;
 // the reconciler's pending → settled shows live; a payment forged by a client publishing on the
 // channel never shows; with realtime stopped the page polls.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
@@ -11,23 +11,15 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { startWorld } from '../lib/world.mjs';
 import { v2Fetch, newAccount } from '../lib/x402.mjs';
 import { launchChromium } from '../lib/browser.mjs';
-import { goAvailable } from '../lib/stack.mjs';
 import { bundleDashboardSdk, VENDORED } from '../lib/dashboard-sdk.mjs';
-import { findPgBin } from '../lib/pg.mjs';
-import { CI, chromiumPath, ARTIFACTS, REPO_ROOT } from '../lib/util.mjs';
+import { needs, lifecycle, ownDb } from '../lib/suite.mjs';
+import { ARTIFACTS, REPO_ROOT } from '../lib/util.mjs';
 
 const pexec = promisify(execFile);
-const missing = [
-  !goAvailable() && 'go toolchain',
-  !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
+const skip = needs('go', 'postgres', 'chromium');
 
 const LIMIT_MS = 2000;
 const latencies = [];
@@ -35,14 +27,17 @@ const latencies = [];
 describe('payments dashboard (Chromium, live over InsForge realtime)', { skip }, () => {
   let w; let browser; let page; let context; let db;
   const work = mkdtempSync(path.join(tmpdir(), 'e2e-dash-'));
+  after(() => {
+    if (latencies.length) console.log(`dashboard latencies: ${latencies.map((l) => `${l.label} ${l.ms} ms`).join(', ')}`);
+  });
 
-  before(async () => {
+  lifecycle(async ({ own, defer }) => {
+    defer(() => rmSync(work, { recursive: true, force: true }));
     mkdirSync(ARTIFACTS, { recursive: true });
-    w = await startWorld({ browser: false });
-    db = new pg.Client({ connectionString: w.insforge.databaseUrl });
-    await db.connect();
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    w = await own(startWorld({ browser: false }));
+    db = await ownDb(own, w.insforge.databaseUrl);
+    browser = await own(launchChromium(), (b) => b.close());
+    context = await own(browser.newContext({ viewport: { width: 1100, height: 900 } }), (c) => c.close());
     context.setDefaultTimeout(20_000);
     page = await context.newPage();
     page.errors = [];
@@ -64,14 +59,6 @@ describe('payments dashboard (Chromium, live over InsForge realtime)', { skip },
     });
   }, { timeout: 420_000 });
 
-  after(async () => {
-    if (latencies.length) console.log(`dashboard latencies: ${latencies.map((l) => `${l.label} ${l.ms} ms`).join(', ')}`);
-    await context?.close();
-    await browser?.close();
-    await db?.end();
-    await w?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
 
   // Waits for a row of payer with status, and returns when it appeared (page clock = this clock).
   async function rowAppears(payer, status, timeout = 10_000) {

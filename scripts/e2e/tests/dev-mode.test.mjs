@@ -1,48 +1,37 @@
 // Zero-config `make dev` path: the runner's own dev identity issuer (no provider configured), a dev
 // credential from `scripts/dev-token`, used by the SPA in chromium cross-origin — Bearer (preflighted)
 // for Clerk, and the Better Auth session cookie (credentials: 'include') — then @insforge/sdk.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
 import { startSpa } from '../lib/spa-server.mjs';
-import { startInsforge, startRunner, goBuild, goAvailable } from '../lib/stack.mjs';
+import { goBuild } from '../lib/stack.mjs';
+import { suite, ownRunnerStack } from '../lib/suite.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { CI, chromiumPath, freePort, jwtPayload, ARTIFACTS, LOOPBACK, REPO_ROOT } from '../lib/util.mjs';
+import { freePort, jwtPayload, ARTIFACTS, LOOPBACK, REPO_ROOT } from '../lib/util.mjs';
 
 const pexec = promisify(execFile);
-const missing = [
-  !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !chromiumPath() && 'chromium',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-
-let pgs; let insforge; let runner; let spa; let browser; let issuerUrl; let devToken;
-before(async () => {
-  if (missing.length) return;
-  spa = await startSpa();
-  pgs = await startPostgres();
+let insforge; let runner; let spa; let browser; let issuerUrl; let devToken;
+const { skip } = suite({ deps: ['go', 'postgres', 'chromium'], timeout: 360_000, async start({ own }) {
+  spa = await own(startSpa());
   const jwtSecret = randomBytes(32).toString('hex');
-  insforge = await startInsforge({ databaseUrl: pgs.url, jwtSecret });
   const issuerPort = await freePort();
   issuerUrl = `http://${LOOPBACK}:${issuerPort}`;
   // Only what a newcomer would set for an SPA: its origin. Providers come from the dev profile.
-  runner = await startRunner({
-    envVars: { Parameters: { ALLOWED_ORIGINS: spa.origin, INSFORGE_JWT_SECRET: jwtSecret, INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey } },
-    issuerPort,
-  });
+  ({ insforge, runner } = await ownRunnerStack(own, {
+    jwtSecret, issuerPort, params: () => ({ ALLOWED_ORIGINS: spa.origin, INSFORGE_JWT_SECRET: jwtSecret }),
+  }));
   devToken = await goBuild('./scripts/dev-token', 'dev-token');
-  browser = await launchChromium();
-}, { timeout: 360_000 });
-after(async () => { await browser?.close(); await runner?.stop(); await insforge?.stop(); await pgs?.stop(); await spa?.stop(); });
+  browser = await own(launchChromium(), (b) => b.close());
+} });
 
 const credential = async (...args) => (await pexec(devToken, [...args, '--issuer', issuerUrl], { cwd: REPO_ROOT, timeout: 30_000 })).stdout.trim();
 
-test('dev credentials from scripts/dev-token work in the SPA: Clerk bearer and Better Auth cookie, each user sees only their todos', { skip: missing.length ? `not runnable here: ${missing.join(', ')}` : false }, async () => {
+test('dev credentials from scripts/dev-token work in the SPA: Clerk bearer and Better Auth cookie, each user sees only their todos', { skip }, async () => {
   const clerkToken = await credential('clerk', 'user_2devAlice');
   const cookie = await credential('better-auth', 'bob-dev', '--kind', 'cookie');
   assert.match(cookie, /^(__Secure-)?better-auth\.session_token=/);

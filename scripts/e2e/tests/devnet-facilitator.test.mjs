@@ -5,31 +5,23 @@
 // emulator's settle fails with a 502 — the row stays pending, and the reconciler (scripts/invoke)
 // settles it on the reference facilitator's transaction. Both rows end the same way: settled on a
 // receipt carrying the transfer, confirmed by the next run, counted once.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { createPublicClient, createWalletClient, defineChain, http, parseAbi, parseEventLogs, getAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ExactEvmScheme as ReferenceFacilitator } from '@x402/evm/exact/facilitator';
 import { toFacilitatorEvmSigner } from '@x402/evm';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
-import { startInsforge, startRunner, goAvailable, goBuild } from '../lib/stack.mjs';
-import { v2Fetch, newAccount, decodePaymentResponseHeader, unb64json } from '../lib/x402.mjs';
-import { CI, REPO_ROOT, startProcess, waitFor, fetchT } from '../lib/util.mjs';
+import { startDevnet } from '../lib/stack.mjs';
+import { suite, ownRunnerStack } from '../lib/suite.mjs';
+import { v2Fetch, recordingPayer, newAccount, decodePaymentResponseHeader, unb64json } from '../lib/x402.mjs';
+import { REPO_ROOT, fetchT } from '../lib/util.mjs';
 
 const pexec = promisify(execFile);
-const missing = [
-  !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
-
 const PAY_TO = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C';
 const tokenAbi = parseAbi([
   'function mint(address to, uint256 value)',
@@ -38,37 +30,21 @@ const tokenAbi = parseAbi([
   'event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)',
 ]);
 
-let pgs; let insforge; let runner; let db; let devnet; let dn; let chain; let pub; let deployer; let env; let work;
-before(async () => {
-  if (skip) return;
+let runner; let db; let dn; let chain; let pub; let deployer; let env; let work;
+const { skip } = suite({ deps: ['go', 'postgres', 'anvil'], timeout: 420_000, async start({ own }) {
   work = mkdtempSync(path.join(os.tmpdir(), 'e2e-devnet-'));
-  const bin = await goBuild('./scripts/devnet', 'devnet');
-  devnet = startProcess('devnet', bin, [], { cwd: REPO_ROOT });
-  dn = await waitFor('devnet coordinates', () => {
-    if (devnet.exited()) throw new Error(`devnet exited: ${devnet.output()}`);
-    const line = devnet.output().split('\n').find((l) => l.startsWith('{"'));
-    return line ? JSON.parse(line) : null;
-  }, { timeoutMs: 120_000 });
+  dn = await own(startDevnet());
   chain = defineChain({ id: dn.chainId, name: 'X Layer (local devnet)', nativeCurrency: { name: 'OKB', symbol: 'OKB', decimals: 18 },
     rpcUrls: { default: { http: [dn.rpc] } } });
   pub = createPublicClient({ chain, transport: http(dn.rpc) });
   deployer = createWalletClient({ account: privateKeyToAccount(dn.deployerKey), chain, transport: http(dn.rpc) });
 
-  pgs = await startPostgres();
-  insforge = await startInsforge({ databaseUrl: pgs.url, jwtSecret: randomBytes(32).toString('hex') });
-  env = {
-    Parameters: {
-      ENVIRONMENT: 'development', MOCK_OKX_FACILITATOR: 'false', PAYMENT_RECIPIENT: PAY_TO, X402_PRICE: '1',
-      OKX_BASE_URL: dn.okxUrl, OKX_API_KEY: dn.okxKey, OKX_SECRET_KEY: dn.okxSecret, OKX_PASSPHRASE: dn.okxPassphrase,
-      XLAYER_RPC_URL: dn.rpc, X402_RECONCILE_AFTER: '1m',
-      INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey, INSFORGE_ANON_KEY: insforge.anonKey,
-    },
-  };
-  runner = await startRunner({ envVars: env });
-  db = new pg.Client({ connectionString: insforge.databaseUrl });
-  await db.connect();
-}, { timeout: 420_000 });
-after(async () => { await db?.end(); await runner?.stop(); await insforge?.stop(); await pgs?.stop(); await devnet?.stop(); });
+  ({ runner, db, envVars: env } = await ownRunnerStack(own, { params: (i) => ({
+    ENVIRONMENT: 'development', MOCK_OKX_FACILITATOR: 'false', PAYMENT_RECIPIENT: PAY_TO, X402_PRICE: '1',
+    OKX_BASE_URL: dn.okxUrl, OKX_API_KEY: dn.okxKey, OKX_SECRET_KEY: dn.okxSecret, OKX_PASSPHRASE: dn.okxPassphrase,
+    XLAYER_RPC_URL: dn.rpc, X402_RECONCILE_AFTER: '1m', INSFORGE_ANON_KEY: i.anonKey,
+  }) }));
+} });
 
 async function fund(address, value) {
   const hash = await deployer.writeContract({ address: dn.usdg, abi: tokenAbi, functionName: 'mint', args: [address, value] });
@@ -128,18 +104,7 @@ describe('the devnet: the OKX emulator and the @x402/evm reference facilitator s
     await fund(account.address, 1000n);
     // OKX's settle fails before answering: outcome unknown, the row stays pending.
     assert.equal((await fetchT(`${dn.okxUrl}/script/settle?status=http502`, { method: 'POST' })).status, 204);
-    const sent = [];
-    const recording = async (input, init) => {
-      const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-      if (h.get('payment-signature')) sent.push(h.get('payment-signature'));
-      return fetch(input, init);
-    };
-    const { wrapFetchWithPaymentFromConfig } = await import('@x402/fetch');
-    const { ExactEvmScheme } = await import('@x402/evm');
-    const pay = wrapFetchWithPaymentFromConfig(recording, {
-      schemes: [{ network: 'eip155:196', client: new ExactEvmScheme(account) }],
-      spendControls: { allowedAssets: [{ network: 'eip155:196', asset: dn.usdg, maxAmountPerPayment: '1000000' }] },
-    });
+    const { sent, pay } = recordingPayer(account, { asset: dn.usdg });
     const res = await pay(`${runner.url}/x402/report`, { method: 'POST' });
     await fetchT(`${dn.okxUrl}/script/settle`, { method: 'POST' });
     assert.equal(res.status, 202, await res.clone().text());

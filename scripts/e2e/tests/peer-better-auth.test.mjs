@@ -1,24 +1,22 @@
 // Peer on its own: a real Better Auth server (better-auth + pg) with email+password, bearer() and
 // jwt(), tables created by Better Auth's own migrations in the `better_auth` schema.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
+import { startPostgres } from '../lib/pg.mjs';
 import { startBetterAuth, baClient, SCHEMA } from '../lib/better-auth.mjs';
-import { requireDep, jwtHeader } from '../lib/util.mjs';
+import { suite } from '../lib/suite.mjs';
+import { jwtHeader } from '../lib/util.mjs';
 
 let pgs; let ba; let c;
-before(async () => {
-  if (!findPgBin() && !process.env.DATABASE_URL) return;
-  pgs = await startPostgres();
-  ba = await startBetterAuth({ databaseUrl: pgs.url });
+const { skip } = suite({ deps: ['postgres'], async start({ own }) {
+  pgs = await own(startPostgres());
+  ba = await own(startBetterAuth({ databaseUrl: pgs.url }));
   c = baClient(ba.url);
-});
-after(async () => { await ba?.stop(); await pgs?.stop(); });
+} });
 
-test('Better Auth: migrations create its tables in the better_auth schema', async (t) => {
-  if (!requireDep(t, pgs, 'PostgreSQL not available')) return;
+test('Better Auth: migrations create its tables in the better_auth schema', { skip }, async () => {
   const db = new pg.Client({ connectionString: pgs.url });
   await db.connect();
   try {
@@ -27,8 +25,7 @@ test('Better Auth: migrations create its tables in the better_auth schema', asyn
   } finally { await db.end(); }
 });
 
-test('Better Auth: sign-up, sign-in, get-session by cookie and by bearer, /token (EdDSA) verifies against /jwks, sign-out', async (t) => {
-  if (!requireDep(t, pgs, 'PostgreSQL not available')) return;
+test('Better Auth: sign-up, sign-in, get-session by cookie and by bearer, /token (EdDSA) verifies against /jwks, sign-out', { skip }, async () => {
   const email = `peer-${Date.now()}@example.com`;
   const up = await c.signUp(email, 'correct horse battery', 'Peer');
   assert.match(up.user.id, /^[A-Za-z0-9]{32}$/);
@@ -68,8 +65,7 @@ test('Better Auth: sign-up, sign-in, get-session by cookie and by bearer, /token
   assert.equal(await after.text(), 'null', 'a signed-out session reads as a null body');
 });
 
-test('Better Auth: a wrong password is refused and mints no session', async (t) => {
-  if (!requireDep(t, pgs, 'PostgreSQL not available')) return;
+test('Better Auth: a wrong password is refused and mints no session', { skip }, async () => {
   const email = `wrong-${Date.now()}@example.com`;
   await c.signUp(email, 'correct horse battery', 'W');
   const r = await c.post('/sign-in/email', { email, password: 'incorrect horse' });

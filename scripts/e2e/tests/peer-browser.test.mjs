@@ -2,27 +2,27 @@
 // @insforge/sdk) from one origin and talking cross-origin to Better Auth on another: the session
 // cookie is set and sent with credentials, and an origin Better Auth does not trust is blocked by
 // the browser. Also records what the SDK puts on the wire for a records call.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
+import { startPostgres } from '../lib/pg.mjs';
 import { startBetterAuth, baClient } from '../lib/better-auth.mjs';
 import { startSpa } from '../lib/spa-server.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { requireDep, chromiumPath, freePort, LOOPBACK, ARTIFACTS } from '../lib/util.mjs';
+import { suite } from '../lib/suite.mjs';
+import { freePort, LOOPBACK, ARTIFACTS } from '../lib/util.mjs';
 
-let pgs; let ba; let spa; let evil; let browser; let recorder; let recorded = [];
-const ready = () => pgs && browser;
+let ba; let spa; let evil; let browser; let recorder; let recorded = [];
 
-before(async () => {
-  if (!chromiumPath() || (!findPgBin() && !process.env.DATABASE_URL)) return;
-  spa = await startSpa();
-  evil = await startSpa({ host: 'localhost' }); // a different origin Better Auth does not trust
-  pgs = await startPostgres();
-  ba = await startBetterAuth({ databaseUrl: pgs.url, trustedOrigins: [spa.origin] });
-  browser = await launchChromium();
+const { skip } = suite({ deps: ['postgres', 'chromium'], async start({ own, defer }) {
+  defer(() => new Promise((r) => (recorder ? recorder.close(r) : r()))); // last: after the browser's connections
+  spa = await own(startSpa());
+  evil = await own(startSpa({ host: 'localhost' })); // a different origin Better Auth does not trust
+  const pgs = await own(startPostgres());
+  ba = await own(startBetterAuth({ databaseUrl: pgs.url, trustedOrigins: [spa.origin] }));
+  browser = await own(launchChromium(), (b) => b.close());
   const rport = await freePort();
   recorder = http.createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin || '*');
@@ -39,15 +39,9 @@ before(async () => {
   });
   await new Promise((r) => recorder.listen(rport, LOOPBACK, r));
   recorder.url = `http://${LOOPBACK}:${rport}`;
-});
-after(async () => {
-  await browser?.close();
-  await ba?.stop(); await pgs?.stop(); await spa?.stop(); await evil?.stop();
-  await new Promise((r) => (recorder ? recorder.close(r) : r()));
-});
+} });
 
-test('chromium: the SPA signs in to Better Auth cross-origin; the session cookie is stored and sent with credentials', async (t) => {
-  if (!requireDep(t, ready(), 'chromium or PostgreSQL not available')) return;
+test('chromium: the SPA signs in to Better Auth cross-origin; the session cookie is stored and sent with credentials', { skip }, async () => {
   const email = `spa-${Date.now()}@example.com`;
   const { user } = await baClient(ba.url, spa.origin).signUp(email, 'correct horse battery', 'SPA');
   const { page, context, consoleErrors } = await openSpa(browser, spa.origin);
@@ -67,8 +61,7 @@ test('chromium: the SPA signs in to Better Auth cross-origin; the session cookie
   await context.close();
 });
 
-test('chromium: an origin Better Auth does not trust cannot read its responses', async (t) => {
-  if (!requireDep(t, ready(), 'chromium or PostgreSQL not available')) return;
+test('chromium: an origin Better Auth does not trust cannot read its responses', { skip }, async () => {
   const getSession = async (u) => {
     try { const res = await fetch(`${u}/api/auth/get-session`, { credentials: 'include' }); return { status: res.status }; } catch (e) { return { error: String(e) }; }
   };
@@ -87,8 +80,7 @@ test('chromium: an origin Better Auth does not trust cannot read its responses',
   assert.equal(res.headers.get('access-control-allow-origin'), null);
 });
 
-test('@insforge/sdk in chromium: setAccessToken sends the token as Bearer to /api/database/records/<table>', async (t) => {
-  if (!requireDep(t, ready(), 'chromium or PostgreSQL not available')) return;
+test('@insforge/sdk in chromium: setAccessToken sends the token as Bearer to /api/database/records/<table>', { skip }, async () => {
   recorded = [];
   const { page, context } = await openSpa(browser, spa.origin);
   const r = await page.evaluate(([u]) => window.e2e.todos(u, 'anon_' + '0'.repeat(64), 'header.payload.sig', ['one']), [recorder.url]);

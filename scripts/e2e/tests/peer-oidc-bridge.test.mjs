@@ -1,26 +1,21 @@
 // The generic OpenID Connect bridge end to end: a real OIDC server (oauth2-mock-server, which serves
 // discovery) and the real token-oidc binary behind the local runner, configured with only
 // OIDC_ISSUER and OIDC_AUDIENCE — the JWKS URL and RS256 come from the discovery document.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startIssuers } from '../lib/oidc.mjs';
-import { startRunner, goAvailable } from '../lib/stack.mjs';
+import { startRunner } from '../lib/stack.mjs';
+import { suite } from '../lib/suite.mjs';
 import { callBridge, assertMinted, assertRefused } from '../lib/assert-token.mjs';
-import { CI, fetchT, jwtHeader } from '../lib/util.mjs';
-
-const missing = [!goAvailable() && 'go toolchain'].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
+import { fetchT, jwtHeader } from '../lib/util.mjs';
 
 let iss; let runner; let p; const secret = randomBytes(32).toString('hex');
-before(async () => {
-  if (skip) return;
-  iss = await startIssuers({ names: ['oidc'] });
+const { skip } = suite({ deps: ['go'], timeout: 360_000, async start({ own }) {
+  iss = await own(startIssuers({ names: ['oidc'] }));
   p = iss.providers.oidc;
-  runner = await startRunner({ envVars: { Parameters: { INSFORGE_JWT_SECRET: secret, TOKEN_TTL: '15m', ...p.env } } });
-}, { timeout: 360_000 });
-after(async () => { await runner?.stop(); await iss?.stop(); });
+  runner = await own(startRunner({ envVars: { Parameters: { INSFORGE_JWT_SECRET: secret, TOKEN_TTL: '15m', ...p.env } } }));
+} });
 
 describe('OIDC server (oauth2-mock-server) → /token/oidc, configured by discovery', { skip }, () => {
   it('the peer publishes a discovery document naming itself as issuer, its jwks_uri and RS256', async () => {

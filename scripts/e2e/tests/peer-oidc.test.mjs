@@ -1,14 +1,14 @@
 // Peer on its own: oauth2-mock-server issuers shaped like WorkOS, Kinde, Auth0, Stytch and Clerk,
 // verified with jose (an independent JOSE implementation) against each provider's loopback JWKS.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify, createLocalJWKSet } from 'jose';
 import { startIssuers } from '../lib/oidc.mjs';
+import { suite } from '../lib/suite.mjs';
 import { jwtHeader } from '../lib/util.mjs';
 
 let iss;
-before(async () => { iss = await startIssuers(); });
-after(async () => { await iss?.stop(); });
+suite({ async start({ own }) { iss = await own(startIssuers()); } });
 
 const subFormats = {
   workos: /^user_[0-9A-Z]{26}$/,

@@ -1,13 +1,14 @@
 // Peer on its own: the real @x402/fetch + @x402/evm v2 client (viem local account) and the InsForge
 // x402 guide's hybrid client, paying a minimal loopback resource that checks what they send exactly as
 // the x402 v2 HTTP transport specifies (std base64 JSON headers) and verifies the EIP-712 signature.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { getAddress } from 'viem';
 import { v2Fetch, payLikeGuide, newAccount, b64json, unb64json, verifyEip3009, XLAYER, USDG, decodePaymentResponseHeader } from '../lib/x402.mjs';
 import { wrapFetchWithPaymentFromConfig } from '@x402/fetch';
 import { ExactEvmScheme } from '@x402/evm';
+import { suite } from '../lib/suite.mjs';
 import { freePort, LOOPBACK } from '../lib/util.mjs';
 
 const payTo = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C';
@@ -18,7 +19,7 @@ function requirements(url) {
   return { scheme: 'exact', network: XLAYER, amount: '1', asset: USDG, payTo, maxTimeoutSeconds: 300, extra };
 }
 
-before(async () => {
+suite({ async start({ own }) {
   const port = await freePort();
   base = `http://${LOOPBACK}:${port}`;
   srv = http.createServer(async (req, res) => {
@@ -46,8 +47,8 @@ before(async () => {
     res.end(JSON.stringify({ report: ok ? 'paid content' : null }));
   });
   await new Promise((r) => srv.listen(port, LOOPBACK, r));
-});
-after(() => new Promise((r) => srv.close(r)));
+  await own(srv, (x) => new Promise((r) => x.close(r)));
+} });
 
 test('@x402/fetch v2 pays a PAYMENT-REQUIRED challenge for USDG on eip155:196 with a viem account', async () => {
   const account = newAccount();

@@ -4,7 +4,7 @@
 // keep one @insforge/sdk client each working across refreshes with TOKEN_TTL=30s (the minimum),
 // ride out a real 503 burst from each bridge (Better Auth down; Clerk key rotated while the
 // bridge's JWKS refetch cools down), and stop on sign-out. RLS keeps the two users apart throughout.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,33 +13,25 @@ import { startWorld } from '../lib/world.mjs';
 import { startBetterAuth, baClient } from '../lib/better-auth.mjs';
 import { callBridge } from '../lib/assert-token.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable, startRunner } from '../lib/stack.mjs';
-import { findPgBin, createDatabase } from '../lib/pg.mjs';
-import { CI, chromiumPath, ARTIFACTS, sleep } from '../lib/util.mjs';
-
-const missing = [
-  !goAvailable() && 'go toolchain',
-  !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  !chromiumPath() && 'chromium (scripts/e2e/ensure-deps)',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
+import { startRunner } from '../lib/stack.mjs';
+import { createDatabase } from '../lib/pg.mjs';
+import { suite } from '../lib/suite.mjs';
+import { ARTIFACTS, sleep } from '../lib/util.mjs';
 
 const TTL = 30; // seconds: signer.MinTTL
 // The shared world's peers, plus this suite's own Better Auth (which it takes down and brings back with
 // the same secret and database, so sessions survive) and its own runner with TOKEN_TTL=30s pointing at it.
 let w; let browser; let ba; let baOpts; let runner; let api;
-before(async () => {
-  if (missing.length) return;
-  w = await startWorld();
+const { skip } = suite({ deps: ['go', 'postgres', 'chromium'], timeout: 360_000, async start({ own, defer }) {
+  w = await own(startWorld());
   baOpts = { databaseUrl: await createDatabase(w.pg.url, 'better_auth_kept'), trustedOrigins: [w.spa.origin], secret: randomBytes(32).toString('hex') };
   ba = await startBetterAuth(baOpts);
-  runner = await startRunner({ envVars: { ...w.env, Parameters: { ...w.env.Parameters, TOKEN_TTL: `${TTL}s`, BETTER_AUTH_URL: ba.url } } });
+  // The test replaces ba (stopped, then started again): stop whichever runs at the end.
+  defer(() => ba?.stop().catch(() => {}));
+  runner = await own(startRunner({ envVars: { ...w.env, Parameters: { ...w.env.Parameters, TOKEN_TTL: `${TTL}s`, BETTER_AUTH_URL: ba.url } } }));
   api = runner.url;
-  browser = await launchChromium();
-}, { timeout: 360_000 });
-after(async () => {
-  await browser?.close(); await runner?.stop(); await ba?.stop().catch(() => {}); await w?.stop();
-});
+  browser = await own(launchChromium(), (b) => b.close());
+} });
 
 /** Waits until the page's token client has received n tokens (or is in state). */
 async function waitTokens(page, n, timeout = 90_000) {
@@ -53,7 +45,7 @@ async function waitEvent(page, pred, timeout = 90_000) {
 }
 const todos = (page, titles) => page.evaluate((t) => window.e2e.keptTodos(t), titles);
 
-test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bearer) and a Better Auth (cookie) user across refreshes, a 503 burst and sign-out', { skip: missing.length ? `not runnable here: ${missing.join(', ')}` : false, timeout: 360_000 }, async () => {
+test('chromium: the token client keeps @insforge/sdk signed in for a Clerk (bearer) and a Better Auth (cookie) user across refreshes, a 503 burst and sign-out', { skip, timeout: 360_000 }, async () => {
   const clerk = w.issuers.providers.clerk;
   const bridge = (name) => `${api}/token/${name}`;
 

@@ -1,6 +1,6 @@
 // Through the local runner: every function's real bootstrap binary behind the Lambda Runtime API
 // (scripts/dev), configured by a SAM env.json to trust the real peers started here.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -8,32 +8,18 @@ import pg from 'pg';
 import { startWorld, PAYMENT_RECIPIENT } from '../lib/world.mjs';
 import { baClient } from '../lib/better-auth.mjs';
 import { callBridge, assertMinted, assertRefused, todoRoundTrip, sdkFor } from '../lib/assert-token.mjs';
-import { v2Fetch, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
+import { v2Fetch, paymentsOf, recordingPayer, payLikeGuide, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { goAvailable } from '../lib/stack.mjs';
-import { findPgBin } from '../lib/pg.mjs';
-import { CI, chromiumPath, fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
+import { suite, needs, lifecycle, ownDb } from '../lib/suite.mjs';
+import { fetchT, ARTIFACTS, jwtPayload } from '../lib/util.mjs';
 
-const need = {
-  common: [
-    !goAvailable() && 'go toolchain',
-    !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-  ],
-  browser: [!chromiumPath() && 'chromium (scripts/e2e/ensure-deps)'],
-};
-const all = Object.values(need).flat().filter(Boolean);
-// Under CI=true a missing dependency is a failure, never a skip.
-if (all.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${all.join(', ')}`);
-const skipFor = (...groups) => {
-  const m = ['common', ...groups].flatMap((g) => need[g]).filter(Boolean);
-  return m.length ? `not runnable here: ${m.join(', ')}` : false;
-};
-const skip = skipFor();
-
+// The browser suites also need chromium; without it the others still run (and the world starts no SPA).
+const browserSkip = needs('go', 'postgres', 'chromium');
 let w;
 mkdirSync(ARTIFACTS, { recursive: true });
-before(async () => { if (!skip) w = await startWorld({ browser: !need.browser[0] }); }, { timeout: 360_000 });
-after(async () => { await w?.stop(); });
+const { skip } = suite({ deps: ['go', 'postgres'], timeout: 360_000, async start({ own }) {
+  w = await own(startWorld({ browser: !browserSkip }));
+} });
 
 describe('Better Auth (real server) → /token/better-auth', { skip }, () => {
   let a; let b; const ba = () => baClient(w.ba.url);
@@ -140,9 +126,8 @@ describe('OIDC provider (oauth2-mock-server) → /token/<provider>', { skip }, (
 
 describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { skip }, () => {
   let db;
-  before(async () => { db = new pg.Client({ connectionString: w.insforge.databaseUrl }); await db.connect(); });
-  after(async () => { await db?.end(); });
-  const rowsFor = async (payer) => (await db.query('SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
+  lifecycle(async ({ own }) => { db = await ownDb(own, w.insforge.databaseUrl); });
+  const rowsFor = (payer) => paymentsOf(db, payer);
 
   it('an unpaid request gets a v2 402 with a standard-base64 PAYMENT-REQUIRED challenge', async () => {
     const r = await fetchT(`${w.api}/x402/report`, { method: 'POST' });
@@ -176,15 +161,7 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
 
   it('paying twice (fresh nonce each time) gives two rows; replaying a payment header gives no third', async () => {
     const account = newAccount();
-    const seen = [];
-    const recording = async (input, init) => {
-      const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-      if (h.get('payment-signature')) seen.push(h.get('payment-signature'));
-      return fetch(input, init);
-    };
-    const { wrapFetchWithPaymentFromConfig } = await import('@x402/fetch');
-    const { ExactEvmScheme } = await import('@x402/evm');
-    const f = wrapFetchWithPaymentFromConfig(recording, { schemes: [{ network: XLAYER, client: new ExactEvmScheme(account) }], spendControls: { allowedAssets: [{ network: XLAYER, asset: USDG }] } });
+    const { sent: seen, pay: f } = recordingPayer(account);
     assert.equal((await f(`${w.api}/x402/report`, { method: 'POST' })).status, 200);
     assert.equal((await f(`${w.api}/x402/report`, { method: 'POST' })).status, 200);
     let rows = await rowsFor(account.address);
@@ -236,10 +213,9 @@ describe('x402 (real @x402/fetch client, mock facilitator) → /x402/report', { 
   });
 });
 
-describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: skipFor('browser') }, () => {
+describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip: browserSkip }, () => {
   let browser;
-  before(async () => { browser = await launchChromium(); });
-  after(async () => { await browser?.close(); });
+  lifecycle(async ({ own }) => { browser = await own(launchChromium(), (b) => b.close()); });
 
   it('two users sign in, exchange credentials cross-origin, and each sees only their own todos', async () => {
     const email = `spa-${Date.now()}@example.com`;
@@ -317,10 +293,9 @@ describe('SPA in chromium (cross-origin) → bridges → @insforge/sdk', { skip:
   });
 });
 
-describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: skipFor('browser') }, () => {
+describe('x402 from the browser (@x402/fetch bundled in the SPA, cross-origin)', { skip: browserSkip }, () => {
   let browser;
-  before(async () => { browser = await launchChromium(); });
-  after(async () => { await browser?.close(); });
+  lifecycle(async ({ own }) => { browser = await own(launchChromium(), (b) => b.close()); });
 
   it('the SPA pays /x402/report: the 402 challenge and the receipt are readable cross-origin, one ledger row', async () => {
     const { generatePrivateKey, privateKeyToAccount } = await import('viem/accounts');

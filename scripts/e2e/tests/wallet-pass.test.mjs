@@ -4,49 +4,34 @@
 // createSiweMessage through the SPA token client's wallet mode) gets a fresh one that reads while
 // the pass lasts — and nothing after ends_at. Timings are printed and written to
 // artifacts/e2e/wallet-pass-timeline.json.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
-import { startInsforge, startRunner, goAvailable } from '../lib/stack.mjs';
+import { suite, ownRunnerStack } from '../lib/suite.mjs';
 import { startSpa } from '../lib/spa-server.mjs';
 import { launchChromium, openSpa } from '../lib/browser.mjs';
-import { ARTIFACTS, CI, chromiumPath, fetchT } from '../lib/util.mjs';
+import { ARTIFACTS, fetchT } from '../lib/util.mjs';
 
 const TOKEN_TTL_S = 30; // the shortest TOKEN_TTL: both the pass's token and the SIWE token live 30 s
 const PASS_S = 75; // the pass outlives the first token, and ends during the test
 
-const missing = [
-  !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL', !chromiumPath() && 'chromium',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
-
-let pgs; let insforge; let runner; let spa; let browser; let db;
-before(async () => {
-  if (skip) return;
-  spa = await startSpa();
-  pgs = await startPostgres();
-  insforge = await startInsforge({ databaseUrl: pgs.url, jwtSecret: randomBytes(32).toString('hex') });
-  db = new pg.Client({ connectionString: insforge.databaseUrl });
-  await db.connect();
-  // This database is a development one: its passes are bought through the mock facilitator.
-  await db.query('UPDATE public.x402_entitlement_settings SET accept_mock = true');
-  runner = await startRunner({ envVars: { Parameters: {
-    INSFORGE_JWT_SECRET: insforge.jwtSecret, TOKEN_TTL: `${TOKEN_TTL_S}s`, ALLOWED_ORIGINS: spa.origin, LOG_LEVEL: 'INFO',
-    ENVIRONMENT: 'development', MOCK_OKX_FACILITATOR: 'true', PAYMENT_RECIPIENT: '0x209693bc6afc0c5328ba36faf03c514ef312287c',
-    X402_PASS_PRODUCTS: JSON.stringify([{ id: 'pro', price: '1000', duration: `${PASS_S}s`, description: 'Premium reports (e2e)' }]),
-    INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey, INSFORGE_ANON_KEY: insforge.anonKey,
-  } } });
-  browser = await launchChromium();
-}, { timeout: 420_000 });
-after(async () => {
-  await browser?.close(); await db?.end(); await runner?.stop(); await insforge?.stop(); await pgs?.stop(); await spa?.stop();
-});
+let insforge; let runner; let spa; let browser; let db;
+const { skip } = suite({ deps: ['go', 'postgres', 'chromium'], timeout: 420_000, async start({ own }) {
+  spa = await own(startSpa());
+  ({ insforge, runner, db } = await ownRunnerStack(own, {
+    // This database is a development one: its passes are bought through the mock facilitator.
+    prepare: (c) => c.query('UPDATE public.x402_entitlement_settings SET accept_mock = true'),
+    params: (i) => ({
+      INSFORGE_JWT_SECRET: i.jwtSecret, TOKEN_TTL: `${TOKEN_TTL_S}s`, ALLOWED_ORIGINS: spa.origin, LOG_LEVEL: 'INFO',
+      ENVIRONMENT: 'development', MOCK_OKX_FACILITATOR: 'true', PAYMENT_RECIPIENT: '0x209693bc6afc0c5328ba36faf03c514ef312287c',
+      X402_PASS_PRODUCTS: JSON.stringify([{ id: 'pro', price: '1000', duration: `${PASS_S}s`, description: 'Premium reports (e2e)' }]),
+      INSFORGE_ANON_KEY: i.anonKey,
+    }),
+  }));
+  browser = await own(launchChromium(), (b) => b.close());
+} });
 
 const sleepUntil = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
 

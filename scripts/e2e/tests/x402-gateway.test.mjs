@@ -1,74 +1,37 @@
 // The x402 gateway through the local runner with zero gateway configuration: the runner's dev
 // profile starts a tiny upstream API and prices three of its routes (GET /pay/quote, POST /pay/echo,
 // GET /pay/fail). The real @x402/fetch client pays; the ledger is read straight from PostgreSQL.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { startPostgres, findPgBin } from '../lib/pg.mjs';
-import { startInsforge, startRunner, goAvailable } from '../lib/stack.mjs';
-import { v2Fetch, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
-import { CI, fetchT } from '../lib/util.mjs';
-import { wrapFetchWithPaymentFromConfig } from '@x402/fetch';
-import { ExactEvmScheme } from '@x402/evm';
+import { devProfileSuite } from '../lib/suite.mjs';
+import { v2Fetch, paymentsOf, recordingPayer, newAccount, decodePaymentResponseHeader, unb64json, USDG, XLAYER } from '../lib/x402.mjs';
+import { fetchT } from '../lib/util.mjs';
 
-const missing = [
-  !goAvailable() && 'go toolchain', !(findPgBin() || process.env.DATABASE_URL) && 'PostgreSQL',
-].filter(Boolean);
-if (missing.length && CI) throw new Error(`e2e dependencies missing under CI=true: ${missing.join(', ')}`);
-const skip = missing.length ? `not runnable here: ${missing.join(', ')}` : false;
-
-let pgs; let insforge; let runner; let db;
-before(async () => {
-  if (skip) return;
-  pgs = await startPostgres();
-  insforge = await startInsforge({ databaseUrl: pgs.url, jwtSecret: randomBytes(32).toString('hex') });
-  // Only the ledger is named; the gateway's upstream, routes, credential and receipt key come from the dev profile.
-  runner = await startRunner({ envVars: { Parameters: { INSFORGE_BASE_URL: insforge.url, INSFORGE_SERVICE_KEY: insforge.serviceKey } } });
-  db = new pg.Client({ connectionString: insforge.databaseUrl });
-  await db.connect();
-}, { timeout: 360_000 });
-after(async () => { await db?.end(); await runner?.stop(); await insforge?.stop(); await pgs?.stop(); });
-
-const rowsFor = async (payer) => (await db.query(
-  'SELECT * FROM x402_payments WHERE lower(payer_address) = lower($1) ORDER BY created_at', [payer])).rows;
-
-// A fetch that remembers the payment headers @x402/fetch sends.
-function recordingPayer(account) {
-  const sent = [];
-  const recording = async (input, init) => {
-    const h = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    if (h.get('payment-signature')) sent.push(h.get('payment-signature'));
-    return fetch(input, init);
-  };
-  const pay = wrapFetchWithPaymentFromConfig(recording, {
-    schemes: [{ network: XLAYER, client: new ExactEvmScheme(account) }],
-    spendControls: { allowedAssets: [{ network: XLAYER, asset: USDG, maxAmountPerPayment: '1000000' }] },
-  });
-  return { sent, pay };
-}
+// Only the ledger is named; the gateway's upstream, routes, credential and receipt key come from the dev profile.
+const { skip, stack } = devProfileSuite();
+const rowsFor = (payer) => paymentsOf(stack.db, payer);
 
 describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
   it('an unpriced path is 404; a priced one answers 402 with its own price, description and resource', async () => {
-    const none = await fetchT(`${runner.url}/pay/admin/users`);
+    const none = await fetchT(`${stack.runner.url}/pay/admin/users`);
     assert.equal(none.status, 404, await none.text());
-    const r = await fetchT(`${runner.url}/pay/quote?symbol=ETH`);
+    const r = await fetchT(`${stack.runner.url}/pay/quote?symbol=ETH`);
     assert.equal(r.status, 402);
     const c = unb64json(r.headers.get('payment-required'));
     assert.equal(c.x402Version, 2);
-    assert.equal(c.resource.url, `${runner.url}/pay/quote`);
+    assert.equal(c.resource.url, `${stack.runner.url}/pay/quote`);
     assert.equal(c.resource.description, 'Demo quote from the local upstream');
     assert.equal(c.accepts.length, 2, 'USDG, then USD₮0 (the dev profile accepts both)');
     assert.equal(c.accepts[0].amount, '1000');
     assert.equal(c.accepts[0].asset.toLowerCase(), USDG);
     assert.equal(c.accepts[0].network, XLAYER);
-    const echo = unb64json((await fetchT(`${runner.url}/pay/echo`, { method: 'POST' })).headers.get('payment-required'));
+    const echo = unb64json((await fetchT(`${stack.runner.url}/pay/echo`, { method: 'POST' })).headers.get('payment-required'));
     assert.equal(echo.accepts[0].amount, '500');
   });
 
   it('@x402/fetch pays GET /pay/quote: the upstream answers with the receipt it verified, one settled row for the route', async () => {
     const account = newAccount();
-    const r = await v2Fetch(account)(`${runner.url}/pay/quote?symbol=ETH`);
+    const r = await v2Fetch(account)(`${stack.runner.url}/pay/quote?symbol=ETH`);
     const text = await r.text();
     assert.equal(r.status, 200, text);
     const body = JSON.parse(text);
@@ -88,7 +51,7 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
 
   it('POST /pay/echo: method, path, query, body and allow-listed headers arrive; payment headers, the caller\'s cookie and unlisted headers do not', async () => {
     const account = newAccount();
-    const r = await v2Fetch(account)(`${runner.url}/pay/echo?x=1`, {
+    const r = await v2Fetch(account)(`${stack.runner.url}/pay/echo?x=1`, {
       method: 'POST', headers: { 'content-type': 'application/json', cookie: 'session=caller', 'accept-language': 'de',
         'x-custom': 'not listed', 'x-http-method-override': 'DELETE' },
       body: JSON.stringify({ hello: 'upstream' }),
@@ -112,21 +75,21 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
   it('an upstream failure is 502 and not charged; the same authorization stays usable, and a settled one is never served twice', async () => {
     const account = newAccount();
     const { sent, pay } = recordingPayer(account);
-    const r = await pay(`${runner.url}/pay/fail`);
+    const r = await pay(`${stack.runner.url}/pay/fail`);
     assert.equal(r.status, 502, await r.text());
     assert.equal(sent.length, 1);
     assert.equal((await rowsFor(account.address)).filter((x) => x.status === 'settled').length, 0);
     // Re-presented: still not charged (the upstream still fails), still 502 rather than a replay refusal.
-    const again = await fetchT(`${runner.url}/pay/fail`, { headers: { 'PAYMENT-SIGNATURE': sent[0] } });
+    const again = await fetchT(`${stack.runner.url}/pay/fail`, { headers: { 'PAYMENT-SIGNATURE': sent[0] } });
     assert.equal(again.status, 502, await again.text());
     assert.equal((await rowsFor(account.address)).filter((x) => x.status === 'settled').length, 0);
 
     // A settled payment re-presented: 402 with the original receipt, no second delivery or row.
     const q = recordingPayer(account);
-    assert.equal((await q.pay(`${runner.url}/pay/quote`)).status, 200);
+    assert.equal((await q.pay(`${stack.runner.url}/pay/quote`)).status, 200);
     const first = (await rowsFor(account.address)).filter((x) => x.status === 'settled');
     assert.equal(first.length, 1);
-    const replay = await fetchT(`${runner.url}/pay/quote`, { headers: { 'PAYMENT-SIGNATURE': q.sent[0] } });
+    const replay = await fetchT(`${stack.runner.url}/pay/quote`, { headers: { 'PAYMENT-SIGNATURE': q.sent[0] } });
     assert.equal(replay.status, 402, await replay.text());
     const receipt = decodePaymentResponseHeader(replay.headers.get('payment-response'));
     assert.equal(receipt.transaction, first[0].tx_hash);
@@ -134,7 +97,7 @@ describe('x402 gateway (make dev profile, real @x402/fetch)', { skip }, () => {
   });
 
   it('GET /x402/payments breaks revenue down per gateway route', async () => {
-    const r = await fetchT(`${runner.url}/x402/payments`);
+    const r = await fetchT(`${stack.runner.url}/x402/payments`);
     assert.equal(r.status, 200);
     const { stats } = await r.json();
     const quote = stats.endpoints.find((e) => e.endpoint === 'GET /pay/quote');

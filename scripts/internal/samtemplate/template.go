@@ -120,8 +120,8 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
-// LoadFunctions loads the template at path and resolves its functions with every
-// parameter at its default: what `sam build`, and a deploy without overrides, see.
+// LoadFunctions parses the template at path and resolves its functions against
+// the parameters' defaults (what a plain deploy, the runner and the tests see).
 func LoadFunctions(path string) (*Template, []Function, error) {
 	t, err := Load(path)
 	if err != nil {
@@ -132,10 +132,7 @@ func LoadFunctions(path string) (*Template, []Function, error) {
 		return nil, nil, err
 	}
 	fns, err := t.Functions(vals)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, fns, nil
+	return t, fns, err
 }
 
 // Dir is the directory the template's relative paths (CodeUri, GoPackage) start from.

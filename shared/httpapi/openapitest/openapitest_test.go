@@ -46,7 +46,10 @@ func TestValidatorRefusesResponsesTheSpecForbids(t *testing.T) {
 		{"202 without Retry-After", "POST", "/x402/report", 202, json, `{"status":"pending","message":"m"}`, false},
 		{"402 without PAYMENT-REQUIRED", "POST", "/x402/report", 402, json,
 			`{"x402Version":1,"error":"payment_required","accepts":[{"scheme":"exact","network":"eip155:196","maxAmountRequired":"1","resource":"http://x/x402/report","payTo":"0x0000000000000000000000000000000000000001","maxTimeoutSeconds":60,"asset":"0x0000000000000000000000000000000000000002"}]}`, false},
-		{"an unknown route", "POST", "/token/nobody", 200, json, `{` + tok + `}`, false},
+		{"an unknown route", "POST", "/tokens/kinde", 200, json, `{` + tok + `}`, false},
+		{"a route one segment too deep", "POST", "/token/kinde/extra", 200, json, `{` + tok + `}`, false},
+		{"a plain JWT provider on the templated path", "POST", "/token/acme", 500, json, `{"error":"bridge_misconfigured","message":"m"}`, true},
+		{"a concrete path wins over the templated one", "POST", "/token/clerk", 500, json, `{"error":"bridge_misconfigured","message":"m"}`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -56,5 +59,29 @@ func TestValidatorRefusesResponsesTheSpecForbids(t *testing.T) {
 				t.Fatalf("valid = %v, want %v (%v)", err == nil, c.ok, err)
 			}
 		})
+	}
+}
+
+// A concrete path is served by the path of the spec that OpenAPI picks: itself
+// when listed, else the template with a literal segment earliest.
+func TestMatchPrefersConcretePathsOverTemplates(t *testing.T) {
+	paths := []string{"/token/{provider}", "/token/clerk", "/token/wallet/nonce", "/x402/{a}/b", "/x402/pass/{product}", "/pay/{proxy}"}
+	for _, c := range []struct{ in, want string }{
+		{"/token/clerk", "/token/clerk"},
+		{"/token/kinde", "/token/{provider}"},
+		{"/token/{provider}", "/token/{provider}"},
+		{"/token/wallet/nonce", "/token/wallet/nonce"},
+		{"/x402/pass/b", "/x402/pass/{product}"},
+		{"/x402/other/b", "/x402/{a}/b"},
+		{"/pay/quotes", "/pay/{proxy}"},
+		{"/token/", ""},
+		{"/token/kinde/extra", ""},
+		{"/tokens/kinde", ""},
+		{"/pay/v1/quotes", ""},
+	} {
+		got, ok := Match(paths, c.in)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("Match(%s) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
 	}
 }

@@ -11,28 +11,16 @@ import (
 	"github.com/insforge/edge-functions-go/shared/localidentity"
 )
 
-// Types and helpers of the emulator, re-exported for tests.
+// Types, misbehaviour modes and signing helpers of the emulator, re-exported for tests.
 type (
 	User = localidentity.User
 	Key  = localidentity.Key
 	Mode = localidentity.Mode
 )
 
-// Modes.
-const (
-	Up      = localidentity.Up
-	Down    = localidentity.Down
-	Slow    = localidentity.Slow
-	Garbage = localidentity.Garbage
-	Huge    = localidentity.Huge
-)
+const Up, Down, Slow, Garbage, Huge = localidentity.Up, localidentity.Down, localidentity.Slow, localidentity.Garbage, localidentity.Huge
 
-// Signing helpers.
-var (
-	SignWith = localidentity.SignWith
-	Unsigned = localidentity.Unsigned
-	JWK      = localidentity.JWK
-)
+var SignWith, Unsigned, JWK = localidentity.SignWith, localidentity.Unsigned, localidentity.JWK
 
 // Issuer is a localidentity.Issuer served at the root of its own server.
 type Issuer struct {

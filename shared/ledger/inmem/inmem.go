@@ -61,14 +61,6 @@ func newID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// chainName mirrors the PostgreSQL ledger's chain column.
-func chainName(network string) string {
-	if network == "eip155:196" {
-		return "xlayer"
-	}
-	return network
-}
-
 func sameKey(p *ledger.Payment, k ledger.Key) bool {
 	return p.Network == k.Network && p.Asset == strings.ToLower(k.Asset) &&
 		p.PayerAddress == strings.ToLower(k.Payer) && p.Nonce == strings.ToLower(k.Nonce)
@@ -104,18 +96,13 @@ func (l *Ledger) Claim(ctx context.Context, c ledger.Claim) (*ledger.Payment, bo
 		return &cp, p.Holder() != c.Holder, nil
 	}
 	now := l.now()
-	lease := now
-	if !c.LeaseUntil.IsZero() {
-		lease = pgTime(c.LeaseUntil)
-	}
-	p := &ledger.Payment{
-		ID: newID(), PayerAddress: strings.ToLower(c.PayerAddress), Endpoint: c.Endpoint, Amount: c.Amount,
-		Chain: ptr(chainName(c.Network)), Status: ledger.StatusPending, CreatedAt: now, Network: c.Network,
-		Asset: strings.ToLower(c.Asset), PayTo: strings.ToLower(c.PayTo), Nonce: strings.ToLower(c.Nonce),
-		ValidBefore: c.ValidBefore, Mock: c.Mock, UpdatedAt: ptr(now), LeaseBy: ptr(c.Holder), LeaseUntil: ptr(lease),
-	}
-	if c.ResponseSummary != "" {
-		p.ResponseSummary = ptr(c.ResponseSummary)
+	row := c.Row()
+	p := &row
+	p.ID, p.CreatedAt, p.UpdatedAt = newID(), now, ptr(now)
+	if c.LeaseUntil.IsZero() {
+		p.LeaseUntil = ptr(now) // the column's default
+	} else {
+		p.LeaseUntil = ptr(pgTime(c.LeaseUntil))
 	}
 	l.rows = append(l.rows, p)
 	l.byID[p.ID] = p
@@ -287,15 +274,8 @@ func (l *Ledger) reclaim(ctx context.Context, id string, c ledger.Claim, cond fu
 	if c.Holder == "" {
 		c.Holder = ledger.NewHolder()
 	}
-	return l.updated(ctx, id, cond, func(p *ledger.Payment) {
-		p.Status, p.Error, p.Endpoint, p.Amount = ledger.StatusPending, nil, c.Endpoint, c.Amount
-		p.PayTo, p.ValidBefore, p.Mock = strings.ToLower(c.PayTo), c.ValidBefore, c.Mock
-		p.ResponseSummary, p.DeliveredAt, p.DeliveredBy, p.TxHash, p.SettleSentAt = nil, nil, nil, nil, nil
-		p.LeaseBy, p.LeaseUntil = ptr(c.Holder), ptr(pgTime(c.LeaseUntil))
-		if c.ResponseSummary != "" {
-			p.ResponseSummary = ptr(c.ResponseSummary)
-		}
-	})
+	c.LeaseUntil = pgTime(c.LeaseUntil)
+	return l.updated(ctx, id, cond, c.Renew)
 }
 
 // Reclaim turns a released row back into a pending claim for c.
@@ -387,15 +367,9 @@ func (l *Ledger) List(ctx context.Context, n int) ([]ledger.Payment, error) {
 	rows := l.selectRows(func(*ledger.Payment) bool { return true },
 		func(a, b *ledger.Payment) int { return b.CreatedAt.Compare(a.CreatedAt) }, n)
 	for i := range rows {
-		Public(&rows[i])
+		ledger.Public(&rows[i])
 	}
 	return rows, nil
-}
-
-// Public clears the columns outside ledger.PublicColumns (what anon and
-// authenticated may read).
-func Public(p *ledger.Payment) {
-	p.Error, p.LeaseBy, p.LeaseUntil, p.DeliveredBy = nil, nil, nil, nil
 }
 
 type tally struct {

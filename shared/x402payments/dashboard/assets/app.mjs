@@ -1,8 +1,9 @@
 // Live x402 payments: first paint from GET /x402/payments, then the ledger's
 // x402_payments realtime channel through @insforge/sdk (anon key), polling the
 // same endpoint while realtime is unavailable. Rows only ever carry the public
-// columns listed in PUBLIC; everything is written with textContent. Realtime
-// messages count only when the ledger sent them (realtime.mjs).
+// columns listed in PUBLIC; the payments table (its header in index.html too) is
+// built from TABLE; everything is written with textContent. Realtime messages
+// count only when the ledger sent them (realtime.mjs).
 import { CHANNEL, EVENTS, ledgerRow } from './realtime.mjs';
 
 const meta = (n) => document.querySelector(`meta[name="${n}"]`)?.content ?? '';
@@ -13,7 +14,11 @@ const PAYMENTS_URL = 'payments';
 const POLL_MS = 5000;
 const RETRY_MS = 5000;
 const MAX_ROWS = 50;
-const PUBLIC = ['id', 'payer_address', 'endpoint', 'amount', 'tx_hash', 'chain', 'status', 'created_at', 'updated_at', 'network', 'asset', 'mock'];
+// The ledger's public columns (shared/ledger's Payment; a Go test holds this
+// list to it, to the GRANT and to docs/openapi.yaml).
+const PUBLIC = ['id', 'payer_address', 'endpoint', 'amount', 'tx_hash', 'chain', 'status', 'response_summary',
+  'created_at', 'network', 'asset', 'pay_to', 'nonce', 'valid_before', 'mock', 'updated_at', 'delivered_at',
+  'confirmed_at', 'settle_sent_at'];
 // Known tokens by asset (lower case): USDG and USD₮0 on X Layer have 6 decimals.
 const TOKENS = {
   '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8': { symbol: 'USDG', decimals: 6 },
@@ -80,24 +85,34 @@ function render() {
   renderRoutes();
 }
 
+// The payments table, one entry per column shown: its header and its cell.
+const TABLE = [
+  { head: 'Time', cell: (r) => {
+    const when = new Date(r.created_at);
+    return el('td', { text: isNaN(when) ? '' : when.toLocaleTimeString() });
+  } },
+  { head: 'Route', cell: (r) => el('td', {}, el('code', { text: String(r.endpoint ?? '') })) },
+  { head: 'Amount', cell: (r) => {
+    const amount = el('td', { class: 'amount', text: formatAmount(r.amount, r.asset) });
+    if (r.mock === true) amount.append(el('span', { class: 'mock', title: 'mock facilitator: no money moved', text: 'mock' }));
+    return amount;
+  } },
+  { head: 'Payer', cell: (r) => el('td', { class: 'payer' }, el('code', { text: String(r.payer_address ?? '') })) },
+  { head: 'Status', cell: (r) => {
+    const status = String(r.status ?? 'unknown');
+    return el('td', {}, el('span', { class: `status s-${status.replace(/[^a-z_]/gi, '')}`, text: status }));
+  } },
+  { head: 'Transaction', cell: (r) => {
+    if (typeof r.tx_hash !== 'string' || !/^0x[0-9a-f]{64}$/i.test(r.tx_hash)) return el('td', { class: 'tx', text: '—' });
+    const a = el('a', { href: EXPLORER + r.tx_hash, target: '_blank', rel: 'noopener noreferrer', text: `${r.tx_hash.slice(0, 10)}…${r.tx_hash.slice(-6)}` });
+    return el('td', { class: 'tx' }, a);
+  } },
+];
+
 function renderRow(r) {
   const status = String(r.status ?? 'unknown');
-  const badge = el('span', { class: `status s-${status.replace(/[^a-z_]/gi, '')}`, text: status });
-  const amount = el('td', { class: 'amount', text: formatAmount(r.amount, r.asset) });
-  if (r.mock === true) amount.append(el('span', { class: 'mock', title: 'mock facilitator: no money moved', text: 'mock' }));
-  let tx = el('td', { class: 'tx', text: '—' });
-  if (typeof r.tx_hash === 'string' && /^0x[0-9a-f]{64}$/i.test(r.tx_hash)) {
-    const a = el('a', { href: EXPLORER + r.tx_hash, target: '_blank', rel: 'noopener noreferrer', text: `${r.tx_hash.slice(0, 10)}…${r.tx_hash.slice(-6)}` });
-    tx = el('td', { class: 'tx' }, a);
-  }
-  const when = new Date(r.created_at);
   const tr = el('tr', { 'data-id': r.id, 'data-status': status, 'data-mock': String(r.mock === true), 'data-payer': String(r.payer_address ?? '').toLowerCase() },
-    el('td', { text: isNaN(when) ? '' : when.toLocaleTimeString() }),
-    el('td', {}, el('code', { text: String(r.endpoint ?? '') })),
-    amount,
-    el('td', { class: 'payer' }, el('code', { text: String(r.payer_address ?? '') })),
-    el('td', {}, badge),
-    tx);
+    ...TABLE.map((c) => c.cell(r)));
   if (r._fresh) tr.className = 'fresh';
   return tr;
 }
@@ -248,5 +263,6 @@ async function goLive() {
   await subscribe();
 }
 
+$('head').replaceChildren(...TABLE.map((c) => el('th', { text: c.head })));
 load().catch(() => setMode('polling', 'payments API unavailable; retrying'))
   .finally(() => goLive().catch(() => startPolling('error')));

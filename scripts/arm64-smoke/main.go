@@ -10,27 +10,21 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
 	"strings"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/scripts/runner/parity"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "arm64-smoke:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
+func run(ctx context.Context) error {
 	template := flag.String("template", "template.yaml", "SAM template")
 	artifacts := flag.String("artifacts", ".aws-sam/build", "sam build output: <dir>/<LogicalId>/bootstrap")
 	wrapper := flag.String("exec-wrapper", "qemu-aarch64-static", "program that runs a linux/arm64 binary on this host (empty: run directly)")
 	eventsDir := flag.String("events", "events", "sample events")
 	flag.Parse()
-	return parity.Smoke(context.Background(), parity.SmokeOptions{
+	return parity.Smoke(ctx, parity.SmokeOptions{
 		Template: *template, Artifacts: *artifacts, ExecWrapper: strings.Fields(*wrapper), Events: *eventsDir,
 	})
 }
+
+func main() { cli.Main("arm64-smoke", run) }

@@ -41,15 +41,7 @@ var floorCold = coldCase{Fn: floorFn, Dir: "floor: echofn (launch.HTTP, trivial 
 // (samtemplate's events/<dir>-<case>.json convention); a function without one is
 // listed with no event and reported as such.
 func templateColdCases(root string) ([]coldCase, error) {
-	t, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	vals, _, err := t.ParameterValues(nil)
-	if err != nil {
-		return nil, err
-	}
-	fns, err := t.Functions(vals)
+	_, fns, err := samtemplate.LoadFunctions(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		return nil, err
 	}

@@ -9,24 +9,15 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/scripts/runner"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "dev:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
+func run(ctx context.Context) error {
 	overrides := runner.Overrides{}
 	addr := flag.String("addr", "127.0.0.1:3000", "HTTP API listen address (loopback)")
 	issuerAddr := flag.String("issuer-addr", "127.0.0.1:3001", "dev identity issuer listen address (loopback)")
@@ -40,9 +31,6 @@ func run() error {
 	execWrapper := flag.String("exec-wrapper", "", "run each bootstrap through this program (e.g. qemu-aarch64-static for the arm64 artifacts)")
 	devnet := flag.Bool("devnet", false, "settle x402 payments on a local devnet (Anvil, chain id 196) with a faucet, instead of the mock facilitator")
 	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return runner.Serve(ctx, runner.ServeOptions{
 		Options: runner.Options{
 			Template: *template, EnvVarsFile: *envVars, ParameterOverrides: overrides,
@@ -52,3 +40,5 @@ func run() error {
 		Addr: *addr, Artifacts: *artifacts, ExecWrapper: strings.Fields(*execWrapper),
 	})
 }
+
+func main() { cli.Main("dev", run) }

@@ -13,30 +13,21 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/shared/localchain"
 	"github.com/insforge/edge-functions-go/shared/localokx"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "devnet:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	d, err := localchain.Start(ctx, localchain.Options{})
+func run(ctx context.Context) error {
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	d, err := localchain.Start(startCtx, localchain.Options{})
 	cancel()
 	if err != nil {
 		return err
@@ -77,8 +68,8 @@ func run() error {
 	if err := json.NewEncoder(os.Stdout).Encode(info); err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	<-ctx.Done()
 	return nil
 }
+
+func main() { cli.Main("devnet", run) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
@@ -77,7 +76,9 @@ func payAndInvoke(ctx context.Context, p *runtimeapi.Pool, raw []byte) (int, err
 	return 0, nil
 }
 
-// LambdaTransport sends HTTP requests to a function as payload 2.0 events.
+// LambdaTransport sends HTTP requests to a function of the pool as payload 2.0
+// events, adding the event's other headers, and reports each invocation as Lambda
+// does (REPORT line on stderr).
 type LambdaTransport struct {
 	Pool     *runtimeapi.Pool
 	RouteKey string
@@ -91,15 +92,12 @@ func (t *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			r.Header[k] = v
 		}
 	}
-	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: t.RouteKey}, fmt.Sprintf("invoke-%d", time.Now().UnixNano()), time.Now())
-	if err != nil {
-		return nil, err
-	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	res, err := t.Pool.Invoke(r.Context(), payload)
+	at := &apigateway.Transport{RouteKey: t.RouteKey, RequestID: fmt.Sprintf("invoke-%d", time.Now().UnixNano()), Invoke: t.invoke}
+	return at.RoundTrip(r)
+}
+
+func (t *LambdaTransport) invoke(ctx context.Context, event []byte) ([]byte, error) {
+	res, err := t.Pool.Invoke(ctx, event)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +106,5 @@ func (t *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if res.Err != nil {
 		return nil, fmt.Errorf("%s: %s", res.Err.Type, res.Err.Message)
 	}
-	rec := httptest.NewRecorder()
-	if err := apigateway.WriteResponse(rec, res.Payload); err != nil {
-		return nil, err
-	}
-	out := rec.Result()
-	out.Request = r
-	return out, nil
+	return res.Payload, nil
 }

@@ -24,6 +24,18 @@ import (
 
 var ctx = context.Background()
 
+// funded returns a fresh payer holding value of token.
+func funded(t *testing.T, d *localchain.Devnet, token common.Address, value int64) (*ecdsa.PrivateKey, common.Address) {
+	t.Helper()
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer := crypto.PubkeyToAddress(key.PublicKey)
+	onchaintest.Mint(t, d, token, payer, value)
+	return key, payer
+}
+
 // sign makes a payer's authorization for token, valid now.
 func sign(t *testing.T, d *localchain.Devnet, token common.Address, key *ecdsa.PrivateKey, to common.Address, value int64) localchain.Authorization {
 	t.Helper()
@@ -87,9 +99,7 @@ func TestTransferWithAuthorizationMovesTokensOnce(t *testing.T) {
 		{"Strict reverts on a used nonce", d.Strict, types.ReceiptStatusFailed, common.Hash{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key, _ := crypto.GenerateKey()
-			payer := crypto.PubkeyToAddress(key.PublicKey)
-			onchaintest.Mint(t, d, tc.token, payer, 5000)
+			key, payer := funded(t, d, tc.token, 5000)
 			a := sign(t, d, tc.token, key, to, 1000)
 			if err := d.SimulateTransfer(ctx, tc.token, a); err != nil {
 				t.Fatalf("simulation: %v", err)
@@ -130,9 +140,7 @@ func TestTransferWithAuthorizationMovesTokensOnce(t *testing.T) {
 
 func TestSimulationNamesTheTokensRefusal(t *testing.T) {
 	d := onchaintest.New(t)
-	key, _ := crypto.GenerateKey()
-	payer := crypto.PubkeyToAddress(key.PublicKey)
-	onchaintest.Mint(t, d, d.Strict, payer, 10)
+	key, payer := funded(t, d, d.Strict, 10)
 	poor := sign(t, d, d.Strict, key, payer, 1000)
 	forged := sign(t, d, d.Strict, key, payer, 1)
 	forged.Value = big.NewInt(2)
@@ -155,9 +163,7 @@ func TestSimulationNamesTheTokensRefusal(t *testing.T) {
 
 func TestCancelAuthorizationBurnsTheNonce(t *testing.T) {
 	d := onchaintest.New(t)
-	key, _ := crypto.GenerateKey()
-	payer := crypto.PubkeyToAddress(key.PublicKey)
-	onchaintest.Mint(t, d, d.Strict, payer, 10)
+	key, payer := funded(t, d, d.Strict, 10)
 	a := sign(t, d, d.Strict, key, payer, 1)
 	tx, err := d.CancelAuthorization(ctx, d.Strict, key, a.Nonce)
 	if err != nil {

@@ -141,8 +141,23 @@ func (f *sessionFake) session(value string) (User, bool) {
 	return u, ok
 }
 
-func (f *sessionFake) misbehaving(w http.ResponseWriter, r *http.Request) bool {
-	return misbehave(w, r, Mode(f.mode.Load()))
+// lookup counts a session lookup and answers it first when it is not one: another
+// path or method is a violation, and a scripted misbehaviour wins over the rest.
+// It reports whether the request is left for the fake to answer.
+func (f *sessionFake) lookup(w http.ResponseWriter, r *http.Request, method, path string) bool {
+	f.calls.Add(1)
+	if r.URL.Path != path {
+		f.violate(w, "unexpected path %s", r.URL.Path)
+		return false
+	}
+	if misbehave(w, r, Mode(f.mode.Load())) {
+		return false
+	}
+	if r.Method != method {
+		f.violate(w, "method %s, want %s", r.Method, method)
+		return false
+	}
+	return true
 }
 
 // StytchAPI is a strict emulation of Stytch's consumer API (an http.Handler): POST
@@ -166,16 +181,7 @@ func (s *StytchAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Issuer.ServeHTTP(w, r)
 		return
 	}
-	s.calls.Add(1)
-	if r.URL.Path != "/v1/sessions/authenticate" {
-		s.violate(w, "unexpected path %s", r.URL.Path)
-		return
-	}
-	if s.misbehaving(w, r) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		s.violate(w, "method %s, want POST", r.Method)
+	if !s.lookup(w, r, http.MethodPost, "/v1/sessions/authenticate") {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -272,16 +278,7 @@ func (b *BetterAuthAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.Issuer.ServeHTTP(w, r)
 		return
 	}
-	b.calls.Add(1)
-	if r.URL.Path != b.BasePath+"/get-session" {
-		b.violate(w, "unexpected path %s", r.URL.Path)
-		return
-	}
-	if b.misbehaving(w, r) {
-		return
-	}
-	if r.Method != http.MethodGet {
-		b.violate(w, "method %s, want GET", r.Method)
+	if !b.lookup(w, r, http.MethodGet, b.BasePath+"/get-session") {
 		return
 	}
 	if r.URL.Query().Get("disableCookieCache") != "true" {

@@ -23,19 +23,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/shared/localinsforge"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "insforge-stack:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func run(ctx context.Context) error {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	s, err := localinsforge.Start(startCtx, localinsforge.Options{
@@ -83,3 +75,5 @@ func run() error {
 	}
 	return nil
 }
+
+func main() { cli.Main("insforge-stack", run) }

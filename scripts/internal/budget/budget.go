@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -181,13 +183,8 @@ func (r Result) OK() bool { return r.Size <= r.Class.Budget && len(r.Forbidden) 
 
 // Check measures binaries (name → path) and checks dependencies.
 func Check(ctx context.Context, root string, bins map[string]string) ([]Result, error) {
-	names := make([]string, 0, len(bins))
-	for n := range bins {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var res []Result
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(bins)) {
 		c, err := ClassOf(n)
 		if err != nil {
 			return nil, err

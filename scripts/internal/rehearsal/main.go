@@ -52,13 +52,7 @@ func run(path, moto string) int {
 		fmt.Fprintln(os.Stderr, "no deployed functions in", path, err)
 		return 2
 	}
-	tpl, err := samtemplate.Load("template.yaml")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	vals, _, _ := tpl.ParameterValues(nil)
-	fns, err := tpl.Functions(vals)
+	_, fns, err := samtemplate.LoadFunctions("template.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -6,14 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,30 +17,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/bootstraptest"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/scripts/runner/testfn"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 )
-
-var echoBinary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "echofn")
-	if err != nil {
-		panic(err)
-	}
-	echoBinary = filepath.Join(dir, "bootstrap")
-	// Built exactly like a function: a real bootstrap that talks to the Runtime API.
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", echoBinary, "../testfn/testdata/echofn")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build echofn: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 func newPool(t *testing.T, mod func(*runtimeapi.Spec)) *runtimeapi.Pool {
 	t.Helper()
@@ -63,6 +40,12 @@ func newPool(t *testing.T, mod func(*runtimeapi.Spec)) *runtimeapi.Pool {
 	t.Cleanup(p.Close)
 	return p
 }
+
+// echoBinary is the runner's test function, built once for all tests exactly like a
+// function: a real bootstrap that talks to the Runtime API.
+var echoBinary string
+
+func TestMain(m *testing.M) { bootstraptest.Main(m, &echoBinary, "../testfn/testdata/echofn") }
 
 func newServer(t *testing.T, p *runtimeapi.Pool) *httptest.Server {
 	t.Helper()

@@ -1,73 +1,17 @@
 package parity
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
-
-// LambdaTransport sends HTTP requests to a function as payload 2.0 events through
-// Invoke (an Invoke API or a runner pool) and maps the answer back, as API
-// Gateway would.
-type LambdaTransport struct {
-	RouteKey string
-	Invoke   func(ctx context.Context, event []byte) ([]byte, error)
-}
-
-// RoundTrip implements http.RoundTripper.
-func (lt *LambdaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ev, err := apigateway.Event(r, apigateway.Match{RouteKey: lt.RouteKey}, "paid-request", time.Now())
-	if err != nil {
-		return nil, err
-	}
-	event, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := lt.Invoke(r.Context(), event)
-	if err != nil {
-		return nil, err
-	}
-	rec := &recorder{header: http.Header{}}
-	if err := apigateway.WriteResponse(rec, payload); err != nil {
-		return nil, err
-	}
-	return &http.Response{StatusCode: rec.code, Status: http.StatusText(rec.code), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: rec.header, Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r}, nil
-}
-
-// recorder is the http.ResponseWriter apigateway.WriteResponse writes into.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
-}
 
 // Pay plays the paid sample event with the project's x402 payer: the request
 // without payment (402 challenge), an EIP-3009 authorization signed with key, the

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/insforge/edge-functions-go/scripts/runner"
+	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
@@ -184,7 +185,7 @@ func check(env *runner.Runner, arm map[string]*runtimeapi.Pool, s Sample, key *e
 func pay(ctx context.Context, host, arm *runtimeapi.Pool, event []byte, key *ecdsa.PrivateKey) (r result) {
 	views := make([]any, 2)
 	for i, p := range []*runtimeapi.Pool{host, arm} {
-		t := &LambdaTransport{RouteKey: RouteKey(event), Invoke: func(ctx context.Context, ev []byte) ([]byte, error) {
+		t := &apigateway.Transport{RouteKey: RouteKey(event), RequestID: "paid-request", Invoke: func(ctx context.Context, ev []byte) ([]byte, error) {
 			res, err := p.Invoke(ctx, ev)
 			if err != nil {
 				return nil, err

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/scripts/runner/apigateway"
+	"github.com/insforge/edge-functions-go/scripts/runner/bootstraptest"
 	"github.com/insforge/edge-functions-go/scripts/runner/parity"
 	"github.com/insforge/edge-functions-go/scripts/runner/rie"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
@@ -283,7 +283,7 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 		name string
 		rt   http.RoundTripper
 	}{
-		{"emulator", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"emulator", &apigateway.Transport{RouteKey: routeKey, RequestID: "paid-request", Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := e.Invoke(ctx, "5d6c1e2a-8f3b-4a7d-9c0e-1b2a3c4d5e6f", event)
 			if err != nil {
 				return nil, err
@@ -293,7 +293,7 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 			}
 			return r.Body, nil
 		}}},
-		{"runner", &parity.LambdaTransport{RouteKey: routeKey, Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
+		{"runner", &apigateway.Transport{RouteKey: routeKey, RequestID: "paid-request", Invoke: func(ctx context.Context, event []byte) ([]byte, error) {
 			r, err := pool.Invoke(ctx, event)
 			if err != nil {
 				return nil, err
@@ -318,18 +318,6 @@ func TestPaidRequestSettlesAlikeUnderTheEmulatorAndTheRunner(t *testing.T) {
 			t.Errorf("paid request differs:\n %s %s\n %s %s", worlds[i].name, parity.JSON(views[i]), worlds[0].name, parity.JSON(views[0]))
 		}
 	}
-}
-
-// echoBootstrap builds the runner's test function (scripts/runner/testfn).
-func echoBootstrap(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "../testfn/testdata/echofn")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build echofn: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // outcome is what a caller of Lambda's Invoke API learns from one invocation.
@@ -404,7 +392,7 @@ func responseOutcome(t *testing.T, who string, payload []byte, requestID string)
 // Runtime.ExitError naming the request, and an event the handler cannot decode
 // is the runtime client's own error.
 func TestLifecycleMatchesTheEmulator(t *testing.T) {
-	bin := echoBootstrap(t)
+	bin := bootstraptest.Build(t, "../testfn/testdata/echofn") // the runner's test function
 	sleep := func(ms int) string {
 		return fmt.Sprintf(`{"version":"2.0","rawPath":"/sleep","rawQueryString":"ms=%d","requestContext":{"http":{"method":"GET","path":"/sleep"}}}`, ms)
 	}

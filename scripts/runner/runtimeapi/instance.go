@@ -180,6 +180,10 @@ func (in *instance) invoke(ctx context.Context, payload []byte) (string, []byte,
 		return inv.id, nil, &FunctionError{Phase: "invoke", Type: "Sandbox.Timedout", Timeout: true,
 			Message: fmt.Sprintf("Task timed out after %.2f seconds", in.spec.Timeout.Seconds())}
 	}
+	cancelled := func() (string, []byte, *FunctionError) {
+		in.kill()
+		return inv.id, nil, &FunctionError{Phase: "invoke", Type: "Runtime.Cancelled", Message: ctx.Err().Error()}
+	}
 	select {
 	case in.assign <- inv:
 	case <-in.exited:
@@ -187,8 +191,7 @@ func (in *instance) invoke(ctx context.Context, payload []byte) (string, []byte,
 	case <-timer.C:
 		return timedOut()
 	case <-ctx.Done():
-		in.kill()
-		return inv.id, nil, &FunctionError{Phase: "invoke", Type: "Runtime.Cancelled", Message: ctx.Err().Error()}
+		return cancelled()
 	}
 	select {
 	case o := <-inv.done:
@@ -203,8 +206,7 @@ func (in *instance) invoke(ctx context.Context, payload []byte) (string, []byte,
 	case <-timer.C:
 		return timedOut()
 	case <-ctx.Done():
-		in.kill()
-		return inv.id, nil, &FunctionError{Phase: "invoke", Type: "Runtime.Cancelled", Message: ctx.Err().Error()}
+		return cancelled()
 	}
 }
 

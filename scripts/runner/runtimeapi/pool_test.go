@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -15,28 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insforge/edge-functions-go/scripts/runner/bootstraptest"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
 	"github.com/insforge/edge-functions-go/shared/logtest"
 )
 
 var rawRuntime string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rawruntime")
-	if err != nil {
-		panic(err)
-	}
-	rawRuntime = filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-o", rawRuntime, "./testdata/rawruntime")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build rawruntime: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bootstraptest.Main(m, &rawRuntime, "./testdata/rawruntime") }
 
 // lines collects the processes' output.
 type lines = logtest.Buffer

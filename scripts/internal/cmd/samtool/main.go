@@ -9,19 +9,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/cli"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "samtool:", err)
-		os.Exit(1)
-	}
+	cli.Main("samtool", func(context.Context) error { return run(os.Args[1:]) })
 }
 
 func run(args []string) error {
@@ -32,15 +31,7 @@ func run(args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: samtool package <LogicalId> | functions")
 	}
-	t, err := samtemplate.Load(tmplPath)
-	if err != nil {
-		return err
-	}
-	params, _, err := t.ParameterValues(nil)
-	if err != nil {
-		return err
-	}
-	fns, err := t.Functions(params)
+	t, fns, err := samtemplate.LoadFunctions(tmplPath)
 	if err != nil {
 		return err
 	}

@@ -21,23 +21,12 @@ import (
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 )
 
-// Config is the environment every bridge shares (besides its provider's).
-type Config struct {
-	signer.Config
-	// AllowedOrigins is the exact list of browser origins (ALLOWED_ORIGINS).
-	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS"`
-}
-
-// Validate checks the signer settings and that ALLOWED_ORIGINS lists exact
-// origins (config.Load calls it).
-func (c Config) Validate() error {
-	if err := c.Config.Validate(); err != nil {
-		return err
-	}
-	return config.CheckOrigins("ALLOWED_ORIGINS", c.AllowedOrigins)
-}
+// Config is the environment every bridge shares (besides its provider's): the
+// token edge's, which the wallet bridge shares too.
+type Config = tokenedge.Config
 
 // Deps are the bridge's collaborators and tuning: Build makes them from the
 // environment, tests inject them.
@@ -52,34 +41,13 @@ type Deps struct {
 	Metrics *metrics.Recorder
 }
 
-// Metric names (namespace metrics.Namespace). Both carry the provider dimension;
-// TokensRefused also carries the error code (a small fixed set, never user data).
-const (
-	MetricMinted  = "TokensMinted"
-	MetricRefused = "TokensRefused"
-)
-
-// DefaultTimeout bounds one verification.
-const DefaultTimeout = 6 * time.Second
-
-// Limits of a token request: a credential is a few KiB; the body is ignored.
-const (
-	MaxHeaderBytes = httpapi.DefaultMaxHeaderBytes
-	MaxBodyBytes   = 4 << 10
-)
-
-// Response is the 200 body.
-type Response struct {
-	Token     string `json:"token"`
-	TokenType string `json:"token_type"`
-	ExpiresIn int64  `json:"expires_in"`
-	ExpiresAt int64  `json:"expires_at"`
-}
+// MaxBodyBytes caps a token request's body, which is ignored.
+const MaxBodyBytes = 4 << 10
 
 // New returns the token endpoint for d.Provider, minting with d.Signer and
 // answering browsers from c.AllowedOrigins.
 func New(c Config, d Deps) http.Handler {
-	d.Timeout = positive.Or(d.Timeout, DefaultTimeout)
+	d.Timeout = positive.Or(d.Timeout, tokenedge.DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -93,7 +61,7 @@ func New(c Config, d Deps) http.Handler {
 			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
 			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"}, // browsers read Retry-After on 503 only if exposed
 		}.Middleware(),
-		httpapi.Limits(MaxHeaderBytes, MaxBodyBytes),
+		httpapi.Limits(tokenedge.MaxHeaderBytes, MaxBodyBytes),
 		httpapi.Methods(http.MethodPost, http.MethodGet),
 	)
 }
@@ -159,7 +127,7 @@ type handler struct {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	m, err := h.exchange(w, r)
 	if err = httpError(err); err != nil {
-		CountRefused(h.metrics, h.provider, err)
+		tokenedge.CountRefused(h.metrics, h.provider, err)
 		return err
 	}
 	attrs := []slog.Attr{slog.String("subject", m.subject), slog.String("source", m.source),
@@ -167,45 +135,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if m.actor != "" {
 		attrs = append(attrs, slog.String("actor", m.actor))
 	}
-	LogMinted(w, r, h.metrics, h.provider, attrs...)
+	tokenedge.LogMinted(w, r, h.metrics, h.provider, attrs...)
 	return nil
-}
-
-// LogMinted logs a minted token on one line that carries the TokensMinted metric
-// (dimension provider) when m is set: the largest share of what a successful
-// request costs in CloudWatch. Without m the line is only logged.
-func LogMinted(w http.ResponseWriter, r *http.Request, m *metrics.Recorder, provider string, attrs ...slog.Attr) {
-	if m == nil {
-		httpapi.Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "token minted", attrs...)
-		return
-	}
-	props := []metrics.Prop{{Key: "request_id", Value: w.Header().Get("X-Request-Id")}}
-	for _, a := range attrs {
-		props = append(props, metrics.Prop{Key: a.Key, Value: a.Value.Any()})
-	}
-	m.Emit("token minted", MetricMinted, 1, "Count", map[string]string{"provider": provider}, props...)
-}
-
-// CountRefused counts a refused request as TokensRefused with its error code
-// (internal_error for an error that is no *httpapi.Error); nil m counts nothing.
-func CountRefused(m *metrics.Recorder, provider string, err error) {
-	if m == nil {
-		return
-	}
-	code := httpapi.Internal.Name()
-	var e *httpapi.Error
-	if errors.As(err, &e) {
-		code = e.Code.Name()
-	}
-	m.Count(MetricRefused, map[string]string{"provider": provider, "code": code})
-}
-
-// WriteToken answers 200 with tok, never cached.
-func WriteToken(w http.ResponseWriter, tok signer.Token) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	httpapi.WriteJSON(w, http.StatusOK, Response{Token: tok.Value, TokenType: "Bearer",
-		ExpiresIn: int64(tok.TTL / time.Second), ExpiresAt: tok.ExpiresAt.Unix()})
 }
 
 // minted is what the log line of a minted token says.
@@ -249,7 +180,7 @@ func (h *handler) exchange(w http.ResponseWriter, r *http.Request) (minted, erro
 	if cred.Cookie != "" {
 		m.source = "cookie"
 	}
-	WriteToken(w, tok)
+	tokenedge.WriteToken(w, tok)
 	return m, nil
 }
 

@@ -2,13 +2,9 @@ package bridge
 
 import (
 	"errors"
-	"math"
-	"net/http"
-	"strconv"
-	"time"
 
-	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/identity"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 )
 
 // Headers sent with refused credentials (RFC 6750, section 3): clients that read
@@ -31,36 +27,10 @@ func httpError(err error) error {
 	if ie.Kind == identity.KindExpired {
 		challenge = bearerExpired
 	}
-	if e, ok := Refusal(ie.Kind.Code(), ie.Message, ie.Err, challenge, ie.RetryAfter); ok {
+	if e, ok := tokenedge.Refusal(ie.Kind.Code(), ie.Message, ie.Err, challenge, ie.RetryAfter); ok {
 		return e
 	}
 	// An unknown kind is a programming error: answer as any unexpected error
 	// would (500 internal_error), keeping the cause for the logs.
 	return err
-}
-
-// Refusal is the HTTP answer to a refused credential of the wallet or a
-// provider bridge. A domain kind's code (identity.Kind.Code, siwe.Kind.Code) is
-// the name of the httpapi code it is answered with, which carries the status;
-// message is shown, cause logged. A 401 carries challenge as WWW-Authenticate, a
-// 503 retry as Retry-After. ok is false for a name httpapi does not declare.
-func Refusal(code, message string, cause error, challenge string, retry time.Duration) (*httpapi.Error, bool) {
-	c, ok := httpapi.CodeNamed(code)
-	if !ok {
-		return nil, false
-	}
-	e := c.Wrap(message, cause)
-	switch e.Status() {
-	case http.StatusUnauthorized:
-		e.Header = http.Header{"Www-Authenticate": {challenge}}
-	case http.StatusServiceUnavailable:
-		e.Header = http.Header{"Retry-After": {retryAfter(retry)}}
-	}
-	return e, true
-}
-
-// retryAfter is d in whole seconds, rounded up, at least 1 (Retry-After takes
-// delay-seconds; 0 would invite an immediate retry).
-func retryAfter(d time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }

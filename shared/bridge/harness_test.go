@@ -16,6 +16,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/signer"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 )
 
 // testSecret signs the minted tokens. Providers are data: every bridge declared
@@ -140,7 +141,7 @@ func expectMinted(t *testing.T, e *env, w *httptest.ResponseRecorder, sub, email
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control = %q, want no-store", cc)
 	}
-	var res bridge.Response
+	var res tokenedge.Response
 	dec := json.NewDecoder(w.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&res); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/identity/identitytest"
 	"github.com/insforge/edge-functions-go/shared/identity/providertest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 )
 
 // opsBridge rebuilds e's bridge with DEBUG logging into e.Logs and EMF metrics into m.
@@ -88,12 +89,12 @@ func TestMetricsCountMintedAndRefusedPerProviderWithTheErrorCode(t *testing.T) {
 					t.Fatalf("function/provider = %q/%q", l.Function, l.Provider)
 				}
 				switch name := cw.Metrics[0].Name; name {
-				case bridge.MetricMinted:
+				case tokenedge.MetricMinted:
 					if l.Minted != 1 || l.Code != "" || strings.Join(cw.Dimensions[0], ",") != "function,provider" {
 						t.Fatalf("minted line = %+v", l)
 					}
 					got["minted"]++
-				case bridge.MetricRefused:
+				case tokenedge.MetricRefused:
 					if l.Refused != 1 || strings.Join(cw.Dimensions[0], ",") != "function,code,provider" {
 						t.Fatalf("refused line = %+v", l)
 					}
@@ -170,7 +171,7 @@ func TestNoSecretOrTokenIsLogged(t *testing.T) {
 			opsBridge(e, m)
 			var minted []string
 			ok := waitFor200(e, func() *http.Request { return okRequest(e) })
-			var res bridge.Response
+			var res tokenedge.Response
 			if err := json.Unmarshal(ok.Body.Bytes(), &res); err != nil || res.Token == "" {
 				t.Fatalf("no token minted: %s", ok.Body)
 			}
@@ -212,7 +213,7 @@ func TestStytchOpaqueSessionSecretsAreNotLogged(t *testing.T) {
 	m := &syncBuffer{}
 	opsBridge(e, m)
 	w := e.serve(e.bearer(tok))
-	var res bridge.Response
+	var res tokenedge.Response
 	if err := json.Unmarshal(w.Body.Bytes(), &res); w.Code != 200 || err != nil {
 		t.Fatalf("session not exchanged: %d %s", w.Code, w.Body)
 	}
@@ -323,7 +324,7 @@ func TestMintedTokenIsOneLineCarryingTheMetric(t *testing.T) {
 		raw["subject"] == "" || raw["source"] != "bearer" || raw["expires_at"] == nil {
 		t.Fatalf("line = %s", lines[0])
 	}
-	if cw := l.AWS.CloudWatchMetrics; len(cw) != 1 || cw[0].Metrics[0].Name != bridge.MetricMinted {
+	if cw := l.AWS.CloudWatchMetrics; len(cw) != 1 || cw[0].Metrics[0].Name != tokenedge.MetricMinted {
 		t.Fatalf("not an EMF line: %s", lines[0])
 	}
 }

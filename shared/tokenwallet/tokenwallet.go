@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insforge/edge-functions-go/shared/bridge"
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
@@ -23,18 +22,19 @@ import (
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/signer"
 	"github.com/insforge/edge-functions-go/shared/siwe"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 )
 
 // WalletProvider is the wallet bridge's provider name (function token-wallet,
 // metric dimension "wallet").
 const WalletProvider = "wallet"
 
-// Config is the wallet bridge's environment: the bridge's own (signer,
+// Config is the wallet bridge's environment: the token edge's (signer,
 // ALLOWED_ORIGINS, whose hosts are the domains a sign-in may name), the chain,
 // the optional RPC node for contract wallets, and InsForge (the used-nonce
 // record, loaded as its own spec).
 type Config struct {
-	bridge.Config
+	tokenedge.Config
 	// ChainID is the only chain a sign-in may name (WALLET_CHAIN_ID, X Layer by default).
 	ChainID int64 `envconfig:"WALLET_CHAIN_ID" default:"196"`
 	// RPCURL verifies smart-contract wallets (EIP-1271); unset, they are refused.
@@ -42,7 +42,7 @@ type Config struct {
 	InsForge insforge.Config `ignored:"true"`
 }
 
-// Validate checks the bridge settings; ALLOWED_ORIGINS must list exact origins
+// Validate checks the token edge's settings; ALLOWED_ORIGINS must list exact origins
 // (a sign-in names its domain, "*" names none), and the RPC URL must be https
 // (or http to loopback).
 func (c Config) Validate() error {
@@ -105,7 +105,7 @@ type WalletRequest struct {
 // a signed EIP-4361 message and mints a token whose subject is the wallet's
 // CAIP-10 account id.
 func New(c Config, d Deps) (http.Handler, error) {
-	d.Timeout = positive.Or(d.Timeout, bridge.DefaultTimeout)
+	d.Timeout = positive.Or(d.Timeout, tokenedge.DefaultTimeout)
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -127,7 +127,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 			AllowHeaders:   []string{"Content-Type", "X-Request-Id"},
 			ExposeHeaders:  []string{"X-Request-Id", "Retry-After"},
 		}.Middleware(),
-		httpapi.Limits(bridge.MaxHeaderBytes, WalletMaxBodyBytes),
+		httpapi.Limits(tokenedge.MaxHeaderBytes, WalletMaxBodyBytes),
 	), nil
 }
 
@@ -194,10 +194,10 @@ func (h *wallet) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	account, exp, contract, err := h.signIn(w, r)
 	if err = walletError(err); err != nil {
-		bridge.CountRefused(h.metrics, WalletProvider, err)
+		tokenedge.CountRefused(h.metrics, WalletProvider, err)
 		return err
 	}
-	bridge.LogMinted(w, r, h.metrics, WalletProvider,
+	tokenedge.LogMinted(w, r, h.metrics, WalletProvider,
 		slog.String("subject", account), slog.Bool("contract_wallet", contract), slog.Int64("expires_at", exp))
 	return nil
 }
@@ -246,12 +246,12 @@ func (h *wallet) signIn(w http.ResponseWriter, r *http.Request) (account string,
 	if err != nil {
 		return "", 0, false, fmt.Errorf("mint wallet token: %w", err)
 	}
-	bridge.WriteToken(w, tok)
+	tokenedge.WriteToken(w, tok)
 	return res.Account, tok.ExpiresAt.Unix(), res.Contract, nil
 }
 
 // walletError maps a refused sign-in to its HTTP answer: every kind has its
-// own code (bridge.Refusal), a 401 challenges with SIWE error="<code>", a 503
+// own code (tokenedge.Refusal), a 401 challenges with SIWE error="<code>", a 503
 // asks for a retry in 2s (1s when throttled: the budget refills at
 // lookupguard.DefaultPerSecond a second). Other errors pass through.
 func walletError(err error) error {
@@ -264,7 +264,7 @@ func walletError(err error) error {
 		retry = time.Second
 	}
 	code := se.Kind.Code()
-	if e, ok := bridge.Refusal(code, se.Message, se.Err, `SIWE error="`+code+`"`, retry); ok {
+	if e, ok := tokenedge.Refusal(code, se.Message, se.Err, `SIWE error="`+code+`"`, retry); ok {
 		return e
 	}
 	return err

@@ -21,6 +21,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/signer"
 	"github.com/insforge/edge-functions-go/shared/siwe"
 	"github.com/insforge/edge-functions-go/shared/siwe/siwetest"
+	"github.com/insforge/edge-functions-go/shared/tokenedge"
 	"github.com/insforge/edge-functions-go/shared/tokenwallet"
 )
 
@@ -58,7 +59,7 @@ func (e *walletEnv) now() time.Time { return e.clock }
 // handler is one instance of the function (each has its own memory; they share InsForge).
 func (e *walletEnv) handler() http.Handler {
 	e.t.Helper()
-	c := tokenwallet.Config{Config: bridge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196}
+	c := tokenwallet.Config{Config: tokenedge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196}
 	h, err := tokenwallet.New(c, tokenwallet.Deps{Signer: e.signer, Nonces: siwe.NewNonces([]byte(e.stack.JWTSecret), 0),
 		Store: e.store, Now: e.now})
 	if err != nil {
@@ -111,7 +112,7 @@ func TestWalletSignInMintsATokenForTheCAIP10Account(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	var resp bridge.Response
+	var resp tokenedge.Response
 	_ = json.Unmarshal(w.Body.Bytes(), &resp)
 	c, err := e.signer.Verify(resp.Token)
 	if err != nil {
@@ -245,12 +246,12 @@ func TestWalletRoutesAnswerOnlyTheirMethods(t *testing.T) {
 }
 
 func TestWalletConfigFailsNamingTheVariable(t *testing.T) {
-	base := bridge.Config{}
+	base := tokenedge.Config{}
 	base.Secret, base.TTL = testSecret, time.Hour
 	for want, c := range map[string]tokenwallet.Config{
-		"ALLOWED_ORIGINS": {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{"*"}}, ChainID: 196},
-		"WALLET_CHAIN_ID": {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 0},
-		"XLAYER_RPC_URL":  {Config: bridge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: "http://rpc.example.com"},
+		"ALLOWED_ORIGINS": {Config: tokenedge.Config{Config: base.Config, AllowedOrigins: config.CSV{"*"}}, ChainID: 196},
+		"WALLET_CHAIN_ID": {Config: tokenedge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 0},
+		"XLAYER_RPC_URL":  {Config: tokenedge.Config{Config: base.Config, AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: "http://rpc.example.com"},
 	} {
 		var ve *config.VarError
 		if err := c.Validate(); !errors.As(err, &ve) || ve.Var != want {
@@ -298,7 +299,7 @@ func refusingNode(t *testing.T) (url string, calls *atomic.Int32) {
 func TestWalletThrottlesEIP1271CallsWith503AndMintsNothing(t *testing.T) {
 	e := newWalletEnv(t)
 	url, calls := refusingNode(t)
-	c := tokenwallet.Config{Config: bridge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: url}
+	c := tokenwallet.Config{Config: tokenedge.Config{AllowedOrigins: config.CSV{appOrigin}}, ChainID: 196, RPCURL: url}
 	h, err := tokenwallet.New(c, tokenwallet.Deps{Signer: e.signer, Nonces: siwe.NewNonces([]byte(e.stack.JWTSecret), 0),
 		Store: e.store, Contracts: siwe.NewRPC(url), Guard: lookupguard.New(lookupguard.Options{Burst: 2}), Now: e.now})
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os/exec"
 	"path"
 	"slices"
@@ -118,7 +120,7 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 func isTestHelper(p string) bool { return strings.HasSuffix(path.Base(p), "test") }
 
 // edge packages know HTTP statuses and headers; every other shared package is domain.
-var edge = set("shared/httpapi", "shared/launch", "shared/bridge", "shared/tokenwallet", "shared/paywall", "shared/x402report", "shared/x402pass",
+var edge = set("shared/httpapi", "shared/launch", "shared/tokenedge", "shared/bridge", "shared/tokenwallet", "shared/paywall", "shared/x402report", "shared/x402pass",
 	"shared/x402payments", "shared/x402payments/dashboard", "shared/x402reconcile", "shared/x402gateway")
 
 // apps are the application packages functions/* import (edge minus the HTTP libraries).
@@ -128,7 +130,7 @@ var apps = set("shared/bridge", "shared/tokenwallet", "shared/x402report", "shar
 // libraries contain no consumers (no apps, no commands).
 var libraries = []string{"shared/config", "shared/httpapi", "shared/metrics", "shared/signer", "shared/identity",
 	"shared/insforge", "shared/ledger", "shared/siwe", "shared/x402", "shared/facilitator", "shared/paywall", "shared/secretstore",
-	"shared/lookupguard"}
+	"shared/lookupguard", "shared/tokenedge"}
 
 // R1: no domain package reaches shared/httpapi, directly or through another package.
 func TestDomainPackagesDoNotImportHTTPAPI(t *testing.T) {
@@ -275,5 +277,128 @@ func TestProductDoesNotImportScripts(t *testing.T) {
 				t.Errorf("%s imports %s", p.ImportPath, d)
 			}
 		}
+	}
+}
+
+// identityFree must not link shared/identity: every provider registers itself
+// there in an init, so whatever links identity links every provider (the wallet
+// bridge has none; about 0.45 MB of token-wallet).
+var identityFree = []string{"shared/tokenedge", "shared/tokenwallet", "functions/token-wallet"}
+
+// R7: the wallet bridge and the token edge it shares with shared/bridge do not
+// link shared/identity.
+func TestWalletBridgeDoesNotLinkIdentity(t *testing.T) {
+	all, _ := module(t)
+	for _, v := range identityLinks(all) {
+		t.Error(v)
+	}
+}
+
+// identityLinks reports each package of identityFree that g links
+// shared/identity into, with the import chain, and each that g lacks (a
+// renamed package would otherwise pass unchecked).
+func identityLinks(g map[string]pkg) []string {
+	const identity = "shared/identity"
+	var out []string
+	for _, name := range identityFree {
+		p, ok := g[name]
+		switch {
+		case !ok:
+			out = append(out, name+" is not in the build graph: R7 checks nothing for it")
+		case slices.Contains(p.Deps, identity):
+			out = append(out, fmt.Sprintf("%s links %s (%s): every provider registers there in an init, so this links them all",
+				name, identity, strings.Join(importChain(g, name, identity), " → ")))
+		}
+	}
+	return out
+}
+
+// importChain is a shortest chain of direct imports from one package to
+// another in g (nil when there is none).
+func importChain(g map[string]pkg, from, to string) []string {
+	prev := map[string]string{from: ""}
+	queue := []string{from}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		if cur == to {
+			var chain []string
+			for p := to; p != ""; p = prev[p] {
+				chain = append(chain, p)
+			}
+			slices.Reverse(chain)
+			return chain
+		}
+		for _, imp := range g[cur].Imports {
+			if _, seen := prev[imp]; !seen {
+				prev[imp] = cur
+				queue = append(queue, imp)
+			}
+		}
+	}
+	return nil
+}
+
+// plant returns a copy of g in which from also imports imp, with Deps updated
+// for from and every package that links it.
+func plant(g map[string]pkg, from, imp string) map[string]pkg {
+	out := make(map[string]pkg, len(g))
+	for name, p := range g {
+		p.Imports, p.Deps = slices.Clone(p.Imports), slices.Clone(p.Deps)
+		if name == from || slices.Contains(p.Deps, from) {
+			if name == from {
+				p.Imports = append(p.Imports, imp)
+			}
+			for _, d := range append([]string{imp}, g[imp].Deps...) {
+				if !slices.Contains(p.Deps, d) {
+					p.Deps = append(p.Deps, d)
+				}
+			}
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// R7 fails on a planted violation, direct or through another package, naming
+// the chain, and on a package it should check that is gone.
+func TestWalletBridgeRuleFailsOnAPlantedViolation(t *testing.T) {
+	all, _ := module(t)
+	if v := identityLinks(all); len(v) != 0 {
+		t.Fatalf("the real graph already breaks R7: %v", v)
+	}
+	missing := maps.Clone(all)
+	delete(missing, "shared/tokenedge")
+	for _, c := range []struct {
+		name string
+		g    map[string]pkg
+		want []string
+	}{
+		{"tokenwallet imports identity", plant(all, "shared/tokenwallet", "shared/identity"), []string{
+			"shared/tokenwallet links shared/identity (shared/tokenwallet → shared/identity)",
+			"functions/token-wallet links shared/identity (functions/token-wallet → shared/tokenwallet → shared/identity)",
+		}},
+		{"tokenedge reaches identity through signer", plant(all, "shared/signer", "shared/identity"), []string{
+			"shared/tokenedge links shared/identity (shared/tokenedge → shared/signer → shared/identity)",
+			"shared/tokenwallet links shared/identity (shared/tokenwallet → ",
+			"functions/token-wallet links shared/identity (functions/token-wallet → ",
+		}},
+		{"tokenwallet links bridge again", plant(all, "shared/tokenwallet", "shared/bridge"), []string{
+			"shared/tokenwallet links shared/identity (shared/tokenwallet → shared/bridge → shared/identity)",
+			"functions/token-wallet links shared/identity (functions/token-wallet → shared/tokenwallet → shared/bridge → ",
+		}},
+		{"tokenedge is gone", missing, []string{"shared/tokenedge is not in the build graph"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := identityLinks(c.g)
+			if len(got) != len(c.want) {
+				t.Fatalf("R7 reported %d violations, want %d:\n%s", len(got), len(c.want), strings.Join(got, "\n"))
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("violation %d = %q, want it to start with %q", i, got[i], w)
+				}
+			}
+		})
 	}
 }

@@ -140,8 +140,8 @@ func New(c Config, d Deps) (http.Handler, error) {
 // routeOffer is what rt sells: its price and description with the paywall's
 // recipient, network and assets.
 func routeOffer(pc paywall.Config, rt RouteSpec) (*x402.Offer, error) {
-	p := pc.Params(rt.Description)
-	p.Price, p.MimeType = rt.Price, rt.MimeType
+	p := pc.Params(rt.Price, rt.Description)
+	p.MimeType = rt.MimeType
 	offer, err := x402.NewOffer(p)
 	if err != nil {
 		return nil, configErr(VarRoutes, err, "route %s", rt.Key())

@@ -96,7 +96,7 @@ func ParseProducts(raw string) ([]Product, error) {
 			return nil, config.Invalid(VarProducts, "product %d: id must be unique, lower-case letters, digits, - or _ (at most 64)", i)
 		}
 		seen[p.ID] = true
-		if p.Price == "" || strings.TrimLeft(p.Price, "0123456789") != "" || strings.Trim(p.Price, "0") == "" {
+		if x402.CheckPrice(p.Price) != nil {
 			return nil, config.Invalid(VarProducts, "product %q: price must be a positive integer of atomic units", p.ID)
 		}
 		d, err := time.ParseDuration(p.Duration)
@@ -215,9 +215,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 // recipient, network and assets. The pass endpoint and its discovery listing
 // both use it, so the document offers exactly what the 402 asks.
 func productOffer(pc paywall.Config, p Product) (*x402.Offer, error) {
-	params := pc.Params(p.Description)
-	params.Price, params.MimeType = p.Price, "application/json"
-	offer, err := x402.NewOffer(params)
+	offer, err := x402.NewOffer(pc.Params(p.Price, p.Description))
 	if err != nil {
 		return nil, config.Invalid(VarProducts, "product %q: %v", p.ID, err)
 	}

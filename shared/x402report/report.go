@@ -4,6 +4,8 @@ package x402report
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,6 +30,9 @@ const Endpoint = "/x402/report"
 // configurations, each loaded as its own spec (see Specs).
 type Config struct {
 	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	// Price is the report's price in atomic units of X402_ASSET (USDG has 6
+	// decimals: "1" is 0.000001 USDG). Only the report has one price.
+	Price string `envconfig:"X402_PRICE" default:"1"`
 	// GatewayRoutes is the gateway's route table (X402_GATEWAY_ROUTES), read
 	// only to list its routes in GET /.well-known/x402; empty: no gateway.
 	GatewayRoutes string `envconfig:"X402_GATEWAY_ROUTES"`
@@ -41,6 +46,17 @@ type Config struct {
 
 // Specs lists what config.Load fills: c and its library configurations.
 func (c *Config) Specs() []any { return []any{c, &c.Paywall, &c.Facilitator, &c.InsForge} }
+
+// VarPrice names the report's price variable.
+const VarPrice = "X402_PRICE"
+
+// Validate checks the report's own variables, naming the one at fault.
+func (c Config) Validate() error {
+	if err := x402.CheckPrice(c.Price); err != nil {
+		return config.Invalid(VarPrice, "must be a positive integer of atomic units of X402_ASSET")
+	}
+	return nil
+}
 
 // Deps are the collaborators Build makes from Config (tests inject them).
 type Deps struct {
@@ -72,8 +88,14 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 // New builds the handler from parts: the paid report, and the discovery
 // document at x402.DiscoveryPath.
 func New(c Config, d Deps) (http.Handler, error) {
-	offer, err := x402.NewOffer(c.Paywall.Params("Crypto market report (demo content)"))
+	offer, err := x402.NewOffer(c.Paywall.Params(c.Price, "Crypto market report (demo content)"))
 	if err != nil {
+		// The paywall's variables passed their own checks: a price refused
+		// here has no exact amount in an extra asset's decimals.
+		var pe *x402.ParamError
+		if errors.As(err, &pe) && pe.Param == "price" {
+			return nil, &config.VarError{Var: VarPrice, Err: fmt.Errorf("%s: %w", VarPrice, err)}
+		}
 		return nil, err
 	}
 	listings, err := Listings(c, offer)

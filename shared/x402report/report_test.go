@@ -24,6 +24,8 @@ import (
 	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+	"github.com/insforge/edge-functions-go/shared/x402gateway"
+	"github.com/insforge/edge-functions-go/shared/x402pass"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
 	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 	"github.com/insforge/edge-functions-go/shared/x402report"
@@ -111,6 +113,42 @@ func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
 				t.Fatalf("err = %v, want one naming %s", err, name)
 			}
 		})
+	}
+}
+
+// X402_PRICE is the report's price and nobody else's: the gateway (priced per
+// route) and the pass function (priced per product) cold-start without it and
+// ignore a bad one, while the report refuses a bad one naming the variable and
+// never quoting it. No database is needed: a cold start does not call InsForge.
+func TestOnlyTheReportReadsX402Price(t *testing.T) {
+	builds := map[string]func(launch.Runtime) (http.Handler, error){
+		"report": x402report.Build, "gateway": x402gateway.Build, "pass": x402pass.Build,
+	}
+	for fn, build := range builds {
+		for _, price := range []string{"", "0.5", "-1", "1000"} {
+			t.Run(fn+"/"+price, func(t *testing.T) {
+				for k, v := range map[string]string{
+					"PAYMENT_RECIPIENT": x402test.PayTo, "ENVIRONMENT": "development", "MOCK_OKX_FACILITATOR": "true",
+					"INSFORGE_BASE_URL": "http://127.0.0.1:1", "INSFORGE_SERVICE_KEY": "ik_0123456789abcdef0123456789abcdef",
+					"INSFORGE_JWT_SECRET": strings.Repeat("s", 32), x402pass.VarProducts: `[{"id":"pro","price":"10","duration":"1h"}]`,
+					x402gateway.VarUpstreamURL: "https://api.example.com", x402gateway.VarReceiptKey: strings.Repeat("k", 32),
+					x402gateway.VarRoutes: `[{"method":"GET","path":"/quote","price":"1000","description":"A quote"}]`,
+					x402report.VarPrice:   price,
+				} {
+					t.Setenv(k, v)
+				}
+				_, err := build(launch.Runtime{Logger: quiet})
+				if bad := fn == "report" && (price == "0.5" || price == "-1"); !bad {
+					if err != nil {
+						t.Fatalf("cold start: %v", err)
+					}
+					return
+				}
+				if err == nil || !strings.Contains(err.Error(), x402report.VarPrice) || strings.Contains(err.Error(), price) {
+					t.Fatalf("err = %v, want one naming %s without its value", err, x402report.VarPrice)
+				}
+			})
+		}
 	}
 }
 

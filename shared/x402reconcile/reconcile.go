@@ -162,31 +162,35 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	for i := range rows {
-		p := &rows[i]
-		rep.Checked++
-		v, err := r.decidePending(ctx, p, now)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
-		}
-		errs = append(errs, r.apply(ctx, p, v, false, now, &rep)...)
-	}
+	errs = append(errs, r.examine(ctx, rows, false, now, &rep)...)
 	if r.chain != nil {
 		settled, err := r.store.Unconfirmed(ctx, now.Add(-r.after), r.limit)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for i := range settled {
-			p := &settled[i]
-			rep.Checked++
-			v, err := r.decideSettled(ctx, p, now)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
-			}
-			errs = append(errs, r.apply(ctx, p, v, true, now, &rep)...)
-		}
+		errs = append(errs, r.examine(ctx, settled, true, now, &rep)...)
 	}
 	return rep, errors.Join(errs...)
+}
+
+// examine decides and applies each row of one batch: the pending rows, or
+// (settledRow) the unconfirmed settled ones.
+func (r *Reconciler) examine(ctx context.Context, rows []ledger.Payment, settledRow bool, now time.Time, rep *Report) []error {
+	decide := r.decidePending
+	if settledRow {
+		decide = r.decideSettled
+	}
+	var errs []error
+	for i := range rows {
+		p := &rows[i]
+		rep.Checked++
+		v, err := decide(ctx, p, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
+		}
+		errs = append(errs, r.apply(ctx, p, v, settledRow, now, rep)...)
+	}
+	return errs
 }
 
 // apply writes a verdict, counting it.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
@@ -156,7 +157,7 @@ func TestFacilitatorTransactionHashIsValidated(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			emf := &lockedBuffer{}
+			emf := &logtest.Buffer{}
 			hs := newHarness(t, facilitator.APIV2, func(c *paywall.Options, _ *harness) { c.Metrics = metrics.New(emf, "x402-report") })
 			if tc.metric == paywall.MetricTxHashConflict {
 				hs.foreignRow(hs.payer.Pay(t, hs.offer, x402.StyleV2, time.Now()), func(*ledger.Claim) {})

@@ -2,12 +2,10 @@ package paywall_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +14,11 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/ledger"
+	"github.com/insforge/edge-functions-go/shared/logtest"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // metricCounts sums EMF values by "Name" or "Name/stage".
 func metricCounts(t *testing.T, s string) map[string]float64 {
@@ -103,8 +85,8 @@ func opsCases() []opsCase {
 }
 
 // runOps runs one case with metrics and request-scoped DEBUG logs captured.
-func runOps(t *testing.T, c opsCase) (h *harness, header string, logs, emf *lockedBuffer) {
-	logs, emf = &lockedBuffer{}, &lockedBuffer{}
+func runOps(t *testing.T, c opsCase) (h *harness, header string, logs, emf *logtest.Buffer) {
+	logs, emf = &logtest.Buffer{}, &logtest.Buffer{}
 	opts := append([]option{func(cfg *paywall.Options, _ *harness) { cfg.Metrics = metrics.New(emf, "x402-report") }}, c.opts...)
 	h = newHarness(t, facilitator.APIV2, opts...)
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

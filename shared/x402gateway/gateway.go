@@ -23,6 +23,7 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 	"github.com/insforge/edge-functions-go/shared/launch"
 	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
@@ -185,7 +186,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		httpapi.WriteError(w, r, httpapi.InvalidPath.Wrap(err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
 	case rh == nil:
-		httpapi.WriteError(w, r, httpapi.NoPricedRoute.New("no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
+		httpapi.WriteError(w, r, httpapi.NoPricedRoute.New("no priced route matches "+text.PrintableHead(r.Method, 8)+" "+text.PrintableHead(r.URL.Path, 200)))
 	default:
 		rh.ServeHTTP(w, r)
 	}
@@ -248,16 +249,3 @@ func receiptOf(p paywall.Payment, offer *x402.Offer) Receipt {
 }
 
 func jwtTime(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
-
-// sanitize keeps client-supplied text short and printable before it is echoed.
-func sanitize(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}

@@ -33,12 +33,7 @@ func discoveryHandler(t *testing.T, kv map[string]string) http.Handler {
 	for k, v := range kv {
 		base[k] = v
 	}
-	env(t, s, base)
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return built(t, s, base)
 }
 
 func get(h http.Handler, header http.Header) (*http.Request, *httptest.ResponseRecorder) {

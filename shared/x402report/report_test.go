@@ -49,6 +49,25 @@ func env(t *testing.T, s *insforgetest.Stack, kv map[string]string) {
 	}
 }
 
+// built is the report function built from the environment env makes.
+func built(t *testing.T, s *insforgetest.Stack, kv map[string]string) http.Handler {
+	t.Helper()
+	env(t, s, kv)
+	h, err := x402report.Build(launch.Runtime{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// served is built behind a test server.
+func served(t *testing.T, s *insforgetest.Stack, kv map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(built(t, s, kv))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // The deployed wiring, end to end: Build from the environment, pay with the
 // payer CLI's client, then read the ledger through GET /x402/payments.
 func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
@@ -60,13 +79,7 @@ func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
 				o := okxtest.New(t, "v2")
 				kv = map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret, "OKX_PASSPHRASE": okxtest.Passphrase}
 			}
-			env(t, s, kv)
-			h, err := x402report.Build(launch.Runtime{Logger: quiet})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
+			srv := served(t, s, kv)
 			key, _, _ := payer.LoadKey("")
 			c := &payer.Client{Key: key, MaxAmount: big.NewInt(10)}
 			res, err := c.Pay(context.Background(), http.MethodPost, srv.URL+x402report.Endpoint, nil)
@@ -154,11 +167,7 @@ func TestOnlyTheReportReadsX402Price(t *testing.T) {
 
 func TestReportEndpointOnlyAcceptsPOSTAndOwnsCORS(t *testing.T) {
 	s := insforgetest.New(t)
-	env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := built(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, x402report.Endpoint, nil))
 	if w.Code != http.StatusMethodNotAllowed {
@@ -182,14 +191,8 @@ func TestBuiltFunctionSettlesOnTheDevnet(t *testing.T) {
 	d := onchaintest.New(t)
 	o := okxtest.New(t, "v2")
 	o.SettleOn(d)
-	env(t, s, map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret,
+	srv := served(t, s, map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret,
 		"OKX_PASSPHRASE": okxtest.Passphrase, "XLAYER_RPC_URL": d.URL})
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 
 	// Unfunded on the devnet: refused before any verify or settle (the cold
 	// start's /supported is the only facilitator call).

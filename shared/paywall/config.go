@@ -133,6 +133,16 @@ func (e Config) Params(price, description string) x402.Params {
 	return p
 }
 
+// Offer is the offer of a resource sold at price (atomic units of X402_ASSET)
+// with description and MIME type (empty: application/json).
+func (e Config) Offer(price, description, mimeType string) (*x402.Offer, error) {
+	p := e.Params(price, description)
+	if mimeType != "" {
+		p.MimeType = mimeType
+	}
+	return x402.NewOffer(p)
+}
+
 // Needs are what every offer of this configuration needs from the
 // facilitator: the exact scheme on X402_NETWORK for each accepted asset.
 func (e Config) Needs() []facilitator.Need {

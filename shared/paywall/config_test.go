@@ -8,7 +8,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/paywall"
-	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
 func setEnv(t *testing.T, kv map[string]string) {
@@ -106,7 +105,7 @@ func TestEnvExtraAssetsAddUSDT0AfterTheConfiguredAsset(t *testing.T) {
 	if err := config.Load(&e, &fc); err != nil {
 		t.Fatal(err)
 	}
-	o, err := x402.NewOffer(e.Params("2500", "d"))
+	o, err := e.Offer("2500", "d", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,9 +152,7 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 // offer is what the gateway offers for a route: the shared x402 settings with
 // the route's price, description and MIME type.
 func (hs *harness) offer(price, description, mime string) *x402.Offer {
-	p := hs.cfg.Paywall.Params(price, description)
-	p.MimeType = mime
-	o, err := x402.NewOffer(p)
+	o, err := hs.cfg.Paywall.Offer(price, description, mime)
 	if err != nil {
 		hs.t.Fatal(err)
 	}

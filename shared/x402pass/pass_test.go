@@ -127,7 +127,7 @@ func newHarness(t *testing.T) *harness {
 
 // offer is the offer of a product as the function builds it.
 func (hs *harness) offer(price, description string) *x402.Offer {
-	o, err := x402.NewOffer(hs.c.Paywall.Params(price, description))
+	o, err := hs.c.Paywall.Offer(price, description, "")
 	if err != nil {
 		hs.t.Fatal(err)
 	}

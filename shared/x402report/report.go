@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
@@ -59,36 +57,20 @@ func (c Config) Validate() error {
 }
 
 // Deps are the collaborators Build makes from Config (tests inject them).
-type Deps struct {
-	Facilitator facilitator.Facilitator
-	Ledger      paywall.Ledger
-	// Balances enables the balanceOf(payer) check before verify (nil: off).
-	Balances paywall.BalanceReader
-	Logger   *slog.Logger
-	// Metrics receives the payment outcomes; nil records nothing.
-	Metrics *metrics.Recorder
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
-}
+type Deps = paywall.Deps
 
 // Build wires the function from the environment.
 func Build(rt launch.Runtime) (http.Handler, error) {
 	var c Config
-	if err := config.Load(c.Specs()...); err != nil {
-		return nil, err
-	}
-	up, err := paywall.UpstreamsFromConfig(c.Paywall, c.Facilitator, c.InsForge, rt.Log())
-	if err != nil {
-		return nil, err
-	}
-	return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Logger: rt.Log(),
-		Metrics: rt.Metrics, Now: rt.Clock()})
+	return paywall.Build(rt, c.Specs(), &c.Paywall, &c.Facilitator, &c.InsForge, func(up paywall.Upstreams) (http.Handler, error) {
+		return New(c, up.Deps(rt))
+	})
 }
 
 // New builds the handler from parts: the paid report, and the discovery
 // document at x402.DiscoveryPath.
 func New(c Config, d Deps) (http.Handler, error) {
-	offer, err := x402.NewOffer(c.Paywall.Params(c.Price, "Crypto market report (demo content)"))
+	offer, err := c.Paywall.Offer(c.Price, "Crypto market report (demo content)", "")
 	if err != nil {
 		// The paywall's variables passed their own checks: a price refused
 		// here has no exact amount in an extra asset's decimals.
@@ -106,13 +88,8 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	d = d.WithDefaults()
 	now, log := d.Now, d.Logger
-	if now == nil {
-		now = time.Now
-	}
-	if log == nil {
-		log = slog.Default()
-	}
 	cfg := paywall.Options{
 		Offer: offer, Facilitator: d.Facilitator, Ledger: d.Ledger, Endpoint: Endpoint,
 		Summary: "Crypto Market Analysis report", Mock: c.Facilitator.MockFacilitator, Now: now,

@@ -107,13 +107,9 @@ func New(c Config, d Deps) (http.Handler, error) {
 		methods[rt.Method] = true
 	}
 	allow := slices.Sorted(maps.Keys(methods))
-	return httpapi.Chain(g,
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
-			AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
-	), nil
+	// Methods are refused per route (404 for an unpriced one), not here.
+	return paywall.Edge(g, log, httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
+		AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}, MaxRequestBytesLimit), nil
 }
 
 // routeOffer is what rt sells: its price and description with the paywall's

@@ -196,14 +196,7 @@ func New(c Config, d Deps) (http.Handler, error) {
 		h.ServeHTTP(w, r)
 		return nil
 	})
-	return httpapi.Chain(route,
-		httpapi.Recover(),
-		httpapi.RequestID(d.Logger),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
-			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodPost),
-	), nil
+	return paywall.Edge(route, d.Logger, paywall.PostCORS(c.AllowedOrigins), httpapi.DefaultMaxBodyBytes, http.MethodPost), nil
 }
 
 // productOffer is what p sells: its price and description with the paywall's

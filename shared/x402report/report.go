@@ -100,24 +100,11 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	paid := httpapi.Chain(Handler(now),
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
-			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodPost),
-		pw.Middleware(),
-	)
+	paid := paywall.Edge(pw.Wrap(Handler(now)), log, paywall.PostCORS(c.AllowedOrigins), httpapi.DefaultMaxBodyBytes, http.MethodPost)
 	// The discovery document is public: any origin, no credentials.
-	doc := httpapi.Chain(disc,
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: []string{"*"}, AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions},
-			ExposeHeaders: []string{"ETag", "X-Request-Id"}}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodGet, http.MethodHead),
-	)
+	doc := paywall.Edge(disc, log, httpapi.CORS{AllowedOrigins: []string{"*"},
+		AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions}, ExposeHeaders: []string{"ETag", "X-Request-Id"}},
+		httpapi.DefaultMaxBodyBytes, http.MethodGet, http.MethodHead)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == x402.DiscoveryPath {
 			doc.ServeHTTP(w, r)

@@ -71,8 +71,8 @@ func (c *countingChain) AuthorizationEvidence(ctx context.Context, p onchain.Pay
 	return c.Reader.AuthorizationEvidence(ctx, p, lookback)
 }
 
-func newFixture(t *testing.T, o onchaintest.Options) *fixture {
-	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), chain: onchaintest.NewWith(t, o)}
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), chain: onchaintest.New(t)}
 	f.ledger = ledger.New(f.stack.ServiceClient())
 	f.reader = &countingChain{Reader: onchain.Reader{Caller: f.chain.Client()}}
 	var err error
@@ -247,7 +247,7 @@ func (f *fixture) expectRows(rows ...rowWant) {
 
 // devnet against real bytecode.
 func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	now := time.Now()
@@ -356,7 +356,7 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 // authorizationState alone is not revenue: a used bit with no log in the
 // searched blocks (here: the cancellation is older than the lookback) needs a person.
 func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(time.Hour))
 	if _, err := f.chain.CancelAuthorization(ctx, f.chain.USDG, z.key, z.a.Nonce); err != nil {
@@ -378,7 +378,7 @@ func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 // hour (the node may lag behind the facilitator's), then needs a person, its
 // transaction hash kept.
 func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -416,7 +416,7 @@ func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t
 
 // The settled half: confirmations and demotions on real receipts.
 func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	valid := time.Now().Add(time.Hour)
@@ -459,7 +459,7 @@ func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *te
 // revenue and goes back to pending (the authorization is unused on-chain), and
 // the pending rules settle it once the authorization is executed again.
 func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -487,7 +487,7 @@ func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T)
 // A settle whose transaction is still in the pool when the invocation ends:
 // the row stays pending (its hash recorded) until a block holds it.
 func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -513,7 +513,7 @@ func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
 // One transaction cannot pay for two rows: a hash already recorded for another
 // row sends the row that the logs attribute it to into review.
 func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	d := f.chain
 	valid := time.Now().Add(time.Hour)
 	second := f.authorize(d.USDG, 1000, valid)
@@ -527,7 +527,7 @@ func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
 }
 
 func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(-time.Hour))
 	f.pending(z, 10*time.Minute, "")
 	r := f.reconcilerWith(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Facilitator: f.fac})
@@ -539,7 +539,7 @@ func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
 }
 
 func TestReconcilerClosesUnconfirmedMockRowsWithoutTheChain(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	row, _, err := f.ledger.Claim(ctx, ledger.Claim{
 		PayerAddress: "0x" + hex32()[2:42], Endpoint: "/x402/report", Amount: "1", Network: "eip155:196",

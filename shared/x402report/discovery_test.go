@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -220,19 +219,8 @@ func TestDiscoveryBadPassProductsFailTheColdStartNamingTheVariable(t *testing.T)
 
 func validateSchema(t *testing.T, body []byte) {
 	t.Helper()
-	raw, err := os.ReadFile("../../docs/x402-discovery.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("discovery.schema.json", schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("discovery.schema.json")
+	// The compiler loads the file itself (its default loader reads local paths).
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/x402-discovery.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,16 +199,8 @@ type settleData struct {
 
 // Verify asks OKX to verify the payment.
 func (c *OKX) Verify(ctx context.Context, req Request) (*VerifyResult, error) {
-	path := pathV2Verify
-	if c.cfg.API == APIV1 {
-		path = pathV1Verify
-	}
-	body, err := c.body(req, false)
-	if err != nil {
-		return nil, &Error{Op: "verify", Message: "request could not be built", Definitive: true, Err: err}
-	}
 	var d verifyData
-	if err := c.call(ctx, "verify", c.cfg.VerifyTimeout, http.MethodPost, path, "", body, &d); err != nil {
+	if err := c.post(ctx, "verify", req, c.cfg.VerifyTimeout, pathV1Verify, pathV2Verify, &d); err != nil {
 		return nil, err
 	}
 	return &VerifyResult{Valid: d.IsValid, Reason: d.InvalidReason, Message: d.InvalidMessage, Payer: d.Payer}, nil
@@ -217,19 +209,25 @@ func (c *OKX) Verify(ctx context.Context, req Request) (*VerifyResult, error) {
 // Settle asks OKX to settle synchronously. It is never retried on a transport
 // error or timeout: the payment may have been broadcast.
 func (c *OKX) Settle(ctx context.Context, req Request) (*SettleResult, error) {
-	path := pathV2Settle
-	if c.cfg.API == APIV1 {
-		path = pathV1Settle
-	}
-	body, err := c.body(req, true)
-	if err != nil {
-		return nil, &Error{Op: "settle", Message: "request could not be built", Definitive: true, Err: err}
-	}
 	var d settleData
-	if err := c.call(ctx, "settle", c.cfg.SettleTimeout, http.MethodPost, path, "", body, &d); err != nil {
+	if err := c.post(ctx, "settle", req, c.cfg.SettleTimeout, pathV1Settle, pathV2Settle, &d); err != nil {
 		return nil, err
 	}
 	return d.result(req.Requirements.Network), nil
+}
+
+// post sends op ("verify" or "settle", which asks for a synchronous settle) to
+// the configured API's path and decodes the answer into out.
+func (c *OKX) post(ctx context.Context, op string, req Request, timeout time.Duration, pathV1, pathV2 string, out any) error {
+	path := pathV2
+	if c.cfg.API == APIV1 {
+		path = pathV1
+	}
+	body, err := c.body(req, op == "settle")
+	if err != nil {
+		return &Error{Op: op, Message: "request could not be built", Definitive: true, Err: err}
+	}
+	return c.call(ctx, op, timeout, http.MethodPost, path, "", body, out)
 }
 
 // Status queries a settlement by hash (new API only).

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 )
 
 // Middleware wraps a handler.
@@ -103,7 +105,7 @@ func Methods(allowed ...string) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !slices.Contains(allowed, r.Method) {
-				e := MethodNotAllowed.New(fmt.Sprintf("method %s is not allowed; use %s", sanitize(r.Method, 16), allow))
+				e := MethodNotAllowed.New(fmt.Sprintf("method %s is not allowed; use %s", text.PrintableHead(r.Method, 16), allow))
 				e.Header = http.Header{"Allow": {allow}}
 				WriteError(w, r, e)
 				return
@@ -111,17 +113,4 @@ func Methods(allowed ...string) Middleware {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// sanitize keeps client-supplied text short and printable before it is echoed.
-func sanitize(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -478,15 +478,8 @@ func (s *Server) checkShape(op string, body []byte) (reqShape, error) {
 			return reqShape{}, fmt.Errorf("paymentPayload needs scheme and network")
 		case pr == nil || pr.Scheme != "exact" || pr.MaxAmountRequired == "" || pr.PayTo == "" || pr.Asset == "" || pr.Extra == nil:
 			return reqShape{}, fmt.Errorf("paymentRequirements incomplete")
-		case (op == "settle") != (b.SyncSettle != nil) || (b.SyncSettle != nil && !*b.SyncSettle):
-			return reqShape{}, fmt.Errorf("syncSettle must be true on settle and absent on verify")
 		}
-		if err := checkPayload(b.PaymentPayload.Payload); err != nil {
-			return reqShape{}, err
-		}
-		a := b.PaymentPayload.Payload.Authorization
-		return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network, payload: b.PaymentPayload.Payload,
-			amount: pr.MaxAmountRequired, asset: pr.Asset, payTo: pr.PayTo, domainName: pr.Extra.Name, domainVers: pr.Extra.Version}, nil
+		return shapeOf(op, b.SyncSettle, b.PaymentPayload.Payload, pr.Network, pr.MaxAmountRequired, pr.Asset, pr.PayTo, *pr.Extra)
 	}
 	var b bodyV2
 	if err := strictDecode(body, &b); err != nil {
@@ -504,15 +497,22 @@ func (s *Server) checkShape(op string, body []byte) (reqShape, error) {
 		return reqShape{}, fmt.Errorf("accepted and paymentRequirements must be complete v2 requirements")
 	case !sameReq(*acc, *pr):
 		return reqShape{}, fmt.Errorf("accepted does not match paymentRequirements")
-	case (op == "settle") != (b.SyncSettle != nil) || (b.SyncSettle != nil && !*b.SyncSettle):
+	}
+	return shapeOf(op, b.SyncSettle, b.PaymentPayload.Payload, pr.Network, pr.Amount, pr.Asset, pr.PayTo, *pr.Extra)
+}
+
+// shapeOf finishes the checks both APIs share (syncSettle on settle only, the
+// payload's canonical form) and returns the request's shape.
+func shapeOf(op string, syncSettle *bool, p exactPayload, network, amount, asset, payTo string, e extra) (reqShape, error) {
+	if (op == "settle") != (syncSettle != nil) || (syncSettle != nil && !*syncSettle) {
 		return reqShape{}, fmt.Errorf("syncSettle must be true on settle and absent on verify")
 	}
-	if err := checkPayload(b.PaymentPayload.Payload); err != nil {
+	if err := checkPayload(p); err != nil {
 		return reqShape{}, err
 	}
-	a := b.PaymentPayload.Payload.Authorization
-	return reqShape{from: a.From, nonce: a.Nonce, network: pr.Network, payload: b.PaymentPayload.Payload,
-		amount: pr.Amount, asset: pr.Asset, payTo: pr.PayTo, domainName: pr.Extra.Name, domainVers: pr.Extra.Version}, nil
+	a := p.Authorization
+	return reqShape{from: a.From, nonce: a.Nonce, network: network, payload: p,
+		amount: amount, asset: asset, payTo: payTo, domainName: e.Name, domainVers: e.Version}, nil
 }
 
 // sameReq compares two complete requirements field by field.

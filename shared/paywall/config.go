@@ -13,10 +13,11 @@ import (
 )
 
 // Config is the x402 configuration, loaded with config.Load. The facilitator's
-// variables are facilitator.Config, loaded beside it.
+// variables are facilitator.Config, loaded beside it. The price is not here:
+// each function prices its own resources (the report's X402_PRICE, the gateway's
+// routes, the pass products) and passes it to Params.
 type Config struct {
 	PaymentRecipient  string `envconfig:"PAYMENT_RECIPIENT" required:"true"`
-	Price             string `envconfig:"X402_PRICE" default:"1"`
 	Network           string `envconfig:"X402_NETWORK" default:"eip155:196"`
 	Asset             string `envconfig:"X402_ASSET" default:"0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"`
 	AssetName         string `envconfig:"X402_ASSET_NAME" default:"Global Dollar"`
@@ -73,7 +74,7 @@ func (e Config) Validate() error {
 			}
 		}
 	}
-	if _, err := x402.NewOffer(e.Params("")); err != nil {
+	if _, err := x402.NewOffer(e.Params(e.wholeToken(), "")); err != nil {
 		var pe *x402.ParamError
 		if errors.As(err, &pe) && offerVars[pe.Param] != "" {
 			return fmt.Errorf("%s: %w", offerVars[pe.Param], err)
@@ -84,9 +85,8 @@ func (e Config) Validate() error {
 }
 
 // offerVars names the variable behind each x402.ParamError.Param that the
-// checks above do not already cover.
+// checks above do not already cover (the price is the caller's).
 var offerVars = map[string]string{
-	"price":             "X402_PRICE",
 	"maxTimeoutSeconds": "X402_MAX_TIMEOUT_SECONDS",
 	"domain":            "X402_ASSET_NAME / X402_ASSET_VERSION",
 	"otherAssets":       "X402_EXTRA_ASSETS",
@@ -102,12 +102,24 @@ func knownSymbols(network string) string {
 	return strings.Join(out, ", ")
 }
 
-// Params returns the offer parameters: X402_ASSET first, then X402_EXTRA_ASSETS
-// (from x402.KnownAssets; Validate refuses unknown ones).
-func (e Config) Params(description string) x402.Params {
+// wholeToken is one whole unit of X402_ASSET in atomic units ("1" when its
+// decimals are unknown, hence no extra assets): a price that converts exactly
+// into every accepted asset, so Validate checks the rest of the offer whatever
+// the functions charge.
+func (e Config) wholeToken() string {
+	if a, ok := x402.LookupAsset(e.Network, e.Asset); ok {
+		return "1" + strings.Repeat("0", a.Decimals)
+	}
+	return "1"
+}
+
+// Params returns the offer parameters for a resource sold at price (atomic
+// units of X402_ASSET): X402_ASSET first, then X402_EXTRA_ASSETS (from
+// x402.KnownAssets; Validate refuses unknown ones).
+func (e Config) Params(price, description string) x402.Params {
 	p := x402.Params{
 		Network: e.Network, Asset: e.Asset, AssetName: e.AssetName, AssetVersion: e.AssetVersion,
-		PayTo: e.PaymentRecipient, Price: e.Price, MaxTimeoutSeconds: e.MaxTimeoutSeconds,
+		PayTo: e.PaymentRecipient, Price: price, MaxTimeoutSeconds: e.MaxTimeoutSeconds,
 		Description: description, MimeType: "application/json",
 	}
 	if primary, ok := x402.LookupAsset(e.Network, e.Asset); ok {
@@ -121,10 +133,20 @@ func (e Config) Params(description string) x402.Params {
 	return p
 }
 
+// Offer is the offer of a resource sold at price (atomic units of X402_ASSET)
+// with description and MIME type (empty: application/json).
+func (e Config) Offer(price, description, mimeType string) (*x402.Offer, error) {
+	p := e.Params(price, description)
+	if mimeType != "" {
+		p.MimeType = mimeType
+	}
+	return x402.NewOffer(p)
+}
+
 // Needs are what every offer of this configuration needs from the
 // facilitator: the exact scheme on X402_NETWORK for each accepted asset.
 func (e Config) Needs() []facilitator.Need {
-	p := e.Params("")
+	p := e.Params(e.wholeToken(), "")
 	needs := []facilitator.Need{{Scheme: x402.SchemeExact, Network: e.Network, Asset: p.Asset, NetworkVar: "X402_NETWORK", AssetVar: "X402_ASSET"}}
 	for _, a := range p.OtherAssets {
 		needs = append(needs, facilitator.Need{Scheme: x402.SchemeExact, Network: e.Network, Asset: a.Asset,

@@ -8,7 +8,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/paywall"
-	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
 func setEnv(t *testing.T, kv map[string]string) {
@@ -32,7 +31,7 @@ func TestEnvDefaultsAndFacilitator(t *testing.T) {
 	if err := config.Load(&e, &fc); err != nil {
 		t.Fatal(err)
 	}
-	if e.Price != "1" || e.Network != "eip155:196" || e.AssetName != "Global Dollar" || e.AssetVersion != "1" ||
+	if e.Network != "eip155:196" || e.AssetName != "Global Dollar" || e.AssetVersion != "1" ||
 		e.MaxTimeoutSeconds != 300 || fc.OKXBaseURL != "https://web3.okx.com" || fc.OKXAPI != "v2" || fc.MockFacilitator {
 		t.Fatalf("defaults: %+v %+v", e, fc)
 	}
@@ -53,7 +52,6 @@ func TestEnvRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{map[string]string{"PAYMENT_RECIPIENT": ""}, "PAYMENT_RECIPIENT"},
 		{map[string]string{"PAYMENT_RECIPIENT": "XKO209693Bc6afc0C5328bA36FaF03C514EF312287C"}, "PAYMENT_RECIPIENT"},
 		{map[string]string{"PAYMENT_RECIPIENT": "0x0000000000000000000000000000000000000000"}, "PAYMENT_RECIPIENT"},
-		{map[string]string{"X402_PRICE": "0.5"}, "X402_PRICE"},
 		{map[string]string{"X402_NETWORK": "xlayer"}, "X402_NETWORK"},
 		{map[string]string{"X402_ASSET": "USDG"}, "X402_ASSET"},
 		{map[string]string{"X402_MAX_TIMEOUT_SECONDS": "5"}, "X402_MAX_TIMEOUT_SECONDS"},
@@ -101,13 +99,13 @@ func TestEnvMockOutsideProductionNeedsNoOKXKeys(t *testing.T) {
 }
 
 func TestEnvExtraAssetsAddUSDT0AfterTheConfiguredAsset(t *testing.T) {
-	setEnv(t, map[string]string{"X402_EXTRA_ASSETS": "usdt0", "X402_PRICE": "2500"})
+	setEnv(t, map[string]string{"X402_EXTRA_ASSETS": "usdt0"})
 	var e paywall.Config
 	var fc facilitator.Config
 	if err := config.Load(&e, &fc); err != nil {
 		t.Fatal(err)
 	}
-	o, err := x402.NewOffer(e.Params("d"))
+	o, err := e.Offer("2500", "d", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -271,12 +271,8 @@ func TestEachLocalCheckFailsOnItsOwnWithoutAFacilitatorCall(t *testing.T) {
 	hs := newHarness(t, facilitator.APIV2)
 	other := x402test.NewPayer(t)
 	now := time.Now()
-	resign := func(mut func(*x402.TransferMessage)) func(*x402test.Payment) {
-		return func(p *x402test.Payment) {
-			m := hs.payer.Message(hs.offer, now)
-			mut(&m)
-			*p = *hs.payer.Sign(t, hs.offer, p.Style, m)
-		}
+	resign := func(change func(*x402.TransferMessage)) func(*x402test.Payment) {
+		return hs.payer.Resigned(t, hs.offer, now, change)
 	}
 	cases := []struct {
 		name   string

@@ -163,14 +163,8 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		// Claimed concurrently by another presentation of the same authorization.
 		return p.known(a, claimed)
 	case verr != nil:
-		p.release(a, claimed.ID, "verify unavailable")
-		p.count(MetricFailed, 1, StageVerifyError)
-		if isRateLimited(verr) {
-			e := httpapi.FacilitatorBusy.Cause(verr)
-			e.Header = http.Header{"Retry-After": {"5"}}
-			return e
-		}
-		return httpapi.FacilitatorUnavailable.Wrap("the payment facilitator could not verify the payment; nothing was charged", verr)
+		return p.notCharged(a, claimed.ID, "verify unavailable", StageVerifyError, verr,
+			"the payment facilitator could not verify the payment; nothing was charged")
 	case !vr.Valid:
 		reason := boundedReason(vr.Reason, x402.ReasonUnexpectedVerify)
 		a.log.Info("payment refused by the facilitator", slog.String("payment_id", claimed.ID), slog.String("reason", reason))

@@ -53,14 +53,8 @@ func (p *Paywall) settle(a *attempt, row *ledger.Payment, freq facilitator.Reque
 	switch {
 	case err != nil && facilitator.IsDefinitive(err):
 		// The facilitator refused before acting: no money moved, the claim goes back.
-		p.release(a, row.ID, "settle refused")
-		p.count(MetricFailed, 1, StageSettleRefused)
-		if isRateLimited(err) {
-			e := httpapi.FacilitatorBusy.Cause(err)
-			e.Header = http.Header{"Retry-After": {"5"}}
-			return e
-		}
-		return httpapi.FacilitatorUnavailable.Wrap("the payment facilitator refused the settlement; nothing was charged", err)
+		return p.notCharged(a, row.ID, "settle refused", StageSettleRefused, err,
+			"the payment facilitator refused the settlement; nothing was charged")
 	case err != nil:
 		// Outcome unknown (timeout, 5xx): the pending row holds everything the
 		// reconciler needs. The content is delivered once it settles.
@@ -342,6 +336,20 @@ func (p *Paywall) ledgerDown(err error) error {
 	e := httpapi.LedgerUnavailable.Wrap("the payment ledger is unavailable; nothing was charged, retry later", err)
 	e.Header = http.Header{"Retry-After": {"5"}}
 	return e
+}
+
+// notCharged answers a facilitator call that did not act: the claim goes back
+// (why), the failure is counted at stage, and the client may retry — with
+// Retry-After when the facilitator was rate limiting (facilitator_busy).
+func (p *Paywall) notCharged(a *attempt, id, why, stage string, err error, message string) error {
+	p.release(a, id, why)
+	p.count(MetricFailed, 1, stage)
+	if isRateLimited(err) {
+		e := httpapi.FacilitatorBusy.Cause(err)
+		e.Header = http.Header{"Retry-After": {"5"}}
+		return e
+	}
+	return httpapi.FacilitatorUnavailable.Wrap(message, err)
 }
 
 // isRateLimited reports an upstream rate limit (OKX 50011 / HTTP 429).

@@ -60,7 +60,7 @@ func TestUpstreamsFromConfig(t *testing.T) {
 func TestUpstreamsCheckTheFacilitatorsCapabilities(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ic := insforge.Config{BaseURL: "http://127.0.0.1:1", ServiceKey: "ik_0123456789abcdef0123456789abcdef", Timeout: time.Second}
-	pc := paywall.Config{PaymentRecipient: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Price: "1000", Network: "eip155:196",
+	pc := paywall.Config{PaymentRecipient: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Network: "eip155:196",
 		Asset: "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8", AssetName: "Global Dollar", AssetVersion: "1", MaxTimeoutSeconds: 300,
 		ExtraAssets: config.CSV{"USDT0"}}
 	for _, tc := range []struct {

@@ -70,6 +70,20 @@ type Listing struct {
 	OutputSchema json.RawMessage // optional JSON Schema of the response
 }
 
+// ListEach makes the listing of each item in order, stopping at the first
+// error (a feature's table of priced resources → its listings).
+func ListEach[T any](items []T, list func(T) (Listing, error)) ([]Listing, error) {
+	out := make([]Listing, 0, len(items))
+	for _, it := range items {
+		l, err := list(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 // BuildDiscovery renders the listings for base (scheme://host, no trailing
 // slash), in order. It holds only public offer data.
 func BuildDiscovery(base string, listings []Listing) ([]byte, error) {

@@ -80,9 +80,9 @@ func NewOffer(p Params) (*Offer, error) {
 	if payTo == (common.Address{}) {
 		return nil, &ParamError{"payTo", errors.New("x402: payTo is the zero address")}
 	}
-	price, ok := parseUint(p.Price)
-	if !ok || price.Sign() <= 0 {
-		return nil, &ParamError{"price", fmt.Errorf("x402: price %q is not a positive integer of atomic units", p.Price)}
+	price, err := parsePrice(p.Price)
+	if err != nil {
+		return nil, &ParamError{"price", err}
 	}
 	if p.MaxTimeoutSeconds < 10 || p.MaxTimeoutSeconds > 3600 {
 		return nil, &ParamError{"maxTimeoutSeconds", fmt.Errorf("x402: maxTimeoutSeconds %d is outside 10..3600", p.MaxTimeoutSeconds)}
@@ -267,6 +267,21 @@ func (o *Offer) Challenge(resourceURL, reason, message string) (*Challenge, erro
 		Accepts: o.RequirementsV1(resourceURL),
 	}
 	return &Challenge{Header: h, V2: v2, Body: body}, nil
+}
+
+// CheckPrice reports whether s is a price NewOffer takes: a positive decimal
+// integer of atomic units, without sign, point or exponent.
+func CheckPrice(s string) error {
+	_, err := parsePrice(s)
+	return err
+}
+
+func parsePrice(s string) (*big.Int, error) {
+	price, ok := parseUint(s)
+	if !ok || price.Sign() <= 0 {
+		return nil, fmt.Errorf("x402: price %q is not a positive integer of atomic units", s)
+	}
+	return price, nil
 }
 
 func parseUint(s string) (*big.Int, bool) {

@@ -58,12 +58,8 @@ func TestVerifyRejectsEachBrokenCheckWithItsReason(t *testing.T) {
 	payer := x402test.NewPayer(t)
 	other := x402test.NewPayer(t)
 	now := x402test.Now.Unix()
-	resign := func(mut func(*x402.TransferMessage)) func(*x402test.Payment) {
-		return func(p *x402test.Payment) {
-			m := payer.Message(v.Offer, x402test.Now)
-			mut(&m)
-			*p = *payer.Sign(t, v.Offer, p.Style, m)
-		}
+	resign := func(change func(*x402.TransferMessage)) func(*x402test.Payment) {
+		return payer.Resigned(t, v.Offer, x402test.Now, change)
 	}
 	cases := []struct {
 		name   string

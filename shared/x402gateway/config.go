@@ -268,10 +268,7 @@ func (r *RouteSpec) normalise() error {
 			return fmt.Errorf("path %q has a dot segment", r.Path)
 		}
 	}
-	if _, err := x402.NewOffer(x402.Params{
-		Network: "eip155:1", Asset: "0x0000000000000000000000000000000000000001", AssetName: "n", AssetVersion: "1",
-		PayTo: "0x0000000000000000000000000000000000000001", Price: r.Price, MaxTimeoutSeconds: 60,
-	}); err != nil {
+	if x402.CheckPrice(r.Price) != nil {
 		return fmt.Errorf("price %q must be a positive integer of atomic units", r.Price)
 	}
 	r.Description = strings.TrimSpace(r.Description)

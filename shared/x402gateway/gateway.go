@@ -11,7 +11,6 @@ package x402gateway
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -20,11 +19,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/insforge/edge-functions-go/shared/config"
-	"github.com/insforge/edge-functions-go/shared/facilitator"
 	"github.com/insforge/edge-functions-go/shared/httpapi"
+	"github.com/insforge/edge-functions-go/shared/internal/text"
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
@@ -32,15 +29,9 @@ import (
 // Build wires the function from the environment.
 func Build(rt launch.Runtime) (http.Handler, error) {
 	var c Config
-	if err := config.Load(c.Specs()...); err != nil {
-		return nil, err
-	}
-	up, err := paywall.UpstreamsFromConfig(c.Paywall, c.Facilitator, c.InsForge, rt.Log())
-	if err != nil {
-		return nil, err
-	}
-	return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Logger: rt.Log(),
-		Metrics: rt.Metrics, Now: rt.Clock()})
+	return paywall.Build(rt, c.Specs(), &c.Paywall, &c.Facilitator, &c.InsForge, func(up paywall.Upstreams) (http.Handler, error) {
+		return New(c, up.Deps(rt))
+	})
 }
 
 // recordTimeout is the paywall's bound on recording a settlement; the rest of
@@ -48,24 +39,12 @@ func Build(rt launch.Runtime) (http.Handler, error) {
 const recordTimeout = 3 * time.Second
 
 // Deps are the parts New does not build from Config (tests inject them).
-type Deps struct {
-	Facilitator facilitator.Facilitator
-	Ledger      paywall.Ledger
-	Balances    paywall.BalanceReader // XLAYER_RPC_URL; nil: no balance check
-	Logger      *slog.Logger
-	Now         func() time.Time  // nil: time.Now
-	Metrics     *metrics.Recorder // CloudWatch EMF; nil records nothing
-}
+type Deps = paywall.Deps
 
 // New builds the handler. c must have passed Validate (config.Load runs it).
 func New(c Config, d Deps) (http.Handler, error) {
+	d = d.WithDefaults()
 	now, fac, l, log := d.Now, d.Facilitator, d.Ledger, d.Logger
-	if now == nil {
-		now = time.Now
-	}
-	if log == nil {
-		log = slog.Default()
-	}
 	routes, err := ParseRoutes(c.Routes)
 	if err != nil {
 		return nil, err
@@ -128,21 +107,15 @@ func New(c Config, d Deps) (http.Handler, error) {
 		methods[rt.Method] = true
 	}
 	allow := slices.Sorted(maps.Keys(methods))
-	return httpapi.Chain(g,
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
-			AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, MaxRequestBytesLimit),
-	), nil
+	// Methods are refused per route (404 for an unpriced one), not here.
+	return paywall.Edge(g, log, httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: allow,
+		AllowHeaders: allowHeaders, ExposeHeaders: exposeHeaders}, MaxRequestBytesLimit), nil
 }
 
 // routeOffer is what rt sells: its price and description with the paywall's
 // recipient, network and assets.
 func routeOffer(pc paywall.Config, rt RouteSpec) (*x402.Offer, error) {
-	p := pc.Params(rt.Description)
-	p.Price, p.MimeType = rt.Price, rt.MimeType
-	offer, err := x402.NewOffer(p)
+	offer, err := pc.Offer(rt.Price, rt.Description, rt.MimeType)
 	if err != nil {
 		return nil, configErr(VarRoutes, err, "route %s", rt.Key())
 	}
@@ -156,16 +129,11 @@ func Listings(pc paywall.Config, routesJSON string) ([]x402.Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]x402.Listing, 0, len(routes))
-	for _, rt := range routes {
+	return x402.ListEach(routes, func(rt RouteSpec) (x402.Listing, error) {
 		offer, err := routeOffer(pc, rt)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x402.Listing{Method: rt.Method, Path: Prefix + rt.Path, Offer: offer,
-			InputSchema: rt.InputSchema, OutputSchema: rt.OutputSchema})
-	}
-	return out, nil
+		return x402.Listing{Method: rt.Method, Path: Prefix + rt.Path, Offer: offer,
+			InputSchema: rt.InputSchema, OutputSchema: rt.OutputSchema}, err
+	})
 }
 
 // dispatcher finds the priced route of a request; anything unpriced is 404
@@ -185,7 +153,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		httpapi.WriteError(w, r, httpapi.InvalidPath.Wrap(err.Error()+"; refused before any payment (docs/gateway.md, Paths)", err))
 	case rh == nil:
-		httpapi.WriteError(w, r, httpapi.NoPricedRoute.New("no priced route matches "+sanitize(r.Method, 8)+" "+sanitize(r.URL.Path, 200)))
+		httpapi.WriteError(w, r, httpapi.NoPricedRoute.New("no priced route matches "+text.PrintableHead(r.Method, 8)+" "+text.PrintableHead(r.URL.Path, 200)))
 	default:
 		rh.ServeHTTP(w, r)
 	}
@@ -248,16 +216,3 @@ func receiptOf(p paywall.Payment, offer *x402.Offer) Receipt {
 }
 
 func jwtTime(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
-
-// sanitize keeps client-supplied text short and printable before it is echoed.
-func sanitize(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}

@@ -130,7 +130,7 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 	}
 	hs.cfg.Paywall.PaymentRecipient, hs.cfg.Paywall.Network, hs.cfg.Paywall.Asset = x402test.PayTo, x402test.Network, x402test.Asset
 	hs.cfg.Paywall.AssetName, hs.cfg.Paywall.AssetVersion, hs.cfg.Paywall.MaxTimeoutSeconds = x402test.TokenName, x402test.TokenVer, 300
-	hs.cfg.Paywall.Price, hs.cfg.Facilitator.OKXAPI = "1", facilitator.APIV2
+	hs.cfg.Facilitator.OKXAPI = facilitator.APIV2
 	for _, m := range mutate {
 		m(&hs.cfg)
 	}
@@ -152,9 +152,7 @@ func newHarness(t testing.TB, mutate ...func(*x402gateway.Config)) *harness {
 // offer is what the gateway offers for a route: the shared x402 settings with
 // the route's price, description and MIME type.
 func (hs *harness) offer(price, description, mime string) *x402.Offer {
-	p := hs.cfg.Paywall.Params(description)
-	p.Price, p.MimeType = price, mime
-	o, err := x402.NewOffer(p)
+	o, err := hs.cfg.Paywall.Offer(price, description, mime)
 	if err != nil {
 		hs.t.Fatal(err)
 	}

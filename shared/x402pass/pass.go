@@ -96,7 +96,7 @@ func ParseProducts(raw string) ([]Product, error) {
 			return nil, config.Invalid(VarProducts, "product %d: id must be unique, lower-case letters, digits, - or _ (at most 64)", i)
 		}
 		seen[p.ID] = true
-		if p.Price == "" || strings.TrimLeft(p.Price, "0123456789") != "" || strings.Trim(p.Price, "0") == "" {
+		if x402.CheckPrice(p.Price) != nil {
 			return nil, config.Invalid(VarProducts, "product %q: price must be a positive integer of atomic units", p.ID)
 		}
 		d, err := time.ParseDuration(p.Duration)
@@ -136,19 +136,14 @@ type Deps struct {
 // Build wires the function from the environment.
 func Build(rt launch.Runtime) (http.Handler, error) {
 	var c Config
-	if err := config.Load(c.Specs()...); err != nil {
-		return nil, err
-	}
-	up, err := paywall.UpstreamsFromConfig(c.Paywall, c.Facilitator, c.InsForge, rt.Log())
-	if err != nil {
-		return nil, err
-	}
-	s, err := signer.New(c.Signer, signer.Options{Now: rt.Clock()})
-	if err != nil {
-		return nil, err
-	}
-	return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Signer: s,
-		Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
+	return paywall.Build(rt, c.Specs(), &c.Paywall, &c.Facilitator, &c.InsForge, func(up paywall.Upstreams) (http.Handler, error) {
+		s, err := signer.New(c.Signer, signer.Options{Now: rt.Clock()})
+		if err != nil {
+			return nil, err
+		}
+		return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Signer: s,
+			Logger: rt.Log(), Metrics: rt.Metrics, Now: rt.Clock()})
+	})
 }
 
 // New builds the handler: one paywall per product (its own price, endpoint and
@@ -201,23 +196,14 @@ func New(c Config, d Deps) (http.Handler, error) {
 		h.ServeHTTP(w, r)
 		return nil
 	})
-	return httpapi.Chain(route,
-		httpapi.Recover(),
-		httpapi.RequestID(d.Logger),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
-			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodPost),
-	), nil
+	return paywall.Edge(route, d.Logger, paywall.PostCORS(c.AllowedOrigins), httpapi.DefaultMaxBodyBytes, http.MethodPost), nil
 }
 
 // productOffer is what p sells: its price and description with the paywall's
 // recipient, network and assets. The pass endpoint and its discovery listing
 // both use it, so the document offers exactly what the 402 asks.
 func productOffer(pc paywall.Config, p Product) (*x402.Offer, error) {
-	params := pc.Params(p.Description)
-	params.Price, params.MimeType = p.Price, "application/json"
-	offer, err := x402.NewOffer(params)
+	offer, err := pc.Offer(p.Price, p.Description, "")
 	if err != nil {
 		return nil, config.Invalid(VarProducts, "product %q: %v", p.ID, err)
 	}
@@ -231,15 +217,10 @@ func Listings(pc paywall.Config, productsJSON string) ([]x402.Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]x402.Listing, 0, len(products))
-	for _, p := range products {
+	return x402.ListEach(products, func(p Product) (x402.Listing, error) {
 		offer, err := productOffer(pc, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x402.Listing{Method: http.MethodPost, Path: Prefix + p.ID, Offer: offer, OutputSchema: bodySchema})
-	}
-	return out, nil
+		return x402.Listing{Method: http.MethodPost, Path: Prefix + p.ID, Offer: offer, OutputSchema: bodySchema}, err
+	})
 }
 
 // bodySchema is the JSON Schema of Body, published in the discovery document.

@@ -114,7 +114,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	p := x402test.Params()
 	hs.c = x402pass.Config{AllowedOrigins: config.CSV{"*"}, Products: products}
-	hs.c.Paywall = paywall.Config{PaymentRecipient: p.PayTo, Price: "1", Network: p.Network, Asset: p.Asset,
+	hs.c.Paywall = paywall.Config{PaymentRecipient: p.PayTo, Network: p.Network, Asset: p.Asset,
 		AssetName: p.AssetName, AssetVersion: p.AssetVersion, MaxTimeoutSeconds: 300, PayerPerMinute: 1000, IPPerMinute: 1000,
 		MaxConcurrentUpstream: 16}
 	hs.h, err = x402pass.New(hs.c, x402pass.Deps{Facilitator: fac, Ledger: hs.ledger, Signer: hs.signer,
@@ -127,9 +127,7 @@ func newHarness(t *testing.T) *harness {
 
 // offer is the offer of a product as the function builds it.
 func (hs *harness) offer(price, description string) *x402.Offer {
-	p := hs.c.Paywall.Params(description)
-	p.Price = price
-	o, err := x402.NewOffer(p)
+	o, err := hs.c.Paywall.Offer(price, description, "")
 	if err != nil {
 		hs.t.Fatal(err)
 	}

@@ -162,31 +162,35 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	for i := range rows {
-		p := &rows[i]
-		rep.Checked++
-		v, err := r.decidePending(ctx, p, now)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
-		}
-		errs = append(errs, r.apply(ctx, p, v, false, now, &rep)...)
-	}
+	errs = append(errs, r.examine(ctx, rows, false, now, &rep)...)
 	if r.chain != nil {
 		settled, err := r.store.Unconfirmed(ctx, now.Add(-r.after), r.limit)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for i := range settled {
-			p := &settled[i]
-			rep.Checked++
-			v, err := r.decideSettled(ctx, p, now)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
-			}
-			errs = append(errs, r.apply(ctx, p, v, true, now, &rep)...)
-		}
+		errs = append(errs, r.examine(ctx, settled, true, now, &rep)...)
 	}
 	return rep, errors.Join(errs...)
+}
+
+// examine decides and applies each row of one batch: the pending rows, or
+// (settledRow) the unconfirmed settled ones.
+func (r *Reconciler) examine(ctx context.Context, rows []ledger.Payment, settledRow bool, now time.Time, rep *Report) []error {
+	decide := r.decidePending
+	if settledRow {
+		decide = r.decideSettled
+	}
+	var errs []error
+	for i := range rows {
+		p := &rows[i]
+		rep.Checked++
+		v, err := decide(ctx, p, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("payment %s: %w", p.ID, err))
+		}
+		errs = append(errs, r.apply(ctx, p, v, settledRow, now, rep)...)
+	}
+	return errs
 }
 
 // apply writes a verdict, counting it.
@@ -284,14 +288,9 @@ func (r *Reconciler) decidePending(ctx context.Context, p *ledger.Payment, now t
 	// 1. The row's own transaction.
 	reverted := false
 	if tx != "" {
-		ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
-		switch {
-		case err != nil:
-			return verdict{reason: "chain unreachable"}, err
-		case ev == onchain.Transferred:
-			return verdict{status: ledger.StatusSettled, tx: tx}, nil
-		case ev == onchain.Unmined:
-			return verdict{reason: "settlement transaction not mined yet"}, nil
+		ev, v, decided, err := r.byReceipt(ctx, tx, pay)
+		if decided {
+			return v, err
 		}
 		// Reverted, not found, or success without our transfer (USDG's
 		// already-used quirk): the authorization may have been executed by
@@ -345,6 +344,22 @@ func (r *Reconciler) byFacilitator(ctx context.Context, tx string) (verdict, err
 	return verdict{reason: "settlement " + st.Status}, nil
 }
 
+// byReceipt reads the row's own transaction tx. It decides when the receipt
+// settles the question (our transfer: settled; unmined: wait; chain
+// unreachable); otherwise it returns the evidence for the logs checks.
+func (r *Reconciler) byReceipt(ctx context.Context, tx string, pay onchain.Payment) (ev string, v verdict, decided bool, err error) {
+	ev, err = r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
+	switch {
+	case err != nil:
+		return ev, verdict{reason: "chain unreachable"}, true, err
+	case ev == onchain.Transferred:
+		return ev, verdict{status: ledger.StatusSettled, tx: tx}, true, nil
+	case ev == onchain.Unmined:
+		return ev, verdict{reason: "settlement transaction not mined yet"}, true, nil
+	}
+	return ev, verdict{}, false, nil
+}
+
 // decideSettled confirms a settled row's transaction on-chain. When the chain
 // contradicts it, the authorization's own evidence decides: executed by another
 // transaction, or unused (a reorg dropped the block) → back to pending, where the
@@ -356,14 +371,9 @@ func (r *Reconciler) decideSettled(ctx context.Context, p *ledger.Payment, now t
 		return verdict{status: ledger.StatusNeedsReview, reason: "settled without a transaction hash"}, nil
 	}
 	pay := payment(p)
-	ev, err := r.chain.TxEvidence(ctx, common.HexToHash(tx), pay)
-	switch {
-	case err != nil:
-		return verdict{reason: "chain unreachable"}, err
-	case ev == onchain.Transferred:
-		return verdict{status: ledger.StatusSettled, tx: tx}, nil
-	case ev == onchain.Unmined:
-		return verdict{reason: "settlement transaction not mined yet"}, nil
+	ev, v, decided, err := r.byReceipt(ctx, tx, pay)
+	if decided {
+		return v, err
 	}
 	auth, found, err := r.chain.AuthorizationEvidence(ctx, pay, r.lookback)
 	if err != nil {

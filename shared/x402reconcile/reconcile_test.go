@@ -71,8 +71,8 @@ func (c *countingChain) AuthorizationEvidence(ctx context.Context, p onchain.Pay
 	return c.Reader.AuthorizationEvidence(ctx, p, lookback)
 }
 
-func newFixture(t *testing.T, o onchaintest.Options) *fixture {
-	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), chain: onchaintest.NewWith(t, o)}
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, stack: insforgetest.New(t), okx: okxtest.New(t, facilitator.APIV2), chain: onchaintest.New(t)}
 	f.ledger = ledger.New(f.stack.ServiceClient())
 	f.reader = &countingChain{Reader: onchain.Reader{Caller: f.chain.Client()}}
 	var err error
@@ -175,17 +175,79 @@ func (f *fixture) row(id string) ledger.Payment {
 	return *p
 }
 
+// reconcilerWith is a quiet reconciler over the fixture's ledger with c and
+// d's other collaborators.
+func (f *fixture) reconcilerWith(c x402reconcile.Config, d x402reconcile.Deps) *x402reconcile.Reconciler {
+	d.Store, d.Logger = f.ledger, quietLog()
+	return x402reconcile.New(c, d)
+}
+
+// reconciler is the deployed shape: After 2m, the facilitator and the chain,
+// at the clock now (nil: time.Now).
 func (f *fixture) reconciler(now func() time.Time) *x402reconcile.Reconciler {
-	return x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger,
-		Facilitator: f.fac, Chain: f.reader, Logger: quietLog(), Now: now})
+	return f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Facilitator: f.fac, Chain: f.reader, Now: now})
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// The pending half of the matrix, each case made by real transactions on the
+// later is a clock ten minutes ahead: every row is older than After.
+func later() time.Time { return time.Now().Add(10 * time.Minute) }
+
+// Settled rows are wanted confirmed or not yet; ledger.StatusSettled alone
+// leaves the confirmation unchecked.
+const (
+	confirmed   = ledger.StatusSettled + " (confirmed)"
+	unconfirmed = ledger.StatusSettled + " (unconfirmed)"
+)
+
+// anyTx leaves a row's transaction unchecked.
+const anyTx = "(any)"
+
+// rowWant is what row id must be after a run: its status, its transaction and
+// a substring of its error text.
+type rowWant struct {
+	name, id, status, tx, why string
+}
+
+// expectRun runs r once and wants exactly the report want (the age of the
+// oldest unresolved row aside: the tests that care check it on the returned
+// report), then every row as wanted.
+func (f *fixture) expectRun(r *x402reconcile.Reconciler, want x402reconcile.Report, rows ...rowWant) x402reconcile.Report {
+	f.t.Helper()
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	got := rep
+	got.OldestUnresolved = 0
+	if got != want {
+		f.t.Fatalf("report %+v, want %+v", got, want)
+	}
+	f.expectRows(rows...)
+	return rep
+}
+
+// expectRows wants every row as described, reporting all that are not.
+func (f *fixture) expectRows(rows ...rowWant) {
+	f.t.Helper()
+	for _, w := range rows {
+		g := f.row(w.id)
+		status := g.Status
+		if (w.status == confirmed || w.status == unconfirmed) && status == ledger.StatusSettled {
+			status = map[bool]string{true: confirmed, false: unconfirmed}[g.ConfirmedAt != nil]
+		}
+		if status != w.status || (w.tx != anyTx && g.Tx() != w.tx) || !strings.Contains(g.ErrorText(), w.why) {
+			f.t.Errorf("%s: status %s tx %q error %q, want %s %q %q", w.name, status, g.Tx(), g.ErrorText(), w.status, w.tx, w.why)
+		}
+	}
+	if f.t.Failed() {
+		f.t.FailNow()
+	}
+}
+
 // devnet against real bytecode.
 func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	now := time.Now()
@@ -262,41 +324,21 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 	f.pending(recent, 0, "")
 
 	emf := &strings.Builder{}
-	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Store: f.ledger,
-		Facilitator: f.fac, Chain: f.reader, Metrics: metrics.New(emf, "x402-reconcile"), Logger: quietLog()})
-	rep, err := r.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Facilitator: f.fac, Chain: f.reader,
+		Metrics: metrics.New(emf, "x402-reconcile")})
+	rep := f.expectRun(r, x402reconcile.Report{Checked: 8, Settled: 4, Failed: 1, Unresolved: 1, Cancelled: 1, Reverted: 1},
+		rowWant{"by receipt", ok.row.ID, ledger.StatusSettled, txOK, ""},
+		rowWant{"insufficient balance at settle time", poor.row.ID, ledger.StatusReverted, txPoor, "reverted"},
+		rowWant{"USDG used nonce: the earlier transaction paid", quirk.row.ID, ledger.StatusSettled, txFirst, ""},
+		rowWant{"strict replay reverted, the earlier transaction paid", strict.row.ID, ledger.StatusSettled, txStrictFirst, ""},
+		rowWant{"by logs", lost.row.ID, ledger.StatusSettled, txLost, ""},
+		rowWant{"cancelled", cancelled.row.ID, ledger.StatusCancelled, "", strings.ToLower(txCancel.Hex())},
+		rowWant{"never seen, still valid", unseen.row.ID, ledger.StatusPending, txUnseen, ""},
+		rowWant{"never seen, expired", expired.row.ID, ledger.StatusFailed, txExpired, "expired"},
+		rowWant{"recent", recent.row.ID, ledger.StatusPending, "", ""},
+	)
 	if rep.OldestUnresolved < old || rep.OldestUnresolved > old+time.Minute {
 		t.Fatalf("oldest unresolved = %s, want about %s", rep.OldestUnresolved, old)
-	}
-	rep.OldestUnresolved = 0
-	want := x402reconcile.Report{Checked: 8, Settled: 4, Failed: 1, Unresolved: 1, Cancelled: 1, Reverted: 1}
-	if rep != want {
-		t.Fatalf("report %+v, want %+v", rep, want)
-	}
-	for _, c := range []struct {
-		name   string
-		z      *authz
-		status string
-		tx     string
-		why    string
-	}{
-		{"by receipt", ok, ledger.StatusSettled, txOK, ""},
-		{"insufficient balance at settle time", poor, ledger.StatusReverted, txPoor, "reverted"},
-		{"USDG used nonce: the earlier transaction paid", quirk, ledger.StatusSettled, txFirst, ""},
-		{"strict replay reverted, the earlier transaction paid", strict, ledger.StatusSettled, txStrictFirst, ""},
-		{"by logs", lost, ledger.StatusSettled, txLost, ""},
-		{"cancelled", cancelled, ledger.StatusCancelled, "", strings.ToLower(txCancel.Hex())},
-		{"never seen, still valid", unseen, ledger.StatusPending, txUnseen, ""},
-		{"never seen, expired", expired, ledger.StatusFailed, txExpired, "expired"},
-		{"recent", recent, ledger.StatusPending, "", ""},
-	} {
-		g := f.row(c.z.row.ID)
-		if g.Status != c.status || g.Tx() != c.tx || !strings.Contains(g.ErrorText(), c.why) {
-			t.Errorf("%s: status %s tx %q error %q, want %s %q %q", c.name, g.Status, g.Tx(), g.ErrorText(), c.status, c.tx, c.why)
-		}
 	}
 	for _, m := range []string{x402reconcile.MetricSettled, x402reconcile.MetricCancelled,
 		x402reconcile.MetricReverted, x402reconcile.MetricFailed, x402reconcile.MetricUnresolved} {
@@ -314,7 +356,7 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 // authorizationState alone is not revenue: a used bit with no log in the
 // searched blocks (here: the cancellation is older than the lookback) needs a person.
 func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(time.Hour))
 	if _, err := f.chain.CancelAuthorization(ctx, f.chain.USDG, z.key, z.a.Nonce); err != nil {
@@ -324,14 +366,9 @@ func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.pending(z, 5*time.Minute, "")
-	r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: 5}, x402reconcile.Deps{Store: f.ledger,
-		Chain: f.reader, Logger: quietLog()})
-	if rep, err := r.Run(ctx); err != nil || rep.NeedsReview != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	if g := f.row(z.row.ID); g.Status != ledger.StatusNeedsReview || !strings.Contains(g.ErrorText(), "without a transfer log") {
-		t.Fatalf("row %+v", g)
-	}
+	r := f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: 5}, x402reconcile.Deps{Chain: f.reader})
+	f.expectRun(r, x402reconcile.Report{Checked: 1, NeedsReview: 1},
+		rowWant{"used bit, no log", z.row.ID, ledger.StatusNeedsReview, anyTx, "without a transfer log"})
 }
 
 // A settled row whose transaction the node does not know, while the
@@ -341,7 +378,7 @@ func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 // hour (the node may lag behind the facilitator's), then needs a person, its
 // transaction hash kept.
 func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -361,33 +398,16 @@ func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t
 	if settledAt == nil {
 		t.Fatal("settled row has no updated_at")
 	}
-	run := func(at time.Time) x402reconcile.Report {
-		t.Helper()
-		r := x402reconcile.New(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: lookback}, x402reconcile.Deps{
-			Store: f.ledger, Facilitator: f.fac, Chain: f.reader, Now: func() time.Time { return at }, Logger: quietLog()})
-		rep, err := r.Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rep
+	at := func(d time.Duration) *x402reconcile.Reconciler {
+		return f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: lookback}, x402reconcile.Deps{
+			Facilitator: f.fac, Chain: f.reader, Now: func() time.Time { return settledAt.Add(d) }})
 	}
-
 	// 59 minutes after settling: still settled and unconfirmed, left for a later run.
-	if rep := run(settledAt.Add(59 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, Unresolved: 1}) {
-		t.Fatalf("before the hour: report %+v, want one unresolved row", rep)
-	}
-	if g := f.row(row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx || g.ConfirmedAt != nil {
-		t.Fatalf("before the hour: status %s tx %q confirmed %v, want settled, unconfirmed", g.Status, g.Tx(), g.ConfirmedAt)
-	}
-
+	f.expectRun(at(59*time.Minute), x402reconcile.Report{Checked: 1, Unresolved: 1},
+		rowWant{"before the hour", row.ID, unconfirmed, tx, ""})
 	// 61 minutes after settling: needs review, keeping its transaction hash.
-	if rep := run(settledAt.Add(61 * time.Minute)); rep != (x402reconcile.Report{Checked: 1, NeedsReview: 1}) {
-		t.Fatalf("after the hour: report %+v, want one row sent to review", rep)
-	}
-	g := f.row(row.ID)
-	if g.Status != ledger.StatusNeedsReview || g.Tx() != tx || !strings.Contains(g.ErrorText(), "unknown to the node") {
-		t.Fatalf("after the hour: status %s tx %q error %q, want needs_review with the transaction kept", g.Status, g.Tx(), g.ErrorText())
-	}
+	f.expectRun(at(61*time.Minute), x402reconcile.Report{Checked: 1, NeedsReview: 1},
+		rowWant{"after the hour", row.ID, ledger.StatusNeedsReview, tx, "unknown to the node"})
 	// Each run asked the node for the receipt, the logs and the used bit.
 	if n := f.reader.calls.Load(); n != 6 {
 		t.Fatalf("chain calls = %d, want 3 per run", n)
@@ -396,7 +416,7 @@ func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t
 
 // The settled half: confirmations and demotions on real receipts.
 func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	valid := time.Now().Add(time.Hour)
@@ -420,40 +440,26 @@ func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *te
 	if st.TotalRevenue != "4000" {
 		t.Fatalf("stats before %+v", st)
 	}
-	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
-	rep, err := f.reconciler(later).Run(ctx)
-	if err != nil || rep.Confirmed != 1 || rep.Reverted != 1 || rep.Reopened != 1 || rep.Cancelled != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	if g := f.row(good.row.ID); g.Status != ledger.StatusSettled || g.ConfirmedAt == nil {
-		t.Fatalf("good %+v", g)
-	}
-	if g := f.row(poor.row.ID); g.Status != ledger.StatusReverted {
-		t.Fatalf("reverted %+v", g)
-	}
-	if g := f.row(cancelled.row.ID); g.Status != ledger.StatusCancelled {
-		t.Fatalf("cancelled %+v", g)
-	}
-	if g := f.row(quirk.row.ID); g.Status != ledger.StatusPending || !strings.Contains(g.ErrorText(), txFirst) {
-		t.Fatalf("quirk %+v", g)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 4, Confirmed: 1, Reverted: 1, Reopened: 1, Cancelled: 1},
+		rowWant{"good", good.row.ID, confirmed, anyTx, ""},
+		rowWant{"reverted", poor.row.ID, ledger.StatusReverted, anyTx, ""},
+		rowWant{"cancelled", cancelled.row.ID, ledger.StatusCancelled, anyTx, ""},
+		rowWant{"quirk", quirk.row.ID, ledger.StatusPending, anyTx, txFirst},
+	)
 	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "1000" || st.TotalRequests != 1 {
 		t.Fatalf("contradicted rows still counted: %+v", st)
 	}
-	// The next run settles the reopened row with the transaction that paid.
-	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Settled != 1 {
-		t.Fatalf("second run %+v %v", rep, err)
-	}
-	if g := f.row(quirk.row.ID); g.Status != ledger.StatusSettled || g.Tx() != txFirst {
-		t.Fatalf("quirk after the second run %+v", g)
-	}
+	// The next run settles the reopened row with the transaction that paid, and
+	// confirms it (a row settled and confirmed in one run is checked twice).
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 2, Settled: 1, Confirmed: 1},
+		rowWant{"quirk after the second run", quirk.row.ID, ledger.StatusSettled, txFirst, ""})
 }
 
 // A reorg drops the block of a settled row's transaction: the row leaves the
 // revenue and goes back to pending (the authorization is unused on-chain), and
 // the pending rules settle it once the authorization is executed again.
 func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -465,36 +471,23 @@ func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T)
 	if used, _ := d.AuthorizationState(ctx, d.USDG, z.a.From, z.a.Nonce); used {
 		t.Fatal("the reorg kept the transfer")
 	}
-	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
-	rep, err := f.reconciler(later).Run(ctx)
-	if err != nil || rep.Reopened != 1 || rep.Confirmed != 0 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	g := f.row(z.row.ID)
-	if g.Status != ledger.StatusPending || !strings.Contains(g.ErrorText(), "reorg") {
-		t.Fatalf("row after the reorg %+v", g)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 1, Reopened: 1},
+		rowWant{"after the reorg", z.row.ID, ledger.StatusPending, anyTx, "reorg"})
 	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "0" {
 		t.Fatalf("dropped settlement still counted: %+v", st)
 	}
 	// Still valid and unused: left pending.
-	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Unresolved != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 1, Unresolved: 1})
 	// The facilitator broadcasts the authorization again.
 	again := f.submit(z)
-	if rep, err := f.reconciler(later).Run(ctx); err != nil || rep.Settled != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	if g := f.row(z.row.ID); g.Status != ledger.StatusSettled || g.Tx() != again {
-		t.Fatalf("row after the second broadcast %+v", g)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 2, Settled: 1, Confirmed: 1},
+		rowWant{"after the second broadcast", z.row.ID, ledger.StatusSettled, again, ""})
 }
 
 // A settle whose transaction is still in the pool when the invocation ends:
 // the row stays pending (its hash recorded) until a block holds it.
 func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	d := f.chain
 	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
@@ -506,33 +499,21 @@ func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
 	f.pending(z, 5*time.Minute, tx)
 	// A settled row whose transaction is unmined is left alone too.
 	f.settled(y, f.submit(y))
-	later := func() time.Time { return time.Now().Add(10 * time.Minute) }
-	rep, err := f.reconciler(later).Run(ctx)
-	if err != nil || rep.Unresolved != 2 || rep.Checked != 2 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	if g := f.row(z.row.ID); g.Status != ledger.StatusPending || g.Tx() != tx {
-		t.Fatalf("row before the block %+v", g)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 2, Unresolved: 2},
+		rowWant{"before the block", z.row.ID, ledger.StatusPending, tx, ""})
 	if err := d.Mine(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	// z settles, and (being older than After at the run's clock) is confirmed
 	// in the same run, like y.
-	rep, err = f.reconciler(later).Run(ctx)
-	if err != nil || rep.Settled != 1 || rep.Confirmed != 2 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
-	if g := f.row(z.row.ID); g.Status != ledger.StatusSettled || g.Tx() != tx {
-		t.Fatalf("row after the block %+v", g)
-	}
+	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 3, Settled: 1, Confirmed: 2},
+		rowWant{"after the block", z.row.ID, ledger.StatusSettled, tx, ""})
 }
 
 // One transaction cannot pay for two rows: a hash already recorded for another
 // row sends the row that the logs attribute it to into review.
 func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
-	ctx := context.Background()
+	f := newFixture(t)
 	d := f.chain
 	valid := time.Now().Add(time.Hour)
 	second := f.authorize(d.USDG, 1000, valid)
@@ -541,33 +522,24 @@ func TestReconcilerMarksAHashHeldByAnotherRowForReview(t *testing.T) {
 	first := f.authorize(d.USDG, 1000, valid)
 	f.settled(first, tx)
 	f.pending(second, 5*time.Minute, "")
-	if _, err := f.reconciler(nil).Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if g := f.row(second.row.ID); g.Status != ledger.StatusNeedsReview || !strings.Contains(g.ErrorText(), "another payment") {
-		t.Fatalf("second %+v", g)
-	}
+	f.expectRun(f.reconciler(nil), x402reconcile.Report{Checked: 1, NeedsReview: 1},
+		rowWant{"second", second.row.ID, ledger.StatusNeedsReview, anyTx, "another payment"})
 }
 
 func TestReconcilerWithoutRPCLeavesUndecidableRowsPending(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(-time.Hour))
 	f.pending(z, 10*time.Minute, "")
-	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: f.fac, Logger: quietLog()})
-	rep, err := r.Run(context.Background())
-	if err != nil || rep.Unresolved != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
+	r := f.reconcilerWith(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Facilitator: f.fac})
+	rep := f.expectRun(r, x402reconcile.Report{Checked: 1, Unresolved: 1},
+		rowWant{"no RPC", z.row.ID, ledger.StatusPending, anyTx, ""})
 	if rep.OldestUnresolved < 10*time.Minute || rep.OldestUnresolved > 11*time.Minute {
 		t.Fatalf("oldest unresolved = %s, want the row's age (10m)", rep.OldestUnresolved)
-	}
-	if g := f.row(z.row.ID); g.Status != ledger.StatusPending {
-		t.Fatalf("row %+v", g)
 	}
 }
 
 func TestReconcilerClosesUnconfirmedMockRowsWithoutTheChain(t *testing.T) {
-	f := newFixture(t, onchaintest.Options{})
+	f := newFixture(t)
 	ctx := context.Background()
 	row, _, err := f.ledger.Claim(ctx, ledger.Claim{
 		PayerAddress: "0x" + hex32()[2:42], Endpoint: "/x402/report", Amount: "1", Network: "eip155:196",
@@ -579,15 +551,10 @@ func TestReconcilerClosesUnconfirmedMockRowsWithoutTheChain(t *testing.T) {
 	if _, err := f.stack.Pool.Exec(ctx, `UPDATE x402_payments SET created_at = now() - interval '10 minutes' WHERE id = $1`, row.ID); err != nil {
 		t.Fatal(err)
 	}
-	r := x402reconcile.New(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Store: f.ledger, Facilitator: facilitator.Mock{}, Chain: f.reader, Logger: quietLog()})
-	if rep, err := r.Run(ctx); err != nil || rep.Failed != 1 {
-		t.Fatalf("report %+v, %v", rep, err)
-	}
+	r := f.reconcilerWith(x402reconcile.Config{After: time.Minute}, x402reconcile.Deps{Facilitator: facilitator.Mock{}, Chain: f.reader})
+	f.expectRun(r, x402reconcile.Report{Checked: 1, Failed: 1}, rowWant{"mock row", row.ID, ledger.StatusFailed, anyTx, ""})
 	if n := f.reader.calls.Load(); n != 0 {
 		t.Fatalf("chain consulted %d times for a mock row", n)
-	}
-	if g := f.row(row.ID); g.Status != ledger.StatusFailed {
-		t.Fatalf("row %+v", g)
 	}
 }
 

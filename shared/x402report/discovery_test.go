@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -33,12 +32,7 @@ func discoveryHandler(t *testing.T, kv map[string]string) http.Handler {
 	for k, v := range kv {
 		base[k] = v
 	}
-	env(t, s, base)
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return built(t, s, base)
 }
 
 func get(h http.Handler, header http.Header) (*http.Request, *httptest.ResponseRecorder) {
@@ -225,19 +219,8 @@ func TestDiscoveryBadPassProductsFailTheColdStartNamingTheVariable(t *testing.T)
 
 func validateSchema(t *testing.T, body []byte) {
 	t.Helper()
-	raw, err := os.ReadFile("../../docs/x402-discovery.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("discovery.schema.json", schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("discovery.schema.json")
+	// The compiler loads the file itself (its default loader reads local paths).
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/x402-discovery.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,8 @@ package x402report
 
 import (
 	"encoding/json"
-	"log/slog"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/insforge/edge-functions-go/shared/httpapi"
 	"github.com/insforge/edge-functions-go/shared/insforge"
 	"github.com/insforge/edge-functions-go/shared/launch"
-	"github.com/insforge/edge-functions-go/shared/metrics"
 	"github.com/insforge/edge-functions-go/shared/paywall"
 	"github.com/insforge/edge-functions-go/shared/x402"
 	"github.com/insforge/edge-functions-go/shared/x402gateway"
@@ -28,6 +28,9 @@ const Endpoint = "/x402/report"
 // configurations, each loaded as its own spec (see Specs).
 type Config struct {
 	AllowedOrigins config.CSV `envconfig:"ALLOWED_ORIGINS" default:"*"`
+	// Price is the report's price in atomic units of X402_ASSET (USDG has 6
+	// decimals: "1" is 0.000001 USDG). Only the report has one price.
+	Price string `envconfig:"X402_PRICE" default:"1"`
 	// GatewayRoutes is the gateway's route table (X402_GATEWAY_ROUTES), read
 	// only to list its routes in GET /.well-known/x402; empty: no gateway.
 	GatewayRoutes string `envconfig:"X402_GATEWAY_ROUTES"`
@@ -42,38 +45,39 @@ type Config struct {
 // Specs lists what config.Load fills: c and its library configurations.
 func (c *Config) Specs() []any { return []any{c, &c.Paywall, &c.Facilitator, &c.InsForge} }
 
-// Deps are the collaborators Build makes from Config (tests inject them).
-type Deps struct {
-	Facilitator facilitator.Facilitator
-	Ledger      paywall.Ledger
-	// Balances enables the balanceOf(payer) check before verify (nil: off).
-	Balances paywall.BalanceReader
-	Logger   *slog.Logger
-	// Metrics receives the payment outcomes; nil records nothing.
-	Metrics *metrics.Recorder
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+// VarPrice names the report's price variable.
+const VarPrice = "X402_PRICE"
+
+// Validate checks the report's own variables, naming the one at fault.
+func (c Config) Validate() error {
+	if err := x402.CheckPrice(c.Price); err != nil {
+		return config.Invalid(VarPrice, "must be a positive integer of atomic units of X402_ASSET")
+	}
+	return nil
 }
+
+// Deps are the collaborators Build makes from Config (tests inject them).
+type Deps = paywall.Deps
 
 // Build wires the function from the environment.
 func Build(rt launch.Runtime) (http.Handler, error) {
 	var c Config
-	if err := config.Load(c.Specs()...); err != nil {
-		return nil, err
-	}
-	up, err := paywall.UpstreamsFromConfig(c.Paywall, c.Facilitator, c.InsForge, rt.Log())
-	if err != nil {
-		return nil, err
-	}
-	return New(c, Deps{Facilitator: up.Facilitator, Ledger: up.Ledger, Balances: up.Balances, Logger: rt.Log(),
-		Metrics: rt.Metrics, Now: rt.Clock()})
+	return paywall.Build(rt, c.Specs(), &c.Paywall, &c.Facilitator, &c.InsForge, func(up paywall.Upstreams) (http.Handler, error) {
+		return New(c, up.Deps(rt))
+	})
 }
 
 // New builds the handler from parts: the paid report, and the discovery
 // document at x402.DiscoveryPath.
 func New(c Config, d Deps) (http.Handler, error) {
-	offer, err := x402.NewOffer(c.Paywall.Params("Crypto market report (demo content)"))
+	offer, err := c.Paywall.Offer(c.Price, "Crypto market report (demo content)", "")
 	if err != nil {
+		// The paywall's variables passed their own checks: a price refused
+		// here has no exact amount in an extra asset's decimals.
+		var pe *x402.ParamError
+		if errors.As(err, &pe) && pe.Param == "price" {
+			return nil, &config.VarError{Var: VarPrice, Err: fmt.Errorf("%s: %w", VarPrice, err)}
+		}
 		return nil, err
 	}
 	listings, err := Listings(c, offer)
@@ -84,13 +88,8 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	d = d.WithDefaults()
 	now, log := d.Now, d.Logger
-	if now == nil {
-		now = time.Now
-	}
-	if log == nil {
-		log = slog.Default()
-	}
 	cfg := paywall.Options{
 		Offer: offer, Facilitator: d.Facilitator, Ledger: d.Ledger, Endpoint: Endpoint,
 		Summary: "Crypto Market Analysis report", Mock: c.Facilitator.MockFacilitator, Now: now,
@@ -101,24 +100,11 @@ func New(c Config, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	paid := httpapi.Chain(Handler(now),
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: c.AllowedOrigins, AllowMethods: []string{http.MethodPost, http.MethodOptions},
-			AllowHeaders: paywall.CORSAllowHeaders, ExposeHeaders: paywall.CORSExposeHeaders}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodPost),
-		pw.Middleware(),
-	)
+	paid := paywall.Edge(pw.Wrap(Handler(now)), log, paywall.PostCORS(c.AllowedOrigins), httpapi.DefaultMaxBodyBytes, http.MethodPost)
 	// The discovery document is public: any origin, no credentials.
-	doc := httpapi.Chain(disc,
-		httpapi.Recover(),
-		httpapi.RequestID(log),
-		httpapi.CORS{AllowedOrigins: []string{"*"}, AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions},
-			ExposeHeaders: []string{"ETag", "X-Request-Id"}}.Middleware(),
-		httpapi.Limits(httpapi.DefaultMaxHeaderBytes, httpapi.DefaultMaxBodyBytes),
-		httpapi.Methods(http.MethodGet, http.MethodHead),
-	)
+	doc := paywall.Edge(disc, log, httpapi.CORS{AllowedOrigins: []string{"*"},
+		AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions}, ExposeHeaders: []string{"ETag", "X-Request-Id"}},
+		httpapi.DefaultMaxBodyBytes, http.MethodGet, http.MethodHead)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == x402.DiscoveryPath {
 			doc.ServeHTTP(w, r)

@@ -24,6 +24,8 @@ import (
 	"github.com/insforge/edge-functions-go/shared/x402/onchain/onchaintest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 	"github.com/insforge/edge-functions-go/shared/x402/x402test"
+	"github.com/insforge/edge-functions-go/shared/x402gateway"
+	"github.com/insforge/edge-functions-go/shared/x402pass"
 	"github.com/insforge/edge-functions-go/shared/x402payments"
 	"github.com/insforge/edge-functions-go/shared/x402reconcile"
 	"github.com/insforge/edge-functions-go/shared/x402report"
@@ -47,6 +49,25 @@ func env(t *testing.T, s *insforgetest.Stack, kv map[string]string) {
 	}
 }
 
+// built is the report function built from the environment env makes.
+func built(t *testing.T, s *insforgetest.Stack, kv map[string]string) http.Handler {
+	t.Helper()
+	env(t, s, kv)
+	h, err := x402report.Build(launch.Runtime{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// served is built behind a test server.
+func served(t *testing.T, s *insforgetest.Stack, kv map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(built(t, s, kv))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // The deployed wiring, end to end: Build from the environment, pay with the
 // payer CLI's client, then read the ledger through GET /x402/payments.
 func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
@@ -58,13 +79,7 @@ func TestBuiltFunctionsPayAndReportThroughTheLedger(t *testing.T) {
 				o := okxtest.New(t, "v2")
 				kv = map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret, "OKX_PASSPHRASE": okxtest.Passphrase}
 			}
-			env(t, s, kv)
-			h, err := x402report.Build(launch.Runtime{Logger: quiet})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
+			srv := served(t, s, kv)
 			key, _, _ := payer.LoadKey("")
 			c := &payer.Client{Key: key, MaxAmount: big.NewInt(10)}
 			res, err := c.Pay(context.Background(), http.MethodPost, srv.URL+x402report.Endpoint, nil)
@@ -114,13 +129,45 @@ func TestBuildRefusesMockInProductionAndBadConfig(t *testing.T) {
 	}
 }
 
+// X402_PRICE is the report's price and nobody else's: the gateway (priced per
+// route) and the pass function (priced per product) cold-start without it and
+// ignore a bad one, while the report refuses a bad one naming the variable and
+// never quoting it. No database is needed: a cold start does not call InsForge.
+func TestOnlyTheReportReadsX402Price(t *testing.T) {
+	builds := map[string]func(launch.Runtime) (http.Handler, error){
+		"report": x402report.Build, "gateway": x402gateway.Build, "pass": x402pass.Build,
+	}
+	for fn, build := range builds {
+		for _, price := range []string{"", "0.5", "-1", "1000"} {
+			t.Run(fn+"/"+price, func(t *testing.T) {
+				for k, v := range map[string]string{
+					"PAYMENT_RECIPIENT": x402test.PayTo, "ENVIRONMENT": "development", "MOCK_OKX_FACILITATOR": "true",
+					"INSFORGE_BASE_URL": "http://127.0.0.1:1", "INSFORGE_SERVICE_KEY": "ik_0123456789abcdef0123456789abcdef",
+					"INSFORGE_JWT_SECRET": strings.Repeat("s", 32), x402pass.VarProducts: `[{"id":"pro","price":"10","duration":"1h"}]`,
+					x402gateway.VarUpstreamURL: "https://api.example.com", x402gateway.VarReceiptKey: strings.Repeat("k", 32),
+					x402gateway.VarRoutes: `[{"method":"GET","path":"/quote","price":"1000","description":"A quote"}]`,
+					x402report.VarPrice:   price,
+				} {
+					t.Setenv(k, v)
+				}
+				_, err := build(launch.Runtime{Logger: quiet})
+				if bad := fn == "report" && (price == "0.5" || price == "-1"); !bad {
+					if err != nil {
+						t.Fatalf("cold start: %v", err)
+					}
+					return
+				}
+				if err == nil || !strings.Contains(err.Error(), x402report.VarPrice) || strings.Contains(err.Error(), price) {
+					t.Fatalf("err = %v, want one naming %s without its value", err, x402report.VarPrice)
+				}
+			})
+		}
+	}
+}
+
 func TestReportEndpointOnlyAcceptsPOSTAndOwnsCORS(t *testing.T) {
 	s := insforgetest.New(t)
-	env(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := built(t, s, map[string]string{"MOCK_OKX_FACILITATOR": "true"})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, x402report.Endpoint, nil))
 	if w.Code != http.StatusMethodNotAllowed {
@@ -144,14 +191,8 @@ func TestBuiltFunctionSettlesOnTheDevnet(t *testing.T) {
 	d := onchaintest.New(t)
 	o := okxtest.New(t, "v2")
 	o.SettleOn(d)
-	env(t, s, map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret,
+	srv := served(t, s, map[string]string{"OKX_BASE_URL": o.URL, "OKX_API_KEY": okxtest.Key, "OKX_SECRET_KEY": okxtest.Secret,
 		"OKX_PASSPHRASE": okxtest.Passphrase, "XLAYER_RPC_URL": d.URL})
-	h, err := x402report.Build(launch.Runtime{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 
 	// Unfunded on the devnet: refused before any verify or settle (the cold
 	// start's /supported is the only facilitator call).

@@ -35,3 +35,13 @@ func Printable(s string) string {
 		return r
 	}, s)
 }
+
+// PrintableHead is Printable of the first n bytes of s: client-supplied text
+// (a method, a path) echoed in an error message, short and unable to forge
+// lines. A rune cut at n becomes U+FFFD.
+func PrintableHead(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return Printable(s)
+}

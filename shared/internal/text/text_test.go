@@ -70,3 +70,21 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintableHead(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"GET", 8, "GET"},
+		{"/items/1\n", 20, "/items/1?"},
+		{"/a\r\nInjected: 1", 4, "/a??"},
+		{"aé", 2, "a\uFFFD"},
+	}
+	for _, tt := range tests {
+		if got := PrintableHead(tt.in, tt.n); got != tt.want {
+			t.Errorf("PrintableHead(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

@@ -113,6 +113,17 @@ func (p *Payer) Sign(t testing.TB, o *x402.Offer, style x402.Style, m x402.Trans
 	return Wrap(o, style, sig, m.Message())
 }
 
+// Resigned returns a mutation for a table of broken payments: the payment re-signed by p
+// over its honest message for o at now, changed by change (a valid signature
+// over wrong terms).
+func (p *Payer) Resigned(t testing.TB, o *x402.Offer, now time.Time, change func(*x402.TransferMessage)) func(*Payment) {
+	return func(pay *Payment) {
+		m := p.Message(o, now)
+		change(&m)
+		*pay = *p.Sign(t, o, pay.Style, m)
+	}
+}
+
 // PayAsset is Pay with the accepted asset asset instead of the primary one.
 func (p *Payer) PayAsset(t testing.TB, o *x402.Offer, asset string, style x402.Style, now time.Time) *Payment {
 	t.Helper()

@@ -11,7 +11,10 @@
 //     REPLACE_ME, and the variable listing the secrets' ARNs is empty (locally
 //     the secrets are given in plain text);
 //   - a variable fed unconditionally by a parameter without a default (the
-//     provider's issuer, the payment recipient, …) is REPLACE_ME, to be filled;
+//     provider's issuer, the payment recipient, …), or by a parameter `make deploy`
+//     asks for without offering to skip it when it picks the function's feature
+//     (scripts/internal/deployplan: an audience, the gateway's routes), is
+//     REPLACE_ME, to be filled;
 //   - an optional variable (!Ref AWS::NoValue, or a parameter under an !If) is
 //     empty, and every other one is its value in the template.
 //
@@ -28,6 +31,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/insforge/edge-functions-go/scripts/internal/deployplan"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
 
@@ -85,6 +89,10 @@ func Generate(t *samtemplate.Template) ([]byte, error) {
 		return nil, err
 	}
 	secrets := secretVars(t)
+	cond := map[string]string{}
+	for _, r := range t.Resources() {
+		cond[r.ID] = r.Condition
+	}
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	for i, f := range plain {
@@ -95,7 +103,7 @@ func Generate(t *samtemplate.Template) ([]byte, error) {
 		}
 		sort.Strings(names)
 		for j, name := range names {
-			v := example(name, f.Env[name], marked[i].Env[name].Value, secrets)
+			v := example(name, f.Env[name], marked[i].Env[name].Value, secrets, required[cond[f.LogicalID]])
 			fmt.Fprintf(&b, "    %s: %s%s\n", quote(name), quote(v), comma(j, len(names)))
 		}
 		fmt.Fprintf(&b, "  }%s\n", comma(i, len(plain)))
@@ -115,7 +123,7 @@ func functions(t *samtemplate.Template, overrides map[string]string) ([]samtempl
 
 // example is the value of one variable: plain is how it resolves with the
 // parameters' defaults, marked how it resolves with the defaultless ones marked.
-func example(name string, plain samtemplate.Var, marked string, secrets map[string]bool) string {
+func example(name string, plain samtemplate.Var, marked string, secrets, asked map[string]bool) string {
 	switch {
 	case dev[name] != "":
 		return dev[name]
@@ -123,12 +131,40 @@ func example(name string, plain samtemplate.Var, marked string, secrets map[stri
 		return Placeholder
 	case strings.Contains(marked, "SecretArn\x00"):
 		return "" // the secrets' ARNs: locally their values are given in plain text
+	case fedBy(marked, asked):
+		return Placeholder
 	case !plain.Set:
 		return "" // optional: unset when deployed without it
 	case strings.Contains(marked, "\x00param:"):
 		return Placeholder
 	}
 	return plain.Value
+}
+
+// required maps a feature's Condition to the parameters `make deploy` asks for
+// without offering to skip them when it picks the feature.
+var required = func() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, f := range deployplan.Features {
+		out[f.Condition] = map[string]bool{}
+		for _, q := range f.Questions {
+			if !q.Optional && !strings.HasPrefix(q.Key, "secret:") {
+				out[f.Condition][q.Key] = true
+			}
+		}
+	}
+	return out
+}()
+
+// fedBy reports whether marked (a value resolved with the defaultless parameters
+// marked) is fed by one of params.
+func fedBy(marked string, params map[string]bool) bool {
+	for name := range params {
+		if strings.Contains(marked, "\x00param:"+name+"\x00") {
+			return true
+		}
+	}
+	return false
 }
 
 // secretVars lists the variables the *SecretArn parameters' secrets hold, as

@@ -134,3 +134,29 @@ func TestExampleValuesFollowTheTemplate(t *testing.T) {
 		t.Errorf("%d variables, want the 13 declared:\n%s", len(file["Bridge"]), out)
 	}
 }
+
+// A value `make deploy` requires when it picks a function's feature is to be
+// filled in that function; the same variable read by another feature's function,
+// where it is optional, stays empty.
+func TestRequiredDeployAnswersAreToBeFilled(t *testing.T) {
+	raw, err := os.ReadFile("../../env.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]string
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ fn, name, want string }{
+		{"TokenAuth0Function", "AUTH0_AUDIENCE", Placeholder},
+		{"TokenOidcFunction", "OIDC_AUDIENCE", Placeholder},
+		{"X402GatewayFunction", "X402_GATEWAY_ROUTES", Placeholder},
+		{"X402PassFunction", "X402_PASS_PRODUCTS", Placeholder},
+		{"X402ReportFunction", "X402_GATEWAY_ROUTES", ""},
+		{"X402ReportFunction", "X402_PASS_PRODUCTS", ""},
+	} {
+		if got, ok := file[c.fn][c.name]; !ok || got != c.want {
+			t.Errorf("%s %s = %q (declared %v), want %q", c.fn, c.name, got, ok, c.want)
+		}
+	}
+}

@@ -54,6 +54,8 @@ func TestBodyViewIgnoresOnlyTheClock(t *testing.T) {
 		{"another key keeps its value", `{"subject":"` + id1 + `"}`, `{"subject":"` + id2 + `"}`, false},
 		{"a sign-in nonce is per issue", `{"nonce":"` + strings.Repeat("0a", 36) + `"}`, `{"nonce":"` + strings.Repeat("b1", 36) + `"}`, true},
 		{"a nonce of another shape keeps its value", `{"nonce":"abc"}`, `{"nonce":"abd"}`, false},
+		{"a pass bought a second later", fmt.Sprintf(`{"valid_until":%d}`, now+2592000), fmt.Sprintf(`{"valid_until":%d}`, now+2592001), true},
+		{"a pass of another duration", fmt.Sprintf(`{"valid_until":%d}`, now+2592000), fmt.Sprintf(`{"valid_until":%d}`, now+86400), false},
 	} {
 		if got := reflect.DeepEqual(BodyView(tc.a), BodyView(tc.b)); got != tc.equal {
 			t.Errorf("%s: equal %v, want %v", tc.name, got, tc.equal)

@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// callerHeaders is everything a caller might send: the allow-listed headers,
+// CallerHeaders is everything a caller might send: the allow-listed headers,
 // and the ones that rewrite the request upstream, name a client address, or
-// belong to this hop, to x402 or to the caller's session.
-func callerHeaders() http.Header {
+// belong to this hop (by name or named by Connection), to x402 or to the
+// caller's session. The gateway's end-to-end test sends it too.
+func CallerHeaders() http.Header {
 	return http.Header{
 		"Accept": {"application/json"}, "Accept-Language": {"de"}, "Content-Type": {"application/json"},
 		"If-None-Match": {`"v1"`}, "Range": {"bytes=0-9"}, "User-Agent": {"client/1"},
 		"Authorization": {"Bearer caller"}, "X-Api-Key": {"forged"}, "Cookie": {"s=1"},
-		"Connection": {"close, Accept-Language"}, "Keep-Alive": {"timeout=5"}, "Te": {"trailers"}, "Upgrade": {"h2c"},
+		"Connection": {"close, Accept-Language, X-Hop-Named"}, "X-Hop-Named": {"must-go"}, "Keep-Alive": {"timeout=5"},
+		"Proxy-Authorization": {"Basic cHJveHk="}, "Te": {"trailers"}, "Upgrade": {"h2c"},
 		"Payment-Signature": {"sig"}, "X-Payment": {"v1"}, "X-Payment-Receipt": {"forged"},
 		"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"DELETE"}, "X-Method-Override": {"DELETE"},
 		"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"},
@@ -52,7 +54,7 @@ func TestForwardRequestHeadersIsAnAllowList(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := http.Header{}
-			forwardRequestHeaders(dst, callerHeaders(), tc.route, tc.credential)
+			forwardRequestHeaders(dst, CallerHeaders(), tc.route, tc.credential)
 			if !reflect.DeepEqual(dst, tc.want) {
 				t.Fatalf("got %v\nwant %v", dst, tc.want)
 			}

@@ -110,6 +110,42 @@ func (f *fixture) authorize(token common.Address, balance int64, validBefore tim
 		ValidAfter: m.ValidAfter, ValidBefore: m.ValidBefore, Nonce: m.Nonce, Signature: common.FromHex(sig)}}
 }
 
+// authorizeUSDG is authorize for the common case: a payer funded with 1000
+// USDG, its authorization valid for an hour.
+func (f *fixture) authorizeUSDG() *authz {
+	f.t.Helper()
+	return f.authorize(f.chain.USDG, 1000, time.Now().Add(time.Hour))
+}
+
+// cancel has the payer cancel z on-chain (cancelAuthorization).
+func (f *fixture) cancel(z *authz) {
+	f.t.Helper()
+	_, err := f.chain.CancelAuthorization(context.Background(), z.token, z.key, z.a.Nonce)
+	f.must(err)
+}
+
+// mine adds n empty blocks.
+func (f *fixture) mine(n int) {
+	f.t.Helper()
+	f.must(f.chain.Mine(context.Background(), n))
+}
+
+// used is z's authorizationState on-chain: whether its nonce is spent.
+func (f *fixture) used(z *authz) bool {
+	f.t.Helper()
+	used, err := f.chain.AuthorizationState(context.Background(), z.token, z.a.From, z.a.Nonce)
+	f.must(err)
+	return used
+}
+
+// must stops the test on a failed step of its setup.
+func (f *fixture) must(err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // submit sends the authorization's transferWithAuthorization from the
 // facilitator key; with automine it is in a block when submit returns.
 func (f *fixture) submit(z *authz) string {
@@ -128,6 +164,17 @@ func (f *fixture) mined(tx string) *types.Receipt {
 	rc, err := f.chain.WaitMined(ctx, common.HexToHash(tx))
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	return rc
+}
+
+// minedAs is mined, stopping the test unless the receipt's status is status;
+// what names the transaction in the failure.
+func (f *fixture) minedAs(what, tx string, status uint64) *types.Receipt {
+	f.t.Helper()
+	rc := f.mined(tx)
+	if rc.Status != status {
+		f.t.Fatalf("%s: receipt status %d, want %d", what, rc.Status, status)
 	}
 	return rc
 }
@@ -264,18 +311,14 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 	if err := d.SimulateTransfer(ctx, d.Strict, poor.a); err != nil {
 		t.Fatalf("verify-time simulation: %v", err)
 	}
-	if err := d.Fund(ctx, poor.a.From); err != nil {
-		t.Fatal(err)
-	}
+	f.must(d.Fund(ctx, poor.a.From))
 	spend, err := d.Transact(ctx, poor.key, d.Strict, "transfer", common.HexToAddress("0x01"), big.NewInt(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.mined(strings.ToLower(spend.Hex()))
 	txPoor := f.submit(poor)
-	if rc := f.mined(txPoor); rc.Status != types.ReceiptStatusFailed {
-		t.Fatalf("settle with no balance: status %d", rc.Status)
-	}
+	f.minedAs("settle with no balance", txPoor, types.ReceiptStatusFailed)
 	f.pending(poor, old, txPoor)
 
 	// USDG's used nonce: someone else executed the authorization first; the
@@ -283,7 +326,7 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 	quirk := f.authorize(d.USDG, 1000, valid)
 	txFirst := f.submit(quirk)
 	txReplay := f.submit(quirk)
-	if rc := f.mined(txReplay); rc.Status != types.ReceiptStatusSuccessful || len(rc.Logs) != 1 ||
+	if rc := f.minedAs("USDG replay", txReplay, types.ReceiptStatusSuccessful); len(rc.Logs) != 1 ||
 		rc.Logs[0].Topics[0] != onchain.TopicAuthorizationAlreadyUsed {
 		t.Fatalf("USDG replay receipt %+v", rc)
 	}
@@ -293,9 +336,7 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 	strict := f.authorize(d.Strict, 1000, valid)
 	txStrictFirst := f.submit(strict)
 	txStrictReplay := f.submit(strict)
-	if rc := f.mined(txStrictReplay); rc.Status != types.ReceiptStatusFailed {
-		t.Fatalf("strict replay status %d", rc.Status)
-	}
+	f.minedAs("strict replay", txStrictReplay, types.ReceiptStatusFailed)
 	f.pending(strict, old, txStrictReplay)
 
 	// Ledger update lost after settle: no hash, the logs hold the transfer.
@@ -357,14 +398,9 @@ func TestReconcilerSettlesPendingRowsOnlyOnTransferEvidence(t *testing.T) {
 // searched blocks (here: the cancellation is older than the lookback) needs a person.
 func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	z := f.authorize(f.chain.USDG, 1000, time.Now().Add(time.Hour))
-	if _, err := f.chain.CancelAuthorization(ctx, f.chain.USDG, z.key, z.a.Nonce); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.chain.Mine(ctx, 20); err != nil {
-		t.Fatal(err)
-	}
+	z := f.authorizeUSDG()
+	f.cancel(z)
+	f.mine(20)
 	f.pending(z, 5*time.Minute, "")
 	r := f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute, LogsLookback: 5}, x402reconcile.Deps{Chain: f.reader})
 	f.expectRun(r, x402reconcile.Report{Checked: 1, NeedsReview: 1},
@@ -379,18 +415,12 @@ func TestReconcilerSendsAUsedBitWithoutLogsToReview(t *testing.T) {
 // transaction hash kept.
 func TestReconcilerSendsASettledRowWithAnUnknownTransactionToReviewAfterAnHour(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	d := f.chain
-	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
-	if rc := f.mined(f.submit(z)); rc.Status != types.ReceiptStatusSuccessful {
-		t.Fatalf("transfer status %d", rc.Status)
-	}
+	z := f.authorizeUSDG()
+	f.minedAs("transfer", f.submit(z), types.ReceiptStatusSuccessful)
 	const lookback = 5
-	if err := d.Mine(ctx, 2*lookback); err != nil {
-		t.Fatal(err)
-	}
-	if used, err := d.AuthorizationState(ctx, d.USDG, z.a.From, z.a.Nonce); err != nil || !used {
-		t.Fatalf("authorizationState = %v, %v; want used", used, err)
+	f.mine(2 * lookback)
+	if !f.used(z) {
+		t.Fatal("authorizationState = false, want used")
 	}
 	tx := hex32() // never sent: eth_getTransactionReceipt answers null
 	row := f.settled(z, tx)
@@ -432,9 +462,7 @@ func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *te
 	f.settled(quirk, f.submit(quirk))
 	// The payer cancelled; the recorded transaction replayed the nonce.
 	cancelled := f.authorize(d.USDG, 1000, valid)
-	if _, err := d.CancelAuthorization(ctx, d.USDG, cancelled.key, cancelled.a.Nonce); err != nil {
-		t.Fatal(err)
-	}
+	f.cancel(cancelled)
 	f.settled(cancelled, f.submit(cancelled))
 	st, _ := f.ledger.Stats(ctx)
 	if st.TotalRevenue != "4000" {
@@ -460,20 +488,16 @@ func TestReconcilerConfirmsSettledRowsAndDemotesTheOnesTheChainContradicts(t *te
 // the pending rules settle it once the authorization is executed again.
 func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	d := f.chain
-	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
+	z := f.authorizeUSDG()
 	tx := f.submit(z)
 	f.settled(z, tx)
-	if err := d.Reorg(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	if used, _ := d.AuthorizationState(ctx, d.USDG, z.a.From, z.a.Nonce); used {
+	f.must(f.chain.Reorg(t.Context(), 1))
+	if f.used(z) {
 		t.Fatal("the reorg kept the transfer")
 	}
 	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 1, Reopened: 1},
 		rowWant{"after the reorg", z.row.ID, ledger.StatusPending, anyTx, "reorg"})
-	if st, _ := f.ledger.Stats(ctx); st.TotalRevenue != "0" {
+	if st, _ := f.ledger.Stats(t.Context()); st.TotalRevenue != "0" {
 		t.Fatalf("dropped settlement still counted: %+v", st)
 	}
 	// Still valid and unused: left pending.
@@ -488,22 +512,16 @@ func TestReconcilerReopensASettledRowWhoseTransactionAReorgDropped(t *testing.T)
 // the row stays pending (its hash recorded) until a block holds it.
 func TestReconcilerWaitsForAnUnminedSettlement(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	d := f.chain
-	z := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
-	y := f.authorize(d.USDG, 1000, time.Now().Add(time.Hour))
-	if err := d.SetAutomine(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	z := f.authorizeUSDG()
+	y := f.authorizeUSDG()
+	f.must(f.chain.SetAutomine(t.Context(), false))
 	tx := f.submit(z)
 	f.pending(z, 5*time.Minute, tx)
 	// A settled row whose transaction is unmined is left alone too.
 	f.settled(y, f.submit(y))
 	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 2, Unresolved: 2},
 		rowWant{"before the block", z.row.ID, ledger.StatusPending, tx, ""})
-	if err := d.Mine(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f.mine(1)
 	// z settles, and (being older than After at the run's clock) is confirmed
 	// in the same run, like y.
 	f.expectRun(f.reconciler(later), x402reconcile.Report{Checked: 3, Settled: 1, Confirmed: 2},

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/metrics"
@@ -32,15 +31,11 @@ type fixture struct {
 
 func load(t *testing.T) *fixture {
 	t.Helper()
-	root, err := budget.ModuleRoot(".")
+	tpl, err := samtemplate.LoadModule(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{root: root, tpl: tpl, res: map[string]samtemplate.Resource{}}
+	f := &fixture{root: tpl.Dir(), tpl: tpl, res: map[string]samtemplate.Resource{}}
 	for _, r := range tpl.Resources() {
 		f.res[r.ID] = r
 		if r.Type == "AWS::Serverless::Function" {

@@ -77,29 +77,18 @@ func (f *fixture) env(fn samtemplate.Resource) map[string]any {
 // refs lists every !Ref target inside v.
 func refs(v any) []string {
 	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if r, ok := x["Ref"].(string); ok && len(x) == 1 {
-				out = append(out, r)
-				return
-			}
-			if s, ok := x["Fn::Sub"].(string); ok {
-				for _, m := range regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).FindAllStringSubmatch(s, -1) {
-					out = append(out, m[1])
-				}
-			}
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
+	samtemplate.Walk(v, func(m map[string]any) bool {
+		if r, ok := m["Ref"].(string); ok && len(m) == 1 {
+			out = append(out, r)
+			return false
+		}
+		if s, ok := m["Fn::Sub"].(string); ok {
+			for _, sm := range regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).FindAllStringSubmatch(s, -1) {
+				out = append(out, sm[1])
 			}
 		}
-	}
-	walk(v)
+		return true
+	})
 	return out
 }
 

@@ -377,19 +377,10 @@ func (e *evaluator) refs(v any, owner string) []ref {
 				}
 				return false
 			case "Fn::Sub":
-				var tmpl string
-				vars := map[string]any{}
-				switch s := a.(type) {
-				case string:
-					tmpl = s
-				case []any:
-					if len(s) == 2 {
-						tmpl, _ = s[0].(string)
-						vars, _ = s[1].(map[string]any)
-						for _, val := range vars {
-							walk(val)
-						}
-					}
+				// A malformed argument names nothing: tmpl and vars stay empty.
+				tmpl, vars, _ := samtemplate.SubArgs(a)
+				for _, val := range vars {
+					walk(val)
 				}
 				for _, m := range subVar.FindAllStringSubmatch(tmpl, -1) {
 					name := m[1]

@@ -203,7 +203,7 @@ func (t *Template) resolveRef(d ref, live map[string]bool, _ string) string {
 
 func (t *Template) checkConditions(ev *evaluator, rep *Report) {
 	for name, c := range t.Conditions {
-		for _, p := range condParams(c) {
+		for _, p := range samtemplate.Refs(c) {
 			if _, ok := t.Parameters[p]; !ok && !pseudo[p] {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("condition %s names %s, which is no parameter", name, p))
 			}
@@ -212,18 +212,6 @@ func (t *Template) checkConditions(ev *evaluator, rep *Report) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("condition %s: %v", name, err))
 		}
 	}
-}
-
-func condParams(v any) []string {
-	var out []string
-	samtemplate.Walk(v, func(m map[string]any) bool {
-		if r, ok := m["Ref"].(string); ok && len(m) == 1 {
-			out = append(out, r)
-			return false
-		}
-		return true
-	})
-	return out
 }
 
 type evaluator struct {

@@ -18,3 +18,16 @@ func Walk(v any, visit func(map[string]any) bool) {
 		}
 	}
 }
+
+// Refs lists the target of every {"Ref": name} in v, in no particular order.
+func Refs(v any) []string {
+	var out []string
+	Walk(v, func(m map[string]any) bool {
+		if r, ok := m["Ref"].(string); ok && len(m) == 1 {
+			out = append(out, r)
+			return false
+		}
+		return true
+	})
+	return out
+}

@@ -25,3 +25,17 @@ func TestWalkVisitsNestedMappingsAndStopsWhereTold(t *testing.T) {
 		t.Fatalf("visited refs %q, want %q", got, want)
 	}
 }
+
+// Refs finds Ref at any depth; a mapping with Ref beside other keys is no Ref.
+func TestRefsListsEveryRefTarget(t *testing.T) {
+	v := []any{
+		map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Stage"}, "prod"}},
+		map[string]any{"Fn::Not": []any{map[string]any{"Condition": "X", "Inner": map[string]any{"Ref": "Deep"}}}},
+		map[string]any{"Ref": "Extra", "Other": 1},
+	}
+	got := Refs(v)
+	slices.Sort(got)
+	if want := []string{"Deep", "Stage"}; !slices.Equal(got, want) {
+		t.Fatalf("Refs = %q, want %q", got, want)
+	}
+}

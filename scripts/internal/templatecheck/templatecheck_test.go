@@ -74,14 +74,10 @@ func (f *fixture) env(fn samtemplate.Resource) map[string]any {
 	return out
 }
 
-// refs lists every !Ref target inside v.
+// refs lists every !Ref target inside v and every name a !Sub string substitutes.
 func refs(v any) []string {
-	var out []string
+	out := samtemplate.Refs(v)
 	samtemplate.Walk(v, func(m map[string]any) bool {
-		if r, ok := m["Ref"].(string); ok && len(m) == 1 {
-			out = append(out, r)
-			return false
-		}
 		if s, ok := m["Fn::Sub"].(string); ok {
 			for _, sm := range regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).FindAllStringSubmatch(s, -1) {
 				out = append(out, sm[1])

@@ -96,17 +96,7 @@ func walletToken(t *testing.T, sg *signer.Signer, sub string) string {
 // reports lists the premium_reports titles the holder of token reads.
 func reports(t *testing.T, s *insforgetest.Stack, sg *signer.Signer, token string) []string {
 	t.Helper()
-	var titles []string
-	err := asUser(t, s, sg, token, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(context.Background(), `SELECT title FROM public.premium_reports ORDER BY title`)
-		var err error
-		titles, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return titles
+	return titles(t, s, sg, token, "public.premium_reports")
 }
 
 func TestPremiumReportsAreReadableOnlyWithAnActivePass(t *testing.T) {

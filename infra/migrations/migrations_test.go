@@ -57,6 +57,23 @@ func asUser(t *testing.T, s *insforgetest.Stack, sg *signer.Signer, token string
 	return s.AsRole(ctx, "authenticated", string(claims), fn)
 }
 
+// titles lists, in order, the titles in table (public.todos, public.premium_reports) that
+// the holder of token reads.
+func titles(t *testing.T, s *insforgetest.Stack, sg *signer.Signer, token, table string) []string {
+	t.Helper()
+	var out []string
+	err := asUser(t, s, sg, token, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(context.Background(), `SELECT title FROM `+table+` ORDER BY title`)
+		var err error
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // Row-level security holds for the bridges' tokens: a token minted by shared/signer
 // sees only its own todos; user A can never read or write user B's rows.
 func TestTodosRLSWithSignerTokens(t *testing.T) {
@@ -79,22 +96,10 @@ func TestTodosRLSWithSignerTokens(t *testing.T) {
 			t.Fatalf("insert %s: %v", c.title, err)
 		}
 	}
-	visible := func(tok string) (titles []string) {
-		err := asUser(t, s, sg, tok, func(tx pgx.Tx) error {
-			rows, _ := tx.Query(ctx, `SELECT title FROM public.todos ORDER BY title`)
-			var err error
-			titles, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return titles
-	}
-	if got := visible(ta.Value); !reflect.DeepEqual(got, []string{"a1", "a2"}) {
+	if got := titles(t, s, sg, ta.Value, "public.todos"); !reflect.DeepEqual(got, []string{"a1", "a2"}) {
 		t.Errorf("alice sees %v", got)
 	}
-	if got := visible(tb.Value); !reflect.DeepEqual(got, []string{"b1"}) {
+	if got := titles(t, s, sg, tb.Value, "public.todos"); !reflect.DeepEqual(got, []string{"b1"}) {
 		t.Errorf("bob sees %v", got)
 	}
 	tests := []struct {

@@ -28,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/scripts/runner"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
@@ -84,18 +83,15 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "report whose cost section is replaced")
 	coldShare := flag.Float64("cold", 0.001, "share of requests that start a new execution environment")
 	flag.Parse()
-	root, err := budget.ModuleRoot(".")
+	tpl, err := samtemplate.LoadModule(".")
 	if err != nil {
 		fail(err)
 	}
+	root := tpl.Dir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		fail(err)
-	}
 	var logs countingLogs
-	env, err := runner.Start(ctx, runner.Options{Template: filepath.Join(root, "template.yaml"), Dev: true, IssuerAddr: "127.0.0.1:0",
+	env, err := runner.Start(ctx, runner.Options{Template: tpl.Path, Dev: true, IssuerAddr: "127.0.0.1:0",
 		Only: []string{"TokenClerkFunction", "X402ReportFunction"}, MaxProcs: 1, Logs: &logs,
 		Log: slog.New(slog.DiscardHandler), CacheDir: filepath.Join(os.TempDir(), "cost-model")})
 	if err != nil {

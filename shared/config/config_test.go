@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/insforge/edge-functions-go/shared/secretstore/mototest"
 )
 
 type spec struct {
@@ -238,10 +236,7 @@ func TestLoadJoinsTheErrorsOfEverySpec(t *testing.T) {
 // Load reads the process environment and never writes it: not the empty
 // variables it treats as unset, not the secrets it resolves.
 func TestLoadLeavesTheProcessEnvironmentAlone(t *testing.T) {
-	moto := mototest.Start(t)
-	arn := moto.CreateSecret(t, "fn/environ", `{"TEST_SEC_KEY":"`+keyValue+`"}`)
-	env := moto.Env(mototest.AccessKey, mototest.SecretKey)
-	env[SecretsVar] = arn
+	_, _, env := keySecret(t, "fn/environ")
 	env["TEST_CFG_LIST"] = ""
 	env["TEST_CFG_NAME"] = "ok"
 	setEnv(t, env)

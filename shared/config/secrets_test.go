@@ -34,6 +34,17 @@ func setEnv(t *testing.T, env map[string]string) {
 	t.Cleanup(resetSecretCache)
 }
 
+// keySecret stores TEST_SEC_KEY=keyValue as the secret name in a fresh moto; env
+// names it in SecretsVar with moto's endpoint and credentials.
+func keySecret(t *testing.T, name string) (moto *mototest.Server, arn string, env map[string]string) {
+	t.Helper()
+	moto = mototest.Start(t)
+	arn = moto.CreateSecret(t, name, `{"TEST_SEC_KEY":"`+keyValue+`"}`)
+	env = moto.Env(mototest.AccessKey, mototest.SecretKey)
+	env[SecretsVar] = arn
+	return moto, arn, env
+}
+
 func TestLoadSecretsFromSecretsManager(t *testing.T) {
 	moto := mototest.Start(t)
 	good := moto.CreateSecret(t, "fn/good", `{"TEST_SEC_KEY":"`+keyValue+`","TEST_SEC_OPTIONAL":"opt","UNRELATED":"x"}`)
@@ -130,10 +141,7 @@ func TestLoadSecretsFromSecretsManager(t *testing.T) {
 // The secrets are read once per process: a second Load (another config struct of
 // the same function) is served from memory even if Secrets Manager is gone.
 func TestSecretsAreReadOncePerProcess(t *testing.T) {
-	moto := mototest.Start(t)
-	arn := moto.CreateSecret(t, "fn/once", `{"TEST_SEC_KEY":"`+keyValue+`"}`)
-	env := moto.Env(mototest.AccessKey, mototest.SecretKey)
-	env[SecretsVar] = arn
+	moto, arn, env := keySecret(t, "fn/once")
 	setEnv(t, env)
 	var first secretSpec
 	if err := Load(&first); err != nil {

@@ -19,6 +19,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
 
 // Template is a transformed template (JSON).
@@ -201,7 +203,7 @@ func (t *Template) resolveRef(d ref, live map[string]bool, _ string) string {
 
 func (t *Template) checkConditions(ev *evaluator, rep *Report) {
 	for name, c := range t.Conditions {
-		for _, p := range condParams(c) {
+		for _, p := range samtemplate.Refs(c) {
 			if _, ok := t.Parameters[p]; !ok && !pseudo[p] {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("condition %s names %s, which is no parameter", name, p))
 			}
@@ -210,24 +212,6 @@ func (t *Template) checkConditions(ev *evaluator, rep *Report) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("condition %s: %v", name, err))
 		}
 	}
-}
-
-func condParams(v any) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		if r, ok := x["Ref"].(string); ok && len(x) == 1 {
-			return []string{r}
-		}
-		for _, e := range x {
-			out = append(out, condParams(e)...)
-		}
-	case []any:
-		for _, e := range x {
-			out = append(out, condParams(e)...)
-		}
-	}
-	return out
 }
 
 type evaluator struct {
@@ -332,8 +316,7 @@ func (e *evaluator) value(v any) (string, error) {
 
 // markConditions records every condition named anywhere in v.
 func (e *evaluator) markConditions(v any) {
-	switch x := v.(type) {
-	case map[string]any:
+	samtemplate.Walk(v, func(x map[string]any) bool {
 		if l, ok := x["Fn::If"].([]any); ok && len(l) == 3 {
 			if s, ok := l[0].(string); ok {
 				e.used[s] = true
@@ -342,14 +325,8 @@ func (e *evaluator) markConditions(v any) {
 		if s, ok := x["Condition"].(string); ok {
 			e.used[s] = true
 		}
-		for _, c := range x {
-			e.markConditions(c)
-		}
-	case []any:
-		for _, c := range x {
-			e.markConditions(c)
-		}
-	}
+		return true
+	})
 }
 
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
@@ -357,94 +334,78 @@ var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 // refs lists the references in v, following only the Fn::If branch the conditions take.
 func (e *evaluator) refs(v any, owner string) []ref {
 	var out []ref
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if len(x) == 1 {
-				for k, a := range x {
-					switch k {
-					case "Ref":
-						if s, ok := a.(string); ok {
-							out = append(out, ref{target: s, how: "Ref"})
-						}
-						return
-					case "Fn::GetAtt":
-						var parts []string
-						switch g := a.(type) {
-						case string:
-							parts = strings.SplitN(g, ".", 2)
-						case []any:
-							for _, p := range g {
-								s, _ := p.(string)
-								parts = append(parts, s)
-							}
-						}
-						if len(parts) == 2 {
-							out = append(out, ref{target: parts[0], attr: parts[1], how: "Fn::GetAtt"})
-						} else {
-							out = append(out, ref{target: fmt.Sprint(a), attr: "?", how: "Fn::GetAtt"})
-						}
-						return
-					case "Fn::Sub":
-						var tmpl string
-						vars := map[string]any{}
-						switch s := a.(type) {
-						case string:
-							tmpl = s
-						case []any:
-							if len(s) == 2 {
-								tmpl, _ = s[0].(string)
-								vars, _ = s[1].(map[string]any)
-								for _, val := range vars {
-									walk(val)
-								}
-							}
-						}
-						for _, m := range subVar.FindAllStringSubmatch(tmpl, -1) {
-							name := m[1]
-							if strings.HasPrefix(name, "!") {
-								continue // ${!Literal}
-							}
-							if _, ok := vars[name]; ok {
-								continue
-							}
-							if target, attr, ok := strings.Cut(name, "."); ok {
-								out = append(out, ref{target: target, attr: attr, how: "Fn::Sub"})
-							} else {
-								out = append(out, ref{target: name, how: "Fn::Sub"})
-							}
-						}
-						return
-					case "Fn::If":
-						l, _ := a.([]any)
-						if len(l) != 3 {
-							return
-						}
-						c, _ := l[0].(string)
-						e.used[c] = true
-						b, err := e.condition(c)
-						if err != nil {
-							out = append(out, ref{target: "condition " + c, how: "Fn::If"})
-							return
-						}
-						if b {
-							walk(l[1])
-						} else {
-							walk(l[2])
-						}
-						return
+	var visit func(map[string]any) bool
+	walk := func(v any) { samtemplate.Walk(v, visit) }
+	visit = func(x map[string]any) bool {
+		if len(x) != 1 {
+			return true
+		}
+		for k, a := range x {
+			switch k {
+			case "Ref":
+				if s, ok := a.(string); ok {
+					out = append(out, ref{target: s, how: "Ref"})
+				}
+				return false
+			case "Fn::GetAtt":
+				var parts []string
+				switch g := a.(type) {
+				case string:
+					parts = strings.SplitN(g, ".", 2)
+				case []any:
+					for _, p := range g {
+						s, _ := p.(string)
+						parts = append(parts, s)
 					}
 				}
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
+				if len(parts) == 2 {
+					out = append(out, ref{target: parts[0], attr: parts[1], how: "Fn::GetAtt"})
+				} else {
+					out = append(out, ref{target: fmt.Sprint(a), attr: "?", how: "Fn::GetAtt"})
+				}
+				return false
+			case "Fn::Sub":
+				// A malformed argument names nothing: tmpl and vars stay empty.
+				tmpl, vars, _ := samtemplate.SubArgs(a)
+				for _, val := range vars {
+					walk(val)
+				}
+				for _, m := range subVar.FindAllStringSubmatch(tmpl, -1) {
+					name := m[1]
+					if strings.HasPrefix(name, "!") {
+						continue // ${!Literal}
+					}
+					if _, ok := vars[name]; ok {
+						continue
+					}
+					if target, attr, ok := strings.Cut(name, "."); ok {
+						out = append(out, ref{target: target, attr: attr, how: "Fn::Sub"})
+					} else {
+						out = append(out, ref{target: name, how: "Fn::Sub"})
+					}
+				}
+				return false
+			case "Fn::If":
+				l, _ := a.([]any)
+				if len(l) != 3 {
+					return false
+				}
+				c, _ := l[0].(string)
+				e.used[c] = true
+				b, err := e.condition(c)
+				if err != nil {
+					out = append(out, ref{target: "condition " + c, how: "Fn::If"})
+					return false
+				}
+				if b {
+					walk(l[1])
+				} else {
+					walk(l[2])
+				}
+				return false
 			}
 		}
+		return true
 	}
 	walk(v)
 	return out

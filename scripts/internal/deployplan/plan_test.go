@@ -1,7 +1,6 @@
 package deployplan
 
 import (
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -9,17 +8,12 @@ import (
 
 	"github.com/insforge/edge-functions-go/shared/identity"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 )
 
 func template(t *testing.T) *samtemplate.Template {
 	t.Helper()
-	root, err := budget.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	tpl, err := samtemplate.LoadModule(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,28 +213,34 @@ func truth(v any) (bool, error) {
 
 var subVar = regexp.MustCompile(`\$\{([^}!][^}]*)\}`)
 
-// sub implements Fn::Sub in both forms: "string" and ["string", {vars}].
-func (r *resolver) sub(arg any) (any, error) {
-	var tmpl string
-	vars := map[string]any{}
+// SubArgs splits the argument of Fn::Sub, in either form ("string" or ["string",
+// {vars}]), into the template and its variables, unresolved.
+func SubArgs(arg any) (tmpl string, vars map[string]any, err error) {
 	switch x := arg.(type) {
 	case string:
-		tmpl = x
+		return x, nil, nil
 	case []any:
-		if len(x) != 2 {
-			return nil, fmt.Errorf("Fn::Sub: wrong arguments")
+		if len(x) == 2 {
+			vars, _ = x[1].(map[string]any)
+			return scalarString(x[0]), vars, nil
 		}
-		tmpl = scalarString(x[0])
-		m, _ := x[1].(map[string]any)
-		for k, v := range m {
-			rv, err := r.resolve(v)
-			if err != nil {
-				return nil, err
-			}
-			vars[k] = rv
+	}
+	return "", nil, fmt.Errorf("Fn::Sub: wrong arguments")
+}
+
+// sub implements Fn::Sub in both forms: "string" and ["string", {vars}].
+func (r *resolver) sub(arg any) (any, error) {
+	tmpl, raw, err := SubArgs(arg)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]any{}
+	for k, v := range raw {
+		rv, err := r.resolve(v)
+		if err != nil {
+			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("Fn::Sub: wrong arguments")
+		vars[k] = rv
 	}
 	var firstErr error
 	out := subVar.ReplaceAllStringFunc(tmpl, func(m string) string {

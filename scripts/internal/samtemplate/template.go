@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 )
 
 // Template is a parsed template.yaml.
@@ -118,6 +120,16 @@ func Load(path string) (*Template, error) {
 		}
 	}
 	return t, nil
+}
+
+// LoadModule loads the template.yaml at the root of the Go module that holds dir;
+// the root is the template's Dir.
+func LoadModule(dir string) (*Template, error) {
+	root, err := budget.ModuleRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(filepath.Join(root, "template.yaml"))
 }
 
 // LoadFunctions parses the template at path and resolves its functions against

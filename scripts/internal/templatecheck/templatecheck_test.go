@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/insforge/edge-functions-go/scripts/internal/budget"
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/shared/config"
 	"github.com/insforge/edge-functions-go/shared/metrics"
@@ -32,15 +31,11 @@ type fixture struct {
 
 func load(t *testing.T) *fixture {
 	t.Helper()
-	root, err := budget.ModuleRoot(".")
+	tpl, err := samtemplate.LoadModule(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{root: root, tpl: tpl, res: map[string]samtemplate.Resource{}}
+	f := &fixture{root: tpl.Dir(), tpl: tpl, res: map[string]samtemplate.Resource{}}
 	for _, r := range tpl.Resources() {
 		f.res[r.ID] = r
 		if r.Type == "AWS::Serverless::Function" {
@@ -79,32 +74,17 @@ func (f *fixture) env(fn samtemplate.Resource) map[string]any {
 	return out
 }
 
-// refs lists every !Ref target inside v.
+// refs lists every !Ref target inside v and every name a !Sub string substitutes.
 func refs(v any) []string {
-	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if r, ok := x["Ref"].(string); ok && len(x) == 1 {
-				out = append(out, r)
-				return
-			}
-			if s, ok := x["Fn::Sub"].(string); ok {
-				for _, m := range regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).FindAllStringSubmatch(s, -1) {
-					out = append(out, m[1])
-				}
-			}
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
+	out := samtemplate.Refs(v)
+	samtemplate.Walk(v, func(m map[string]any) bool {
+		if s, ok := m["Fn::Sub"].(string); ok {
+			for _, sm := range regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).FindAllStringSubmatch(s, -1) {
+				out = append(out, sm[1])
 			}
 		}
-	}
-	walk(v)
+		return true
+	})
 	return out
 }
 

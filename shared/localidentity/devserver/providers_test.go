@@ -13,16 +13,23 @@ import (
 	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
 )
 
-// The dev server's strict session emulations accept exactly what the real
-// providers send: a Stytch session token and Better Auth sessions (bearer, signed
-// cookie) verify through shared/identity, with no protocol violation recorded.
-func TestDevSessionsVerifyThroughTheRealProviders(t *testing.T) {
+// startDev starts a dev identity server for the test and returns it with the
+// options every provider under test is built with.
+func startDev(t *testing.T) (*devserver.Server, identity.Options) {
+	t.Helper()
 	is, err := devserver.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = is.Close() })
-	opts := identity.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Timeout: 5 * time.Second}
+	return is, identity.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Timeout: 5 * time.Second}
+}
+
+// The dev server's strict session emulations accept exactly what the real
+// providers send: a Stytch session token and Better Auth sessions (bearer, signed
+// cookie) verify through shared/identity, with no protocol violation recorded.
+func TestDevSessionsVerifyThroughTheRealProviders(t *testing.T) {
+	is, opts := startDev(t)
 
 	se := is.Env("stytch")
 	stytch, err := identity.NewStytch(identity.StytchConfig{ProjectID: se["STYTCH_PROJECT_ID"], Secret: se["STYTCH_SECRET"],
@@ -76,12 +83,7 @@ func TestDevSessionsVerifyThroughTheRealProviders(t *testing.T) {
 // and built as its function builds it, accepts the dev server's JWT: a provider
 // declared in identity.Bridges needs no code here to get dev tokens.
 func TestEveryBridgeAcceptsItsDevJWT(t *testing.T) {
-	is, err := devserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = is.Close() })
-	opts := identity.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Timeout: 5 * time.Second}
+	is, opts := startDev(t)
 	for _, b := range identity.Bridges {
 		t.Run(b.Slug, func(t *testing.T) {
 			for _, v := range b.Vars() {

@@ -51,7 +51,7 @@ func TestEveryIdentityKindMapsToItsHTTPAnswer(t *testing.T) {
 			identity.Misconfigured("the OIDC bridge is misconfigured", cause)},
 	}
 	for _, k := range identity.Kinds {
-		t.Run(k.String(), func(t *testing.T) {
+		t.Run(k.Code(), func(t *testing.T) {
 			c, ok := want[k]
 			if !ok {
 				t.Fatalf("kind %v has no expected HTTP answer in this table", k)
@@ -132,7 +132,7 @@ func TestNonIdentityErrorsPassThrough(t *testing.T) {
 	if !errors.As(httpError(wrapped), &he) || he.Status() != 503 || he.Code != httpapi.SessionLookupThrottled {
 		t.Fatalf("wrapped identity error mapped to %v", httpError(wrapped))
 	}
-	w := writeMapped(t, &identity.Error{Kind: identity.Kind(99), Message: "secret detail"})
+	w := writeMapped(t, &identity.Error{Kind: identity.Kind("no_such_kind"), Message: "secret detail"})
 	if w.Code != 500 || w.Body.String() != `{"error":"internal_error","message":"the server could not complete the request"}` {
 		t.Fatalf("unknown kind answered %d %s", w.Code, w.Body)
 	}

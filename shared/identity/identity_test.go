@@ -70,7 +70,7 @@ func (r rule) run(t *testing.T, sp providertest.Spec) {
 	if r.after != nil {
 		defer r.after(t, e)
 	}
-	if r.kind != 0 {
+	if r.kind != "" {
 		var ie *identity.Error
 		if !errors.As(err, &ie) || ie.Kind != r.kind {
 			t.Fatalf("err = %v, want %s", err, r.kind)

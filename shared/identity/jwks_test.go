@@ -68,7 +68,7 @@ func TestVerifierRefusesImpersonationAndMachineTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v, iss := newTestJWT(t, identity.JWTSpec{Markers: markers, AllowActor: tc.allowActor, ActorOptIn: "P_ALLOW"})
 			id, err := v.Verify(context.Background(), identity.Credential{Token: signNow(iss, tc.claims)})
-			if tc.kind == 0 {
+			if tc.kind == "" {
 				if err != nil || id.Subject != "user_1" || id.Actor != tc.actor {
 					t.Fatalf("identity %+v, err %v; want user_1 with actor %q", id, err, tc.actor)
 				}

@@ -1,26 +1,26 @@
 package siwe
 
-import "fmt"
+import "github.com/insforge/edge-functions-go/shared/internal/domainerr"
 
-// Kind says why a sign-in was refused. Each kind has one stable code (Kind.Code):
+// Kind says why a sign-in was refused. Its value is the stable code clients see:
 // the name of the httpapi code the wallet bridge answers with.
-type Kind int
+type Kind string
 
 // The kinds of Error.
 const (
-	KindMalformed      Kind = iota + 1 // the message breaks the EIP-4361 grammar
-	KindDomain                         // domain (or scheme) is not one of this API's origins
-	KindURI                            // uri is not on the signing domain
-	KindChain                          // chain-id is not the configured chain
-	KindVersion                        // version is not 1
-	KindNonce                          // the nonce was not issued here, or it expired
-	KindNonceUsed                      // the nonce was used already
-	KindExpired                        // issued too long ago, or past its expiration-time
-	KindNotYetValid                    // issued in the future, or before not-before
-	KindSignature                      // the signature does not recover the address
-	KindContractWallet                 // an EIP-1271 wallet, and no RPC to verify it
-	KindUnavailable                    // the nonce store or the RPC node cannot be reached
-	KindThrottled                      // this instance's budget of EIP-1271 calls is used up
+	KindMalformed      Kind = CodeMalformed      // the message breaks the EIP-4361 grammar
+	KindDomain         Kind = CodeDomain         // domain (or scheme) is not one of this API's origins
+	KindURI            Kind = CodeURI            // uri is not on the signing domain
+	KindChain          Kind = CodeChain          // chain-id is not the configured chain
+	KindVersion        Kind = CodeVersion        // version is not 1
+	KindNonce          Kind = CodeNonce          // the nonce was not issued here, or it expired
+	KindNonceUsed      Kind = CodeNonceUsed      // the nonce was used already
+	KindExpired        Kind = CodeExpired        // issued too long ago, or past its expiration-time
+	KindNotYetValid    Kind = CodeNotYetValid    // issued in the future, or before not-before
+	KindSignature      Kind = CodeSignature      // the signature does not recover the address
+	KindContractWallet Kind = CodeContractWallet // an EIP-1271 wallet, and no RPC to verify it
+	KindUnavailable    Kind = CodeUnavailable    // the nonce store or the RPC node cannot be reached
+	KindThrottled      Kind = CodeThrottled      // this instance's budget of EIP-1271 calls is used up
 )
 
 // Kinds lists every Kind.
@@ -44,66 +44,8 @@ const (
 	CodeThrottled      = "siwe_verifier_throttled"
 )
 
-// Code is the kind's stable code; "" for an unknown kind.
-func (k Kind) Code() string {
-	switch k {
-	case KindMalformed:
-		return CodeMalformed
-	case KindDomain:
-		return CodeDomain
-	case KindURI:
-		return CodeURI
-	case KindChain:
-		return CodeChain
-	case KindVersion:
-		return CodeVersion
-	case KindNonce:
-		return CodeNonce
-	case KindNonceUsed:
-		return CodeNonceUsed
-	case KindExpired:
-		return CodeExpired
-	case KindNotYetValid:
-		return CodeNotYetValid
-	case KindSignature:
-		return CodeSignature
-	case KindContractWallet:
-		return CodeContractWallet
-	case KindUnavailable:
-		return CodeUnavailable
-	case KindThrottled:
-		return CodeThrottled
-	}
-	return ""
-}
+// Code is the kind's stable code.
+func (k Kind) Code() string { return string(k) }
 
-func (k Kind) String() string {
-	if c := k.Code(); c != "" {
-		return c
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
-}
-
-// Error is a refused sign-in.
-type Error struct {
-	Kind Kind
-	// Message is safe to show: never a signature or a secret.
-	Message string
-	// Err is the cause, for the logs only.
-	Err error
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Kind.Code(), e.Message, e.Err)
-	}
-	return e.Kind.Code() + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, &Error{Kind: k}) match on the kind alone.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Kind == e.Kind
-}
+// Error is a refused sign-in (its Message never holds a signature or a secret).
+type Error = domainerr.Error[Kind]

@@ -99,7 +99,7 @@ func TestEveryKindHasACode(t *testing.T) {
 	for _, k := range siwe.Kinds {
 		c := k.Code()
 		if c == "" || seen[c] {
-			t.Errorf("kind %d: code %q empty or repeated", k, c)
+			t.Errorf("kind %q: code %q empty or repeated", k, c)
 		}
 		seen[c] = true
 	}

@@ -18,12 +18,12 @@ func TestEverySIWEKindMapsToItsHTTPAnswer(t *testing.T) {
 	retry := map[siwe.Kind]string{siwe.KindUnavailable: "2", siwe.KindThrottled: "1"}
 	cause := errors.New("the cause, for the logs only")
 	for _, k := range siwe.Kinds {
-		t.Run(k.String(), func(t *testing.T) {
+		t.Run(k.Code(), func(t *testing.T) {
 			want, www := http.StatusUnauthorized, `SIWE error="`+k.Code()+`"`
 			if s, ok := status[k]; ok {
 				want, www = s, ""
 			}
-			in := &siwe.Error{Kind: k, Message: "refused: " + k.String(), Err: cause}
+			in := &siwe.Error{Kind: k, Message: "refused: " + k.Code(), Err: cause}
 			var e *httpapi.Error
 			if !errors.As(walletError(in), &e) {
 				t.Fatalf("walletError(%v) is not an *httpapi.Error", in)
@@ -43,7 +43,7 @@ func TestEverySIWEKindMapsToItsHTTPAnswer(t *testing.T) {
 
 func TestWalletErrorPassesOtherErrorsThrough(t *testing.T) {
 	plain := errors.New("mint wallet token: boom")
-	unknown := &siwe.Error{Kind: siwe.Kind(99), Message: "?"}
+	unknown := &siwe.Error{Kind: siwe.Kind("no_such_kind"), Message: "?"}
 	for _, err := range []error{nil, plain, httpapi.InvalidRequest.New("bad body"), unknown} {
 		if got := walletError(err); got != err {
 			t.Fatalf("walletError(%v) = %v, want it unchanged", err, got)

@@ -53,7 +53,7 @@ func TestEverySampleEventsResponseMatchesTheOpenAPIDescription(t *testing.T) {
 	}
 	env, err := runner.Start(context.Background(), runner.Options{
 		Template: "../../template.yaml", Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1,
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logs: io.Discard, Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func startOne(t *testing.T, fn, envVarsJSON string) *Runner {
 		t.Fatalf("functions/token-clerk is missing: %v", err)
 	}
 	o := Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0", Only: []string{fn}, MaxProcs: 2,
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: t.TempDir()}
+		Logs: io.Discard, Log: slog.New(slog.DiscardHandler), CacheDir: t.TempDir()}
 	if envVarsJSON != "" {
 		o.EnvVarsFile = filepath.Join(t.TempDir(), "env.json")
 		if err := os.WriteFile(o.EnvVarsFile, []byte(envVarsJSON), 0o644); err != nil {
@@ -76,7 +76,7 @@ func TestRealBridgeRuntimeAPIPathMatchesInProcessHandler(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	// Same wiring as functions/token-clerk/main.go.
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	var cfg identity.ClerkConfig
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func gatewayFor(env *Runner, fn string) *httptest.Server {
 		}
 	}
 	return httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes),
-		Functions: map[string]apigateway.Invoker{fn: env.Pools[fn]}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Functions: map[string]apigateway.Invoker{fn: env.Pools[fn]}, Log: slog.New(slog.DiscardHandler)})
 }
 
 // A browser-style request to the real Better Auth bridge over HTTP: the session

@@ -40,7 +40,7 @@ func coldStartCases(b *testing.B, fns []samtemplate.Function) []struct{ fn, even
 // coldStartRunner starts the dev runner (closed when b ends) and lists its cold-start cases.
 func coldStartRunner(b *testing.B) (*Runner, []struct{ fn, event string }) {
 	env, err := Start(context.Background(), Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0",
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: b.TempDir()})
+		Logs: io.Discard, Log: slog.New(slog.DiscardHandler), CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

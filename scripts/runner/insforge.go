@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/insforge/edge-functions-go/shared/localinsforge"
@@ -15,7 +14,7 @@ import (
 func startInsforge(ctx context.Context, o Options, jwtSecret string) (*localinsforge.Stack, error) {
 	log := o.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	st, err := localinsforge.Start(ctx, localinsforge.Options{
 		Addr:      o.InsforgeAddr,

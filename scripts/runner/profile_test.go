@@ -18,7 +18,7 @@ import (
 func TestDevReportListsThePassesOnSale(t *testing.T) {
 	const report, pass = "X402ReportFunction", "X402PassFunction"
 	o := Options{Template: repoTemplate, Dev: true, IssuerAddr: "127.0.0.1:0", Only: []string{report, pass}, MaxProcs: 1,
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: t.TempDir()}
+		Logs: io.Discard, Log: slog.New(slog.DiscardHandler), CacheDir: t.TempDir()}
 	env, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package bridge
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,7 @@ import (
 func writeMapped(t *testing.T, err error) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
-	r = r.WithContext(httpapi.WithLogger(r.Context(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+	r = r.WithContext(httpapi.WithLogger(r.Context(), slog.New(slog.DiscardHandler)))
 	w := httptest.NewRecorder()
 	httpapi.WriteError(w, r, httpError(err))
 	return w

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -20,7 +19,7 @@ var needs = []facilitator.Need{
 	{Scheme: "exact", Network: "eip155:196", Asset: "0x779Ded0c9e1022225f8E0630b35a9b54bE713736", NetworkVar: "X402_NETWORK", AssetVar: "X402_EXTRA_ASSETS"},
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func okxFor(t *testing.T, url, api string) *facilitator.OKX {
 	c, err := facilitator.NewOKX(facilitator.OKXOptions{BaseURL: url, APIKey: okxtest.Key, SecretKey: okxtest.Secret,

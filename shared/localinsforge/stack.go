@@ -13,7 +13,6 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -177,7 +176,7 @@ func StartOn(ctx context.Context, c *Cluster, o Options) (s *Stack, err error) {
 	}
 	log := o.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	api := newServer(s.Pool, s.JWTSecret, s.ServiceKey, s.AnonKey, log)
 	s.newRT = func() (*realtime.Server, error) {

@@ -314,7 +314,7 @@ func (rg *faultRig) charged(p *x402test.Payment) bool {
 
 func (rg *faultRig) reconcile(now func() time.Time) {
 	r := x402reconcile.New(x402reconcile.Config{}, x402reconcile.Deps{Store: rg.store, Facilitator: rg.status,
-		Chain: rg.chain, Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Chain: rg.chain, Now: now, Logger: slog.New(slog.DiscardHandler)})
 	if _, err := r.Run(context.Background()); err != nil {
 		rg.t.Errorf("reconciler: %v", err)
 	}

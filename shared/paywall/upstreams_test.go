@@ -2,7 +2,6 @@ package paywall_test
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,7 +19,7 @@ import (
 // check exists exactly when XLAYER_RPC_URL is set, and a bad InsForge or
 // facilitator configuration fails the build.
 func TestUpstreamsFromConfig(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	ic := insforge.Config{BaseURL: "http://127.0.0.1:1", ServiceKey: "ik_0123456789abcdef0123456789abcdef", Timeout: time.Second}
 	mock := facilitator.Config{MockFacilitator: true, Environment: config.Environment{Name: "test"}}
 	for _, tc := range []struct {
@@ -58,7 +57,7 @@ func TestUpstreamsFromConfig(t *testing.T) {
 // The facilitator's /supported is read at cold start: an offer it does not
 // serve fails the build naming the variable; an outage does not.
 func TestUpstreamsCheckTheFacilitatorsCapabilities(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	ic := insforge.Config{BaseURL: "http://127.0.0.1:1", ServiceKey: "ik_0123456789abcdef0123456789abcdef", Timeout: time.Second}
 	pc := paywall.Config{PaymentRecipient: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Network: "eip155:196",
 		Asset: "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8", AssetName: "Global Dollar", AssetVersion: "1", MaxTimeoutSeconds: 300,

@@ -33,7 +33,7 @@ import (
 
 func TestMain(m *testing.M) { insforgetest.Main(m) }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 const (
 	receiptKey   = "gateway-test-receipt-key-0123456789abcdef"

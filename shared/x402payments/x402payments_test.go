@@ -3,7 +3,6 @@ package x402payments_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,7 +26,7 @@ func (down) Stats(context.Context) (ledger.Stats, error) {
 }
 
 func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
-	h := x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: down{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := x402payments.New(x402payments.Config{AllowedOrigins: []string{"*"}}, x402payments.Deps{Source: down{}, Logger: slog.New(slog.DiscardHandler)})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x402/payments", nil))
 	var body map[string]string
@@ -44,7 +43,7 @@ func TestLedgerUnavailableIs503JSONAndOnlyGETIsAllowed(t *testing.T) {
 func TestDashboardRoutesGoToThePageAndTheRestToTheAPI(t *testing.T) {
 	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Served-By", "page") })
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Served-By", "api") })
-	h := x402payments.WithDashboard(api, page, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := x402payments.WithDashboard(api, page, slog.New(slog.DiscardHandler))
 	cases := []struct{ method, path, by string }{
 		{http.MethodGet, "/x402/dashboard", "page"},
 		{http.MethodGet, "/x402/dashboard/app.mjs", "page"},
@@ -75,7 +74,7 @@ func TestCORSListsAreThePaywalls(t *testing.T) {
 
 func TestMain(m *testing.M) { insforgetest.Main(m) }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestPaymentsHavePerEndpointTotalsAndNoErrorText(t *testing.T) {
 	s := insforgetest.New(t)

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"math/big"
 	"strconv"
@@ -235,7 +234,7 @@ func (f *fixture) reconciler(now func() time.Time) *x402reconcile.Reconciler {
 	return f.reconcilerWith(x402reconcile.Config{After: 2 * time.Minute}, x402reconcile.Deps{Facilitator: f.fac, Chain: f.reader, Now: now})
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // later is a clock ten minutes ahead: every row is older than After.
 func later() time.Time { return time.Now().Add(10 * time.Minute) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ import (
 
 func TestBuildValidatesAndRuns(t *testing.T) {
 	s := insforgetest.New(t)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := slog.New(slog.DiscardHandler)
 	set := func(kv map[string]string) {
 		base := map[string]string{"INSFORGE_BASE_URL": s.URL, "INSFORGE_SERVICE_KEY": s.ServiceKey,
 			"MOCK_OKX_FACILITATOR": "true", "ENVIRONMENT": "development", "X402_RECONCILE_AFTER": "2m", "XLAYER_RPC_URL": ""}

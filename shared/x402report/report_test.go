@@ -3,7 +3,6 @@ package x402report_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -33,7 +32,7 @@ import (
 
 func TestMain(m *testing.M) { insforgetest.Main(m) }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 func env(t *testing.T, s *insforgetest.Stack, kv map[string]string) {
 	base := map[string]string{

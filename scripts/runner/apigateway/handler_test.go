@@ -52,7 +52,7 @@ func newServer(t *testing.T, p *runtimeapi.Pool) *httptest.Server {
 	h := &apigateway.Handler{
 		Router:    apigateway.NewRouter([]apigateway.Route{{Method: "ANY", Path: "/{proxy+}", Function: "EchoFunction"}}),
 		Functions: map[string]apigateway.Invoker{"EchoFunction": p},
-		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:       slog.New(slog.DiscardHandler),
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -105,7 +105,7 @@ func TestRuntimeAPIPathMatchesInProcessHandler(t *testing.T) {
 	p := newPool(t, nil)
 	// The in-process handler runs in this process: give it the name Lambda gives the child.
 	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "EchoFunction")
-	inproc := testfn.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	inproc := testfn.New(slog.New(slog.DiscardHandler))
 	bin := []byte{0, 1, 2, 0xff, 0xfe, 'a'}
 	cases := []struct {
 		name string

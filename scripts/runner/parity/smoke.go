@@ -52,7 +52,7 @@ func Smoke(ctx context.Context, o SmokeOptions) error {
 	logs := &Tail{}
 	env, err := runner.Start(ctx, runner.Options{
 		Template: o.Template, Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1, Logs: logs,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return err

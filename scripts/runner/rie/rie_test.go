@@ -74,7 +74,7 @@ func startFunctions(t *testing.T) *runner.Runner {
 	t.Helper()
 	env, err := runner.Start(context.Background(), runner.Options{
 		Template: filepath.Join(root, "template.yaml"), Dev: true, IssuerAddr: "127.0.0.1:0", MaxProcs: 1,
-		Logs: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CacheDir: t.TempDir(),
+		Logs: io.Discard, Log: slog.New(slog.DiscardHandler), CacheDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func front(t *testing.T, env *runner.Runner) *httptest.Server {
 		invokers[f.LogicalID] = p
 	}
 	srv := httptest.NewServer(&apigateway.Handler{Router: apigateway.NewRouter(routes), Functions: invokers,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.DiscardHandler)})
 	t.Cleanup(srv.Close)
 	return srv
 }

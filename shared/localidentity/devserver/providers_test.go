@@ -2,7 +2,6 @@ package devserver_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -22,7 +21,7 @@ func startDev(t *testing.T) (*devserver.Server, identity.Options) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = is.Close() })
-	return is, identity.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Timeout: 5 * time.Second}
+	return is, identity.Options{Logger: slog.New(slog.DiscardHandler), Timeout: 5 * time.Second}
 }
 
 // The dev server's strict session emulations accept exactly what the real

@@ -126,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]map[socket.SocketId]*member{}}
 	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)

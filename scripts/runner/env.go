@@ -50,12 +50,15 @@ type Runner struct {
 	Issuer    *devserver.Server
 	JWTSecret string // the dev INSFORGE_JWT_SECRET when generated here
 	Insforge  *localinsforge.Stack
-	Upstream  *Upstream // the local API sold by the x402 gateway
-	Chain     *DevChain // the local devnet (Options.Devnet)
-	Vars      map[string]map[string]string
-	Notes     []string
-	BuildTime time.Duration
-	closers   []func()
+	// InsforgeErr is why the local InsForge stack did not start (nil when it did,
+	// or when no function needed it).
+	InsforgeErr error
+	Upstream    *Upstream // the local API sold by the x402 gateway
+	Chain       *DevChain // the local devnet (Options.Devnet)
+	Vars        map[string]map[string]string
+	Notes       []string
+	BuildTime   time.Duration
+	closers     []func()
 }
 
 // Start builds and prepares everything; processes start on the first invocation.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/insforge/edge-functions-go/scripts/internal/samtemplate"
 	"github.com/insforge/edge-functions-go/shared/localidentity/devserver"
@@ -133,6 +134,7 @@ func (e *Runner) startDev(ctx context.Context, o Options, fns []samtemplate.Func
 	if _, given := userValue(file, fns, "INSFORGE_BASE_URL"); !given && needsInsforge(fns) {
 		st, err := startInsforge(ctx, o, secret)
 		if err != nil {
+			e.InsforgeErr = err
 			e.Notes = append(e.Notes, "InsForge local stack not started ("+err.Error()+
 				"): x402 functions have no ledger; set INSFORGE_BASE_URL and INSFORGE_SERVICE_KEY to use a real project")
 		} else {
@@ -161,10 +163,12 @@ func userValue(file envVarsFile, fns []samtemplate.Function, name string) (strin
 }
 
 func needsInsforge(fns []samtemplate.Function) bool {
-	for _, f := range fns {
-		if _, ok := f.Env["INSFORGE_BASE_URL"]; ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(fns, NeedsInsforge)
+}
+
+// NeedsInsforge reports whether f reads an InsForge project (the ledger, used
+// nonces, passes): in the dev profile, the local stack.
+func NeedsInsforge(f samtemplate.Function) bool {
+	_, ok := f.Env["INSFORGE_BASE_URL"]
+	return ok
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/x402"
 )
 
@@ -24,6 +25,10 @@ func TestDevReportListsThePassesOnSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
+	if env.Insforge == nil {
+		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
+		t.Fatalf("the local InsForge stack did not start: %v", env.Notes)
+	}
 	if got, want := env.Vars[report]["X402_PASS_PRODUCTS"], env.Vars[pass]["X402_PASS_PRODUCTS"]; got != DevPassProducts || want != DevPassProducts {
 		t.Fatalf("report %q, pass %q, want both %q", got, want, DevPassProducts)
 	}

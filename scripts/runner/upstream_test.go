@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
@@ -18,6 +19,9 @@ import (
 func TestDevGatewaySellsTheLocalUpstreamWithZeroConfiguration(t *testing.T) {
 	const fn = "X402GatewayFunction"
 	env := startOne(t, fn, "")
+	if env.Insforge == nil {
+		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
+	}
 	if env.Upstream == nil || env.Insforge == nil {
 		t.Fatalf("dev profile did not start the upstream (%v) or the ledger (%v): %v", env.Upstream, env.Insforge, env.Notes)
 	}

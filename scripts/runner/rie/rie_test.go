@@ -27,6 +27,7 @@ import (
 	"github.com/insforge/edge-functions-go/scripts/runner/parity"
 	"github.com/insforge/edge-functions-go/scripts/runner/rie"
 	"github.com/insforge/edge-functions-go/scripts/runner/runtimeapi"
+	"github.com/insforge/edge-functions-go/shared/insforge/insforgetest"
 	"github.com/insforge/edge-functions-go/shared/x402/payer"
 )
 
@@ -81,6 +82,7 @@ func startFunctions(t *testing.T) *runner.Runner {
 	}
 	t.Cleanup(env.Close)
 	if env.Insforge == nil {
+		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
 		t.Fatalf("the local InsForge stack did not start: %v", env.Notes)
 	}
 	return env

@@ -42,6 +42,16 @@ func Main(m *testing.M) {
 // is on (CI=true or CI=1).
 func RequireCI() bool { return ci.Required() }
 
+// SkipWithoutPostgres skips t when err is (or wraps) localinsforge.ErrNoPostgres,
+// unless CI is on, and does nothing otherwise: what New does for its own stack,
+// for a stack started elsewhere (the dev runner's).
+func SkipWithoutPostgres(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, localinsforge.ErrNoPostgres) && !RequireCI() {
+		t.Skipf("insforgetest: %v (CI=true or CI=1 turns this into a failure)", err)
+	}
+}
+
 // New returns a fresh stack (its own database, on the process's shared cluster)
 // and closes it when t ends. Without PostgreSQL it skips, or fails when CI is on.
 func New(t testing.TB) *Stack { return NewWith(t, Options{}) }
@@ -51,9 +61,7 @@ func NewWith(t testing.TB, o Options) *Stack {
 	t.Helper()
 	c, err := localinsforge.SharedCluster()
 	if err != nil {
-		if errors.Is(err, localinsforge.ErrNoPostgres) && !RequireCI() {
-			t.Skipf("insforgetest: %v (CI=true or CI=1 turns this into a failure)", err)
-		}
+		SkipWithoutPostgres(t, err)
 		t.Fatalf("insforgetest: PostgreSQL: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -87,7 +87,7 @@ func runCold(ctx context.Context, env *runner.Runner, specs map[string]runtimeap
 			continue
 		}
 		if c.Event == "" {
-			res[i].Err = "no sample event: events/" + c.Dir + "-{valid,challenge,list,scheduled}.json"
+			res[i].Err = "no sample event: events/" + c.Dir + "-{valid,challenge,list,scheduled,nonce}.json"
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(root, "events", c.Event))

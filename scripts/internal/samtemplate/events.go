@@ -12,7 +12,7 @@ import (
 var sampleCases = []struct {
 	name   string
 	status int
-}{{"valid", 200}, {"challenge", 402}, {"list", 200}, {"scheduled", 0}}
+}{{"valid", 200}, {"challenge", 402}, {"list", 200}, {"scheduled", 0}, {"nonce", 200}} // nonce: the wallet bridge's first call
 
 // SampleEvent is a function's first-invocation event under root/events and the
 // HTTP status it answers; ok is false when the function has none.

@@ -97,9 +97,8 @@ func TestEverySampleEventsResponseMatchesTheOpenAPIDescription(t *testing.T) {
 					skipped++
 				}
 			}()
-			if needsLedger[fn] && env.Insforge == nil {
-				insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
-				t.Fatalf("the local InsForge stack did not start: %v", env.Notes)
+			if needsLedger[fn] {
+				insforgetest.RequireStarted(t, env.Insforge, env.InsforgeErr)
 			}
 			if bytes.Contains(raw, []byte(runner.X402Placeholder)) {
 				checked += payThroughChecks(t, env, fn, raw)

@@ -25,10 +25,7 @@ func TestDevReportListsThePassesOnSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	if env.Insforge == nil {
-		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
-		t.Fatalf("the local InsForge stack did not start: %v", env.Notes)
-	}
+	insforgetest.RequireStarted(t, env.Insforge, env.InsforgeErr)
 	if got, want := env.Vars[report]["X402_PASS_PRODUCTS"], env.Vars[pass]["X402_PASS_PRODUCTS"]; got != DevPassProducts || want != DevPassProducts {
 		t.Fatalf("report %q, pass %q, want both %q", got, want, DevPassProducts)
 	}

@@ -19,11 +19,9 @@ import (
 func TestDevGatewaySellsTheLocalUpstreamWithZeroConfiguration(t *testing.T) {
 	const fn = "X402GatewayFunction"
 	env := startOne(t, fn, "")
-	if env.Insforge == nil {
-		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
-	}
-	if env.Upstream == nil || env.Insforge == nil {
-		t.Fatalf("dev profile did not start the upstream (%v) or the ledger (%v): %v", env.Upstream, env.Insforge, env.Notes)
+	insforgetest.RequireStarted(t, env.Insforge, env.InsforgeErr)
+	if env.Upstream == nil {
+		t.Fatalf("dev profile did not start the upstream: %v", env.Notes)
 	}
 	srv := gatewayFor(env, fn)
 	defer srv.Close()

@@ -81,10 +81,7 @@ func startFunctions(t *testing.T) *runner.Runner {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	if env.Insforge == nil {
-		insforgetest.SkipWithoutPostgres(t, env.InsforgeErr)
-		t.Fatalf("the local InsForge stack did not start: %v", env.Notes)
-	}
+	insforgetest.RequireStarted(t, env.Insforge, env.InsforgeErr)
 	return env
 }
 

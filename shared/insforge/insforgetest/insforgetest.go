@@ -52,6 +52,18 @@ func SkipWithoutPostgres(t testing.TB, err error) {
 	}
 }
 
+// RequireStarted stops t unless a stack started elsewhere (the dev runner's) is
+// running: err is why it did not start. Without PostgreSQL it skips (failing
+// when CI is on), for any other cause it fails.
+func RequireStarted(t testing.TB, st *localinsforge.Stack, err error) {
+	t.Helper()
+	if st != nil {
+		return
+	}
+	SkipWithoutPostgres(t, err)
+	t.Fatalf("insforgetest: the local InsForge stack did not start: %v", err)
+}
+
 // New returns a fresh stack (its own database, on the process's shared cluster)
 // and closes it when t ends. Without PostgreSQL it skips, or fails when CI is on.
 func New(t testing.TB) *Stack { return NewWith(t, Options{}) }
